@@ -1,0 +1,285 @@
+"""Argument checks shared by every public function.
+
+Every public function of :mod:`starc` converts and checks its inputs here, in
+its first lines, and raises :class:`~starc.exceptions.ValidationError` with a
+message that names the argument and says how to fix it. Nothing in this module
+is public API.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .exceptions import ValidationError
+
+#: Absolute tolerance on the row sums of stochastic matrices and distributions.
+STOCHASTIC_ATOL = 1e-10
+
+#: Reward forms understood by :func:`as_reward`.
+REWARD_FORMS = ("auto", "state", "state_action", "transition")
+
+
+def as_float_array(x, name: str, *, ndim: int | None = None, min_ndim: int | None = None,
+                   allow_nonfinite: bool = False, copy: bool = False) -> np.ndarray:
+    """Convert ``x`` to a C-contiguous float64 array, rejecting what cannot be one.
+
+    Object, string, complex and boolean-free-form inputs raise; NaN and inf raise
+    unless ``allow_nonfinite``.
+    """
+    if isinstance(x, str):
+        raise ValidationError(f"{name} must be a numeric array, got the string {x!r}")
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"{name} must be a numeric array: {err}") from None
+    if arr.dtype == object:
+        raise ValidationError(
+            f"{name} has dtype object; pass a numeric (float64) array, not a ragged or "
+            "mixed-type sequence")
+    if arr.dtype.kind in "cUSVMm":
+        raise ValidationError(f"{name} must be real-valued, got dtype {arr.dtype}")
+    arr = np.array(arr, dtype=np.float64, order="C", copy=copy or None)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValidationError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValidationError(
+            f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
+    if not allow_nonfinite and not np.all(np.isfinite(arr)):
+        n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValidationError(f"{name} contains {n_bad} NaN or infinite value(s); "
+                              "every entry must be finite")
+    return arr
+
+
+def check_gamma(gamma, name: str = "gamma") -> float:
+    """Return ``gamma`` as a float in ``[0, 1)``."""
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        if isinstance(gamma, np.ndarray) and gamma.ndim == 0 and gamma.dtype.kind in "fiu":
+            gamma = gamma.item()
+        else:
+            raise ValidationError(f"{name} must be a real number in [0, 1), got {gamma!r}")
+    gamma = float(gamma)
+    if not (0.0 <= gamma < 1.0):
+        raise ValidationError(
+            f"{name} must lie in [0, 1) for infinite-horizon discounted returns, got {gamma}")
+    return gamma
+
+
+def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int`` that is at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValidationError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValidationError(f"{name} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``value`` as a finite float inside the given (open or closed) bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
+            value = value.item()
+        else:
+            raise ValidationError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValidationError(f"{name} must be finite, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValidationError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValidationError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    return value
+
+
+def check_choice(value, name: str, options: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``options``; otherwise list the valid ones."""
+    if not isinstance(value, str) or value not in options:
+        valid = ", ".join(repr(o) for o in options)
+        raise ValidationError(f"unknown {name} {value!r}; valid values are: {valid}")
+    return value
+
+
+def check_seed(seed) -> np.random.Generator:
+    """Turn ``seed`` (None, an int, a SeedSequence or a Generator) into a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValidationError(
+            f"seed must be None, a non-negative int, a numpy SeedSequence or a numpy "
+            f"Generator, got {seed!r}")
+    if seed < 0:
+        raise ValidationError(f"seed must be non-negative, got {seed}")
+    return np.random.default_rng(int(seed))
+
+
+def available_memory_bytes() -> int:
+    """Physical memory of this machine in bytes (a generous upper bound on what we may use)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 2**45
+
+
+def check_memory(shape: Iterable[int], what: str, *, itemsize: int = 8,
+                 copies: float = 1.0) -> None:
+    """Refuse, before allocating, an array of ``shape`` that would not fit in memory."""
+    n = 1
+    for d in shape:
+        n *= int(d)
+    need = n * itemsize * copies
+    have = available_memory_bytes()
+    if need > have:
+        raise ValidationError(
+            f"{what} would need {need:,.0f} bytes ({need / 2**30:.1f} GiB) for an array of "
+            f"shape {tuple(int(d) for d in shape)}, more than this machine's "
+            f"{have / 2**30:.1f} GiB of memory; use a smaller problem or a batched sweep")
+
+
+def check_stochastic(p: np.ndarray, name: str, *, axis: int = -1) -> np.ndarray:
+    """Check that ``p`` is non-negative and sums to 1 along ``axis`` (within 1e-10)."""
+    if np.any(p < 0):
+        idx = np.unravel_index(int(np.argmin(p)), p.shape)
+        raise ValidationError(
+            f"{name} has a negative entry {p[idx]:.3g} at index {tuple(int(i) for i in idx)}; "
+            "probabilities must be >= 0")
+    sums = p.sum(axis=axis)
+    err = np.abs(sums - 1.0)
+    if np.any(err > STOCHASTIC_ATOL):
+        idx = np.unravel_index(int(np.argmax(err)), err.shape)
+        raise ValidationError(
+            f"{name} must sum to 1 along its last axis (within {STOCHASTIC_ATOL:g}); the "
+            f"entry at index {tuple(int(i) for i in idx)} sums to {sums[idx]!r}. "
+            "Normalise it first, e.g. p / p.sum(axis=-1, keepdims=True)")
+    return p
+
+
+def check_transition(transition) -> np.ndarray:
+    """Return a validated ``(S, A, S)`` transition tensor."""
+    t = as_float_array(transition, "transition", ndim=3)
+    n_states, n_actions, n_next = t.shape
+    if n_states == 0 or n_actions == 0:
+        raise ValidationError(f"transition must have at least one state and one action, "
+                              f"got shape {t.shape}")
+    if n_next != n_states:
+        raise ValidationError(
+            f"transition must have shape (S, A, S) with transition[s, a, s'] = P(s' | s, a); "
+            f"got shape {t.shape}, whose first and last axes differ")
+    return check_stochastic(t, "transition")
+
+
+def check_distribution(p, n: int, name: str) -> np.ndarray:
+    """Return a validated probability vector of length ``n``."""
+    arr = as_float_array(p, name, ndim=1)
+    if arr.shape[0] != n:
+        raise ValidationError(f"{name} must have length {n}, got shape {arr.shape}")
+    return check_stochastic(arr, name)
+
+
+def reward_form(shape: tuple[int, ...], n_states: int, n_actions: int, form: str = "auto",
+                name: str = "reward") -> str:
+    """Name the form of a reward of ``shape``: 'transition', 'state_action' or 'state'.
+
+    In ``"auto"`` mode the longest matching trailing form wins: ``(S, A, S)`` before
+    ``(S, A)`` before ``(S,)``.
+    """
+    check_choice(form, "reward form", REWARD_FORMS)
+    tails = {"transition": (n_states, n_actions, n_states),
+             "state_action": (n_states, n_actions),
+             "state": (n_states,)}
+    candidates = [form] if form != "auto" else ["transition", "state_action", "state"]
+    for kind in candidates:
+        tail = tails[kind]
+        if len(shape) >= len(tail) and tuple(shape[len(shape) - len(tail):]) == tail:
+            return kind
+    expected = " or ".join(f"(..., {', '.join(map(str, tails[k]))})" for k in candidates)
+    raise ValidationError(
+        f"{name} has shape {tuple(shape)}, which does not fit an MDP with {n_states} states "
+        f"and {n_actions} actions; expected {expected}")
+
+
+def as_reward(reward, n_states: int, n_actions: int, *, name: str = "reward",
+              form: str = "auto") -> np.ndarray:
+    """Return ``reward`` as a float64 ``(..., S, A, S)`` array.
+
+    ``(..., S)`` state rewards (on the current state) and ``(..., S, A)`` state-action
+    rewards are broadcast over the missing axes.
+    """
+    r = as_float_array(reward, name, min_ndim=1)
+    kind = reward_form(r.shape, n_states, n_actions, form, name)
+    if kind == "transition":
+        return r
+    if kind == "state_action":
+        batch = r.shape[:-2]
+        full = batch + (n_states, n_actions, n_states)
+        check_memory(full, f"broadcasting {name} to (S, A, S)")
+        return np.ascontiguousarray(np.broadcast_to(r[..., None], full))
+    batch = r.shape[:-1]
+    full = batch + (n_states, n_actions, n_states)
+    check_memory(full, f"broadcasting {name} to (S, A, S)")
+    return np.ascontiguousarray(np.broadcast_to(r[..., :, None, None], full))
+
+
+def check_policy(policy, n_states: int, n_actions: int, name: str = "policy") -> np.ndarray:
+    """Return ``policy`` as an ``(S, A)`` row-stochastic float64 array.
+
+    Accepts ``"uniform"``, an integer array of shape ``(S,)`` (a deterministic policy:
+    the action taken in each state) or an ``(S, A)`` array of probabilities.
+    """
+    if isinstance(policy, str):
+        if policy == "uniform":
+            return np.full((n_states, n_actions), 1.0 / n_actions)
+        raise ValidationError(f"unknown {name} {policy!r}; pass 'uniform', an int array of "
+                              f"shape ({n_states},) or a float array of shape "
+                              f"({n_states}, {n_actions})")
+    arr = np.asarray(policy)
+    if arr.dtype == object:
+        raise ValidationError(f"{name} has dtype object; pass an int or float array")
+    if arr.ndim == 1:
+        if arr.dtype.kind not in "iu":
+            if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
+            else:
+                raise ValidationError(
+                    f"{name} of shape {arr.shape} must be an integer array of actions "
+                    f"(a deterministic policy), got dtype {arr.dtype}")
+        if arr.shape[0] != n_states:
+            raise ValidationError(f"deterministic {name} must have shape ({n_states},), "
+                                  f"got {arr.shape}")
+        if np.any(arr < 0) or np.any(arr >= n_actions):
+            raise ValidationError(f"deterministic {name} has actions outside "
+                                  f"[0, {n_actions - 1}]: {arr[(arr < 0) | (arr >= n_actions)][:5]}")
+        out = np.zeros((n_states, n_actions))
+        out[np.arange(n_states), arr] = 1.0
+        return out
+    arr = as_float_array(arr, name, ndim=2)
+    if arr.shape != (n_states, n_actions):
+        raise ValidationError(f"{name} must have shape ({n_states}, {n_actions}) with rows "
+                              f"pi[s, :] summing to 1, got shape {arr.shape}")
+    return check_stochastic(arr, name)
+
+
+def check_same_mdp_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Require two ``(..., S, A, S)`` rewards to have broadcast-compatible batch axes."""
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValidationError(f"{name_a} of shape {a.shape} and {name_b} of shape {b.shape} "
+                              "have batch axes that do not broadcast") from None
+
+
+def check_mdp(mdp, name: str = "mdp"):
+    """Require a :class:`~starc.mdp.TabularMDP`."""
+    from .mdp import TabularMDP
+
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"{name} must be a starc.TabularMDP, got {type(mdp).__name__}; "
+                              "build one with starc.TabularMDP(transition, gamma)")
+    return mdp

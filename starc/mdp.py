@@ -1,0 +1,258 @@
+r"""Finite Markov decision processes without a reward.
+
+A tabular MDP here is the tuple :math:`(\mathcal S, \mathcal A, \tau, \mu_0, \gamma)` of
+finite state and action sets, a transition kernel, an initial-state distribution and a
+discount factor. The reward is kept apart: everything :mod:`starc` measures compares
+*several* rewards on one environment, so the environment is one object and rewards are
+plain arrays.
+
+Conventions
+-----------
+``transition[s, a, s']`` :math:`= \tau(s' \mid s, a)` has shape ``(S, A, S)`` and every
+row ``transition[s, a, :]`` sums to one. A reward is an array ``R[s, a, s']`` of shape
+``(S, A, S)``; state rewards ``(S,)`` (paid on the *current* state) and state-action
+rewards ``(S, A)`` are broadcast to that shape by :func:`broadcast_reward`, and any number
+of leading batch axes may come first.
+
+The discounted return of a policy :math:`\pi` is
+
+.. math::
+
+    J_R(\pi) = \mathbb E\Big[\sum_{t=0}^\infty \gamma^t R(s_t, a_t, s_{t+1})\Big],
+    \qquad s_0 \sim \mu_0,\; a_t \sim \pi(\cdot \mid s_t),\;
+    s_{t+1} \sim \tau(\cdot \mid s_t, a_t),
+
+computed exactly by :mod:`starc.solve`.
+
+References
+----------
+.. [1] Skalse, Farnik, Motwani, Jenner, Gleave, Abate. "STARC: A General Framework for
+   Quantifying Differences Between Reward Functions". ICLR 2024, Sec. 2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import (as_reward, check_distribution, check_gamma, check_memory,
+                          check_transition)
+from .exceptions import ValidationError
+
+__all__ = ["TabularMDP", "broadcast_reward", "expected_reward"]
+
+
+class TabularMDP:
+    r"""A finite MDP without reward: transitions, discount and initial distribution.
+
+    Instances are immutable: the arrays are validated once, copied to float64
+    C-contiguous storage and made read-only.
+
+    Parameters
+    ----------
+    transition : array_like of shape (S, A, S)
+        ``transition[s, a, s']`` :math:`= \tau(s' \mid s, a)`; non-negative, each row
+        ``transition[s, a, :]`` sums to 1 within 1e-10.
+    gamma : float
+        Discount factor in ``[0, 1)``.
+    initial : array_like of shape (S,), optional
+        Initial-state distribution :math:`\mu_0`; uniform when omitted.
+
+    Attributes
+    ----------
+    n_states, n_actions : int
+        :math:`|\mathcal S|` and :math:`|\mathcal A|`.
+    transition : ndarray of shape (S, A, S)
+    gamma : float
+    initial : ndarray of shape (S,)
+
+    Notes
+    -----
+    Two MDPs compare equal only if they are the same object; compare arrays explicitly
+    (``np.array_equal(m1.transition, m2.transition)``) for value equality. Objects are
+    hashable, so functions may cache per-MDP factorisations.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024, "STARC", Sec. 2 (the MDP tuple).
+
+    Examples
+    --------
+    A two-state MDP where action 0 stays and action 1 switches:
+
+    >>> import numpy as np
+    >>> from starc import TabularMDP
+    >>> T = np.zeros((2, 2, 2))
+    >>> T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1.0
+    >>> mdp = TabularMDP(T, gamma=0.9)
+    >>> mdp.n_states, mdp.n_actions, mdp.initial
+    (2, 2, array([0.5, 0.5]))
+    """
+
+    __slots__ = ("_transition", "_gamma", "_initial", "_cache", "__weakref__")
+
+    def __init__(self, transition, gamma: float, initial=None):
+        t = check_transition(transition)
+        g = check_gamma(gamma)
+        n = t.shape[0]
+        if initial is None:
+            mu = np.full(n, 1.0 / n)
+        else:
+            mu = check_distribution(initial, n, "initial")
+        t = np.array(t, dtype=np.float64, order="C", copy=True)
+        mu = np.array(mu, dtype=np.float64, order="C", copy=True)
+        t.flags.writeable = False
+        mu.flags.writeable = False
+        object.__setattr__(self, "_transition", t)
+        object.__setattr__(self, "_gamma", g)
+        object.__setattr__(self, "_initial", mu)
+        object.__setattr__(self, "_cache", {})
+
+    def __setattr__(self, key, value):
+        raise AttributeError("TabularMDP is immutable; build a new one with "
+                             "TabularMDP(transition, gamma, initial)")
+
+    def __delattr__(self, key):
+        raise AttributeError("TabularMDP is immutable")
+
+    @property
+    def transition(self) -> np.ndarray:
+        """Read-only ``(S, A, S)`` transition tensor."""
+        return self._transition
+
+    @property
+    def gamma(self) -> float:
+        """Discount factor in ``[0, 1)``."""
+        return self._gamma
+
+    @property
+    def initial(self) -> np.ndarray:
+        """Read-only ``(S,)`` initial-state distribution."""
+        return self._initial
+
+    @property
+    def n_states(self) -> int:
+        """Number of states ``S``."""
+        return self._transition.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions ``A``."""
+        return self._transition.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Shape ``(S, A, S)`` of a reward on this MDP."""
+        return self._transition.shape
+
+    @property
+    def support(self) -> np.ndarray:
+        """Boolean ``(S, A, S)`` mask of possible transitions, ``tau(s'|s,a) > 0``."""
+        cached = self._cache.get("support")
+        if cached is None:
+            cached = self._transition > 0
+            cached.flags.writeable = False
+            self._cache["support"] = cached
+        return cached
+
+    def with_gamma(self, gamma: float) -> "TabularMDP":
+        """Return the same environment with another discount factor."""
+        return TabularMDP(self._transition, gamma, self._initial)
+
+    def with_initial(self, initial) -> "TabularMDP":
+        """Return the same environment with another initial-state distribution."""
+        return TabularMDP(self._transition, self._gamma, initial)
+
+    def __repr__(self) -> str:
+        return (f"TabularMDP(n_states={self.n_states}, n_actions={self.n_actions}, "
+                f"gamma={self._gamma})")
+
+    def __reduce__(self):
+        return (TabularMDP, (np.array(self._transition), self._gamma, np.array(self._initial)))
+
+
+def broadcast_reward(reward, mdp: TabularMDP, *, form: str = "auto",
+                     name: str = "reward") -> np.ndarray:
+    r"""Return a reward as a float64 array of shape ``(..., S, A, S)``.
+
+    Parameters
+    ----------
+    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+        A transition reward :math:`R(s, a, s')`, a state-action reward :math:`R(s, a)`
+        or a state reward :math:`R(s)` paid on the current state, with any leading
+        batch axes.
+    mdp : TabularMDP
+    form : {"auto", "transition", "state_action", "state"}
+        Which form ``reward`` is in. ``"auto"`` picks the longest trailing match
+        (``(S, A, S)``, then ``(S, A)``, then ``(S,)``); pass the form explicitly when
+        a batch axis could be mistaken for a state axis.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (..., S, A, S)
+        :math:`R(s, a, s')`; broadcast copies for the lower forms.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, broadcast_reward
+    >>> mdp = TabularMDP(np.full((2, 3, 2), 0.5), gamma=0.5)
+    >>> broadcast_reward([1.0, 2.0], mdp)[1]
+    array([[2., 2.],
+           [2., 2.],
+           [2., 2.]])
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    return as_reward(reward, mdp.n_states, mdp.n_actions, name=name, form=form)
+
+
+def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
+    r"""Expected immediate reward of each state-action pair.
+
+    .. math::
+
+        \bar R(s, a) = \sum_{s'} \tau(s' \mid s, a)\, R(s, a, s').
+
+    Parameters
+    ----------
+    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+    mdp : TabularMDP
+
+    Returns
+    -------
+    ndarray of shape (..., S, A)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, expected_reward
+    >>> mdp = TabularMDP(np.full((1, 1, 2), 0.5) * [[[1.0, 1.0]]], gamma=0.0)
+    >>> expected_reward([[[1.0, 3.0]]], mdp)
+    array([[2.]])
+    """
+    r = broadcast_reward(reward, mdp)
+    return _expected_reward(r, mdp.transition)
+
+
+def _expected_reward(r: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``sum_s' t[s,a,s'] r[..., s,a,s']`` for validated arrays, without a full temporary."""
+    n_states, n_actions, _ = t.shape
+    batch = r.shape[:-3]
+    k = int(np.prod(batch, dtype=np.int64))
+    rr = r.reshape(k, n_states * n_actions, 1, n_states)
+    tt = t.reshape(n_states * n_actions, n_states, 1)
+    out = np.matmul(rr, tt)  # (k, S*A, 1, 1): one dot product per (s, a)
+    return out.reshape(batch + (n_states, n_actions))
+
+
+def reward_nbytes(mdp: TabularMDP, batch: tuple[int, ...] = ()) -> int:
+    """Bytes of a float64 reward with the given batch shape on ``mdp``."""
+    n = int(np.prod(batch, dtype=np.int64)) if batch else 1
+    return n * mdp.n_states * mdp.n_actions * mdp.n_states * 8
+
+
+def check_reward_memory(mdp: TabularMDP, batch: tuple[int, ...], what: str) -> None:
+    """Refuse to allocate rewards of ``batch`` shape on ``mdp`` that do not fit in memory."""
+    check_memory(tuple(batch) + mdp.shape, what)
