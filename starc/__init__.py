@@ -1,14 +1,47 @@
-"""starc: exact, fast reward-function distances and regret for tabular MDPs."""
+"""starc: exact, fast reward-function distances and regret for tabular MDPs.
+
+The top-level namespace re-exports the tabular core. Subpackages with heavier
+dependencies are imported on first use: ``starc.preferences`` (networkx),
+``starc.transforms``, ``starc.batch`` (numba), ``starc.sweep`` and ``starc.adapters``.
+"""
+
+import importlib as _importlib
 
 __version__ = "0.1.0.dev0"
 
+from .envs import (TabularEnvironment, chain, gridworld, load_mdp, random_mdp, random_reward,
+                   save_mdp)
 from .exceptions import (ConvergenceError, MissingDependencyError, SolverError, StarcError,
                          ValidationError)
 from .mdp import TabularMDP, broadcast_reward, expected_reward
+from .shaping import potential_shaping, random_potential_shaping, s_prime_redistribution
+from .solve import (occupancy, optimal_policy, optimal_values, policy_evaluation,
+                    policy_return, q_values, state_action_occupancy, state_occupancy)
 
 __all__ = [
-    "__version__",
+    # errors
     "StarcError", "ValidationError", "SolverError", "ConvergenceError",
     "MissingDependencyError",
+    # MDPs and environments
     "TabularMDP", "broadcast_reward", "expected_reward",
+    "TabularEnvironment", "random_mdp", "random_reward", "gridworld", "chain",
+    "save_mdp", "load_mdp",
+    # exact solutions
+    "policy_evaluation", "q_values", "optimal_policy", "optimal_values", "policy_return",
+    "occupancy", "state_occupancy", "state_action_occupancy",
+    # equivalence transformations
+    "potential_shaping", "random_potential_shaping", "s_prime_redistribution",
 ]
+
+_SUBPACKAGES = ("preferences", "transforms", "batch", "sweep", "adapters", "plotting",
+                "sampled")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'starc' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBPACKAGES))

@@ -1,0 +1,496 @@
+r"""Environments: random MDP and reward generators, small named MDPs, file I/O.
+
+Random MDPs
+-----------
+:func:`random_mdp` draws transition kernels of three kinds:
+
+``"starc"``
+    The generator of the STARC paper's tabular experiment [1]_ (Sec. 4.1 and the
+    authors' code): logits :math:`z(s, a, s') \sim \mathcal N(0, 1)`; logits at or below a
+    threshold :math:`\theta` are set to :math:`-20`; :math:`\tau(\cdot \mid s, a) =
+    \operatorname{softmax}(z(s, a, \cdot))`. The threshold is 1 for :math:`|S| < 50`, 1.5 for
+    :math:`|S| < 100` and 1.8 otherwise, so each state-action pair has a few likely
+    successors and many almost-impossible ones (probability about :math:`e^{-20}` relative).
+    A row whose logits all fall below the threshold is uniform.
+``"dirichlet"``
+    :math:`\tau(\cdot \mid s, a) \sim \operatorname{Dirichlet}(\alpha \mathbf 1)`: dense for
+    large ``concentration`` :math:`\alpha`, nearly deterministic for small.
+``"garnet"``
+    Garnet MDPs [2]_: each pair :math:`(s, a)` has ``n_successors`` distinct successors
+    drawn uniformly, with probabilities from a uniform random partition of the unit
+    interval; every other transition is impossible (probability exactly zero).
+
+Random rewards
+--------------
+:func:`random_reward` draws ``"gaussian"`` rewards :math:`R(s, a, s') \sim \mathcal N(0, 1)`
+or ``"starc"`` rewards, the paper's generator: a Gaussian reward to which, independently,
+with probability 0.2 a sparsification is applied (entries at or below a threshold of 3,
+3.5 or 3.8 by the same size classes are zeroed), with probability 0.7 a scaling by
+:math:`10\,U(0, 1)`, with probability 0.3 a shift by :math:`10\,U(0, 1)`, and with
+probability 0.5 a potential shaping with
+:math:`\Phi = \mathcal N(0, 1)^{S} \cdot 10\,U(0,1) + U(0,1)`.
+
+Named environments
+------------------
+:func:`gridworld` (walls, a goal, slip probability) and :func:`chain` return a
+:class:`TabularEnvironment` — the MDP and its reward.
+
+Files
+-----
+:func:`save_mdp` and :func:`load_mdp` use ``.npz`` files with the keys ``transition``,
+``gamma`` and ``initial`` (and optionally ``reward``); loading never unpickles.
+
+References
+----------
+.. [1] Skalse et al. "STARC: A General Framework for Quantifying Differences Between
+   Reward Functions". ICLR 2024, Sec. 4.1 and Appendix; authors' code
+   github.com/lucyfarnik/starc.
+.. [2] Archibald, McKinnon, Thomas. "On the generation of Markov decision processes".
+   J. Oper. Res. Soc. 46 (1995).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validation import (as_float_array, check_choice, check_gamma, check_memory,
+                          check_positive_int, check_real, check_seed)
+from .exceptions import ValidationError
+from .mdp import TabularMDP, broadcast_reward
+
+__all__ = [
+    "TabularEnvironment",
+    "random_mdp",
+    "random_reward",
+    "gridworld",
+    "chain",
+    "save_mdp",
+    "load_mdp",
+    "starc_size_threshold",
+]
+
+MDP_KINDS = ("starc", "dirichlet", "garnet")
+REWARD_KINDS = ("gaussian", "starc")
+
+
+class TabularEnvironment(NamedTuple):
+    """A named environment: the MDP and its reward ``(S, A, S)``; unpacks as ``mdp, reward``."""
+
+    mdp: TabularMDP
+    reward: np.ndarray
+
+
+def starc_size_threshold(n_states: int, small: float, medium: float, large: float) -> float:
+    """The STARC generators' size classes: ``small`` if S < 50, ``medium`` if S < 100."""
+    if n_states < 50:
+        return small
+    if n_states < 100:
+        return medium
+    return large
+
+
+def random_mdp(n_states: int, n_actions: int, *, gamma: float = 0.95, seed=None,
+               kind: str = "starc", initial=None, concentration: float = 1.0,
+               n_successors: int = 3) -> TabularMDP:
+    r"""Draw a random MDP.
+
+    Parameters
+    ----------
+    n_states, n_actions : int
+        :math:`|S| \ge 1` and :math:`|A| \ge 1`.
+    gamma : float, default 0.95
+        Discount in ``[0, 1)``.
+    seed : int, numpy.random.Generator or None
+    kind : {"starc", "dirichlet", "garnet"}
+        The generator; see the module documentation.
+    initial : array_like of shape (S,), optional
+        Initial distribution; uniform when omitted (as in the STARC experiment).
+    concentration : float, default 1.0
+        Dirichlet parameter :math:`\alpha > 0` (``kind="dirichlet"``).
+    n_successors : int, default 3
+        Successors per state-action pair (``kind="garnet"``), at most ``n_states``.
+
+    Returns
+    -------
+    TabularMDP
+        With ``transition`` of shape ``(S, A, S)``.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 (the ``"starc"`` kind).
+    .. [2] Archibald et al. 1995 (``"garnet"``).
+
+    Examples
+    --------
+    >>> from starc import random_mdp
+    >>> mdp = random_mdp(32, 4, seed=0)
+    >>> mdp.transition.shape, bool(abs(mdp.transition.sum(-1) - 1).max() < 1e-12)
+    ((32, 4, 32), True)
+    """
+    n_states = check_positive_int(n_states, "n_states")
+    n_actions = check_positive_int(n_actions, "n_actions")
+    gamma = check_gamma(gamma)
+    check_choice(kind, "kind", MDP_KINDS)
+    check_memory((n_states, n_actions, n_states), "random_mdp", copies=2)
+    rng = check_seed(seed)
+    shape = (n_states, n_actions, n_states)
+    if kind == "starc":
+        logits = rng.standard_normal(shape)
+        threshold = starc_size_threshold(n_states, 1.0, 1.5, 1.8)
+        logits[logits <= threshold] = -20.0
+        logits -= logits.max(axis=-1, keepdims=True)
+        t = np.exp(logits, out=logits)
+        t /= t.sum(axis=-1, keepdims=True)
+    elif kind == "dirichlet":
+        alpha = check_real(concentration, "concentration", low=0.0, low_open=True)
+        g = rng.standard_gamma(alpha, size=shape)
+        sums = g.sum(axis=-1, keepdims=True)
+        # Tiny alpha can underflow a whole row to zero: fall back to a random one-hot row.
+        empty = sums[..., 0] == 0
+        if np.any(empty):
+            hot = rng.integers(n_states, size=int(empty.sum()))
+            g[empty] = 0.0
+            g[empty, hot] = 1.0
+            sums = g.sum(axis=-1, keepdims=True)
+        t = g / sums
+    else:
+        k = check_positive_int(n_successors, "n_successors")
+        if k > n_states:
+            raise ValidationError(f"n_successors must be <= n_states = {n_states}, got {k}")
+        t = np.zeros(shape)
+        for s in range(n_states):
+            for a in range(n_actions):
+                succ = rng.choice(n_states, size=k, replace=False)
+                cuts = np.sort(rng.uniform(size=k - 1))
+                t[s, a, succ] = np.diff(np.concatenate(([0.0], cuts, [1.0])))
+    # Renormalise so rows sum to 1 to the last bit.
+    t /= t.sum(axis=-1, keepdims=True)
+    return TabularMDP(t, gamma, initial)
+
+
+def random_reward(mdp: TabularMDP, *, seed=None, kind: str = "gaussian",
+                  size: int | tuple[int, ...] | None = None) -> np.ndarray:
+    r"""Draw a random reward :math:`R(s, a, s')` on ``mdp``.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    seed : int, numpy.random.Generator or None
+    kind : {"gaussian", "starc"}
+        ``"gaussian"``: i.i.d. :math:`\mathcal N(0, 1)` entries. ``"starc"``: the STARC
+        paper's generator (sparsify / scale / shift / potential-shape, each applied
+        independently at random; see the module documentation).
+    size : int or tuple of int, optional
+        Leading batch shape; ``None`` draws a single reward.
+
+    Returns
+    -------
+    ndarray of shape (\*size, S, A, S)
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 and the authors' reward generator.
+
+    Examples
+    --------
+    >>> from starc import random_mdp, random_reward
+    >>> mdp = random_mdp(8, 2, seed=0)
+    >>> random_reward(mdp, seed=1, kind="starc", size=3).shape
+    (3, 8, 2, 8)
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    check_choice(kind, "kind", REWARD_KINDS)
+    rng = check_seed(seed)
+    if size is None:
+        batch: tuple[int, ...] = ()
+    elif isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        batch = (check_positive_int(size, "size", minimum=0),)
+    else:
+        try:
+            batch = tuple(check_positive_int(d, "size", minimum=0) for d in size)
+        except TypeError:
+            raise ValidationError(f"size must be None, an int or a tuple of ints, "
+                                  f"got {size!r}") from None
+    check_memory(batch + mdp.shape, "random_reward")
+    if kind == "gaussian":
+        return rng.standard_normal(batch + mdp.shape)
+    out = np.empty(batch + mdp.shape)
+    flat = out.reshape((-1,) + mdp.shape)
+    for i in range(flat.shape[0]):
+        flat[i] = _starc_reward(mdp, rng)
+    return out
+
+
+def _starc_reward(mdp: TabularMDP, rng: np.random.Generator) -> np.ndarray:
+    n = mdp.n_states
+    r = rng.standard_normal(mdp.shape)
+    if rng.uniform() < 0.2:
+        threshold = starc_size_threshold(n, 3.0, 3.5, 3.8)
+        r[r <= threshold] = 0.0
+    if rng.uniform() < 0.7:
+        r *= 10.0 * rng.uniform()
+    if rng.uniform() < 0.3:
+        r += 10.0 * rng.uniform()
+    if rng.uniform() < 0.5:
+        phi = rng.standard_normal(n) * (10.0 * rng.uniform()) + rng.uniform()
+        r += mdp.gamma * phi[None, None, :] - phi[:, None, None]
+    return r
+
+
+GRID_ACTIONS = ("up", "right", "down", "left")
+_MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
+
+
+def gridworld(height: int = 4, width: int = 4, *, walls=(), goal=None, start=(0, 0),
+              slip: float = 0.0, gamma: float = 0.95, goal_reward: float = 1.0,
+              step_reward: float = 0.0) -> TabularEnvironment:
+    r"""A grid world with walls, an absorbing goal and slippery moves.
+
+    States are the free cells in row-major order (``state = row * width + col`` when there
+    are no walls); actions are up, right, down, left. A move into a wall or off the grid
+    leaves the agent in place. With probability ``slip`` the agent instead moves in one of
+    the two perpendicular directions (``slip / 2`` each). The goal is absorbing.
+
+    The reward pays ``goal_reward`` on every transition that *enters* the goal from another
+    cell, ``step_reward`` on every other transition out of a non-goal cell, and 0 inside
+    the goal.
+
+    Parameters
+    ----------
+    height, width : int
+        Grid size.
+    walls : iterable of (row, col)
+        Blocked cells.
+    goal : (row, col), optional
+        Goal cell; the bottom-right corner by default.
+    start : (row, col) or None, default (0, 0)
+        The initial state; ``None`` makes the initial distribution uniform over free cells.
+    slip : float in [0, 1]
+        Probability of slipping sideways.
+    gamma : float
+    goal_reward, step_reward : float
+
+    Returns
+    -------
+    TabularEnvironment
+        ``(mdp, reward)`` with ``reward`` of shape ``(S, A, S)``.
+
+    References
+    ----------
+    .. [1] Sutton and Barto, "Reinforcement Learning", 2nd ed., Example 4.1 (grid world).
+
+    Examples
+    --------
+    >>> from starc import gridworld, optimal_policy
+    >>> mdp, reward = gridworld(3, 3, walls=[(1, 1)], slip=0.1)
+    >>> mdp.n_states, mdp.n_actions
+    (8, 4)
+    """
+    height = check_positive_int(height, "height")
+    width = check_positive_int(width, "width")
+    slip = check_real(slip, "slip", low=0.0, high=1.0)
+    gamma = check_gamma(gamma)
+    goal_reward = check_real(goal_reward, "goal_reward")
+    step_reward = check_real(step_reward, "step_reward")
+
+    def cell(c, name):
+        try:
+            r, col = (int(x) for x in c)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{name} must be a (row, col) pair, got {c!r}") from None
+        if not (0 <= r < height and 0 <= col < width):
+            raise ValidationError(f"{name} {c!r} lies outside the {height} x {width} grid")
+        return r, col
+
+    wall_set = {cell(w, "walls entry") for w in walls}
+    goal = cell(goal if goal is not None else (height - 1, width - 1), "goal")
+    if goal in wall_set:
+        raise ValidationError(f"goal {goal} is a wall")
+    free = [(r, c) for r in range(height) for c in range(width) if (r, c) not in wall_set]
+    index = {rc: i for i, rc in enumerate(free)}
+    n, m = len(free), len(_MOVES)
+    t = np.zeros((n, m, n))
+    reward = np.zeros((n, m, n))
+    g = index[goal]
+
+    def step(rc, move):
+        r2, c2 = rc[0] + move[0], rc[1] + move[1]
+        return index.get((r2, c2), index[rc]) if 0 <= r2 < height and 0 <= c2 < width \
+            else index[rc]
+
+    for rc, s in index.items():
+        if s == g:
+            t[s, :, s] = 1.0
+            continue
+        for a, move in enumerate(_MOVES):
+            side = [_MOVES[(a + 1) % 4], _MOVES[(a + 3) % 4]]
+            t[s, a, step(rc, move)] += 1.0 - slip
+            for sm in side:
+                t[s, a, step(rc, sm)] += slip / 2.0
+        reward[s, :, :] = step_reward
+        reward[s, :, g] = goal_reward
+    if start is None:
+        initial = None
+    else:
+        st = cell(start, "start")
+        if st in wall_set:
+            raise ValidationError(f"start {st} is a wall")
+        initial = np.zeros(n)
+        initial[index[st]] = 1.0
+    return TabularEnvironment(TabularMDP(t, gamma, initial), reward)
+
+
+def chain(n_states: int = 5, *, slip: float = 0.0, gamma: float = 0.95,
+          left_reward: float = 0.1, right_reward: float = 1.0) -> TabularEnvironment:
+    r"""A chain of states with actions left (0) and right (1).
+
+    Moving off an end stays in place; with probability ``slip`` the agent moves the other
+    way. Staying at the left end (action left in state 0) pays ``left_reward``; staying at
+    the right end (action right in the last state) pays ``right_reward``. The agent starts
+    in state 0, so a myopic policy collects the small reward while a far-sighted one walks
+    to the large one.
+
+    Parameters
+    ----------
+    n_states : int, >= 2
+    slip : float in [0, 1]
+    gamma : float
+    left_reward, right_reward : float
+
+    Returns
+    -------
+    TabularEnvironment
+
+    References
+    ----------
+    .. [1] Strens, "A Bayesian framework for reinforcement learning", ICML 2000 (the chain).
+
+    Examples
+    --------
+    >>> from starc import chain, optimal_policy
+    >>> mdp, reward = chain(5, gamma=0.9)
+    >>> optimal_policy(reward, mdp)
+    array([1, 1, 1, 1, 1])
+    """
+    n = check_positive_int(n_states, "n_states", minimum=2)
+    slip = check_real(slip, "slip", low=0.0, high=1.0)
+    gamma = check_gamma(gamma)
+    left_reward = check_real(left_reward, "left_reward")
+    right_reward = check_real(right_reward, "right_reward")
+    t = np.zeros((n, 2, n))
+    for s in range(n):
+        left, right = max(s - 1, 0), min(s + 1, n - 1)
+        t[s, 0, left] += 1.0 - slip
+        t[s, 0, right] += slip
+        t[s, 1, right] += 1.0 - slip
+        t[s, 1, left] += slip
+    reward = np.zeros((n, 2, n))
+    reward[0, 0, 0] = left_reward
+    reward[n - 1, 1, n - 1] = right_reward
+    initial = np.zeros(n)
+    initial[0] = 1.0
+    return TabularEnvironment(TabularMDP(t, gamma, initial), reward)
+
+
+_REQUIRED_KEYS = ("transition", "gamma")
+
+
+def save_mdp(path, mdp: TabularMDP, reward=None) -> None:
+    """Save an MDP (and optionally a reward) to an ``.npz`` file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; numpy appends ``.npz`` when missing.
+    mdp : TabularMDP
+    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S), optional
+        Stored under the key ``reward``, broadcast to ``(..., S, A, S)``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from starc import chain, save_mdp, load_mdp
+    >>> mdp, reward = chain(4)
+    >>> path = os.path.join(tempfile.mkdtemp(), "chain.npz")
+    >>> save_mdp(path, mdp, reward)
+    >>> load_mdp(path).n_states
+    4
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValidationError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    arrays = {"transition": np.asarray(mdp.transition), "gamma": np.float64(mdp.gamma),
+              "initial": np.asarray(mdp.initial)}
+    if reward is not None:
+        arrays["reward"] = broadcast_reward(reward, mdp)
+    np.savez(path, **arrays)
+
+
+def _read_npz(path) -> dict[str, np.ndarray]:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValidationError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if not os.path.exists(path):
+        raise ValidationError(f"path {os.fspath(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValidationError(f"path {os.fspath(path)!r} holds a single .npy array, "
+                                      "not an .npz archive; save with starc.save_mdp")
+            return {k: data[k] for k in data.files}
+    except ValidationError:
+        raise
+    except ValueError as err:  # pickled object arrays, or a raw pickle file
+        raise ValidationError(f"path {os.fspath(path)!r} holds pickled data, which starc "
+                              f"never loads ({err}); save plain numeric arrays") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        raise ValidationError(f"path {os.fspath(path)!r} is not a readable .npz file: "
+                              f"{err}") from None
+
+
+def load_mdp(path, *, with_reward: bool = False):
+    """Load an MDP saved by :func:`save_mdp`; never unpickles.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz`` file with the keys ``transition`` and ``gamma`` (and optionally
+        ``initial`` and ``reward``).
+    with_reward : bool, default False
+        Also return the stored reward (``ValidationError`` when there is none).
+
+    Returns
+    -------
+    TabularMDP, or (TabularMDP, ndarray) when ``with_reward``
+
+    Raises
+    ------
+    ValidationError
+        When the file is missing, not an ``.npz``, pickled, lacks a key, or holds
+        invalid arrays.
+
+    Examples
+    --------
+    See :func:`save_mdp`.
+    """
+    data = _read_npz(path)
+    missing = [k for k in _REQUIRED_KEYS if k not in data]
+    if missing:
+        raise ValidationError(f"path {os.fspath(path)!r} lacks the key(s) {missing}; an MDP "
+                              f"file needs {list(_REQUIRED_KEYS)} (and optionally 'initial', "
+                              "'reward')")
+    gamma = as_float_array(data["gamma"], "gamma (in file)")
+    if gamma.ndim != 0:
+        raise ValidationError(f"gamma in {os.fspath(path)!r} must be a scalar, "
+                              f"got shape {gamma.shape}")
+    mdp = TabularMDP(data["transition"], float(gamma), data.get("initial"))
+    if not with_reward:
+        return mdp
+    if "reward" not in data:
+        raise ValidationError(f"path {os.fspath(path)!r} has no 'reward' key")
+    return mdp, broadcast_reward(data["reward"], mdp, name="reward (in file)")

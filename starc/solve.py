@@ -1,0 +1,484 @@
+r"""Exact policy evaluation, optimal policies and occupancy measures.
+
+Everything here is *exact*: values are solutions of linear systems, not the limits
+of iterations, so two rewards can be compared to machine precision.
+
+Policy evaluation
+-----------------
+For a policy :math:`\pi(a \mid s)` the state-to-state matrix and the expected
+one-step reward are
+
+.. math::
+
+    P_\pi(s, s') = \sum_a \pi(a \mid s)\, \tau(s' \mid s, a), \qquad
+    r_\pi(s) = \sum_a \pi(a \mid s) \sum_{s'} \tau(s' \mid s, a)\, R(s, a, s'),
+
+and the value function is the unique solution of the Bellman equation
+:math:`V^\pi = r_\pi + \gamma P_\pi V^\pi`, i.e.
+
+.. math::
+
+    V^\pi = (I - \gamma P_\pi)^{-1} r_\pi .
+
+The matrix :math:`I - \gamma P_\pi` is strictly diagonally dominant for
+:math:`\gamma < 1`, so it is invertible and an LU factorisation without pivoting
+trouble exists. :func:`policy_evaluation` factorises it once and reuses the factors
+for every reward of a batch (and caches them on the MDP for the uniform policy and a
+few others), so evaluating 64 rewards costs little more than evaluating one.
+
+The action values and the return under :math:`\mu_0` follow:
+
+.. math::
+
+    Q^\pi(s, a) = \sum_{s'} \tau(s' \mid s, a)\,[R(s, a, s') + \gamma V^\pi(s')],
+    \qquad J_R(\pi) = \sum_s \mu_0(s)\, V^\pi(s).
+
+Optimal policies
+----------------
+:func:`optimal_policy` runs Howard's policy iteration: evaluate exactly, switch each
+state to a greedy action when that improves its action value by more than a
+round-off threshold, repeat. It terminates in finitely many steps and returns only
+when the Bellman optimality residual
+:math:`\max_s |\max_a Q(s, a) - V(s)|` is at most ``1e-10`` times the reward scale
+:math:`\max |\bar R| / (1 - \gamma)`; otherwise it raises
+:class:`~starc.exceptions.ConvergenceError`.
+
+Occupancy measures
+------------------
+The discounted state occupancy :math:`d^\pi(s) = \sum_t \gamma^t P(s_t = s)` solves
+:math:`(I - \gamma P_\pi)^\top d^\pi = \mu_0` — the same LU factors, transposed. The
+transition occupancy is
+
+.. math::
+
+    \eta^\pi(s, a, s') = d^\pi(s)\, \pi(a \mid s)\, \tau(s' \mid s, a),
+    \qquad \sum \eta^\pi = \frac{1}{1 - \gamma}, \qquad J_R(\pi) = \langle \eta^\pi, R \rangle .
+
+References
+----------
+.. [1] Puterman. "Markov Decision Processes". Wiley 1994, Sec. 6.1 (policy evaluation)
+   and Sec. 6.4 (policy iteration).
+.. [2] Skalse et al. "STARC". ICLR 2024, Sec. 2 (notation: :math:`J`, :math:`\eta`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_memory, check_policy
+from .exceptions import ConvergenceError, ValidationError
+from .mdp import TabularMDP, _expected_reward, broadcast_reward
+
+__all__ = [
+    "policy_evaluation",
+    "q_values",
+    "optimal_policy",
+    "optimal_values",
+    "policy_return",
+    "occupancy",
+    "state_occupancy",
+    "state_action_occupancy",
+]
+
+#: Bellman residual accepted by :func:`optimal_policy`, relative to the reward scale.
+BELLMAN_RTOL = 1e-10
+
+#: Number of policy LU factorisations cached on each MDP.
+_LU_CACHE_SIZE = 4
+
+
+def _linalg():
+    """scipy.linalg, imported on first use so that ``import starc`` stays fast."""
+    import scipy.linalg
+
+    return scipy.linalg
+
+
+def _check_mdp(mdp) -> TabularMDP:
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
+                              "build one with starc.TabularMDP(transition, gamma)")
+    return mdp
+
+
+def _as_policy(policy, mdp: TabularMDP) -> np.ndarray:
+    return check_policy(policy, mdp.n_states, mdp.n_actions)
+
+
+def policy_matrix(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
+    """``P_pi[s, s'] = sum_a pi[s, a] T[s, a, s']`` for a validated ``(S, A)`` policy."""
+    t = mdp.transition
+    # (S, 1, A) @ (S, A, S) -> (S, 1, S): one small GEMV per state, no (S, A, S) temporary.
+    return np.matmul(pi[:, None, :], t)[:, 0, :]
+
+
+def policy_lu(mdp: TabularMDP, pi: np.ndarray):
+    """LU factors of ``I - gamma P_pi``, cached on the MDP per policy."""
+    cache = mdp._cache.setdefault("lu", {})
+    key = pi.tobytes()
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    n = mdp.n_states
+    a = -mdp.gamma * policy_matrix(mdp, pi)
+    a[np.diag_indices(n)] += 1.0
+    lu = _linalg().lu_factor(a, overwrite_a=True, check_finite=False)
+    if len(cache) >= _LU_CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = lu
+    return lu
+
+
+def evaluate_expected(rbar: np.ndarray, mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
+    """Values ``(..., S)`` from expected rewards ``rbar (..., S, A)`` and a validated policy."""
+    n = mdp.n_states
+    batch = rbar.shape[:-2]
+    r_pi = np.einsum("...sa,sa->...s", rbar, pi)
+    rhs = r_pi.reshape(-1, n).T
+    v = _linalg().lu_solve(policy_lu(mdp, pi), rhs, check_finite=False)
+    return np.ascontiguousarray(v.T).reshape(batch + (n,))
+
+
+def q_from_values(rbar: np.ndarray, v: np.ndarray, mdp: TabularMDP) -> np.ndarray:
+    """``Q = rbar + gamma T V`` for ``rbar (..., S, A)`` and ``v (..., S)``."""
+    n, m = mdp.n_states, mdp.n_actions
+    batch = v.shape[:-1]
+    tv = mdp.transition.reshape(n * m, n) @ v.reshape(-1, n).T  # (S*A, K) by BLAS
+    return rbar + mdp.gamma * np.ascontiguousarray(tv.T).reshape(batch + (n, m))
+
+
+def policy_evaluation(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
+    r"""Exact state values of a policy: :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi`.
+
+    Parameters
+    ----------
+    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+        One reward or a batch of rewards; see :func:`starc.broadcast_reward`.
+    mdp : TabularMDP
+    policy : "uniform", int array of shape (S,), or array of shape (S, A)
+        ``pi[s, a]`` with rows summing to 1, or the action of a deterministic policy.
+
+    Returns
+    -------
+    V : ndarray of shape (..., S)
+        :math:`V^\pi(s)` for each reward of the batch.
+
+    Notes
+    -----
+    One LU factorisation of :math:`I - \gamma P_\pi` serves the whole batch; the cost is
+    :math:`O(S^3)` once plus :math:`O(K S^2 A)` for :math:`K` rewards.
+
+    References
+    ----------
+    .. [1] Puterman 1994, Theorem 6.1.1. Skalse et al. 2024 ("STARC"), Sec. 2.
+
+    Examples
+    --------
+    Two states, action 0 stays and action 1 switches, reward 1 on (s0, a1, s1):
+
+    >>> import numpy as np
+    >>> from starc import TabularMDP, policy_evaluation
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
+    >>> policy_evaluation(R, TabularMDP(T, gamma=0.9)).round(12)
+    array([2.75, 2.25])
+    """
+    mdp = _check_mdp(mdp)
+    pi = _as_policy(policy, mdp)
+    r = broadcast_reward(reward, mdp)
+    return evaluate_expected(_expected_reward(r, mdp.transition), mdp, pi)
+
+
+def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
+    r"""Exact action values :math:`Q^\pi(s,a) = \sum_{s'}\tau(s'|s,a)[R(s,a,s') + \gamma V^\pi(s')]`.
+
+    Parameters
+    ----------
+    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+    mdp : TabularMDP
+    policy : "uniform", int array of shape (S,), or array of shape (S, A)
+
+    Returns
+    -------
+    Q : ndarray of shape (..., S, A)
+
+    References
+    ----------
+    .. [1] Sutton and Barto, "Reinforcement Learning", 2nd ed., Eq. 3.13.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, q_values
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
+    >>> q_values(R, TabularMDP(T, gamma=0.9)).round(12)
+    array([[2.475, 3.025],
+           [2.025, 2.475]])
+    """
+    mdp = _check_mdp(mdp)
+    pi = _as_policy(policy, mdp)
+    r = broadcast_reward(reward, mdp)
+    rbar = _expected_reward(r, mdp.transition)
+    return q_from_values(rbar, evaluate_expected(rbar, mdp, pi), mdp)
+
+
+def _deterministic_values(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
+    n = mdp.n_states
+    idx = np.arange(n)
+    a = -mdp.gamma * mdp.transition[idx, actions, :]
+    a[np.diag_indices(n)] += 1.0
+    return _linalg().solve(a, rbar[idx, actions], check_finite=False, overwrite_a=True)
+
+
+def policy_iteration(rbar: np.ndarray, mdp: TabularMDP, *, allowed: np.ndarray | None = None,
+                     max_iter: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+    """Howard's policy iteration on expected rewards ``rbar (S, A)``.
+
+    ``allowed`` is an optional boolean ``(S, A)`` mask of actions the policy may take
+    (every state must allow one). Returns ``(actions (S,), values (S,))``; raises
+    ConvergenceError unless the Bellman residual over allowed actions is below
+    ``BELLMAN_RTOL`` times the reward scale.
+    """
+    n = mdp.n_states
+    idx = np.arange(n)
+    scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
+    improve_tol = 1e-13 * max(scale, np.finfo(float).tiny)
+    masked = rbar if allowed is None else np.where(allowed, rbar, -np.inf)
+    actions = np.argmax(masked, axis=1)
+    for _ in range(max_iter):
+        v = _deterministic_values(rbar, mdp, actions)
+        q = q_from_values(rbar, v, mdp)
+        if allowed is not None:
+            q = np.where(allowed, q, -np.inf)
+        best = np.argmax(q, axis=1)
+        gain = q[idx, best] - q[idx, actions]
+        switch = gain > improve_tol
+        if not np.any(switch):
+            residual = float(np.max(np.abs(q[idx, best] - v)))
+            if residual > BELLMAN_RTOL * max(scale, 1.0):
+                raise ConvergenceError(
+                    f"policy iteration stopped with Bellman residual {residual:.3g} > "
+                    f"{BELLMAN_RTOL:g} x scale {scale:.3g}; the linear solves are too "
+                    "ill-conditioned (gamma too close to 1?)")
+            return actions, v
+        actions = np.where(switch, best, actions)
+    raise ConvergenceError(f"policy iteration did not stabilise in {max_iter} iterations")
+
+
+def _single_reward(reward, mdp: TabularMDP, fname: str) -> np.ndarray:
+    r = broadcast_reward(reward, mdp)
+    if r.ndim != 3:
+        raise ValidationError(
+            f"{fname} takes one reward of shape (S, A, S), (S, A) or (S,); got a batch of "
+            f"shape {r.shape[:-3]} — loop over it or use starc.batch for many rewards")
+    return r
+
+
+def optimal_policy(reward, mdp: TabularMDP) -> np.ndarray:
+    r"""A deterministic optimal policy, by exact policy iteration.
+
+    Returns :math:`\pi^*(s) \in \arg\max_a Q^*(s, a)`, where :math:`Q^*` solves the
+    Bellman optimality equation
+    :math:`Q^*(s,a) = \sum_{s'} \tau(s'|s,a)[R(s,a,s') + \gamma \max_{a'} Q^*(s',a')]`.
+
+    Parameters
+    ----------
+    reward : array_like of shape (S, A, S), (S, A) or (S,)
+    mdp : TabularMDP
+
+    Returns
+    -------
+    ndarray of int64, shape (S,)
+        The action taken in each state. Among tied optimal actions the result is the
+        fixed point reached from the greedy one-step policy.
+
+    Raises
+    ------
+    ConvergenceError
+        If the Bellman residual of the result exceeds ``1e-10`` times
+        :math:`\max|\bar R| / (1-\gamma)`.
+
+    References
+    ----------
+    .. [1] Howard, "Dynamic Programming and Markov Processes", 1960; Puterman 1994,
+       Sec. 6.4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, optimal_policy
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
+    >>> optimal_policy(R, TabularMDP(T, gamma=0.9))
+    array([1, 1])
+    """
+    mdp = _check_mdp(mdp)
+    r = _single_reward(reward, mdp, "optimal_policy")
+    actions, _ = policy_iteration(_expected_reward(r, mdp.transition), mdp)
+    return actions.astype(np.int64)
+
+
+def optimal_values(reward, mdp: TabularMDP) -> np.ndarray:
+    r"""Optimal state values :math:`V^*(s) = \max_\pi V^\pi(s)`, exactly.
+
+    Parameters
+    ----------
+    reward : array_like of shape (S, A, S), (S, A) or (S,)
+    mdp : TabularMDP
+
+    Returns
+    -------
+    ndarray of shape (S,)
+
+    References
+    ----------
+    .. [1] Puterman 1994, Theorem 6.2.5 (optimality equations).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, optimal_values
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
+    >>> optimal_values(R, TabularMDP(T, gamma=0.9)).round(10)
+    array([5.2631578947, 4.7368421053])
+    """
+    mdp = _check_mdp(mdp)
+    r = _single_reward(reward, mdp, "optimal_values")
+    _, v = policy_iteration(_expected_reward(r, mdp.transition), mdp)
+    return v
+
+
+def policy_return(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray | float:
+    r"""Expected discounted return :math:`J_R(\pi) = \sum_s \mu_0(s) V^\pi(s)`.
+
+    Parameters
+    ----------
+    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+    mdp : TabularMDP
+    policy : "uniform", int array of shape (S,), or array of shape (S, A)
+
+    Returns
+    -------
+    float or ndarray of shape (...)
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 2, the policy evaluation function :math:`J`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, policy_return
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
+    >>> round(policy_return(R, TabularMDP(T, gamma=0.9)), 12)
+    2.5
+    """
+    v = policy_evaluation(reward, mdp, policy)
+    j = v @ mdp.initial
+    return float(j) if np.ndim(j) == 0 else j
+
+
+def state_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
+    r"""Discounted state occupancy :math:`d^\pi(s) = \sum_t \gamma^t P(s_t = s)`.
+
+    Solves :math:`(I - \gamma P_\pi)^\top d^\pi = \mu_0`.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    policy : "uniform", int array of shape (S,), or array of shape (S, A)
+
+    Returns
+    -------
+    ndarray of shape (S,)
+        Non-negative, summing to :math:`1/(1-\gamma)`.
+
+    References
+    ----------
+    .. [1] Puterman 1994, Sec. 6.9 (the dual linear program).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, state_occupancy
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> state_occupancy(TabularMDP(T, gamma=0.9)).round(12)
+    array([5., 5.])
+    """
+    mdp = _check_mdp(mdp)
+    pi = _as_policy(policy, mdp)
+    d = _linalg().lu_solve(policy_lu(mdp, pi), mdp.initial, trans=1, check_finite=False)
+    return np.maximum(d, 0.0)  # clip round-off below zero; d >= 0 exactly
+
+
+def state_action_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
+    r"""Discounted state-action occupancy :math:`d^\pi(s, a) = d^\pi(s)\,\pi(a \mid s)`.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    policy : "uniform", int array of shape (S,), or array of shape (S, A)
+
+    Returns
+    -------
+    ndarray of shape (S, A)
+        Satisfies the flow constraints
+        :math:`\sum_a d(s', a) = \mu_0(s') + \gamma \sum_{s,a} \tau(s' \mid s, a) d(s, a)`.
+
+    References
+    ----------
+    .. [1] Puterman 1994, Sec. 6.9.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, state_action_occupancy
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> state_action_occupancy(TabularMDP(T, gamma=0.9), [1, 0]).round(12)
+    array([[ 0.        , 10.        ],
+           [ 0.        ,  0.        ]])
+    """
+    mdp = _check_mdp(mdp)
+    pi = _as_policy(policy, mdp)
+    return state_occupancy(mdp, pi)[:, None] * pi
+
+
+def occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
+    r"""Discounted transition occupancy :math:`\eta^\pi(s, a, s')`.
+
+    .. math::
+
+        \eta^\pi(s, a, s') = \sum_{t \ge 0} \gamma^t P(s_t = s, a_t = a, s_{t+1} = s')
+                           = d^\pi(s)\, \pi(a \mid s)\, \tau(s' \mid s, a),
+
+    so that :math:`J_R(\pi) = \langle \eta^\pi, R \rangle` for every reward.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    policy : "uniform", int array of shape (S,), or array of shape (S, A)
+
+    Returns
+    -------
+    ndarray of shape (S, A, S)
+        Non-negative, summing to :math:`1/(1-\gamma)`.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 2 and the proof of Thm. 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, occupancy
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> eta = occupancy(TabularMDP(T, gamma=0.9))
+    >>> round(eta.sum(), 10)
+    10.0
+    """
+    mdp = _check_mdp(mdp)
+    check_memory(mdp.shape, "occupancy")
+    return state_action_occupancy(mdp, policy)[:, :, None] * mdp.transition
