@@ -9,11 +9,15 @@ import importlib as _importlib
 
 __version__ = "0.1.0.dev0"
 
+from .canonical import CANONICALIZATIONS, canonicalize
+from .distances import (VARIANTS, Variant, dard_distance, epic_distance, is_equivalent,
+                        pairwise_distances, pearson_distance, resolve_variant, starc_distance)
 from .envs import (TabularEnvironment, chain, gridworld, load_mdp, random_mdp, random_reward,
                    save_mdp)
 from .exceptions import (ConvergenceError, MissingDependencyError, SolverError, StarcError,
                          ValidationError)
 from .mdp import TabularMDP, broadcast_reward, expected_reward
+from .norms import NORMS, norm, normalize
 from .shaping import potential_shaping, random_potential_shaping, s_prime_redistribution
 from .solve import (occupancy, optimal_policy, optimal_values, policy_evaluation,
                     policy_return, q_values, state_action_occupancy, state_occupancy)
@@ -31,6 +35,11 @@ __all__ = [
     "occupancy", "state_occupancy", "state_action_occupancy",
     # equivalence transformations
     "potential_shaping", "random_potential_shaping", "s_prime_redistribution",
+    "is_equivalent",
+    # canonicalization, norms, distances
+    "CANONICALIZATIONS", "canonicalize", "NORMS", "norm", "normalize",
+    "starc_distance", "epic_distance", "dard_distance", "pearson_distance",
+    "pairwise_distances", "Variant", "VARIANTS", "resolve_variant",
 ]
 
 _SUBPACKAGES = ("preferences", "transforms", "batch", "sweep", "adapters", "plotting",

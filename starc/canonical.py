@@ -1,0 +1,490 @@
+r"""Canonicalization: one representative per class of equivalent rewards.
+
+Rewards that differ by potential shaping and :math:`S'`-redistribution (see
+:mod:`starc.shaping`) have the same :math:`Q`-advantages and order policies the same
+way. A *canonicalization function* [1]_ (Def. 1; the paper spells it
+*canonicalisation*) maps each reward to a representative of its class:
+:math:`c: \mathbb R^{S \times A \times S} \to \mathbb R^{S \times A \times S}` is
+
+1. linear,
+2. :math:`c(R)` and :math:`R` differ only by potential shaping and :math:`S'`-redistribution,
+3. :math:`c(R_1) = c(R_2)` iff :math:`R_1` and :math:`R_2` differ only by those.
+
+So :math:`\ker c = N` (the equivalence subspace of :mod:`starc.shaping`),
+:math:`c \circ c = c`, :math:`\operatorname{rank} c = |S|(|A| - 1)`, and
+:math:`J_{c(R)}(\pi) - J_{c(R)}(\pi') = J_R(\pi) - J_R(\pi')` for all policies.
+
+Methods
+-------
+``"none"``
+    The identity (a baseline, not a canonicalization function).
+``"epic"`` [2]_
+    .. math::
+        C_{\mathrm{EPIC}}(R)(s,a,s') = R(s,a,s') + \mathbb E\big[\gamma R(s',A,S')
+        - R(s,A,S') - \gamma R(S,A,S')\big],
+
+    with :math:`S, S' \sim D_S` and :math:`A \sim D_A` independent (uniform by
+    default). It removes potential shaping but not :math:`S'`-redistribution, so it is
+    *not* a canonicalization function in the sense of Def. 1; it is idempotent.
+``"dard"`` [3]_
+    .. math::
+        C_{\mathrm{DARD}}(R)(s,a,s') = R(s,a,s') + \mathbb E\big[\gamma R(s',A,S'')
+        - R(s,A,S') - \gamma R(S',A,S'')\big],
+
+    with :math:`A \sim D_A`, :math:`S' \sim \tau(\cdot|s,A)`,
+    :math:`S'' \sim \tau(\cdot|s',A)`. The last term is
+    :math:`h(s,s') = \sum_a D_A(a)\,[T_a R_a T_a^\top](s,s')` with
+    :math:`T_a = \tau(\cdot|\cdot,a)` and :math:`R_a = R(\cdot,a,\cdot)`: computed per action
+    in :math:`O(A S^3)` time and :math:`O(S^2)` extra memory. Removes potential shaping,
+    not :math:`S'`-redistribution; not idempotent.
+``"val"`` [1]_ (Prop. 2)
+    Value-adjusted levelling for a fixed policy :math:`\pi` (uniform by default):
+
+    .. math::
+        c_{\mathrm{VAL}}(R)(s,a,s') = \mathbb E_{S' \sim \tau(s,a)}\big[R(s,a,S')
+        - V^\pi(s) + \gamma V^\pi(S')\big] = Q^\pi(s,a) - V^\pi(s),
+
+    the :math:`\pi`-advantage, constant in :math:`s'`. A canonicalization function.
+``"val_potential"``
+    The paper's ablation :math:`R(s,a,s') - V^\pi(s) + \gamma V^\pi(s')` (no expectation
+    over :math:`s'`): removes potential shaping only — **not** a canonicalization
+    function.
+``"minimal_l2"``
+    The minimal canonicalization for the :math:`L_2` norm [1]_ (Def. 4):
+    :math:`c(R) = \arg\min_{R' \in R + N} \|R'\|_2`, the orthogonal projection onto
+    :math:`N^\perp`. Closed form (derived): with
+    :math:`\bar R(s,a) = \sum_{s'} \tau(s'|s,a) R(s,a,s')` and
+    :math:`m_\Phi(s,a) = \bar R(s,a) + \gamma \sum_{s'} \tau(s'|s,a)\Phi(s') - \Phi(s)`,
+
+    .. math::
+        \Phi^* = \arg\min_\Phi \sum_{s,a} \frac{m_\Phi(s,a)^2}{\|\tau(\cdot|s,a)\|_2^2},
+        \qquad
+        c(R)(s,a,s') = m_{\Phi^*}(s,a)\,\frac{\tau(s'|s,a)}{\|\tau(\cdot|s,a)\|_2^2}.
+
+    The weighted least-squares system is symmetric positive definite for
+    :math:`\gamma < 1`; its Cholesky factor is cached per MDP. The result is zero on
+    impossible transitions.
+``"minimal"`` with ``norm=``
+    The minimal canonicalization for any norm of :mod:`starc.norms`. For every
+    :math:`(s,a)` the best :math:`S'`-redistribution of :math:`y = R_\Phi(s,a,\cdot)`
+    subject to :math:`\tau \cdot y = m_\Phi(s,a)` is known in closed form (Hölder), which
+    reduces the problem to the potential alone (derived):
+
+    ==============  ==========================================  ===========================
+    norm            objective over :math:`\Phi`                 returned :math:`c(R)(s,a,\cdot)`
+    ==============  ==========================================  ===========================
+    l1              :math:`\sum |m_\Phi| / \max_{s'}\tau`       :math:`m / \tau_{\max}` on the most likely successor (lowest index on ties), 0 elsewhere
+    l2              :math:`\sum m_\Phi^2 / \|\tau\|_2^2`        :math:`m\,\tau / \|\tau\|_2^2` (unique)
+    linf            :math:`\max |m_\Phi|`                       :math:`m` on every :math:`s'`
+    weighted_l1     :math:`\sum |m_\Phi|`                       :math:`m` on every :math:`s'`
+    weighted_l2     :math:`\sum m_\Phi^2`                       :math:`m` on every :math:`s'`
+    weighted_linf   :math:`\max |m_\Phi|`                       :math:`m` on every :math:`s'`
+    ==============  ==========================================  ===========================
+
+    The potential problem is an LP (l1, linf: cvxpy with HiGHS) or a QP (l2: Clarabel).
+    When the minimiser is not unique — always off the support for the weighted norms,
+    and possibly in :math:`\Phi` for the LPs — the table's representative of the
+    solver's :math:`\Phi` is returned. ``"minimal"`` with ``norm="l2"`` solves with
+    cvxpy and agrees with ``"minimal_l2"``.
+``"minimal_potential"`` with ``norm=``
+    The paper's MinimalPotential: :math:`\arg\min_\Phi n(R + \gamma\Phi(s') - \Phi(s))`,
+    over potentials only (removes shaping, not :math:`S'`-redistribution). The
+    unweighted :math:`L_2` case has a closed form (derived): the normal matrix is
+    :math:`A[S(1+\gamma^2) I - 2\gamma \mathbf 1 \mathbf 1^\top]`, inverted by
+    Sherman–Morrison; other norms solve an LP/QP with cvxpy.
+
+Every method accepts leading batch axes: ``(..., S, A, S)`` in, the same shape out.
+
+References
+----------
+.. [1] Skalse, Farnik, Motwani, Jenner, Gleave, Abate. "STARC: A General Framework for
+   Quantifying Differences Between Reward Functions". ICLR 2024, Def. 1, Prop. 2,
+   Def. 4.
+.. [2] Gleave, Dennis, Legg, Russell, Leike. "Quantifying Differences in Reward
+   Functions". ICLR 2021, Def. 4.1.
+.. [3] Wulfe, Balakrishna, Ellis, Mercat, McAllister, Gaidon. "Dynamics-Aware
+   Comparison of Learned Reward Functions". ICLR 2022, Def. 1.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from ._validation import as_float_array, check_choice, check_distribution, check_policy
+from ._solvers import solve_cvxpy
+from .exceptions import ValidationError
+from .mdp import TabularMDP, _expected_reward, broadcast_reward
+from .norms import check_norm_name
+from .solve import _linalg, evaluate_expected, q_from_values
+
+__all__ = ["CANONICALIZATIONS", "canonicalize"]
+
+#: Names accepted by :func:`canonicalize`.
+CANONICALIZATIONS = ("none", "epic", "dard", "val", "val_potential", "minimal_l2", "minimal",
+                     "minimal_potential")
+
+#: Methods that are canonicalization functions in the sense of [STARC] Def. 1.
+STARC_CANONICALIZATIONS = ("val", "minimal_l2", "minimal")
+
+
+class Factored(NamedTuple):
+    r"""A canonical reward stored as ``u[..., s, a] * profile[s, a, s']``.
+
+    VAL and the minimal canonicalizations are, for every :math:`(s, a)`, a multiple of
+    one fixed vector over :math:`s'` (ones, :math:`\tau/\|\tau\|^2` or a unit vector), so
+    norms and distances can be computed on the ``(S, A)`` coefficients alone.
+    ``profile`` is a key of :func:`profile_array`.
+    """
+
+    u: np.ndarray
+    profile: str
+    scale: np.ndarray | None = None  # max |rbar| per reward: the scale of round-off in u
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_method(method) -> str | Callable:
+    """Validate a canonicalization name (or accept a callable)."""
+    if callable(method):
+        return method
+    return check_choice(method, "canonicalization", CANONICALIZATIONS)
+
+
+def _distribution(p, n: int, name: str) -> np.ndarray:
+    if p is None:
+        return np.full(n, 1.0 / n)
+    return check_distribution(p, n, name)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def profile_array(mdp: TabularMDP, profile: str) -> np.ndarray:
+    """The ``(S, A, S)`` per-row shape vector of a factored canonical (cached on ``mdp``)."""
+    key = ("profile", profile)
+    cached = mdp._cache.get(key)
+    if cached is not None:
+        return cached
+    t = mdp.transition
+    if profile == "ones":
+        out = np.ones(mdp.shape)
+    elif profile == "l2":
+        out = t / np.einsum("sat,sat->sa", t, t)[..., None]
+    elif profile == "l1":
+        out = np.zeros(mdp.shape)
+        j = np.argmax(t, axis=-1)
+        s_idx, a_idx = np.indices(j.shape)
+        out[s_idx, a_idx, j] = 1.0 / t[s_idx, a_idx, j]
+    else:  # pragma: no cover - internal
+        raise ValueError(profile)
+    out.flags.writeable = False
+    mdp._cache[key] = out
+    return out
+
+
+def expand(f: Factored, mdp: TabularMDP) -> np.ndarray:
+    """The full ``(..., S, A, S)`` array of a factored canonical."""
+    if f.profile == "ones":
+        return np.ascontiguousarray(np.broadcast_to(f.u[..., None], f.u.shape + (mdp.n_states,)))
+    return f.u[..., None] * profile_array(mdp, f.profile)
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def _epic(r: np.ndarray, gamma: float, ds: np.ndarray, da: np.ndarray) -> np.ndarray:
+    f = np.einsum("...sat,a,t->...s", r, da, ds)
+    mean_f = f @ ds
+    return (r + gamma * f[..., None, None, :] - f[..., :, None, None]
+            - gamma * mean_f[..., None, None, None])
+
+
+def _dard(r: np.ndarray, mdp: TabularMDP, da: np.ndarray) -> np.ndarray:
+    t, gamma = mdp.transition, mdp.gamma
+    rbar = _expected_reward(r, t)
+    g = rbar @ da  # (..., S): E_{A, S'~tau(s,A)} R(s, A, S')
+    h = np.zeros(r.shape[:-3] + (mdp.n_states, mdp.n_states))
+    for a in range(mdp.n_actions):
+        if da[a] == 0.0:
+            continue
+        ta = t[:, a, :]  # (S, S): s -> distribution over u
+        ra = r[..., :, a, :]  # (..., S, S): u -> v
+        h += da[a] * ((ta @ ra) @ ta.T)
+    return (r + gamma * g[..., None, None, :] - g[..., :, None, None]
+            - gamma * h[..., :, None, :])
+
+
+def val_advantage(rbar: np.ndarray, mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
+    """The VAL canonical in factored form: ``A^pi(s, a) = Q^pi(s, a) - V^pi(s)``."""
+    v = evaluate_expected(rbar, mdp, pi)
+    return q_from_values(rbar, v, mdp) - v[..., None]
+
+
+def _minimal_l2_factor(mdp: TabularMDP):
+    """Cholesky factor of the weighted least-squares normal matrix for minimal_l2."""
+    key = ("minimal_l2_cho",)
+    cached = mdp._cache.get(key)
+    if cached is not None:
+        return cached
+    n, m = mdp.n_states, mdp.n_actions
+    t = mdp.transition
+    gamma = mdp.gamma
+    w = 1.0 / np.einsum("sat,sat->sa", t, t)  # (S, A), 1 / ||tau(s,a)||^2
+    tf = t.reshape(n * m, n)
+    # G = B^T W B with (B phi)(s,a) = gamma (T phi)(s,a) - phi(s)
+    mix = np.einsum("sa,sau->su", w, t)  # M[s, u] = sum_a w(s,a) tau(u|s,a)
+    g = gamma * gamma * (tf.T @ (w.reshape(-1, 1) * tf))
+    g -= gamma * (mix + mix.T)
+    g[np.diag_indices(n)] += w.sum(axis=1)
+    cho = _linalg().cho_factor(g, lower=False, check_finite=False)
+    mdp._cache[key] = (cho, w)
+    return cho, w
+
+
+def minimal_l2_coefficients(rbar: np.ndarray, mdp: TabularMDP) -> np.ndarray:
+    r"""The coefficients :math:`m_{\Phi^*}(s, a)` of the minimal :math:`L_2` canonical."""
+    n, m = mdp.n_states, mdp.n_actions
+    cho, w = _minimal_l2_factor(mdp)
+    wr = w * rbar  # (..., S, A)
+    # B^T y = gamma T_f^T y_f - sum_a y(s, a)
+    flat = wr.reshape(-1, n * m)
+    bty = mdp.gamma * (flat @ mdp.transition.reshape(n * m, n)) - wr.sum(axis=-1).reshape(-1, n)
+    phi = _linalg().cho_solve(cho, -bty.T, check_finite=False).T  # (K, S)
+    phi = phi.reshape(rbar.shape[:-2] + (n,))
+    return shape_potential_expected(rbar, phi, mdp)
+
+
+def shape_potential_expected(rbar: np.ndarray, phi: np.ndarray, mdp: TabularMDP) -> np.ndarray:
+    r""":math:`m_\Phi(s,a) = \bar R(s,a) + \gamma (T\Phi)(s,a) - \Phi(s)`."""
+    n, m = mdp.n_states, mdp.n_actions
+    tphi = (phi.reshape(-1, n) @ mdp.transition.reshape(n * m, n).T).reshape(rbar.shape)
+    return rbar + mdp.gamma * tphi - phi[..., :, None]
+
+
+_MINIMAL_PROFILE = {"l1": "l1", "l2": "l2", "linf": "ones", "weighted_l1": "ones",
+                    "weighted_l2": "ones", "weighted_linf": "ones"}
+
+
+def _minimal_problem(mdp: TabularMDP, norm: str):
+    """A cvxpy problem over the potential, parametrised by rbar (compiled once per MDP)."""
+    key = ("minimal_cvxpy", norm)
+    cached = mdp._cache.get(key)
+    if cached is not None:
+        return cached
+    import cvxpy as cp
+
+    n, m = mdp.n_states, mdp.n_actions
+    t = mdp.transition
+    tf = t.reshape(n * m, n)
+    rbar = cp.Parameter(n * m)
+    phi = cp.Variable(n)
+    expand_rows = np.repeat(np.eye(n), m, axis=0)  # (S*A, S): phi(s) for row (s, a)
+    mphi = rbar + mdp.gamma * (tf @ phi) - expand_rows @ phi
+    if norm == "l1":
+        objective = cp.norm1(cp.multiply(1.0 / t.max(axis=-1).ravel(), mphi))
+    elif norm == "l2":
+        objective = cp.sum_squares(cp.multiply(1.0 / np.sqrt((t * t).sum(-1)).ravel(), mphi))
+    elif norm == "weighted_l1":
+        objective = cp.norm1(mphi)
+    elif norm == "weighted_l2":
+        objective = cp.sum_squares(mphi)
+    else:  # linf, weighted_linf
+        objective = cp.norm_inf(mphi)
+    problem = cp.Problem(cp.Minimize(objective))
+    solver = cp.CLARABEL if norm.endswith("l2") else cp.HIGHS
+    mdp._cache[key] = (problem, rbar, phi, solver)
+    return problem, rbar, phi, solver
+
+
+def minimal_coefficients(rbar: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarray:
+    """Coefficients of the minimal canonical for ``norm`` (one LP/QP per reward)."""
+    problem, param, phi, solver = _minimal_problem(mdp, norm)
+    n = mdp.n_states
+    flat = rbar.reshape(-1, n * mdp.n_actions)
+    phis = np.empty((flat.shape[0], n))
+    for k in range(flat.shape[0]):
+        param.value = flat[k]
+        solve_cvxpy(problem, solver, f"minimal canonicalization ({norm})")
+        phis[k] = phi.value
+    return shape_potential_expected(rbar, phis.reshape(rbar.shape[:-2] + (n,)), mdp)
+
+
+def minimal_potential_l2(r: np.ndarray, gamma: float) -> np.ndarray:
+    r"""Closed-form :math:`\arg\min_\Phi \|R + \gamma\Phi(s') - \Phi(s)\|_2` applied to ``r``.
+
+    Normal equations :math:`A[S(1+\gamma^2) I - 2\gamma\mathbf 1\mathbf 1^\top]\Phi =
+    -D^\top R` with :math:`(D^\top R)(x) = \gamma\sum_{s,a} R(s,a,x) - \sum_{a,s'} R(x,a,s')`,
+    solved by Sherman–Morrison.
+    """
+    n, m = r.shape[-3], r.shape[-2]
+    dtr = gamma * r.sum(axis=(-3, -2)) - r.sum(axis=(-2, -1))  # (..., S)
+    alpha = m * n * (1.0 + gamma * gamma)
+    beta = 2.0 * gamma * m
+    rhs = -dtr
+    # (alpha I - beta 11^T)^{-1} = (I + beta / (alpha - beta n) 11^T) / alpha
+    phi = (rhs + beta / (alpha - beta * n) * rhs.sum(axis=-1, keepdims=True)) / alpha
+    return r + gamma * phi[..., None, None, :] - phi[..., :, None, None]
+
+
+def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarray:
+    """argmin over potentials of ``norm(R + gamma phi(s') - phi(s))`` by cvxpy, per reward."""
+    import cvxpy as cp
+
+    n, m = mdp.n_states, mdp.n_actions
+    key = ("minimal_potential_cvxpy", norm)
+    cached = mdp._cache.get(key)
+    if cached is None:
+        import scipy.sparse as sp
+
+        size = n * m * n
+        s_idx, a_idx, t_idx = np.unravel_index(np.arange(size), mdp.shape)
+        rows = np.concatenate([np.arange(size), np.arange(size)])
+        cols = np.concatenate([t_idx, s_idx])
+        vals = np.concatenate([np.full(size, mdp.gamma), np.full(size, -1.0)])
+        d = sp.csr_matrix((vals, (rows, cols)), shape=(size, n))  # sums duplicates
+        param = cp.Parameter(size)
+        phi = cp.Variable(n)
+        x = param + d @ phi
+        w = mdp.transition.ravel()
+        if norm == "l1":
+            obj = cp.norm1(x)
+        elif norm == "l2":
+            obj = cp.sum_squares(x)
+        elif norm == "linf":
+            obj = cp.norm_inf(x)
+        elif norm == "weighted_l1":
+            obj = cp.norm1(cp.multiply(w, x))
+        elif norm == "weighted_l2":
+            obj = cp.sum_squares(cp.multiply(np.sqrt(w), x))
+        else:
+            support = np.flatnonzero(w > 0)
+            obj = cp.norm_inf(x[support])
+        problem = cp.Problem(cp.Minimize(obj))
+        solver = cp.CLARABEL if norm.endswith("l2") else cp.HIGHS
+        cached = (problem, param, phi, solver)
+        mdp._cache[key] = cached
+    problem, param, phi, solver = cached
+    flat = r.reshape(-1, n * m * n)
+    phis = np.empty((flat.shape[0], n))
+    for k in range(flat.shape[0]):
+        param.value = flat[k]
+        solve_cvxpy(problem, solver, f"minimal_potential canonicalization ({norm})")
+        phis[k] = phi.value
+    phis = phis.reshape(r.shape[:-3] + (n,))
+    return r + mdp.gamma * phis[..., None, None, :] - phis[..., :, None, None]
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndarray,
+                    state_dist: np.ndarray, action_dist: np.ndarray,
+                    norm: str | None) -> np.ndarray | Factored:
+    """Canonicalize validated ``r (..., S, A, S)``: a full array, or Factored when possible."""
+    if method == "none":
+        return r
+    if method == "epic":
+        return _epic(r, mdp.gamma, state_dist, action_dist)
+    if method == "dard":
+        return _dard(r, mdp, action_dist)
+    if method == "val_potential":
+        v = evaluate_expected(_expected_reward(r, mdp.transition), mdp, pi)
+        return r - v[..., :, None, None] + mdp.gamma * v[..., None, None, :]
+    if method == "minimal_potential":
+        if norm == "l2":
+            return minimal_potential_l2(r, mdp.gamma)
+        return _minimal_potential_cvxpy(r, mdp, norm)
+    rbar = _expected_reward(r, mdp.transition)
+    scale = np.abs(rbar).max(axis=(-2, -1), initial=0.0)
+    if method == "val":
+        return Factored(val_advantage(rbar, mdp, pi), "ones", scale)
+    if method == "minimal_l2":
+        return Factored(minimal_l2_coefficients(rbar, mdp), "l2", scale)
+    # "minimal"
+    return Factored(minimal_coefficients(rbar, mdp, norm), _MINIMAL_PROFILE[norm], scale)
+
+
+def resolve_options(mdp: TabularMDP, method, policy, state_dist, action_dist, norm):
+    """Validate the keyword options of :func:`canonicalize` once."""
+    method = check_method(method)
+    pi = check_policy(policy, mdp.n_states, mdp.n_actions)
+    ds = _distribution(state_dist, mdp.n_states, "state_dist")
+    da = _distribution(action_dist, mdp.n_actions, "action_dist")
+    if method in ("minimal", "minimal_potential"):
+        norm = check_norm_name("l2" if norm is None else norm, "norm")
+    elif norm is not None and not callable(method):
+        raise ValidationError(f"norm= is used only by the 'minimal' and 'minimal_potential' "
+                              f"canonicalizations, not by {method!r}")
+    return method, pi, ds, da, norm
+
+
+def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", state_dist=None,
+                 action_dist=None, norm=None) -> np.ndarray:
+    r"""Canonicalize a reward (or a batch of rewards).
+
+    Parameters
+    ----------
+    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+    mdp : TabularMDP
+    method : str or callable, default "val"
+        One of :data:`CANONICALIZATIONS` — ``"none"``, ``"epic"``, ``"dard"``, ``"val"``,
+        ``"val_potential"``, ``"minimal_l2"``, ``"minimal"``, ``"minimal_potential"`` —
+        or a callable ``f(reward (..., S, A, S), mdp) -> (..., S, A, S)``.
+    policy : "uniform", int array (S,) or array (S, A), default "uniform"
+        The fixed policy of ``"val"`` and ``"val_potential"``.
+    state_dist : array_like of shape (S,), optional
+        :math:`D_S` of ``"epic"``; uniform by default.
+    action_dist : array_like of shape (A,), optional
+        :math:`D_A` of ``"epic"`` and ``"dard"``; uniform by default.
+    norm : str, optional
+        The norm minimised by ``"minimal"`` and ``"minimal_potential"`` (default
+        ``"l2"``): a name of :data:`starc.norms.NORMS`.
+
+    Returns
+    -------
+    ndarray of shape (..., S, A, S)
+        The canonical reward(s). See the module documentation for each formula.
+
+    Raises
+    ------
+    ValidationError
+        For unknown methods (the message lists the valid ones), bad shapes or options.
+    SolverError
+        When a cvxpy solve (``"minimal"``, non-L2 ``"minimal_potential"``) is not optimal.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 1, Prop. 2 (VAL), Def. 4 (minimal).
+    .. [2] Gleave et al. 2021 ("EPIC"), Def. 4.1.
+    .. [3] Wulfe et al. 2022 ("DARD"), Def. 1.
+
+    Examples
+    --------
+    The VAL canonical of the two-state toy MDP is the uniform-policy advantage:
+
+    >>> import numpy as np
+    >>> from starc import TabularMDP, canonicalize
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
+    >>> canonicalize(R, TabularMDP(T, gamma=0.9), "val")[:, :, 0].round(12)
+    array([[-0.275,  0.275],
+           [-0.225,  0.225]])
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    method, pi, ds, da, norm = resolve_options(mdp, method, policy, state_dist, action_dist,
+                                               norm)
+    r = broadcast_reward(reward, mdp)
+    if callable(method):
+        out = as_float_array(method(r, mdp), "canonicalization result")
+        if out.shape != r.shape:
+            raise ValidationError(f"the canonicalization callable returned shape {out.shape}, "
+                                  f"expected {r.shape}")
+        return out
+    out = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=norm)
+    if isinstance(out, Factored):
+        return expand(out, mdp)
+    return out if out is not r else r.copy()

@@ -1,0 +1,716 @@
+r"""STARC, EPIC and DARD distances between reward functions.
+
+STARC metrics
+-------------
+A STARC (STAndardised Reward Comparison) pseudometric [1]_ (Def. 3) is built from a
+canonicalization :math:`c` (:mod:`starc.canonical`), a norm :math:`n` and a metric
+:math:`m` (:mod:`starc.norms`):
+
+.. math::
+
+    s(R) = \begin{cases} c(R) / n(c(R)) & n(c(R)) \neq 0 \\ c(R) & \text{otherwise,}
+           \end{cases} \qquad d(R_1, R_2) = m\big(s(R_1), s(R_2)\big),
+
+with :math:`m(x, y) = n'(x - y)` for a norm :math:`n'`. "Zero" is decided with a relative
+tolerance (:data:`starc.norms.ZERO_RTOL`), never with ``== 0``. With a canonicalization
+function in the sense of Def. 1 (``"val"``, ``"minimal_l2"``, ``"minimal"``) the result is
+sound and complete: it bounds worst-case regret from above and below [1]_ (Thm. 1), and
+any two such pseudometrics are bilipschitz equivalent (Thm. 2). When :math:`n` and the
+metric use the same :math:`L_p`:
+
+* :math:`0 \le d \le 2`, :math:`d(R, R') = 0` iff :math:`R, R'` are equivalent (shaping,
+  :math:`S'`-redistribution, positive scaling);
+* :math:`d(R, -R) = 2` when :math:`c(R) \ne 0`, and :math:`d(R, 0) = 1`.
+
+Leaving out the normalization (``normalization=None``, the paper's "0" variants) gives a
+pseudometric that is not scale invariant.
+
+EPIC and DARD
+-------------
+EPIC [2]_ and DARD [3]_ compare canonical rewards with the *Pearson distance*
+
+.. math::
+
+    D_\rho(X, Y) = \sqrt{\tfrac{1}{2}\,(1 - \rho(X, Y))},
+
+:math:`\rho` the Pearson correlation under a coverage distribution over transitions
+(uniform over :math:`S \times A \times S` by default). With uniform :math:`D_S`,
+:math:`D_A` and coverage, the EPIC canonical has mean zero and
+:math:`D_{\mathrm{EPIC}} = \tfrac12 \| C_1/\|C_1\|_2 - C_2/\|C_2\|_2 \|_2` (derived), i.e.
+half of ``starc_distance(..., "epic", "l2", "l2")``. If exactly one of the two canonical
+rewards is constant (zero variance) the correlation is taken to be 0; if both are, the
+distance is 0.
+
+Why EPIC and DARD are not enough
+--------------------------------
+Neither canonicalization removes :math:`S'`-redistribution, so both react to rewards
+on *impossible* transitions, which change no policy's return [1]_ (Sec. 3):
+
+* adding 100 to :math:`R(s, a, s')` on one transition with :math:`\tau(s'|s,a) = 0`
+  leaves every return unchanged, yet drives the EPIC and DARD distances above 0.5;
+* :math:`R_1 = R + K X` and :math:`R_2 = -R + K X` with :math:`X` supported on impossible
+  transitions order policies in *opposite* ways, yet their EPIC and DARD distances go to
+  0 as :math:`K` grows. VAL and the minimal canonicalizations give 2.
+
+So EPIC and DARD are neither sound nor complete when rewards may depend on :math:`s'`.
+
+Variant names
+-------------
+The paper's experiment names variants ``"{canonicalization}-{normalization}-{metric}"``,
+e.g. ``"VAL-2-2"``, ``"EPIC-weighted_1-inf"``, ``"MinimalPotential-1-1"``, ``"None-0-2"``.
+:data:`VARIANTS` lists all 222 of them; :func:`resolve_variant` maps a name to the
+keyword arguments of :func:`starc_distance`.
+
+References
+----------
+.. [1] Skalse, Farnik, Motwani, Jenner, Gleave, Abate. "STARC: A General Framework for
+   Quantifying Differences Between Reward Functions". ICLR 2024, Def. 3, Thm. 1, Thm. 2,
+   Sec. 3 and Sec. 4.1.
+.. [2] Gleave, Dennis, Legg, Russell, Leike. "Quantifying Differences in Reward
+   Functions". ICLR 2021, Def. 4.3 (Pearson distance), Def. 4.4 (EPIC).
+.. [3] Wulfe et al. "Dynamics-Aware Comparison of Learned Reward Functions". ICLR 2022.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validation import as_float_array, check_gamma, check_real
+from .canonical import (Factored, canonical_parts, profile_array,
+                        resolve_options, val_advantage)
+from .exceptions import ValidationError
+from .mdp import TabularMDP, _expected_reward, broadcast_reward
+from .norms import ZERO_RTOL, _norm_validated, check_norm_name, p_of
+
+__all__ = [
+    "starc_distance",
+    "epic_distance",
+    "dard_distance",
+    "pearson_distance",
+    "pairwise_distances",
+    "is_equivalent",
+    "Variant",
+    "VARIANTS",
+    "resolve_variant",
+]
+
+
+# ------------------------------------------------------------------ variant registry
+
+
+class Variant(NamedTuple):
+    """One (canonicalization, normalization, metric) triple of the paper's experiment."""
+
+    name: str
+    canonicalization: str
+    normalization: str | None
+    metric: str
+    minimal_norm: str | None
+    needs_lp: bool
+
+    def kwargs(self) -> dict:
+        """Keyword arguments of :func:`starc_distance` for this variant."""
+        kw = {"canonicalization": self.canonicalization, "normalization": self.normalization,
+              "metric": self.metric}
+        if self.minimal_norm is not None:
+            kw["minimal_norm"] = self.minimal_norm
+        return kw
+
+
+_PAPER_CANONICALIZATIONS = {"None": "none", "EPIC": "epic", "DARD": "dard",
+                            "MinimalPotential": "minimal_potential",
+                            "VALPotential": "val_potential", "VAL": "val"}
+_PAPER_NORMS = {"1": "l1", "2": "l2", "inf": "linf", "weighted_1": "weighted_l1",
+                "weighted_2": "weighted_l2", "weighted_inf": "weighted_linf"}
+
+
+def _build_variants() -> dict[str, Variant]:
+    out = {}
+    normalizations = list(_PAPER_NORMS) + ["0"]
+    for cname, method in _PAPER_CANONICALIZATIONS.items():
+        # MinimalPotential minimises its own normalization norm; the paper ran it for L1, L2.
+        norms = ["1", "2"] if method == "minimal_potential" else normalizations
+        for nname in norms:
+            for mname in _PAPER_NORMS:
+                name = f"{cname}-{nname}-{mname}"
+                normalization = None if nname == "0" else _PAPER_NORMS[nname]
+                minimal = normalization if method == "minimal_potential" else None
+                out[name] = Variant(name, method, normalization, _PAPER_NORMS[mname], minimal,
+                                    needs_lp=method == "minimal_potential" and nname != "2")
+    return out
+
+
+#: All 222 variants of the STARC paper's tabular experiment, by name.
+VARIANTS: dict[str, Variant] = _build_variants()
+
+
+def resolve_variant(name: str) -> Variant:
+    """Look up a paper variant name such as ``"VAL-2-2"`` or ``"EPIC-weighted_1-inf"``.
+
+    Parameters
+    ----------
+    name : str
+        ``"{canonicalization}-{normalization}-{metric}"`` with canonicalization in
+        None, EPIC, DARD, MinimalPotential, VALPotential, VAL; normalization in 1, 2, inf,
+        weighted_1, weighted_2, weighted_inf, 0 (none); metric in the same list without 0.
+
+    Returns
+    -------
+    Variant
+        ``Variant.kwargs()`` gives the keyword arguments of :func:`starc_distance`.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 and Appendix (the variant table).
+
+    Examples
+    --------
+    >>> from starc import resolve_variant, VARIANTS
+    >>> resolve_variant("VAL-2-2").kwargs()
+    {'canonicalization': 'val', 'normalization': 'l2', 'metric': 'l2'}
+    >>> len(VARIANTS)
+    222
+    """
+    variant = VARIANTS.get(name) if isinstance(name, str) else None
+    if variant is None:
+        examples = ", ".join(repr(n) for n in ("VAL-2-2", "EPIC-weighted_1-inf",
+                                                "MinimalPotential-1-1", "None-0-2"))
+        raise ValidationError(
+            f"unknown variant {name!r}; names are '{{canonicalization}}-{{normalization}}-"
+            f"{{metric}}' with canonicalization in {list(_PAPER_CANONICALIZATIONS)}, "
+            f"normalization in {list(_PAPER_NORMS) + ['0']}, metric in {list(_PAPER_NORMS)} "
+            f"(MinimalPotential only with normalization 1 or 2), e.g. {examples}")
+    return variant
+
+
+# ------------------------------------------------------------------ norms of canonicals
+
+
+def _profile_weights(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
+    """Per-(s, a) factor ``w`` with ``n(u * profile) = (sum w |u|^p)^(1/p)`` or ``max(w |u|)``."""
+    key = ("profile_weights", profile, ord)
+    cached = mdp._cache.get(key)
+    if cached is not None:
+        return cached
+    prof = np.abs(profile_array(mdp, profile))
+    p = p_of(ord)
+    weighted = ord.startswith("weighted_")
+    if p == np.inf:
+        if weighted:
+            prof = np.where(mdp.support, prof, 0.0)
+        w = prof.max(axis=-1)
+    else:
+        pw = prof ** p
+        w = (pw * mdp.transition if weighted else pw).sum(axis=-1)
+    mdp._cache[key] = w
+    return w
+
+
+def canonical_norm(c, ord: str, mdp: TabularMDP) -> np.ndarray:
+    """Norm over the last axes of a full canonical array or a Factored one."""
+    if isinstance(c, Factored):
+        w = _profile_weights(mdp, c.profile, ord)
+        p = p_of(ord)
+        a = np.abs(c.u)
+        if p == np.inf:
+            return (a * w).max(axis=(-2, -1), initial=0.0)
+        if p == 1.0:
+            return (a * w).sum(axis=(-2, -1))
+        return np.sqrt((a * a * w).sum(axis=(-2, -1)))
+    return _norm_validated(c, ord, mdp)
+
+
+def _ones_norm(mdp: TabularMDP, ord: str) -> float:
+    key = ("ones_norm", ord)
+    if key not in mdp._cache:
+        mdp._cache[key] = float(_norm_validated(np.ones(mdp.shape), ord, mdp))
+    return mdp._cache[key]
+
+
+def standardize(r: np.ndarray, mdp: TabularMDP, method, normalization: str | None, *, pi,
+                state_dist, action_dist, minimal_norm):
+    """``s(R)``: canonicalize validated rewards then divide by the norm (zero stays zero)."""
+    c = canonical_parts(r, mdp, method, pi=pi, state_dist=state_dist,
+                        action_dist=action_dist, norm=minimal_norm)
+    if normalization is None:
+        return c
+    n = canonical_norm(c, normalization, mdp)
+    # Scale of round-off in c: factored canonicals depend on R only through rbar.
+    if isinstance(c, Factored):
+        ref = c.scale
+    else:
+        ref = np.abs(r).max(axis=(-3, -2, -1), initial=0.0)
+    zero = n <= ZERO_RTOL * _ones_norm(mdp, normalization) * ref
+    safe = np.where(zero, 1.0, n)
+    if isinstance(c, Factored):
+        u = c.u / safe[..., None, None]
+        if np.any(zero):
+            u[zero] = 0.0
+        return Factored(u, c.profile, c.scale)
+    out = c / safe[..., None, None, None]
+    if np.any(zero):
+        out[zero] = 0.0
+    return out
+
+
+def metric_between(s1, s2, ord: str, mdp: TabularMDP) -> np.ndarray:
+    """``n'(s1 - s2)`` for standardized rewards (both full or both Factored)."""
+    if isinstance(s1, Factored) and isinstance(s2, Factored) and s1.profile == s2.profile:
+        return canonical_norm(Factored(s1.u - s2.u, s1.profile), ord, mdp)
+    from .canonical import expand
+
+    a = expand(s1, mdp) if isinstance(s1, Factored) else s1
+    b = expand(s2, mdp) if isinstance(s2, Factored) else s2
+    return _norm_validated(a - b, ord, mdp)
+
+
+# ------------------------------------------------------------------ public functions
+
+
+def _check_mdp(mdp) -> TabularMDP:
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
+                              "build one with starc.TabularMDP(transition, gamma)")
+    return mdp
+
+
+def _distance_options(mdp, canonicalization, normalization, metric, policy, state_dist,
+                      action_dist, minimal_norm, variant):
+    if variant is not None:
+        kw = resolve_variant(variant).kwargs()
+        canonicalization = kw["canonicalization"]
+        normalization = kw["normalization"]
+        metric = kw["metric"]
+        minimal_norm = kw.get("minimal_norm", minimal_norm)
+    normalization = None if normalization is None else check_norm_name(normalization,
+                                                                       "normalization")
+    metric = check_norm_name(metric, "metric")
+    if minimal_norm is None and canonicalization in ("minimal", "minimal_potential"):
+        minimal_norm = normalization if normalization is not None else "l2"
+    method, pi, ds, da, minimal_norm = resolve_options(mdp, canonicalization, policy,
+                                                       state_dist, action_dist, minimal_norm)
+    if callable(method):
+        raise ValidationError("starc_distance takes a canonicalization name; for a custom "
+                              "callable use canonicalize() and norm() directly")
+    return method, normalization, metric, pi, ds, da, minimal_norm
+
+
+def _standardize_pair(r1, r2, mdp, method, normalization, opts):
+    """Standardize two reward batches, in one pass when they are small and alike."""
+    if r1.shape == r2.shape and r1.size <= 2**20:
+        both = standardize(np.stack([r1, r2]), mdp, method, normalization, **opts)
+        if isinstance(both, Factored):
+            return (Factored(both.u[0], both.profile, both.scale[0]),
+                    Factored(both.u[1], both.profile, both.scale[1]))
+        return both[0], both[1]
+    return (standardize(r1, mdp, method, normalization, **opts),
+            standardize(r2, mdp, method, normalization, **opts))
+
+
+def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization="val", normalization="l2",
+                   metric="l2", policy="uniform", state_dist=None, action_dist=None,
+                   minimal_norm=None, variant: str | None = None):
+    r"""STARC distance :math:`d(R_1, R_2) = m(s(R_1), s(R_2))` with :math:`s(R) = c(R)/n(c(R))`.
+
+    Parameters
+    ----------
+    r1, r2 : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+        Rewards; leading batch axes broadcast against each other.
+    mdp : TabularMDP
+    canonicalization : str, default "val"
+        A name of :data:`starc.canonical.CANONICALIZATIONS`.
+    normalization : str or None, default "l2"
+        A norm name (:data:`starc.norms.NORMS`, or the paper's ``1``, ``2``, ``"inf"``,
+        ``"weighted_1"``...), or ``None`` for no normalization.
+    metric : str, default "l2"
+        The norm :math:`n'` of the metric :math:`m(x, y) = n'(x - y)`.
+    policy : "uniform", int array (S,) or array (S, A)
+        Policy of ``"val"`` / ``"val_potential"``.
+    state_dist, action_dist : array_like, optional
+        :math:`D_S`, :math:`D_A` of ``"epic"`` / ``"dard"``.
+    minimal_norm : str, optional
+        The norm minimised by ``"minimal"`` / ``"minimal_potential"``; defaults to the
+        normalization (``"l2"`` when there is none).
+    variant : str, optional
+        A paper variant name (``"VAL-2-2"``...; see :func:`resolve_variant`) that sets
+        the three choices above at once.
+
+    Returns
+    -------
+    float or ndarray of shape (...)
+        In ``[0, 2]`` when normalization and metric are the same :math:`L_p`.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3 (STARC metrics), Thm. 1 (soundness and
+       completeness).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import random_mdp, random_reward, random_potential_shaping, starc_distance
+    >>> mdp = random_mdp(16, 4, seed=0)
+    >>> R = random_reward(mdp, seed=1)
+    >>> shaped, _ = random_potential_shaping(R, mdp, seed=2)
+    >>> round(starc_distance(R, 3.0 * shaped, mdp), 10)
+    0.0
+    >>> round(starc_distance(R, -R, mdp), 10)
+    2.0
+    """
+    mdp = _check_mdp(mdp)
+    method, normalization, metric, pi, ds, da, mnorm = _distance_options(
+        mdp, canonicalization, normalization, metric, policy, state_dist, action_dist,
+        minimal_norm, variant)
+    a = broadcast_reward(r1, mdp, name="r1")
+    b = broadcast_reward(r2, mdp, name="r2")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValidationError(f"r1 of shape {a.shape} and r2 of shape {b.shape} have batch "
+                              "axes that do not broadcast") from None
+    opts = dict(pi=pi, state_dist=ds, action_dist=da, minimal_norm=mnorm)
+    s1, s2 = _standardize_pair(a, b, mdp, method, normalization, opts)
+    d = metric_between(s1, s2, metric, mdp)
+    return float(d) if np.ndim(d) == 0 else d
+
+
+def pearson_distance(x, y, weights=None):
+    r"""Pearson distance :math:`\sqrt{(1 - \rho(x, y))/2}` over the last three axes.
+
+    .. math::
+
+        \rho(x, y) = \frac{\operatorname{Cov}_w(x, y)}
+                          {\sqrt{\operatorname{Var}_w(x)\operatorname{Var}_w(y)}},
+
+    moments taken under the distribution ``weights`` (uniform by default). If exactly one
+    of ``x``, ``y`` has zero variance (relative to its size) :math:`\rho` is taken as 0; if
+    both do, the distance is 0.
+
+    Parameters
+    ----------
+    x, y : array_like of shape (..., S, A, S)
+    weights : array_like of shape (S, A, S), optional
+        A coverage distribution over transitions (non-negative, summing to 1).
+
+    Returns
+    -------
+    float or ndarray of shape (...)
+        In ``[0, 1]``.
+
+    References
+    ----------
+    .. [1] Gleave et al. 2021 ("EPIC"), Def. 4.3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import pearson_distance
+    >>> x = np.arange(8.0).reshape(2, 2, 2)
+    >>> float(pearson_distance(x, 2 * x + 1)), float(pearson_distance(x, -x))
+    (0.0, 1.0)
+    """
+    a = as_float_array(x, "x", min_ndim=3)
+    b = as_float_array(y, "y", min_ndim=3)
+    if a.shape[-3:] != b.shape[-3:]:
+        raise ValidationError(f"x and y must share their last three axes, got {a.shape} and "
+                              f"{b.shape}")
+    if weights is None:
+        w = np.full(a.shape[-3:], 1.0 / np.prod(a.shape[-3:]))
+    else:
+        w = as_float_array(weights, "weights")
+        if w.shape != a.shape[-3:]:
+            raise ValidationError(f"weights must have shape {a.shape[-3:]}, got {w.shape}")
+        if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-10:
+            raise ValidationError("weights must be a distribution: non-negative, summing to 1")
+    ax = (-3, -2, -1)
+    ca = a - (a * w).sum(axis=ax, keepdims=True)
+    cb = b - (b * w).sum(axis=ax, keepdims=True)
+    cov = (ca * cb * w).sum(axis=ax)
+    va = (ca * ca * w).sum(axis=ax)
+    vb = (cb * cb * w).sum(axis=ax)
+    za = va <= (ZERO_RTOL * np.abs(a).max(axis=ax, initial=0.0)) ** 2
+    zb = vb <= (ZERO_RTOL * np.abs(b).max(axis=ax, initial=0.0)) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(za | zb, 0.0, cov / np.sqrt(np.where(za | zb, 1.0, va * vb)))
+    rho = np.clip(rho, -1.0, 1.0)
+    d = np.sqrt(0.5 * (1.0 - rho))
+    d = np.where(za & zb, 0.0, d)
+    return float(d) if d.ndim == 0 else d
+
+
+def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None = None,
+                  state_dist=None, action_dist=None, coverage=None):
+    r"""EPIC distance: the Pearson distance between EPIC-canonical rewards.
+
+    .. math::
+
+        D_{\mathrm{EPIC}}(R_1, R_2) = D_\rho\big(C_{\mathrm{EPIC}}(R_1),
+        C_{\mathrm{EPIC}}(R_2)\big).
+
+    EPIC needs no transition model, only the discount: pass ``mdp`` or ``gamma``.
+
+    Parameters
+    ----------
+    r1, r2 : array_like of shape (..., S, A, S)
+        (lower forms are accepted when ``mdp`` is given).
+    mdp : TabularMDP, optional
+        Supplies ``gamma`` and the shapes.
+    gamma : float, optional
+        The discount, when no ``mdp`` is given.
+    state_dist, action_dist : array_like, optional
+        :math:`D_S`, :math:`D_A` of the canonicalization (uniform by default).
+    coverage : array_like of shape (S, A, S), optional
+        The distribution of the Pearson correlation (uniform by default).
+
+    Returns
+    -------
+    float or ndarray of shape (...)
+        In ``[0, 1]``.
+
+    References
+    ----------
+    .. [1] Gleave et al. 2021 ("EPIC"), Def. 4.4 and Thm. 4.7.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import epic_distance
+    >>> R = np.random.default_rng(0).standard_normal((4, 2, 4))
+    >>> round(epic_distance(R, 2 * R + 1, gamma=0.9), 10), round(epic_distance(R, -R, gamma=0.9), 10)
+    (0.0, 1.0)
+    """
+    if mdp is None:
+        if gamma is None:
+            raise ValidationError("epic_distance needs the discount: pass mdp= or gamma=")
+        g = check_gamma(gamma)
+        a = as_float_array(r1, "r1", min_ndim=3)
+        b = as_float_array(r2, "r2", min_ndim=3)
+        n, m = a.shape[-3], a.shape[-2]
+        for name, arr in (("r1", a), ("r2", b)):
+            if arr.shape[-1] != arr.shape[-3] or arr.shape[-3:] != (n, m, n):
+                raise ValidationError(f"{name} must have shape (..., S, A, S) = (..., {n}, {m}, "
+                                      f"{n}) without an mdp, got {arr.shape}")
+        mdp_like = TabularMDP(np.full((n, m, n), 1.0 / n), g)
+    else:
+        mdp_like = _check_mdp(mdp)
+        if gamma is not None and check_gamma(gamma) != mdp_like.gamma:
+            raise ValidationError(f"gamma={gamma} contradicts mdp.gamma={mdp_like.gamma}; "
+                                  "pass one of them")
+        a = broadcast_reward(r1, mdp_like, name="r1")
+        b = broadcast_reward(r2, mdp_like, name="r2")
+    _, pi, ds, da, _ = resolve_options(mdp_like, "epic", "uniform", state_dist, action_dist,
+                                       None)
+    opts = dict(pi=pi, state_dist=ds, action_dist=da, norm=None)
+    c1 = canonical_parts(a, mdp_like, "epic", **opts)
+    c2 = canonical_parts(b, mdp_like, "epic", **opts)
+    return pearson_distance(c1, c2, coverage)
+
+
+def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
+    r"""DARD distance: the Pearson distance between DARD-canonical rewards.
+
+    .. math::
+
+        D_{\mathrm{DARD}}(R_1, R_2) = D_\rho\big(C_{\mathrm{DARD}}(R_1),
+        C_{\mathrm{DARD}}(R_2)\big).
+
+    Parameters
+    ----------
+    r1, r2 : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+    mdp : TabularMDP
+    action_dist : array_like of shape (A,), optional
+        :math:`D_A` (uniform by default).
+    coverage : array_like of shape (S, A, S), optional
+        The distribution of the Pearson correlation (uniform by default).
+
+    Returns
+    -------
+    float or ndarray of shape (...)
+        In ``[0, 1]``.
+
+    References
+    ----------
+    .. [1] Wulfe et al. 2022 ("DARD"), Sec. 4.
+
+    Examples
+    --------
+    >>> from starc import random_mdp, random_reward, random_potential_shaping, dard_distance
+    >>> mdp = random_mdp(8, 2, seed=0)
+    >>> R = random_reward(mdp, seed=1)
+    >>> round(dard_distance(R, random_potential_shaping(R, mdp, seed=2)[0], mdp), 10)
+    0.0
+    """
+    mdp = _check_mdp(mdp)
+    _, pi, ds, da, _ = resolve_options(mdp, "dard", "uniform", None, action_dist, None)
+    a = broadcast_reward(r1, mdp, name="r1")
+    b = broadcast_reward(r2, mdp, name="r2")
+    opts = dict(pi=pi, state_dist=ds, action_dist=da, norm=None)
+    return pearson_distance(canonical_parts(a, mdp, "dard", **opts),
+                            canonical_parts(b, mdp, "dard", **opts), coverage)
+
+
+def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
+    r"""All pairwise STARC distances of ``K`` rewards, canonicalizing each once.
+
+    .. math::
+
+        D_{ij} = m\big(s(R_i), s(R_j)\big).
+
+    Parameters
+    ----------
+    rewards : array_like of shape (K, S, A, S), (K, S, A) or (K, S)
+    mdp : TabularMDP
+    **kwargs
+        Options of :func:`starc_distance` (``canonicalization``, ``normalization``,
+        ``metric``, ``policy``, ``state_dist``, ``action_dist``, ``minimal_norm``,
+        ``variant``).
+
+    Returns
+    -------
+    ndarray of shape (K, K)
+        Symmetric with a zero diagonal; differences are computed exactly (no Gram-matrix
+        cancellation), in row blocks that bound the memory.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3.
+
+    Examples
+    --------
+    >>> from starc import random_mdp, random_reward, pairwise_distances
+    >>> mdp = random_mdp(8, 2, seed=0)
+    >>> D = pairwise_distances(random_reward(mdp, seed=1, size=5), mdp)
+    >>> D.shape, bool((D == D.T).all())
+    ((5, 5), True)
+    """
+    mdp = _check_mdp(mdp)
+    allowed = {"canonicalization", "normalization", "metric", "policy", "state_dist",
+               "action_dist", "minimal_norm", "variant"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise ValidationError(f"unknown keyword(s) {sorted(unknown)}; pairwise_distances "
+                              f"accepts {sorted(allowed)}")
+    method, normalization, metric, pi, ds, da, mnorm = _distance_options(
+        mdp, kwargs.get("canonicalization", "val"), kwargs.get("normalization", "l2"),
+        kwargs.get("metric", "l2"), kwargs.get("policy", "uniform"), kwargs.get("state_dist"),
+        kwargs.get("action_dist"), kwargs.get("minimal_norm"), kwargs.get("variant"))
+    r = broadcast_reward(rewards, mdp, name="rewards")
+    if r.ndim != 4:
+        raise ValidationError(f"rewards must be a stack of shape (K, S, A, S), got {r.shape}")
+    k = r.shape[0]
+    s = standardize(r, mdp, method, normalization, pi=pi, state_dist=ds, action_dist=da,
+                    minimal_norm=mnorm)
+    flat_u = s.u if isinstance(s, Factored) else s
+    per_item = int(np.prod(flat_u.shape[1:]))
+    if metric in ("l2", "weighted_l2"):
+        return _pairwise_l2(s, metric, mdp)
+    block = max(1, int(2**22 // max(1, k * per_item)))
+    out = np.zeros((k, k))
+    for i0 in range(0, k, block):
+        i1 = min(k, i0 + block)
+        if isinstance(s, Factored):
+            diff = Factored(s.u[i0:i1, None] - s.u[None, :], s.profile)
+            out[i0:i1] = canonical_norm(diff, metric, mdp)
+        else:
+            out[i0:i1] = _norm_validated(s[i0:i1, None] - s[None, :], metric, mdp)
+    # Exact symmetry (|x - y| and |y - x| round identically, but be explicit).
+    out = 0.5 * (out + out.T)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+#: Pairs whose squared Gram-matrix distance is below this fraction of
+#: ``|x|^2 + |y|^2`` are recomputed from explicit differences (cancellation guard).
+_GRAM_RECHECK = 1e-4
+
+
+def _pairwise_l2(s, metric: str, mdp: TabularMDP) -> np.ndarray:
+    r"""All pairwise (weighted) L2 distances via one Gram matrix (BLAS).
+
+    :math:`\|x - y\|^2 = \|x\|^2 + \|y\|^2 - 2\langle x, y\rangle` loses relative accuracy
+    only when :math:`\|x - y\|^2 \ll \|x\|^2 + \|y\|^2`; those pairs (below
+    ``_GRAM_RECHECK``, relative error otherwise below ~1e-12) are recomputed exactly.
+    """
+    if isinstance(s, Factored):
+        w = _profile_weights(mdp, s.profile, metric)
+        x = (s.u * np.sqrt(w)).reshape(s.u.shape[0], -1)
+    else:
+        w = mdp.transition if metric == "weighted_l2" else None
+        x = (s if w is None else s * np.sqrt(w)).reshape(s.shape[0], -1)
+    sq = np.einsum("ij,ij->i", x, x)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
+    total = sq[:, None] + sq[None, :]
+    redo = np.argwhere(np.triu(d2 <= _GRAM_RECHECK * total, k=1))
+    out = np.sqrt(np.maximum(d2, 0.0))
+    step = max(1, 2**22 // max(1, x.shape[1]))
+    for c0 in range(0, len(redo), step):
+        i, j = redo[c0:c0 + step, 0], redo[c0:c0 + step, 1]
+        diff = x[i] - x[j]
+        out[i, j] = out[j, i] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    out = np.triu(out, k=1)
+    return out + out.T
+
+
+def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
+    r"""Whether two rewards induce the same ordering of policies.
+
+    True iff :math:`R_1` and :math:`R_2` differ by potential shaping,
+    :math:`S'`-redistribution and positive scaling, decided through the VAL
+    canonicalization (a canonicalization function, so its kernel is exactly the
+    equivalence subspace):
+
+    .. math::
+
+        \Big\| \frac{c(R_1)}{\|c(R_1)\|_2} - \frac{c(R_2)}{\|c(R_2)\|_2} \Big\|_2 \le
+        \text{rtol},
+
+    with two trivial rewards (:math:`c(R) = 0`, every policy equally good) equivalent
+    to each other and to nothing else. States unreachable from :math:`\mu_0` are compared
+    too (see :mod:`starc.shaping`), so rewards that differ only there are reported as
+    not equivalent.
+
+    Parameters
+    ----------
+    r1, r2 : array_like of shape (S, A, S), (S, A) or (S,)
+    mdp : TabularMDP
+    rtol : float, default 1e-8
+        Tolerance on the distance between the normalized canonical rewards.
+
+    Returns
+    -------
+    bool
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 2 and Prop. 2; Skalse et al. 2023, Thm. 3.16.
+
+    Examples
+    --------
+    >>> from starc import random_mdp, random_reward, s_prime_redistribution, is_equivalent
+    >>> mdp = random_mdp(8, 2, seed=0)
+    >>> R = random_reward(mdp, seed=1)
+    >>> is_equivalent(R, 2 * s_prime_redistribution(R, mdp, seed=2), mdp)
+    True
+    >>> is_equivalent(R, -R, mdp)
+    False
+    """
+    mdp = _check_mdp(mdp)
+    rtol = check_real(rtol, "rtol", low=0.0)
+    a = broadcast_reward(r1, mdp, name="r1")
+    b = broadcast_reward(r2, mdp, name="r2")
+    if a.ndim != 3 or b.ndim != 3:
+        raise ValidationError("is_equivalent compares two single rewards; got batch shapes "
+                              f"{a.shape[:-3]} and {b.shape[:-3]}")
+    pi = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
+    rbar = _expected_reward(np.stack([a, b]), mdp.transition)
+    u = val_advantage(rbar, mdp, pi)
+    n = np.sqrt((u * u).sum(axis=(-2, -1)))
+    scale = np.abs(rbar).max(axis=(-2, -1)) / (1.0 - mdp.gamma)
+    trivial = n <= ZERO_RTOL * np.sqrt(u[0].size) * np.maximum(scale, 0.0)
+    if trivial[0] or trivial[1]:
+        return bool(trivial[0] and trivial[1])
+    d = np.sqrt(((u[0] / n[0] - u[1] / n[1]) ** 2).sum())
+    return bool(d <= rtol)
+

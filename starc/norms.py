@@ -1,0 +1,216 @@
+r"""Norms on reward space and normalization.
+
+A STARC metric divides a canonical reward by a norm and measures the difference of
+the results with a metric induced by a (possibly different) norm [1]_. Rewards are
+arrays :math:`x(s, a, s')`, so the plain :math:`L_p` norms are
+
+.. math::
+
+    \|x\|_p = \Big(\sum_{s, a, s'} |x(s, a, s')|^p\Big)^{1/p}, \qquad
+    \|x\|_\infty = \max_{s, a, s'} |x(s, a, s')| .
+
+The *transition-weighted* norms weigh each transition by its probability
+:math:`\tau(s' \mid s, a)`:
+
+.. math::
+
+    \|x\|_{\tau, p} = \Big(\sum_{s, a, s'} \tau(s' \mid s, a)\,|x(s, a, s')|^p\Big)^{1/p},
+    \qquad
+    \|x\|_{\tau, \infty} = \max_{(s, a, s') :\, \tau(s' \mid s, a) > 0} |x(s, a, s')| .
+
+They ignore rewards on impossible transitions, so they are only *seminorms* on
+:math:`\mathbb R^{S \times A \times S}`, but they are norms on the image of the VAL
+canonicalization (whose canonical rewards are constant in :math:`s'`). The weighted
+:math:`L_\infty` norm is the maximum over the support; the STARC authors' code used
+:math:`\max |x|\,\tau` instead, which is not a limit of the weighted :math:`L_p` norms
+and not a norm on that image.
+
+:func:`normalize` divides by the norm and maps rewards whose norm is zero *up to
+round-off* to zero (the convention of [1]_, Def. 3); "zero" is decided relative to the
+size of the input, never with ``== 0``.
+
+References
+----------
+.. [1] Skalse et al. "STARC: A General Framework for Quantifying Differences Between
+   Reward Functions". ICLR 2024, Def. 3 and Sec. 4.1 (the norms of the experiments).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import as_float_array, check_choice
+from .exceptions import ValidationError
+from .mdp import TabularMDP
+
+__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL"]
+
+#: Names accepted by :func:`norm` and :func:`normalize`.
+NORMS = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
+
+#: Relative tolerance below which a norm counts as zero (see :func:`is_negligible`).
+ZERO_RTOL = 1e-10
+
+_ALIASES = {"1": "l1", "2": "l2", "inf": "linf", "weighted_1": "weighted_l1",
+            "weighted_2": "weighted_l2", "weighted_inf": "weighted_linf"}
+
+
+def check_norm_name(ord, name: str = "ord") -> str:
+    """Return the canonical name of a norm; accepts the paper's "1", "2", "inf", "weighted_1"..."""
+    if isinstance(ord, (int, float)) and not isinstance(ord, bool):
+        ord = {1: "l1", 2: "l2", float("inf"): "linf"}.get(ord, ord)
+    if isinstance(ord, str):
+        ord = _ALIASES.get(ord, ord)
+    return check_choice(ord, name, NORMS)
+
+
+def p_of(ord: str) -> float:
+    """The exponent p of a norm name."""
+    return {"l1": 1.0, "l2": 2.0, "linf": np.inf}[ord.removeprefix("weighted_")]
+
+
+def norm_from_weights(x: np.ndarray, weights: np.ndarray | None, p: float,
+                      support: np.ndarray | None = None, axes: int = 3) -> np.ndarray:
+    r"""The (weighted) :math:`L_p` norm over the last ``axes`` axes of ``x``.
+
+    ``weights`` (broadcast against the trailing axes) multiply :math:`|x|^p`; for
+    :math:`p = \infty` they are ignored and ``support`` (a boolean mask) restricts the max.
+    """
+    ax = tuple(range(-axes, 0))
+    a = np.abs(x)
+    if p == np.inf:
+        if support is not None:
+            a = np.where(support, a, 0.0)
+        return a.max(axis=ax, initial=0.0)
+    if p == 1.0:
+        return (a if weights is None else a * weights).sum(axis=ax)
+    if p == 2.0:
+        sq = a * a
+        return np.sqrt((sq if weights is None else sq * weights).sum(axis=ax))
+    raise ValidationError(f"unsupported norm exponent {p}")  # pragma: no cover
+
+
+def _norm_validated(x: np.ndarray, ord: str, mdp: TabularMDP | None) -> np.ndarray:
+    p = p_of(ord)
+    if ord.startswith("weighted_"):
+        return norm_from_weights(x, mdp.transition, p, mdp.support)
+    return norm_from_weights(x, None, p)
+
+
+def _check_norm_args(x, ord, mdp, name="x"):
+    ord = check_norm_name(ord)
+    arr = as_float_array(x, name, min_ndim=3)
+    if ord.startswith("weighted_"):
+        if not isinstance(mdp, TabularMDP):
+            raise ValidationError(f"the {ord!r} norm weighs transitions by their probability; "
+                                  "pass mdp=TabularMDP(...)")
+        if arr.shape[-3:] != mdp.shape:
+            raise ValidationError(f"{name} must have shape (..., {mdp.n_states}, "
+                                  f"{mdp.n_actions}, {mdp.n_states}) to match mdp, got "
+                                  f"{arr.shape}")
+    elif mdp is not None and not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"mdp must be a starc.TabularMDP or None, got "
+                              f"{type(mdp).__name__}")
+    return arr, ord
+
+
+def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
+    r"""Norm of a reward (or of each reward of a batch) over its last three axes.
+
+    .. math::
+
+        \|x\|_p = \Big(\sum_{s,a,s'} |x(s,a,s')|^p\Big)^{1/p}, \qquad
+        \|x\|_{\tau,p} = \Big(\sum_{s,a,s'} \tau(s'|s,a)\,|x(s,a,s')|^p\Big)^{1/p}.
+
+    Parameters
+    ----------
+    x : array_like of shape (..., S, A, S)
+    ord : {"l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf"}
+        The paper's names ``1``, ``2``, ``"inf"``, ``"weighted_1"``, ``"weighted_2"``,
+        ``"weighted_inf"`` are accepted too.
+    mdp : TabularMDP, optional
+        Required for the weighted norms.
+
+    Returns
+    -------
+    float or ndarray of shape (...)
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3 and Sec. 4.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import norm
+    >>> x = np.ones((2, 1, 2))
+    >>> float(norm(x, "l1")), float(norm(x, "l2")), float(norm(x, "linf"))
+    (4.0, 2.0, 1.0)
+    """
+    arr, ord = _check_norm_args(x, ord, mdp)
+    out = _norm_validated(arr, ord, mdp)
+    return float(out) if out.ndim == 0 else out
+
+
+def zero_threshold(x: np.ndarray, ord: str, mdp: TabularMDP | None,
+                   reference: np.ndarray | None = None) -> np.ndarray:
+    r"""Norm below which ``x`` counts as zero: ``ZERO_RTOL * n(1) * max|reference|``.
+
+    ``reference`` (default ``x``) is the array whose round-off could leave a residue in
+    ``x`` — for a canonical reward, the reward it was computed from. :math:`n(\mathbf 1)`
+    is the norm of the all-ones array, so the threshold is on the scale of the largest
+    norm an array bounded by ``max|reference|`` can have.
+    """
+    ref = x if reference is None else reference
+    scale = np.abs(ref).max(axis=(-3, -2, -1), initial=0.0)
+    ones = np.ones(x.shape[-3:])
+    return ZERO_RTOL * _norm_validated(ones, ord, mdp) * scale
+
+
+def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> np.ndarray:
+    r"""Divide a reward by its norm; rewards of (numerically) zero norm stay zero.
+
+    .. math::
+
+        s(x) = \begin{cases} x / n(x) & n(x) > \epsilon \\ 0 & \text{otherwise,}\end{cases}
+        \qquad \epsilon = 10^{-10}\, n(\mathbf 1) \max |x_{\text{ref}}| .
+
+    Parameters
+    ----------
+    x : array_like of shape (..., S, A, S)
+    ord : str
+        A name from :data:`NORMS` (or the paper's aliases).
+    mdp : TabularMDP, optional
+        Required for the weighted norms.
+    reference : array_like of shape (..., S, A, S), optional
+        The array that ``x`` was computed from (e.g. the reward before canonicalization);
+        sets the scale of "zero". Defaults to ``x``.
+
+    Returns
+    -------
+    ndarray of shape (..., S, A, S)
+        Each reward divided by its norm; zero where the norm is negligible.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3 (the normalization
+       :math:`s(R) = c(R)/n(c(R))`, and :math:`s(R) = c(R)` when :math:`n(c(R)) = 0`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import normalize
+    >>> normalize(np.full((1, 1, 2), 3.0), "l2").round(6)
+    array([[[0.707107, 0.707107]]])
+    >>> normalize(np.zeros((1, 1, 2)), "l2")
+    array([[[0., 0.]]])
+    """
+    arr, ord = _check_norm_args(x, ord, mdp)
+    ref = arr if reference is None else as_float_array(reference, "reference", min_ndim=3)
+    n = _norm_validated(arr, ord, mdp)
+    zero = n <= zero_threshold(arr, ord, mdp, ref)
+    safe = np.where(zero, 1.0, n)
+    out = arr / safe[..., None, None, None]
+    if np.any(zero):
+        out[zero] = 0.0
+    return out
