@@ -41,8 +41,11 @@ def solve_cvxpy(problem, solver, what: str) -> None:
 
     if solver == cp.HIGHS:
         silence_highs_banner()
+    import numpy as np
+
     try:
-        problem.solve(solver=solver)
+        with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf - inf
+            problem.solve(solver=solver)
     except cp.error.SolverError as err:
         raise SolverError(f"{what}: the solver {solver} failed: {err}") from None
     if problem.status != cp.OPTIMAL:

@@ -282,18 +282,20 @@ def _minimal_problem(mdp: TabularMDP, norm: str):
     rbar = cp.Parameter(n * m)
     phi = cp.Variable(n)
     expand_rows = np.repeat(np.eye(n), m, axis=0)  # (S*A, S): phi(s) for row (s, a)
-    mphi = rbar + mdp.gamma * (tf @ phi) - expand_rows @ phi
-    if norm == "l1":
-        objective = cp.norm1(cp.multiply(1.0 / t.max(axis=-1).ravel(), mphi))
-    elif norm == "l2":
-        objective = cp.sum_squares(cp.multiply(1.0 / np.sqrt((t * t).sum(-1)).ravel(), mphi))
-    elif norm == "weighted_l1":
-        objective = cp.norm1(mphi)
-    elif norm == "weighted_l2":
-        objective = cp.sum_squares(mphi)
-    else:  # linf, weighted_linf
-        objective = cp.norm_inf(mphi)
-    problem = cp.Problem(cp.Minimize(objective))
+    with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf - inf
+        mphi = rbar + mdp.gamma * (tf @ phi) - expand_rows @ phi
+        if norm == "l1":
+            objective = cp.norm1(cp.multiply(1.0 / t.max(axis=-1).ravel(), mphi))
+        elif norm == "l2":
+            objective = cp.sum_squares(cp.multiply(1.0 / np.sqrt((t * t).sum(-1)).ravel(),
+                                                   mphi))
+        elif norm == "weighted_l1":
+            objective = cp.norm1(mphi)
+        elif norm == "weighted_l2":
+            objective = cp.sum_squares(mphi)
+        else:  # linf, weighted_linf
+            objective = cp.norm_inf(mphi)
+        problem = cp.Problem(cp.Minimize(objective))
     solver = cp.CLARABEL if norm.endswith("l2") else cp.HIGHS
     mdp._cache[key] = (problem, rbar, phi, solver)
     return problem, rbar, phi, solver
@@ -362,7 +364,8 @@ def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.nd
         else:
             support = np.flatnonzero(w > 0)
             obj = cp.norm_inf(x[support])
-        problem = cp.Problem(cp.Minimize(obj))
+        with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf - inf
+            problem = cp.Problem(cp.Minimize(obj))
         solver = cp.CLARABEL if norm.endswith("l2") else cp.HIGHS
         cached = (problem, param, phi, solver)
         mdp._cache[key] = cached
