@@ -244,17 +244,33 @@ def _minimal_l2_factor(mdp: TabularMDP):
     return cho, w
 
 
-def minimal_l2_coefficients(rbar: np.ndarray, mdp: TabularMDP) -> np.ndarray:
-    r"""The coefficients :math:`m_{\Phi^*}(s, a)` of the minimal :math:`L_2` canonical."""
+def minimal_l2_coefficients(rbar: np.ndarray, mdp: TabularMDP, refinements: int = 2
+                            ) -> np.ndarray:
+    r"""The coefficients :math:`m_{\Phi^*}(s, a)` of the minimal :math:`L_2` canonical.
+
+    Solves the normal equations :math:`B^\top W B \Phi = -B^\top W \bar R` by Cholesky,
+    then applies ``refinements`` steps of iterative refinement on the residual
+    :math:`m_\Phi`: when :math:`\bar R` is dominated by shaping (large :math:`\Phi`, small
+    canonical), each step shrinks the error from the condition number squared times the
+    size of :math:`\bar R` towards that of the (small) canonical.
+    """
     n, m = mdp.n_states, mdp.n_actions
     cho, w = _minimal_l2_factor(mdp)
-    wr = w * rbar  # (..., S, A)
-    # B^T y = gamma T_f^T y_f - sum_a y(s, a)
-    flat = wr.reshape(-1, n * m)
-    bty = mdp.gamma * (flat @ mdp.transition.reshape(n * m, n)) - wr.sum(axis=-1).reshape(-1, n)
-    phi = _linalg().cho_solve(cho, -bty.T, check_finite=False).T  # (K, S)
-    phi = phi.reshape(rbar.shape[:-2] + (n,))
-    return shape_potential_expected(rbar, phi, mdp)
+    tf = mdp.transition.reshape(n * m, n)
+    batch = rbar.shape[:-2]
+
+    def potential_step(resid):
+        wr = w * resid  # (..., S, A)
+        # B^T y = gamma T_f^T y_f - sum_a y(s, a)
+        bty = mdp.gamma * (wr.reshape(-1, n * m) @ tf) - wr.sum(axis=-1).reshape(-1, n)
+        return _linalg().cho_solve(cho, -bty.T, check_finite=False).T.reshape(batch + (n,))
+
+    phi = potential_step(rbar)
+    mphi = shape_potential_expected(rbar, phi, mdp)
+    for _ in range(refinements):
+        phi = phi + potential_step(mphi)
+        mphi = shape_potential_expected(rbar, phi, mdp)
+    return mphi
 
 
 def shape_potential_expected(rbar: np.ndarray, phi: np.ndarray, mdp: TabularMDP) -> np.ndarray:

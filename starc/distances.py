@@ -78,7 +78,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._validation import as_float_array, check_gamma, check_real
-from .canonical import (Factored, canonical_parts, profile_array,
+from .canonical import (Factored, canonical_parts,
                         resolve_options, val_advantage)
 from .exceptions import ValidationError
 from .mdp import TabularMDP, _expected_reward, broadcast_reward
@@ -189,21 +189,45 @@ def resolve_variant(name: str) -> Variant:
 
 
 def _profile_weights(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
-    """Per-(s, a) factor ``w`` with ``n(u * profile) = (sum w |u|^p)^(1/p)`` or ``max(w |u|)``."""
+    r"""Per-(s, a) factor ``w`` with ``n(u * profile) = (sum w |u|^p)^(1/p)`` or ``max(w |u|)``.
+
+    Closed forms per profile (:math:`\tau = \tau(\cdot|s,a)`, rows summing to 1), so no
+    ``(S, A, S)`` temporary is allocated:
+
+    ========== ============ ====================== ======================
+    profile    vector       :math:`L_p` factor     weighted factor
+    ========== ============ ====================== ======================
+    ones       1            :math:`S` (max: 1)     1
+    l2         tau/|tau|^2  sum tau^p/|tau|^2p     sum tau^(p+1)/|tau|^2p
+    l1         e_j/tau_max  tau_max^-p             tau_max^(1-p)
+    ========== ============ ====================== ======================
+    """
     key = ("profile_weights", profile, ord)
     cached = mdp._cache.get(key)
     if cached is not None:
         return cached
-    prof = np.abs(profile_array(mdp, profile))
+    t = mdp.transition
     p = p_of(ord)
     weighted = ord.startswith("weighted_")
-    if p == np.inf:
-        if weighted:
-            prof = np.where(mdp.support, prof, 0.0)
-        w = prof.max(axis=-1)
-    else:
-        pw = prof ** p
-        w = (pw * mdp.transition if weighted else pw).sum(axis=-1)
+    shape = mdp.shape[:2]
+    if profile == "ones":
+        w = np.full(shape, 1.0 if (weighted or p == np.inf) else float(mdp.n_states))
+    elif profile == "l2":
+        sq = np.einsum("sat,sat->sa", t, t)
+        if p == np.inf:
+            w = t.max(axis=-1) / sq  # the max of tau lies on the support
+        elif p == 1.0:
+            w = (np.ones(shape) if weighted else 1.0 / sq)
+        else:
+            w = (np.einsum("sat,sat,sat->sa", t, t, t) / sq**2 if weighted else 1.0 / sq)
+    elif profile == "l1":
+        tmax = t.max(axis=-1)
+        if p == np.inf:
+            w = 1.0 / tmax
+        else:
+            w = tmax ** (1.0 - p) if weighted else tmax ** (-p)
+    else:  # pragma: no cover - internal
+        raise ValueError(profile)
     mdp._cache[key] = w
     return w
 
@@ -223,10 +247,11 @@ def canonical_norm(c, ord: str, mdp: TabularMDP) -> np.ndarray:
 
 
 def _ones_norm(mdp: TabularMDP, ord: str) -> float:
-    key = ("ones_norm", ord)
-    if key not in mdp._cache:
-        mdp._cache[key] = float(_norm_validated(np.ones(mdp.shape), ord, mdp))
-    return mdp._cache[key]
+    """The norm of the all-ones ``(S, A, S)`` array (sets the scale of "zero")."""
+    n, m = mdp.n_states, mdp.n_actions
+    count = n * m if ord.startswith("weighted_") else n * m * n  # sum of the weights
+    p = p_of(ord)
+    return 1.0 if p == np.inf else float(count) ** (1.0 / p)
 
 
 def standardize(r: np.ndarray, mdp: TabularMDP, method, normalization: str | None, *, pi,
