@@ -18,6 +18,9 @@ from .exceptions import (ConvergenceError, MissingDependencyError, SolverError, 
                          ValidationError)
 from .mdp import TabularMDP, broadcast_reward, expected_reward
 from .norms import NORMS, norm, normalize
+from .regret import (WorstCaseRegret, empirical_constants, occupancy_diameter,
+                     policy_value_range, regret, regret_bound, soundness_constant,
+                     worst_case_regret)
 from .shaping import potential_shaping, random_potential_shaping, s_prime_redistribution
 from .solve import (occupancy, optimal_policy, optimal_values, policy_evaluation,
                     policy_return, q_values, state_action_occupancy, state_occupancy)
@@ -40,6 +43,9 @@ __all__ = [
     "CANONICALIZATIONS", "canonicalize", "NORMS", "norm", "normalize",
     "starc_distance", "epic_distance", "dard_distance", "pearson_distance",
     "pairwise_distances", "Variant", "VARIANTS", "resolve_variant",
+    # regret
+    "regret", "policy_value_range", "worst_case_regret", "WorstCaseRegret", "regret_bound",
+    "soundness_constant", "occupancy_diameter", "empirical_constants",
 ]
 
 _SUBPACKAGES = ("preferences", "transforms", "batch", "sweep", "adapters", "plotting",

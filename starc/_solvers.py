@@ -35,17 +35,27 @@ def silence_highs_banner() -> None:
         os.close(saved)
 
 
-def solve_cvxpy(problem, solver, what: str) -> None:
-    """Solve a cvxpy problem with ``solver``; raise SolverError unless the status is optimal."""
+#: Options for every HiGHS solve. HiGHS drops matrix entries below ``small_matrix_value``
+#: (default 1e-9); transition probabilities such as the STARC generator's ``e^-20``-sized
+#: ones would vanish and the optimum move by ~1e-7. 1e-12 is the smallest value HiGHS allows.
+HIGHS_OPTIONS = {"small_matrix_value": 1e-12}
+
+
+def solve_cvxpy(problem, solver, what: str, **options) -> None:
+    """Solve a cvxpy problem with ``solver``; raise SolverError unless the status is optimal.
+
+    ``options`` are passed to the solver; HiGHS always gets :data:`HIGHS_OPTIONS`.
+    """
     import cvxpy as cp
 
     if solver == cp.HIGHS:
         silence_highs_banner()
+        options = {**HIGHS_OPTIONS, **options}
     import numpy as np
 
     try:
         with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf - inf
-            problem.solve(solver=solver)
+            problem.solve(solver=solver, **options)
     except cp.error.SolverError as err:
         raise SolverError(f"{what}: the solver {solver} failed: {err}") from None
     if problem.status != cp.OPTIMAL:

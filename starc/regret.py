@@ -1,0 +1,605 @@
+r"""Regret: what optimising the wrong reward costs, exactly and in the worst case.
+
+Normalised regret
+-----------------
+If :math:`R_1` is the true reward and a policy :math:`\pi` is chosen some other way, its
+*normalised regret* is
+
+.. math::
+
+    \operatorname{Reg}_1(\pi) = \frac{\max_{\pi'} J_1(\pi') - J_1(\pi)}
+                                     {\max_{\pi'} J_1(\pi') - \min_{\pi'} J_1(\pi')}
+    \in [0, 1],
+
+and 0 when every policy has the same return (the denominator is decided to be zero with
+a relative tolerance). :func:`regret` evaluates it for an optimal policy of a proxy
+reward :math:`R_2`. Several policies may be optimal for :math:`R_2`; ``ties`` picks the
+worst of them under :math:`R_1` (``"pessimistic"``: an MDP restricted to the
+:math:`R_2`-optimal actions, solved for :math:`-R_1`), the best (``"optimistic"``), or
+the one :func:`starc.optimal_policy` returns (``"first"``). Every quantity is exact:
+returns come from linear solves, optima from policy iteration.
+
+Worst-case regret
+-----------------
+The quantity that STARC metrics bound [1]_ (Def. 5, Thm. 1) is the worst regret over
+*all* pairs of policies that the proxy orders one way and the truth the other:
+
+.. math::
+
+    \operatorname{WCR}(R_1, R_2) = \max_{\pi_1, \pi_2 :\, J_2(\pi_2) \ge J_2(\pi_1)}
+        \frac{J_1(\pi_1) - J_1(\pi_2)}{\max J_1 - \min J_1} .
+
+Over state-action occupancies :math:`d(s, a) = \sum_t \gamma^t P(s_t = s, a_t = a)` —
+the polytope :math:`\{d \ge 0 : \sum_a d(s', a) = \mu_0(s') + \gamma \sum_{s,a}
+\tau(s'|s,a) d(s,a)\}`, whose points are exactly the occupancies of (stochastic)
+policies — returns are linear, :math:`J(\pi) = \langle d^\pi, \bar R \rangle`, so the
+maximum is one linear program in :math:`(d_1, d_2)`:
+
+.. math::
+
+    \max_{d_1, d_2}\; \langle \bar R_1, d_1 - d_2 \rangle \quad \text{s.t.} \quad
+    \langle \bar R_2, d_2 - d_1 \rangle \ge 0, \; d_1, d_2 \text{ occupancies}.
+
+:func:`worst_case_regret` solves it with cvxpy and HiGHS (the problem is compiled once
+per MDP and re-solved with new rewards) and can return the maximising policies
+:math:`\pi_i(a|s) = d_i(s,a) / \sum_{a'} d_i(s,a')`.
+
+Certified bounds
+----------------
+For a STARC distance :math:`d = m(s(R_1), s(R_2))` with :math:`s(R) = c(R)/n(c(R))`,
+a canonicalization :math:`c` that preserves return differences and a metric
+:math:`m(x, y) = \|x - y\|_p` (derived; cf. [1]_, proof of Thm. 1): for
+:math:`J_2(\pi_2) \ge J_2(\pi_1)`, :math:`\langle s_2, \eta_1 - \eta_2\rangle \le 0`, so
+
+.. math::
+
+    J_1(\pi_1) - J_1(\pi_2) = n(c(R_1)) \langle s_1, \eta_1 - \eta_2 \rangle
+      \le n(c(R_1)) \langle s_1 - s_2, \eta_1 - \eta_2 \rangle
+      \le n(c(R_1))\, d\, \|\eta_1 - \eta_2\|_{q}
+      \le n(c(R_1))\, d\, \frac{2}{1 - \gamma},
+
+with :math:`1/p + 1/q = 1` (for the transition-weighted metrics the dual pairing is
+taken against :math:`\eta/\tau = d(s, a)`). Hence
+
+.. math::
+
+    \operatorname{WCR}(R_1, R_2) \le \min\Big(1,\; \frac{2\, n(c(R_1))\, d}
+        {(1 - \gamma)(\max J_1 - \min J_1)}\Big) .
+
+:func:`regret_bound` returns this certificate, or with ``tight=True`` the sharper one
+that replaces :math:`2/(1-\gamma)` by :math:`(2/(1-\gamma))^{1/q} D_\infty^{1 - 1/q}`
+where :math:`D_\infty = \max_{\pi, \pi'} \|\eta^\pi - \eta^{\pi'}\|_\infty` is computed
+exactly by :math:`2|S||A|` linear programs (:func:`occupancy_diameter`), using
+:math:`\|x\|_q \le \|x\|_1^{1/q} \|x\|_\infty^{1 - 1/q}`.
+
+References
+----------
+.. [1] Skalse, Farnik, Motwani, Jenner, Gleave, Abate. "STARC: A General Framework for
+   Quantifying Differences Between Reward Functions". ICLR 2024, Def. 5 (soundness),
+   Def. 6 (completeness), Thm. 1, Sec. 4.1 (the regret of the experiments).
+.. [2] Puterman. "Markov Decision Processes". Wiley 1994, Sec. 6.9 (occupancy LP).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._solvers import HIGHS_OPTIONS, silence_highs_banner, solve_cvxpy
+from ._validation import as_float_array, check_choice
+from .distances import _distance_options, _ones_norm, canonical_norm
+from .canonical import canonical_parts
+from .exceptions import ValidationError
+from .mdp import TabularMDP, _expected_reward, broadcast_reward
+from .norms import p_of
+from .solve import policy_iteration, q_from_values
+
+__all__ = [
+    "regret",
+    "policy_value_range",
+    "worst_case_regret",
+    "WorstCaseRegret",
+    "regret_bound",
+    "soundness_constant",
+    "occupancy_diameter",
+    "empirical_constants",
+]
+
+TIES = ("pessimistic", "optimistic", "first")
+
+#: Relative tolerance deciding ties between optimal actions and a zero value range.
+REGRET_RTOL = 1e-9
+
+
+def _check_mdp(mdp) -> TabularMDP:
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
+                              "build one with starc.TabularMDP(transition, gamma)")
+    return mdp
+
+
+def _single(reward, mdp: TabularMDP, name: str) -> np.ndarray:
+    r = broadcast_reward(reward, mdp, name=name)
+    if r.ndim != 3:
+        raise ValidationError(f"{name} must be one reward of shape (S, A, S), (S, A) or (S,); "
+                              f"got a batch of shape {r.shape[:-3]}")
+    return _expected_reward(r, mdp.transition)
+
+
+def _scale(rbar: np.ndarray, gamma: float) -> float:
+    return float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - gamma)
+
+
+def _range_from_expected(rbar: np.ndarray, mdp: TabularMDP) -> tuple[float, float, np.ndarray]:
+    """(min J, max J, optimal actions) for expected rewards rbar (S, A)."""
+    best_actions, v_best = policy_iteration(rbar, mdp)
+    _, v_worst = policy_iteration(-rbar, mdp)
+    return 0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial), best_actions
+
+
+def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
+    r"""The smallest and largest return any policy achieves: :math:`(\min_\pi J, \max_\pi J)`.
+
+    Both extremes are attained by deterministic policies, found by exact policy
+    iteration for :math:`R` and :math:`-R`.
+
+    Parameters
+    ----------
+    reward : array_like of shape (S, A, S), (S, A) or (S,)
+    mdp : TabularMDP
+
+    Returns
+    -------
+    (float, float)
+
+    References
+    ----------
+    .. [1] Puterman 1994, Theorem 6.2.7; Skalse et al. 2024 ("STARC"), Def. 5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, policy_value_range
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
+    >>> [round(x, 10) for x in policy_value_range(R, TabularMDP(T, gamma=0.9))]
+    [0.0, 5.0]
+    """
+    mdp = _check_mdp(mdp)
+    lo, hi, _ = _range_from_expected(_single(reward, mdp, "reward"), mdp)
+    return lo, hi
+
+
+def _tied_optimal_actions(rbar: np.ndarray, mdp: TabularMDP) -> np.ndarray:
+    """Boolean (S, A) mask of actions within a relative tolerance of Q*."""
+    _, v = policy_iteration(rbar, mdp)
+    q = q_from_values(rbar, v, mdp)
+    tol = REGRET_RTOL * max(_scale(rbar, mdp.gamma), np.finfo(float).tiny)
+    return q >= q.max(axis=1, keepdims=True) - tol
+
+
+def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> float:
+    r"""Normalised regret, under ``r_true``, of a policy that is optimal for ``r_proxy``.
+
+    .. math::
+
+        \operatorname{Reg} = \frac{\max_\pi J_1(\pi) - J_1(\pi^*_2)}
+                                  {\max_\pi J_1(\pi) - \min_\pi J_1(\pi)} \in [0, 1].
+
+    Parameters
+    ----------
+    r_true, r_proxy : array_like of shape (S, A, S), (S, A) or (S,)
+        :math:`R_1` (measures) and :math:`R_2` (is optimised).
+    mdp : TabularMDP
+    ties : {"pessimistic", "optimistic", "first"}
+        Which :math:`R_2`-optimal policy: the worst under :math:`R_1` (solves the MDP
+        restricted to the :math:`R_2`-optimal actions, those within ``1e-9`` of
+        :math:`\max_a Q^*_2` relative to the reward scale), the best, or
+        :func:`starc.optimal_policy`'s.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; 0 when every policy has the same return under ``r_true``.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 (regret of the tabular experiment).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, regret
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
+    >>> proxy = np.zeros((2, 2, 2)); proxy[0, 0, 0] = 1.0
+    >>> regret(R, proxy, TabularMDP(T, gamma=0.9))
+    1.0
+    """
+    mdp = _check_mdp(mdp)
+    check_choice(ties, "ties", TIES)
+    rbar1 = _single(r_true, mdp, "r_true")
+    rbar2 = _single(r_proxy, mdp, "r_proxy")
+    lo, hi, _ = _range_from_expected(rbar1, mdp)
+    if hi - lo <= REGRET_RTOL * max(_scale(rbar1, mdp.gamma), 0.0):
+        return 0.0
+    if ties == "first":
+        actions, _ = policy_iteration(rbar2, mdp)
+        j = float(_values_of(rbar1, mdp, actions) @ mdp.initial)
+    else:
+        allowed = _tied_optimal_actions(rbar2, mdp)
+        sign = -1.0 if ties == "pessimistic" else 1.0
+        _, v = policy_iteration(sign * rbar1, mdp, allowed=allowed)
+        j = sign * float(v @ mdp.initial)
+    return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
+
+
+def _values_of(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
+    from .solve import _deterministic_values
+
+    return _deterministic_values(rbar, mdp, actions)
+
+
+class WorstCaseRegret(NamedTuple):
+    """Result of :func:`worst_case_regret` with ``return_policies=True``."""
+
+    regret: float
+    policy_1: np.ndarray
+    policy_2: np.ndarray
+    occupancy_1: np.ndarray
+    occupancy_2: np.ndarray
+
+
+def _occupancy_constraints(mdp: TabularMDP):
+    """(A_eq (S, S*A), b_eq (S,)) of the flow constraints on a state-action occupancy."""
+    n, m = mdp.n_states, mdp.n_actions
+    tf = mdp.transition.reshape(n * m, n)
+    a_eq = np.repeat(np.eye(n), m, axis=1) - mdp.gamma * tf.T
+    return a_eq, np.asarray(mdp.initial)
+
+
+def _wcr_problem(mdp: TabularMDP):
+    key = ("worst_case_regret_lp",)
+    cached = mdp._cache.get(key)
+    if cached is not None:
+        return cached
+    import cvxpy as cp
+
+    n, m = mdp.n_states, mdp.n_actions
+    a_eq, b_eq = _occupancy_constraints(mdp)
+    d1 = cp.Variable(n * m, nonneg=True)
+    d2 = cp.Variable(n * m, nonneg=True)
+    r1 = cp.Parameter(n * m)
+    r2 = cp.Parameter(n * m)
+    problem = cp.Problem(cp.Maximize(r1 @ d1 - r1 @ d2),
+                         [a_eq @ d1 == b_eq, a_eq @ d2 == b_eq, r2 @ d2 - r2 @ d1 >= 0])
+    cached = (problem, d1, d2, r1, r2)
+    mdp._cache[key] = cached
+    return cached
+
+
+def _policy_from_occupancy(d: np.ndarray) -> np.ndarray:
+    d = np.maximum(d, 0.0)
+    total = d.sum(axis=1, keepdims=True)
+    uniform = np.full_like(d, 1.0 / d.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pi = np.where(total > 0, d / np.where(total > 0, total, 1.0), uniform)
+    return pi / pi.sum(axis=1, keepdims=True)
+
+
+def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, return_policies: bool = False):
+    r"""Exact worst-case normalised regret over all policy pairs the proxy mis-orders.
+
+    .. math::
+
+        \max_{\pi_1, \pi_2 :\, J_2(\pi_2) \ge J_2(\pi_1)}
+        \frac{J_1(\pi_1) - J_1(\pi_2)}{\max J_1 - \min J_1},
+
+    one linear program over two state-action occupancies (see the module docs).
+
+    Parameters
+    ----------
+    r_true, r_proxy : array_like of shape (S, A, S), (S, A) or (S,)
+    mdp : TabularMDP
+    return_policies : bool, default False
+        Also return the maximising (possibly stochastic) policies and occupancies.
+
+    Returns
+    -------
+    float, or WorstCaseRegret
+        In ``[0, 1]``; 0 when every policy has the same return under ``r_true``.
+
+    Raises
+    ------
+    SolverError
+        If the LP does not reach an optimal status.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 5 and Thm. 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import random_mdp, random_reward, worst_case_regret
+    >>> mdp = random_mdp(6, 2, seed=0)
+    >>> R = random_reward(mdp, seed=1)
+    >>> round(worst_case_regret(R, -R, mdp), 8), round(worst_case_regret(R, 2 * R + 1, mdp), 8)
+    (1.0, 0.0)
+    """
+    mdp = _check_mdp(mdp)
+    rbar1 = _single(r_true, mdp, "r_true")
+    rbar2 = _single(r_proxy, mdp, "r_proxy")
+    lo, hi, _ = _range_from_expected(rbar1, mdp)
+    n, m = mdp.n_states, mdp.n_actions
+    if hi - lo <= REGRET_RTOL * _scale(rbar1, mdp.gamma):
+        value = 0.0
+        occ = None
+    else:
+        problem, d1, d2, p1, p2 = _wcr_problem(mdp)
+        # Scale the rewards to O(1) so the solver's absolute tolerances are relative ones.
+        p1.value = rbar1.ravel() / (hi - lo)
+        s2 = float(np.max(np.abs(rbar2), initial=0.0))
+        p2.value = rbar2.ravel() / (s2 if s2 > 0 else 1.0)
+        solve_cvxpy(problem, _highs(), "worst_case_regret")
+        value = float(np.clip(problem.value, 0.0, 1.0))
+        occ = (d1.value.reshape(n, m), d2.value.reshape(n, m))
+    if not return_policies:
+        return value
+    if occ is None:
+        from .solve import state_action_occupancy
+
+        pi = np.full((n, m), 1.0 / m)
+        occ = (state_action_occupancy(mdp, pi),) * 2
+    return WorstCaseRegret(value, _policy_from_occupancy(occ[0]),
+                           _policy_from_occupancy(occ[1]), occ[0], occ[1])
+
+
+def _highs():
+    import cvxpy as cp
+
+    return cp.HIGHS
+
+
+def occupancy_diameter(mdp: TabularMDP) -> float:
+    r"""Exact :math:`D_\infty = \max_{\pi, \pi'} \|\eta^\pi - \eta^{\pi'}\|_\infty`.
+
+    Since :math:`\eta^\pi(s,a,s') = d^\pi(s,a)\,\tau(s'|s,a)`,
+
+    .. math::
+
+        D_\infty = \max_{s,a}\; \max_{s'} \tau(s'|s,a)
+                   \Big(\max_\pi d^\pi(s,a) - \min_\pi d^\pi(s,a)\Big),
+
+    each inner extreme a linear program over the occupancy polytope (HiGHS via
+    ``scipy.optimize.linprog``, :math:`2|S||A|` solves, cached per MDP).
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+
+    Returns
+    -------
+    float
+        At most :math:`1/(1-\gamma)`.
+
+    References
+    ----------
+    .. [1] Puterman 1994, Sec. 6.9 (the occupancy polytope).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP, occupancy_diameter
+    >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 0, 1] = T[0, 1, 1] = T[1, 1, 0] = 1
+    >>> round(occupancy_diameter(TabularMDP(T, gamma=0.9, initial=[1.0, 0.0])), 8)
+    10.0
+    """
+    mdp = _check_mdp(mdp)
+    return float((_occupancy_extremes(mdp) * mdp.transition.max(axis=-1)).max())
+
+
+def _occupancy_extremes(mdp: TabularMDP) -> np.ndarray:
+    """``max_pi d(s,a) - min_pi d(s,a)`` for every pair, by 2 S A linear programs."""
+    key = ("occupancy_extremes",)
+    cached = mdp._cache.get(key)
+    if cached is not None:
+        return cached
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, linprog
+
+    from .exceptions import SolverError
+
+    n, m = mdp.n_states, mdp.n_actions
+    a_eq, b_eq = _occupancy_constraints(mdp)
+    spread = np.zeros(n * m)
+    silence_highs_banner()
+    for i in range(n * m):
+        c = np.zeros(n * m)
+        c[i] = 1.0
+        ends = []
+        for sign in (1.0, -1.0):
+            with warnings.catch_warnings():  # scipy flags the HiGHS-only option
+                warnings.simplefilter("ignore", OptimizeWarning)
+                res = linprog(sign * c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
+                              method="highs", options=HIGHS_OPTIONS)
+            if res.status != 0:
+                raise SolverError(f"occupancy_diameter: linprog failed: {res.message}")
+            ends.append(res.x[i])
+        spread[i] = max(ends[1] - ends[0], 0.0)
+    out = spread.reshape(n, m)
+    mdp._cache[key] = out
+    return out
+
+
+def _dual_factor(mdp: TabularMDP, metric: str, tight: bool) -> float:
+    """A certified upper bound on ||eta_1 - eta_2||_q over all policy pairs (q dual to metric)."""
+    l1 = 2.0 / (1.0 - mdp.gamma)
+    p = p_of(metric)
+    inv_q = 1.0 - 1.0 / p if p != np.inf else 1.0  # 1/q
+    if not tight or inv_q == 1.0:
+        return l1
+    if metric.startswith("weighted_"):
+        d_inf = float(_occupancy_extremes(mdp).max())  # pairing against d(s, a)
+    else:
+        d_inf = occupancy_diameter(mdp)
+    return l1 ** inv_q * d_inf ** (1.0 - inv_q)
+
+
+def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", normalization="l2",
+                       metric="l2", policy="uniform", tight: bool = False) -> float:
+    r"""The factor :math:`U` with :math:`\operatorname{WCR}(R_1, R_2) \le U\, d(R_1, R_2)`.
+
+    .. math::
+
+        U(R_1) = \frac{n(c(R_1))\, B_q}{\max J_1 - \min J_1},
+        \qquad B_q \ge \max_{\pi,\pi'} \|\eta^\pi - \eta^{\pi'}\|_q,
+
+    with :math:`B_q = 2/(1-\gamma)`, or the exact-diameter bound when ``tight``. It holds
+    for every proxy :math:`R_2`; the MDP-level constant of [1]_ (Def. 5) is its supremum
+    over :math:`R_1`. Requires a canonicalization that preserves return differences
+    (``"val"``, ``"minimal_l2"``, ``"minimal"``, ``"epic"``, ``"val_potential"``,
+    ``"minimal_potential"``, ``"none"``), not ``"dard"``.
+
+    Parameters
+    ----------
+    r_true : array_like of shape (S, A, S), (S, A) or (S,)
+    mdp : TabularMDP
+    canonicalization, normalization, metric, policy
+        As in :func:`starc.starc_distance`.
+    tight : bool, default False
+        Use the exact occupancy diameter (:func:`occupancy_diameter`, LPs).
+
+    Returns
+    -------
+    float
+        ``inf`` when every policy has the same return under ``r_true`` but its canonical
+        is not zero (unreachable states); 0 when the reward is trivial.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 5, Thm. 1 and its proof.
+
+    Examples
+    --------
+    >>> from starc import random_mdp, random_reward, soundness_constant
+    >>> mdp = random_mdp(8, 2, seed=0)
+    >>> soundness_constant(random_reward(mdp, seed=1), mdp) > 0
+    True
+    """
+    mdp = _check_mdp(mdp)
+    method, normalization, metric, pi, ds, da, mnorm = _distance_options(
+        mdp, canonicalization, normalization, metric, policy, None, None, None, None)
+    if method == "dard":
+        raise ValidationError("the soundness bound needs a canonicalization that preserves "
+                              "return differences; 'dard' does not (its extra term is not "
+                              "a potential)")
+    r = broadcast_reward(r_true, mdp, name="r_true")
+    if r.ndim != 3:
+        raise ValidationError(f"r_true must be one reward, got a batch of shape {r.shape[:-3]}")
+    rbar = _expected_reward(r, mdp.transition)
+    lo, hi, _ = _range_from_expected(rbar, mdp)
+    if normalization is None:
+        scale = 1.0
+    else:
+        c = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=mnorm)
+        scale = float(canonical_norm(c, normalization, mdp))
+        if scale <= 1e-10 * _ones_norm(mdp, normalization) * float(np.abs(r).max(initial=0)):
+            return 0.0
+    if hi - lo <= REGRET_RTOL * _scale(rbar, mdp.gamma):
+        return np.inf
+    return scale * _dual_factor(mdp, metric, tight) / (hi - lo)
+
+
+def regret_bound(r_true, distance, mdp: TabularMDP, *, canonicalization="val",
+                 normalization="l2", metric="l2", policy="uniform", tight: bool = False
+                 ) -> float:
+    r"""Certified upper bound on the worst-case regret of any proxy within ``distance``.
+
+    .. math::
+
+        \operatorname{WCR}(R_1, R_2) \le \min\big(1,\; U(R_1)\, d(R_1, R_2)\big)
+        \quad\text{for every } R_2 \text{ with } d(R_1, R_2) \le \text{distance},
+
+    :math:`U` from :func:`soundness_constant`.
+
+    Parameters
+    ----------
+    r_true : array_like of shape (S, A, S), (S, A) or (S,)
+    distance : float or array_like
+        A STARC distance (or a batch of them), computed with the same options.
+    mdp : TabularMDP
+    canonicalization, normalization, metric, policy
+        As in :func:`starc.starc_distance`.
+    tight : bool, default False
+        Use the exact occupancy diameter.
+
+    Returns
+    -------
+    float or ndarray
+        In ``[0, 1]``.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Thm. 1 (soundness) and its proof.
+
+    Examples
+    --------
+    >>> from starc import random_mdp, random_reward, starc_distance, regret_bound
+    >>> from starc import worst_case_regret
+    >>> mdp = random_mdp(8, 2, seed=0)
+    >>> r1, r2 = random_reward(mdp, seed=1), random_reward(mdp, seed=2)
+    >>> bound = regret_bound(r1, starc_distance(r1, r2, mdp), mdp)
+    >>> bool(worst_case_regret(r1, r2, mdp) <= bound <= 1)
+    True
+    """
+    d = as_float_array(distance, "distance")
+    if np.any(d < 0):
+        raise ValidationError("distance must be non-negative")
+    u = soundness_constant(r_true, mdp, canonicalization=canonicalization,
+                           normalization=normalization, metric=metric, policy=policy,
+                           tight=tight)
+    with np.errstate(invalid="ignore"):
+        out = np.where(d == 0, 0.0, np.minimum(1.0, u * d)) if np.isfinite(u) else \
+            np.where(d == 0, 0.0, 1.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def empirical_constants(regrets, distances) -> tuple[float, float]:
+    r"""Observed :math:`L = \min \text{regret}/d` and :math:`U = \max \text{regret}/d`.
+
+    Over pairs with :math:`d > 0`: the empirical completeness (:math:`L`) and soundness
+    (:math:`U`) constants of [1]_ (Def. 5 and 6) on a sample of reward pairs.
+
+    Parameters
+    ----------
+    regrets, distances : array_like of shape (n,)
+
+    Returns
+    -------
+    (float, float)
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 5 and Def. 6.
+
+    Examples
+    --------
+    >>> from starc import empirical_constants
+    >>> empirical_constants([0.1, 0.4, 0.0], [0.2, 0.4, 0.0])
+    (0.5, 1.0)
+    """
+    reg = as_float_array(regrets, "regrets", ndim=1)
+    dist = as_float_array(distances, "distances", ndim=1)
+    if reg.shape != dist.shape:
+        raise ValidationError(f"regrets and distances must have the same shape, got "
+                              f"{reg.shape} and {dist.shape}")
+    if np.any(dist < 0):
+        raise ValidationError("distances must be non-negative")
+    keep = dist > 0
+    if not np.any(keep):
+        raise ValidationError("every distance is 0: the ratios regret/distance are undefined")
+    ratio = reg[keep] / dist[keep]
+    return float(ratio.min()), float(ratio.max())
