@@ -40,3 +40,47 @@ html_theme_options = {
     "navigation_depth": 2,
     "show_toc_level": 2,
 }
+
+
+# -- Gallery: run every paper_figures/ script in --quick mode during the build ------------
+#
+# The figures are generated, never committed: docs/gallery/figures/ and
+# docs/gallery/index.rst are written here (both gitignored). Set STARC_DOCS_FIGURES=0 to
+# skip the scripts (pages that show a figure then warn about the missing image).
+
+
+def _build_gallery() -> None:
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent
+    scripts = sorted((docs.parent / "paper_figures").glob("[!_]*.py"))
+    out = docs / "gallery" / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    failures = []
+    if os.environ.get("STARC_DOCS_FIGURES", "1") != "0":
+        def run(script):
+            proc = subprocess.run([sys.executable, str(script), "--quick", "--output", str(out)],
+                                  capture_output=True, text=True, timeout=900,
+                                  env={**os.environ, "MPLBACKEND": "Agg"})
+            return script, proc
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for script, proc in pool.map(run, scripts):
+                if proc.returncode != 0:
+                    failures.append(f"{script.name}: {proc.stderr.strip()[-2000:]}")
+    if failures:
+        raise RuntimeError("paper_figures scripts failed during the docs build:\n"
+                           + "\n".join(failures))
+    lines = ["Gallery", "=======", "",
+             "Every figure of ``paper_figures/``, regenerated in ``--quick`` mode (small sizes)",
+             "by each documentation build. Run a script without ``--quick`` for the full",
+             "figure, e.g. ``python paper_figures/regret_vs_distance.py``.", ""]
+    for png in sorted(out.glob("*.png")):
+        lines += [png.stem.replace("_", " "), "-" * len(png.stem), "",
+                  f".. image:: figures/{png.name}", "   :width: 85%", ""]
+    (docs / "gallery" / "index.rst").write_text("\n".join(lines) + "\n")
+
+
+_build_gallery()
