@@ -130,6 +130,16 @@ def test_negated_reward_has_worst_case_regret_one(data):
     assert starc.worst_case_regret(r, -r, mdp) == pytest.approx(1.0, abs=1e-8)
 
 
+@given(data=st.data())
+def test_parametric_and_lp_agree(data):
+    mdp = data.draw(mdps(max_states=5, max_actions=3, max_gamma=0.95))
+    r1 = data.draw(reward_arrays(mdp))
+    r2 = r1 + data.draw(st.floats(0.05, 3.0)) * data.draw(reward_arrays(mdp))
+    a = starc.worst_case_regret(r1, r2, mdp, method="parametric")
+    b = starc.worst_case_regret(r1, r2, mdp, method="lp")
+    assert a == pytest.approx(b, abs=1e-7)
+
+
 @settings(max_examples=15)
 @given(data=st.data())
 def test_worst_case_regret_dominates_brute_force_pairs(data):
@@ -155,15 +165,18 @@ def test_agrees_with_independent_linprog(seed):
     mdp = starc.random_mdp(12, 3, gamma=[0.5, 0.9, 0.99][seed % 3], seed=seed, kind=kind)
     r1, r2 = rng.standard_normal((2,) + mdp.shape)
     r2 = r1 + 0.5 * r2  # a proxy close enough that the constraint binds
-    assert starc.worst_case_regret(r1, r2, mdp) == pytest.approx(
-        linprog_worst_case_regret(r1, r2, mdp), abs=1e-8)
+    reference = linprog_worst_case_regret(r1, r2, mdp)
+    for method in ("parametric", "lp"):
+        assert starc.worst_case_regret(r1, r2, mdp, method=method) == pytest.approx(
+            reference, abs=1e-8), method
 
 
-def test_returned_policies_achieve_the_value(small_mdp):
+@pytest.mark.parametrize("method", ["parametric", "lp"])
+def test_returned_policies_achieve_the_value(method, small_mdp):
     rng = np.random.default_rng(3)
     r1 = rng.standard_normal(small_mdp.shape)
     r2 = r1 + 0.7 * rng.standard_normal(small_mdp.shape)
-    res = starc.worst_case_regret(r1, r2, small_mdp, return_policies=True)
+    res = starc.worst_case_regret(r1, r2, small_mdp, return_policies=True, method=method)
     assert isinstance(res, starc.WorstCaseRegret)
     lo, hi = starc.policy_value_range(r1, small_mdp)
     j1 = [starc.policy_return(r1, small_mdp, p) for p in (res.policy_1, res.policy_2)]
@@ -254,6 +267,8 @@ def test_bad_inputs(small_mdp, monkeypatch):
         starc.worst_case_regret(np.ones((2,) + small_mdp.shape), r, small_mdp)
     with pytest.raises(starc.ValidationError, match="mdp must be"):
         starc.policy_value_range(r, None)
+    with pytest.raises(starc.ValidationError, match="unknown method 'simplex'"):
+        starc.worst_case_regret(r, r, small_mdp, method="simplex")
     with pytest.raises(starc.ValidationError, match="distance must be non-negative"):
         starc.regret_bound(r, -0.1, small_mdp)
     with pytest.raises(starc.ValidationError, match="'dard' does not"):
@@ -274,4 +289,4 @@ def test_bad_inputs(small_mdp, monkeypatch):
     monkeypatch.setattr(cp.Problem, "solve", infeasible)
     monkeypatch.setattr(cp.Problem, "status", property(lambda self: cp.INFEASIBLE))
     with pytest.raises(starc.SolverError, match="status 'infeasible'"):
-        starc.worst_case_regret(r1, -r1, small_mdp)
+        starc.worst_case_regret(r1, -r1, small_mdp, method="lp")
