@@ -153,10 +153,15 @@ def check_method(method) -> str | Callable:
     return check_choice(method, "canonicalization", CANONICALIZATIONS)
 
 
-def _distribution(p, n: int, name: str) -> np.ndarray:
-    if p is None:
-        return np.full(n, 1.0 / n)
-    return check_distribution(p, n, name)
+def _uniform(mdp: TabularMDP, shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only uniform distribution over the last axis of ``shape``, cached on ``mdp``."""
+    key = ("uniform", shape)
+    out = mdp._cache.get(key)
+    if out is None:
+        out = np.full(shape, 1.0 / shape[-1])
+        out.flags.writeable = False
+        mdp._cache[key] = out
+    return out
 
 
 # --------------------------------------------------------------------------- profiles
@@ -429,9 +434,14 @@ def canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndarr
 def resolve_options(mdp: TabularMDP, method, policy, state_dist, action_dist, norm):
     """Validate the keyword options of :func:`canonicalize` once."""
     method = check_method(method)
-    pi = check_policy(policy, mdp.n_states, mdp.n_actions)
-    ds = _distribution(state_dist, mdp.n_states, "state_dist")
-    da = _distribution(action_dist, mdp.n_actions, "action_dist")
+    if isinstance(policy, str) and policy == "uniform":
+        pi = _uniform(mdp, (mdp.n_states, mdp.n_actions))
+    else:
+        pi = check_policy(policy, mdp.n_states, mdp.n_actions)
+    ds = (_uniform(mdp, (mdp.n_states,)) if state_dist is None
+          else check_distribution(state_dist, mdp.n_states, "state_dist"))
+    da = (_uniform(mdp, (mdp.n_actions,)) if action_dist is None
+          else check_distribution(action_dist, mdp.n_actions, "action_dist"))
     if method in ("minimal", "minimal_potential"):
         norm = check_norm_name("l2" if norm is None else norm, "norm")
     elif norm is not None and not callable(method):
