@@ -156,7 +156,7 @@ def check_stochastic(p: np.ndarray, name: str, *, axis: int = -1) -> np.ndarray:
         idx = np.unravel_index(int(np.argmax(err)), err.shape)
         raise ValidationError(
             f"{name} must sum to 1 along its last axis (within {STOCHASTIC_ATOL:g}); the "
-            f"entry at index {tuple(int(i) for i in idx)} sums to {sums[idx]!r}. "
+            f"entry at index {tuple(int(i) for i in idx)} sums to {float(sums[idx])!r}. "
             "Normalise it first, e.g. p / p.sum(axis=-1, keepdims=True)")
     return p
 

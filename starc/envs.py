@@ -438,10 +438,11 @@ def _read_npz(path) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         raise ValidationError(f"path {os.fspath(path)!r} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValidationError(f"path {os.fspath(path)!r} holds a single .npy array, "
-                                      "not an .npz archive; save with starc.save_mdp")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array has no keys
+            raise ValidationError(f"path {os.fspath(path)!r} holds a single .npy array, "
+                                  "not an .npz archive; save with starc.save_mdp")
+        with data:
             return {k: data[k] for k in data.files}
     except ValidationError:
         raise

@@ -102,6 +102,9 @@ class TabularMDP:
         mu = np.array(mu, dtype=np.float64, order="C", copy=True)
         t.flags.writeable = False
         mu.flags.writeable = False
+        # Expose views: a view of a read-only array cannot be made writeable again
+        # (``mdp.transition.flags.writeable = True`` raises), unlike an array owning its data.
+        t, mu = t.view(), mu.view()
         object.__setattr__(self, "_transition", t)
         object.__setattr__(self, "_gamma", g)
         object.__setattr__(self, "_initial", mu)
@@ -151,6 +154,7 @@ class TabularMDP:
         if cached is None:
             cached = self._transition > 0
             cached.flags.writeable = False
+            cached = cached.view()
             self._cache["support"] = cached
         return cached
 

@@ -1,0 +1,239 @@
+"""TabularMDP: validation, immutability, helpers; reward broadcasting and expectations."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import starc
+from starc import TabularMDP, ValidationError
+from starc.mdp import check_reward_memory, reward_nbytes
+from strategies import mdps, reward_arrays
+
+# ------------------------------------------------------------------------ construction
+
+
+def test_defaults_and_attributes(toy_mdp):
+    assert toy_mdp.n_states == 2 and toy_mdp.n_actions == 2
+    assert toy_mdp.shape == (2, 2, 2)
+    assert toy_mdp.gamma == 0.9 and isinstance(toy_mdp.gamma, float)
+    np.testing.assert_array_equal(toy_mdp.initial, [0.5, 0.5])
+    assert toy_mdp.transition.dtype == np.float64 and toy_mdp.transition.flags.c_contiguous
+    assert toy_mdp.initial.dtype == np.float64
+    assert repr(toy_mdp) == "TabularMDP(n_states=2, n_actions=2, gamma=0.9)"
+
+
+def test_accepts_lists_ints_and_fortran_order():
+    t = [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]  # python ints
+    mdp = TabularMDP(t, gamma=0, initial=[1, 0])
+    assert mdp.transition.dtype == np.float64 and mdp.gamma == 0.0
+    f = np.asfortranarray(np.full((3, 2, 3), 1 / 3))
+    assert TabularMDP(f, 0.5).transition.flags.c_contiguous
+
+
+def test_rows_sum_to_one_within_1e_10():
+    t = np.full((2, 1, 2), 0.5)
+    t[0, 0, 0] += 5e-11
+    TabularMDP(t, 0.5)  # accepted
+    t[0, 0, 0] += 1e-9
+    with pytest.raises(ValidationError, match=r"transition must sum to 1 .* index \(0, 0\)"):
+        TabularMDP(t, 0.5)
+
+
+def test_inputs_are_copied():
+    t = np.full((2, 1, 2), 0.5)
+    mu = np.array([0.5, 0.5])
+    mdp = TabularMDP(t, 0.5, mu)
+    t[0, 0, :] = [1.0, 0.0]
+    mu[:] = [1.0, 0.0]
+    np.testing.assert_array_equal(mdp.transition, np.full((2, 1, 2), 0.5))
+    np.testing.assert_array_equal(mdp.initial, [0.5, 0.5])
+    assert t.flags.writeable  # the caller's array is untouched and still writable
+
+
+@pytest.mark.parametrize("transition, pattern", [
+    (np.full((2, 2), 0.5), r"transition must have 3 dimension"),
+    (np.full((2, 2, 3), 1 / 3), r"transition must have shape \(S, A, S\)"),
+    (np.zeros((0, 2, 0)), r"transition must have at least one state and one action"),
+    (np.array([[[1.2, -0.2]], [[0.5, 0.5]]]), r"transition has a negative entry -0.2 at index "
+                                               r"\(0, 0, 1\)"),
+    (np.array([[[0.6, 0.6]], [[0.5, 0.5]]]), r"transition must sum to 1 .* index \(0, 0\) "
+                                              r"sums to 1.2"),
+    (np.array([[[np.nan, 1.0]], [[0.5, 0.5]]]), r"transition contains 1 NaN or infinite"),
+    (np.array([[[np.inf, 0.0]], [[0.5, 0.5]]]), r"transition contains 1 NaN or infinite"),
+    (np.array([[[0.5, 0.5]], [[0.5, None]]], dtype=object), r"transition has dtype object"),
+    (np.full((2, 1, 2), 0.5 + 0j), r"transition must be real-valued"),
+    ("uniform", r"transition must be a numeric array"),
+])
+def test_bad_transitions(transition, pattern):
+    with pytest.raises(ValidationError, match=pattern):
+        TabularMDP(transition, 0.9)
+
+
+@pytest.mark.parametrize("gamma", [1.0, -0.5, 2, float("nan"), float("inf"), True, "0.9", None])
+def test_bad_gamma(gamma):
+    with pytest.raises(ValidationError, match=r"\bgamma\b"):
+        TabularMDP(np.full((2, 1, 2), 0.5), gamma)
+
+
+@pytest.mark.parametrize("initial, pattern", [
+    ([0.5, 0.5, 0.0], r"initial must have length 2, got shape \(3,\)"),
+    ([[0.5, 0.5]], r"initial must have 1 dimension"),
+    ([1.5, -0.5], r"initial has a negative entry -0.5"),
+    ([0.3, 0.3], r"initial must sum to 1"),
+    ([np.nan, 1.0], r"initial contains 1 NaN"),
+    ("uniform", r"initial must be a numeric array"),
+])
+def test_bad_initial(initial, pattern):
+    with pytest.raises(ValidationError, match=pattern):
+        TabularMDP(np.full((2, 1, 2), 0.5), 0.9, initial)
+
+
+# ------------------------------------------------------------------------ immutability
+
+
+def test_attributes_cannot_be_set_or_deleted(toy_mdp):
+    for name, value in [("gamma", 0.5), ("transition", np.zeros((2, 2, 2))),
+                        ("initial", np.array([1.0, 0.0])), ("n_states", 3), ("_gamma", 0.1),
+                        ("new_attribute", 1)]:
+        with pytest.raises(AttributeError, match="immutable"):
+            setattr(toy_mdp, name, value)
+    with pytest.raises(AttributeError, match="immutable"):
+        del toy_mdp.gamma
+    assert toy_mdp.gamma == 0.9
+
+
+def test_arrays_are_read_only(toy_mdp):
+    assert not toy_mdp.transition.flags.writeable
+    assert not toy_mdp.initial.flags.writeable
+    assert not toy_mdp.support.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        toy_mdp.transition[0, 0, 0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        toy_mdp.initial[0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        toy_mdp.transition[...] *= 2
+    with pytest.raises(ValueError, match="read-only"):
+        toy_mdp.support[0, 0, 1] = True
+    np.testing.assert_array_equal(toy_mdp.transition.sum(-1), 1.0)
+    # and they cannot be made writable again through the public attributes
+    for arr in (toy_mdp.transition, toy_mdp.initial, toy_mdp.support):
+        with pytest.raises(ValueError, match="WRITEABLE"):
+            arr.flags.writeable = True
+
+
+def test_hashable_identity_equality(toy_mdp):
+    other = TabularMDP(toy_mdp.transition, toy_mdp.gamma)
+    assert toy_mdp == toy_mdp and toy_mdp != other
+    assert len({toy_mdp, other, toy_mdp}) == 2
+
+
+def test_pickle_and_copy_round_trip(small_mdp):
+    for clone in (pickle.loads(pickle.dumps(small_mdp)), copy.deepcopy(small_mdp),
+                  copy.copy(small_mdp)):
+        assert isinstance(clone, TabularMDP)
+        np.testing.assert_array_equal(clone.transition, small_mdp.transition)
+        np.testing.assert_array_equal(clone.initial, small_mdp.initial)
+        assert clone.gamma == small_mdp.gamma
+        assert not clone.transition.flags.writeable
+
+
+def test_with_gamma_and_initial(small_mdp):
+    m2 = small_mdp.with_gamma(0.5)
+    assert m2.gamma == 0.5 and small_mdp.gamma == 0.8
+    np.testing.assert_array_equal(m2.transition, small_mdp.transition)
+    np.testing.assert_array_equal(m2.initial, small_mdp.initial)
+    mu = np.eye(6)[2]
+    m3 = small_mdp.with_initial(mu)
+    np.testing.assert_array_equal(m3.initial, mu)
+    assert m3.gamma == 0.8
+    with pytest.raises(ValidationError, match=r"\bgamma\b"):
+        small_mdp.with_gamma(1.0)
+    with pytest.raises(ValidationError, match=r"\binitial\b"):
+        small_mdp.with_initial(np.ones(6))
+
+
+def test_support(garnet_mdp):
+    s = garnet_mdp.support
+    assert s.dtype == bool and s.shape == garnet_mdp.shape
+    np.testing.assert_array_equal(s, np.asarray(garnet_mdp.transition) > 0)
+    np.testing.assert_array_equal(s.sum(-1), 2)
+    assert garnet_mdp.support is s  # cached
+
+
+# ---------------------------------------------------------------------- reward helpers
+
+
+def test_broadcast_reward_forms(small_mdp):
+    rng = np.random.default_rng(0)
+    n, m = 6, 3
+    full = rng.standard_normal((n, m, n))
+    out = starc.broadcast_reward(full, small_mdp)
+    np.testing.assert_array_equal(out, full)
+    sa = rng.standard_normal((n, m))
+    out = starc.broadcast_reward(sa, small_mdp)
+    assert out.shape == (n, m, n)
+    np.testing.assert_array_equal(out, np.repeat(sa[:, :, None], n, axis=2))
+    s = rng.standard_normal(n)
+    out = starc.broadcast_reward(s, small_mdp)
+    # a state reward is paid on the *current* state
+    np.testing.assert_array_equal(out, np.broadcast_to(s[:, None, None], (n, m, n)))
+    batch = rng.standard_normal((2, 4, n))
+    out = starc.broadcast_reward(batch, small_mdp)
+    assert out.shape == (2, 4, n, m, n)
+    np.testing.assert_array_equal(out[1, 3, 5], np.full((m, n), batch[1, 3, 5]))
+    out[0, 0, 0, 0, 0] = 99.0  # a writable copy, not a read-only broadcast view
+    assert batch[0, 0, 0] != 99.0
+
+
+def test_broadcast_reward_form_disambiguates():
+    mdp = TabularMDP(np.full((3, 3, 3), 1 / 3), 0.5)
+    r = np.arange(27.0).reshape(3, 3, 3)
+    # auto reads (3, 3, 3) as a transition reward ...
+    np.testing.assert_array_equal(starc.broadcast_reward(r, mdp), r)
+    # ... and form="state" reads it as a (3, 3) batch of state rewards
+    out = starc.broadcast_reward(r, mdp, form="state")
+    assert out.shape == (3, 3, 3, 3, 3)
+    np.testing.assert_array_equal(out[1, 2, :, 0, 0], r[1, 2])
+    with pytest.raises(ValidationError, match=r"unknown reward form 'sa'"):
+        starc.broadcast_reward(r, mdp, form="sa")
+    with pytest.raises(ValidationError, match=r"^R2 has shape \(3, 3, 2\)"):
+        starc.broadcast_reward(np.zeros((3, 3, 2)), mdp, form="transition", name="R2")
+
+
+@given(mdp=mdps(max_states=5), data=st.data())
+def test_expected_reward_matches_einsum(mdp, data):
+    r = data.draw(reward_arrays(mdp, batch=data.draw(st.sampled_from([(), (3,), (2, 2)]))))
+    ref = np.einsum("...sat,sat->...sa", r, mdp.transition)
+    out = starc.expected_reward(r, mdp)
+    assert out.shape == r.shape[:-1]
+    np.testing.assert_allclose(out, ref, rtol=1e-13, atol=1e-13 * np.abs(r).max())
+
+
+def test_expected_reward_lower_forms(small_mdp):
+    rng = np.random.default_rng(1)
+    sa = rng.standard_normal((6, 3))
+    # (S, A) rewards do not depend on s', so the expectation is the reward itself
+    np.testing.assert_allclose(starc.expected_reward(sa, small_mdp), sa, rtol=1e-14)
+    s = rng.standard_normal(6)
+    np.testing.assert_allclose(starc.expected_reward(s, small_mdp),
+                               np.repeat(s[:, None], 3, axis=1), rtol=1e-14)
+
+
+def test_expected_reward_ignores_impossible_transitions(garnet_mdp):
+    r = np.where(garnet_mdp.support, 0.0, 1e6)  # huge reward only where tau = 0
+    np.testing.assert_array_equal(starc.expected_reward(r, garnet_mdp), 0.0)
+
+
+def test_reward_nbytes_and_memory_check(small_mdp, monkeypatch):
+    assert reward_nbytes(small_mdp) == 6 * 3 * 6 * 8
+    assert reward_nbytes(small_mdp, (4, 5)) == 20 * 6 * 3 * 6 * 8
+    check_reward_memory(small_mdp, (4,), "rewards")
+    monkeypatch.setattr(starc._validation, "available_memory_bytes", lambda: 1000)
+    with pytest.raises(ValidationError, match=r"rewards would need 3,456 bytes"):
+        check_reward_memory(small_mdp, (4,), "rewards")
