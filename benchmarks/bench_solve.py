@@ -105,7 +105,7 @@ def bench_optimal(n_states: int, n_actions: int, gamma: float, repeats: int, rou
         return pi, starc.policy_evaluation(rbar, mdp, pi)
 
     contenders = {
-        STARC_SA: lambda: starc.optimal_values(rbar, mdp),
+        STARC_SA: lambda: starc.optimal_values(rbar, mdp, return_policy=True),
         STARC_SAS: lambda: starc.optimal_values(reward, mdp),
         STARC_BOTH: policy_then_values,
     }
@@ -211,7 +211,7 @@ def main(argv=None) -> int:
                     continue
                 theirs = times[peer]["median_s"]
                 short = peer.split()[0]
-                for ours, label, tgt in ((STARC_SA, "optimal_values R(s,a)", target),
+                for ours, label, tgt in ((STARC_SA, "optimal_values(return_policy=True) R(s,a)", target),
                                          (STARC_SAS, "optimal_values R(s,a,s')", None),
                                          (STARC_BOTH, "optimal_policy + policy_evaluation",
                                           None)):

@@ -395,17 +395,20 @@ def optimal_policy(reward, mdp: TabularMDP) -> np.ndarray:
     return actions.astype(np.int64)
 
 
-def optimal_values(reward, mdp: TabularMDP) -> np.ndarray:
+def optimal_values(reward, mdp: TabularMDP, *, return_policy: bool = False):
     r"""Optimal state values :math:`V^*(s) = \max_\pi V^\pi(s)`, exactly.
 
     Parameters
     ----------
     reward : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+    return_policy : bool, default False
+        Also return the optimal policy found on the way (the one
+        :func:`optimal_policy` returns), without a second solve.
 
     Returns
     -------
-    ndarray of shape (S,)
+    ndarray of shape (S,), or (values, policy) with policy an int64 array of shape (S,)
 
     References
     ----------
@@ -423,8 +426,8 @@ def optimal_values(reward, mdp: TabularMDP) -> np.ndarray:
     """
     mdp = _check_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_values")
-    _, v = policy_iteration(rbar, mdp)
-    return v
+    actions, v = policy_iteration(rbar, mdp)
+    return (v, actions.astype(np.int64)) if return_policy else v
 
 
 def policy_return(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray | float:

@@ -456,3 +456,10 @@ def test_lu_factor_singular():
 
     with pytest.raises(SolverError, match=r"singular"):
         lu_factor(np.array([[1.0, 2.0], [2.0, 4.0]]))
+
+
+def test_optimal_values_can_return_the_policy(small_mdp):
+    r = np.random.default_rng(99).standard_normal(small_mdp.shape)
+    v, pi = starc.optimal_values(r, small_mdp, return_policy=True)
+    np.testing.assert_array_equal(pi, starc.optimal_policy(r, small_mdp))
+    np.testing.assert_allclose(v, starc.policy_evaluation(r, small_mdp, pi), atol=1e-10)
