@@ -237,17 +237,25 @@ def canonical_norm(c, ord: str, mdp: TabularMDP) -> np.ndarray:
     if isinstance(c, Factored):
         w = _profile_weights(mdp, c.profile, ord)
         p = p_of(ord)
+        if p == 2.0:  # one pass: sum_sa u^2 w
+            return np.sqrt(np.einsum("...sa,...sa,sa->...", c.u, c.u, w))
         a = np.abs(c.u)
         if p == np.inf:
             return (a * w).max(axis=(-2, -1), initial=0.0)
-        if p == 1.0:
-            return (a * w).sum(axis=(-2, -1))
-        return np.sqrt((a * a * w).sum(axis=(-2, -1)))
+        return np.einsum("...sa,sa->...", a, w)
     return _norm_validated(c, ord, mdp)
 
 
 def _ones_norm(mdp: TabularMDP, ord: str) -> float:
     """The norm of the all-ones ``(S, A, S)`` array (sets the scale of "zero")."""
+    key = ("ones_norm", ord)
+    cached = mdp._cache.get(key)
+    if cached is None:
+        cached = mdp._cache[key] = _ones_norm_uncached(mdp, ord)
+    return cached
+
+
+def _ones_norm_uncached(mdp: TabularMDP, ord: str) -> float:
     n, m = mdp.n_states, mdp.n_actions
     count = n * m if ord.startswith("weighted_") else n * m * n  # sum of the weights
     p = p_of(ord)
@@ -268,14 +276,15 @@ def standardize(r: np.ndarray, mdp: TabularMDP, method, normalization: str | Non
     else:
         ref = np.abs(r).max(axis=(-3, -2, -1), initial=0.0)
     zero = n <= ZERO_RTOL * _ones_norm(mdp, normalization) * ref
-    safe = np.where(zero, 1.0, n)
+    any_zero = bool(zero.any())
+    safe = np.where(zero, 1.0, n) if any_zero else n
     if isinstance(c, Factored):
         u = c.u / safe[..., None, None]
-        if np.any(zero):
+        if any_zero:
             u[zero] = 0.0
         return Factored(u, c.profile, c.scale)
     out = c / safe[..., None, None, None]
-    if np.any(zero):
+    if any_zero:
         out[zero] = 0.0
     return out
 

@@ -64,9 +64,13 @@ def check_norm_name(ord, name: str = "ord") -> str:
     return check_choice(ord, name, NORMS)
 
 
+_EXPONENTS = {"l1": 1.0, "l2": 2.0, "linf": np.inf, "weighted_l1": 1.0, "weighted_l2": 2.0,
+              "weighted_linf": np.inf}
+
+
 def p_of(ord: str) -> float:
     """The exponent p of a norm name."""
-    return {"l1": 1.0, "l2": 2.0, "linf": np.inf}[ord.removeprefix("weighted_")]
+    return _EXPONENTS[ord]
 
 
 def norm_from_weights(x: np.ndarray, weights: np.ndarray | None, p: float,
