@@ -1,0 +1,14 @@
+"""Doctest collection for ``pytest --doctest-modules starc``.
+
+The examples of the torch and gymnasium adapters need those optional packages; where
+they are not installed, the modules' doctests are not collected (the code itself never
+imports them at import time).
+"""
+
+import importlib.util
+
+collect_ignore = []
+if importlib.util.find_spec("torch") is None:
+    collect_ignore.append("torch.py")
+if importlib.util.find_spec("gymnasium") is None:
+    collect_ignore.append("gymnasium.py")
