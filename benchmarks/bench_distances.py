@@ -27,6 +27,8 @@ import time
 import tracemalloc
 
 import numpy as np
+import scipy.linalg  # noqa: F401 - load scipy's BLAS before threadpoolctl pins it
+import scipy.optimize  # noqa: F401
 
 import starc
 

@@ -20,6 +20,8 @@ import time
 import warnings
 
 import numpy as np
+import scipy.linalg  # noqa: F401 - load scipy's BLAS before threadpoolctl pins it
+import scipy.optimize  # noqa: F401
 
 import starc
 from starc.regret import _occupancy_constraints
