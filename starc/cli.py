@@ -229,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``starc`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "sweep":  # the sweep runner parses its own options
+        try:
+            return _cmd_sweep(argparse.Namespace(sweep_args=argv[1:]))
+        except (StarcError, OSError) as err:
+            print(f"starc: error: {err}", file=sys.stderr)
+            return 1
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

@@ -116,3 +116,10 @@ def test_figures_list_and_unknown(capsys):
 def test_figures_runs_a_script(tmp_path, capsys):
     assert main(["figures", "regret_vs_distance", "--quick", "--output", str(tmp_path)]) == 0
     assert (tmp_path / "regret_vs_distance.png").exists()
+
+
+def test_sweep_is_dispatched_to_the_sweep_runner(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", "--help"])
+    assert info.value.code == 0
+    assert "--preset" in capsys.readouterr().out

@@ -1,0 +1,1100 @@
+r"""numba kernels of :mod:`starc.batch` (private; the public wrappers live in ``core.py``).
+
+Every kernel is ``@njit(cache=True)``, written with explicit loops, without fastmath, and
+the parallel ones use ``prange`` over the batch axis only, so each batch item is computed
+by the same sequence of floating-point operations whatever the batch size or the number
+of threads: results are bit-identical for any chunking.
+
+Conventions inside this module (all arrays float64 C-contiguous unless said otherwise):
+
+``T``      transitions ``(M, S, A, S)`` of ``M`` MDPs; ``gam`` ``(M,)``; ``mu`` ``(M, S)``.
+``mdp_of`` ``(N,)`` int64: the MDP of each of the ``N`` groups of rewards.
+``R``      rewards ``(N, K, S, A, S)``: group ``g`` holds ``K`` rewards on MDP ``mdp_of[g]``;
+           the *pairs* of a group are ``(R[g, 0], R[g, k])`` for ``k = 1 .. K-1``.
+
+Family codes (canonicalizations with a closed form): see ``FAMILIES``. Norm codes
+``0..5`` = l1, l2, linf, weighted_l1, weighted_l2, weighted_linf; normalization code 6 =
+no normalization.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Closed-form canonicalization families, in kernel order.
+FAMILIES = ("none", "epic", "dard", "minimal_potential", "val_potential", "val", "minimal_l2")
+F_NONE, F_EPIC, F_DARD, F_MINPOT, F_VALPOT, F_VAL, F_MINL2 = range(7)
+N_FAMILIES = 7
+#: Norm names in kernel order; normalization index 6 means "none".
+NORM_CODES = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
+N_NORMALIZATIONS = 7
+
+ZERO_RTOL = 1e-10      # starc.norms.ZERO_RTOL
+BELLMAN_RTOL = 1e-10   # starc.solve.BELLMAN_RTOL
+REGRET_RTOL = 1e-9     # starc.regret.REGRET_RTOL
+TINY = np.finfo(np.float64).tiny
+
+# ----------------------------------------------------------------------------- linear algebra
+
+
+@njit(cache=True)
+def lu_factor(a, piv):
+    """In-place LU with partial pivoting, ``P a = L U``; returns 0 or the singular column + 1."""
+    n = a.shape[0]
+    for k in range(n):
+        p = k
+        big = abs(a[k, k])
+        for i in range(k + 1, n):
+            v = abs(a[i, k])
+            if v > big:
+                big = v
+                p = i
+        piv[k] = p
+        if big == 0.0:
+            return k + 1
+        if p != k:
+            for j in range(n):
+                tmp = a[k, j]
+                a[k, j] = a[p, j]
+                a[p, j] = tmp
+        inv = 1.0 / a[k, k]
+        for i in range(k + 1, n):
+            f = a[i, k] * inv
+            a[i, k] = f
+            if f != 0.0:
+                for j in range(k + 1, n):
+                    a[i, j] -= f * a[k, j]
+    return 0
+
+
+@njit(cache=True)
+def lu_solve(a, piv, b):
+    """Solve ``A x = b`` in place from :func:`lu_factor` factors (column-oriented sweeps)."""
+    n = a.shape[0]
+    for k in range(n):
+        p = piv[k]
+        if p != k:
+            tmp = b[k]
+            b[k] = b[p]
+            b[p] = tmp
+    for j in range(n):
+        bj = b[j]
+        if bj != 0.0:
+            for i in range(j + 1, n):
+                b[i] -= a[i, j] * bj
+    for j in range(n - 1, -1, -1):
+        bj = b[j] / a[j, j]
+        b[j] = bj
+        if bj != 0.0:
+            for i in range(j):
+                b[i] -= a[i, j] * bj
+
+
+@njit(cache=True)
+def cholesky(g, low):
+    """Lower Cholesky factor ``g = L L^T`` into ``low``; returns 0 or the failing column + 1."""
+    n = g.shape[0]
+    for i in range(n):
+        for j in range(n):
+            low[i, j] = 0.0
+    for j in range(n):
+        s = g[j, j]
+        for k in range(j):
+            s -= low[j, k] * low[j, k]
+        if s <= 0.0:
+            return j + 1
+        d = np.sqrt(s)
+        low[j, j] = d
+        for i in range(j + 1, n):
+            t = g[i, j]
+            for k in range(j):
+                t -= low[i, k] * low[j, k]
+            low[i, j] = t / d
+    return 0
+
+
+@njit(cache=True)
+def cho_solve(low, b):
+    """Solve ``L L^T x = b`` in place."""
+    n = low.shape[0]
+    for i in range(n):
+        s = b[i]
+        for k in range(i):
+            s -= low[i, k] * b[k]
+        b[i] = s / low[i, i]
+    for i in range(n - 1, -1, -1):
+        s = b[i]
+        for k in range(i + 1, n):
+            s -= low[k, i] * b[k]
+        b[i] = s / low[i, i]
+
+
+# ----------------------------------------------------------------------------- basic pieces
+
+
+@njit(cache=True)
+def expected_reward_into(t, r, out):
+    """``out[s, a] = sum_s' t[s, a, s'] r[s, a, s']``."""
+    n, m, _ = t.shape
+    for s in range(n):
+        for a in range(m):
+            acc = 0.0
+            for u in range(n):
+                acc += t[s, a, u] * r[s, a, u]
+            out[s, a] = acc
+
+
+@njit(cache=True)
+def max_abs3(r):
+    big = 0.0
+    n, m, k = r.shape
+    for s in range(n):
+        for a in range(m):
+            for u in range(k):
+                v = abs(r[s, a, u])
+                if v > big:
+                    big = v
+    return big
+
+
+@njit(cache=True)
+def max_abs2(r):
+    big = 0.0
+    n, m = r.shape
+    for s in range(n):
+        for a in range(m):
+            v = abs(r[s, a])
+            if v > big:
+                big = v
+    return big
+
+
+@njit(cache=True)
+def policy_lu(t, gamma, pi, a, piv):
+    """LU factors of ``I - gamma P_pi`` for a stochastic policy ``pi (S, A)``."""
+    n, m, _ = t.shape
+    for s in range(n):
+        for u in range(n):
+            a[s, u] = 0.0
+        for b in range(m):
+            p = pi[s, b]
+            if p != 0.0:
+                for u in range(n):
+                    a[s, u] += p * t[s, b, u]
+        for u in range(n):
+            a[s, u] = -gamma * a[s, u]
+        a[s, s] += 1.0
+    return lu_factor(a, piv)
+
+
+@njit(cache=True)
+def evaluate_into(lu, piv, pi, rbar, v):
+    """``v = (I - gamma P_pi)^{-1} r_pi`` from the LU factors, ``r_pi(s) = sum_a pi rbar``."""
+    n, m = rbar.shape
+    for s in range(n):
+        acc = 0.0
+        for a in range(m):
+            acc += rbar[s, a] * pi[s, a]
+        v[s] = acc
+    lu_solve(lu, piv, v)
+
+
+@njit(cache=True)
+def q_into(tt, gamma, rbar, sign, v, q):
+    """``q[s, a] = sign * rbar[s, a] + gamma * sum_s' T[s, a, s'] v[s']``.
+
+    ``tt[a, s', s] = T[s, a, s']`` (the per-action transposes), so the inner loop is an
+    axpy over ``s`` instead of a latency-bound dot product.
+    """
+    m, n, _ = tt.shape
+    acc = np.empty(n)
+    for a in range(m):
+        for s in range(n):
+            acc[s] = 0.0
+        for u in range(n):
+            vu = v[u]
+            for s in range(n):
+                acc[s] += tt[a, u, s] * vu
+        for s in range(n):
+            q[s, a] = sign * rbar[s, a] + gamma * acc[s]
+
+
+@njit(cache=True)
+def transpose_actions(t, tt):
+    """``tt[a, s', s] = t[s, a, s']``."""
+    n, m, _ = t.shape
+    for a in range(m):
+        for u in range(n):
+            for s in range(n):
+                tt[a, u, s] = t[s, a, u]
+
+
+@njit(cache=True)
+def has_full_support(t):
+    n, m, _ = t.shape
+    for s in range(n):
+        for a in range(m):
+            for u in range(n):
+                if not t[s, a, u] > 0.0:
+                    return False
+    return True
+
+
+# ----------------------------------------------------------------------------- canonicals
+
+
+@njit(cache=True)
+def epic_into(r, gamma, ds, da, out):
+    r"""EPIC canonical: ``R + gamma f(s') - f(s) - gamma E_D[f]``, ``f(s) = E R(s, A, S')``."""
+    n, m, _ = r.shape
+    f = np.empty(n)
+    for s in range(n):
+        acc = 0.0
+        for a in range(m):
+            inner = 0.0
+            for u in range(n):
+                inner += r[s, a, u] * ds[u]
+            acc += inner * da[a]
+        f[s] = acc
+    mean_f = 0.0
+    for s in range(n):
+        mean_f += f[s] * ds[s]
+    for s in range(n):
+        for a in range(m):
+            for u in range(n):
+                out[s, a, u] = r[s, a, u] + gamma * f[u] - f[s] - gamma * mean_f
+
+
+@njit(cache=True)
+def dard_into(r, t, tt, gamma, da, rbar, out, work, h):
+    r"""DARD canonical ``R + gamma g(s') - g(s) - gamma h(s, s')``.
+
+    ``g(s) = sum_a D_A(a) rbar(s, a)``; ``h = sum_a D_A(a) T_a R_a T_a^T`` computed per
+    action as two matrix products in axpy form (``tt[a] = T_a^T``).
+    """
+    n, m, _ = r.shape
+    g = np.empty(n)
+    for s in range(n):
+        acc = 0.0
+        for a in range(m):
+            acc += rbar[s, a] * da[a]
+        g[s] = acc
+    for s in range(n):
+        for u in range(n):
+            h[s, u] = 0.0
+    for a in range(m):
+        w = da[a]
+        if w == 0.0:
+            continue
+        # work[s, v] = sum_u T[s, a, u] R[u, a, v]
+        for s in range(n):
+            for v in range(n):
+                work[s, v] = 0.0
+            for u in range(n):
+                p = t[s, a, u]
+                if p != 0.0:
+                    for v in range(n):
+                        work[s, v] += p * r[u, a, v]
+        # h[s, x] += w * sum_v work[s, v] T[x, a, v]
+        for s in range(n):
+            for v in range(n):
+                c = w * work[s, v]
+                if c != 0.0:
+                    for x in range(n):
+                        h[s, x] += c * tt[a, v, x]
+    for s in range(n):
+        for a in range(m):
+            for u in range(n):
+                out[s, a, u] = r[s, a, u] + gamma * g[u] - g[s] - gamma * h[s, u]
+
+
+@njit(cache=True)
+def minimal_potential_l2_into(r, gamma, out):
+    r"""Closed-form ``argmin_phi ||R + gamma phi(s') - phi(s)||_2`` applied to ``R``."""
+    n, m, _ = r.shape
+    col = np.zeros(n)  # sum_{s,a} R(s, a, x)
+    row = np.zeros(n)  # sum_{a,s'} R(x, a, s')
+    for s in range(n):
+        acc = 0.0
+        for a in range(m):
+            for u in range(n):
+                x = r[s, a, u]
+                col[u] += x
+                acc += x
+        row[s] = acc
+    alpha = m * n * (1.0 + gamma * gamma)
+    beta = 2.0 * gamma * m
+    rhs = np.empty(n)
+    total = 0.0
+    for x in range(n):
+        rhs[x] = -(gamma * col[x] - row[x])
+        total += rhs[x]
+    phi = np.empty(n)
+    coef = beta / (alpha - beta * n)
+    for x in range(n):
+        phi[x] = (rhs[x] + coef * total) / alpha
+    for s in range(n):
+        for a in range(m):
+            for u in range(n):
+                out[s, a, u] = r[s, a, u] + gamma * phi[u] - phi[s]
+
+
+@njit(cache=True)
+def val_potential_into(r, gamma, v, out):
+    """``R(s, a, s') - V(s) + gamma V(s')``."""
+    n, m, _ = r.shape
+    for s in range(n):
+        for a in range(m):
+            for u in range(n):
+                out[s, a, u] = r[s, a, u] - v[s] + gamma * v[u]
+
+
+@njit(cache=True)
+def advantage_into(tt, gamma, rbar, v, q, u_out):
+    """VAL canonical in factored form ``u = Q^pi - V^pi`` from the values ``v = V^pi``."""
+    n, m = rbar.shape
+    q_into(tt, gamma, rbar, 1.0, v, q)
+    for s in range(n):
+        for a in range(m):
+            u_out[s, a] = q[s, a] - v[s]
+
+
+@njit(cache=True)
+def val_advantage_into(tt, gamma, lu, piv, pi, rbar, u_out, v, q):
+    """VAL canonical in factored form ``u = Q^pi - V^pi`` (constant in s')."""
+    evaluate_into(lu, piv, pi, rbar, v)
+    advantage_into(tt, gamma, rbar, v, q, u_out)
+
+
+@njit(cache=True)
+def _potential_step(t, gamma, w, low, resid, phi_out):
+    n, m, _ = t.shape
+    bty = np.zeros(n)
+    for s in range(n):
+        acc = 0.0
+        for a in range(m):
+            wr = w[s, a] * resid[s, a]
+            acc += wr
+            for x in range(n):
+                bty[x] += gamma * (wr * t[s, a, x])
+        bty[s] -= acc
+    for x in range(n):
+        phi_out[x] = -bty[x]
+    cho_solve(low, phi_out)
+
+
+@njit(cache=True)
+def _shape_expected(t, gamma, rbar, phi, out):
+    n, m, _ = t.shape
+    for s in range(n):
+        for a in range(m):
+            acc = 0.0
+            for x in range(n):
+                acc += t[s, a, x] * phi[x]
+            out[s, a] = rbar[s, a] + gamma * acc - phi[s]
+
+
+@njit(cache=True)
+def minimal_l2_into(t, gamma, w, low, rbar, u_out):
+    r"""Coefficients ``m_{phi*}(s, a)`` of the minimal L2 canonical (2 refinement steps)."""
+    n = t.shape[0]
+    phi = np.empty(n)
+    step = np.empty(n)
+    _potential_step(t, gamma, w, low, rbar, phi)
+    _shape_expected(t, gamma, rbar, phi, u_out)
+    for _ in range(2):
+        _potential_step(t, gamma, w, low, u_out, step)
+        for x in range(n):
+            phi[x] += step[x]
+        _shape_expected(t, gamma, rbar, phi, u_out)
+
+
+@njit(cache=True)
+def minimal_l2_factor(t, gamma, w, g, low):
+    """Weights ``w = 1/||tau(s,a)||^2`` and the Cholesky factor of ``B^T W B``."""
+    n, m, _ = t.shape
+    for s in range(n):
+        for a in range(m):
+            sq = 0.0
+            for u in range(n):
+                sq += t[s, a, u] * t[s, a, u]
+            w[s, a] = 1.0 / sq
+    for i in range(n):
+        for j in range(n):
+            g[i, j] = 0.0
+    # gamma^2 T^T W T
+    for s in range(n):
+        for a in range(m):
+            ww = w[s, a]
+            for i in range(n):
+                ti = t[s, a, i] * ww
+                if ti != 0.0:
+                    for j in range(n):
+                        g[i, j] += ti * t[s, a, j]
+    for i in range(n):
+        for j in range(n):
+            g[i, j] *= gamma * gamma
+    # - gamma (mix + mix^T), mix[s, u] = sum_a w tau
+    for s in range(n):
+        for u in range(n):
+            acc = 0.0
+            for a in range(m):
+                acc += w[s, a] * t[s, a, u]
+            g[s, u] -= gamma * acc
+            g[u, s] -= gamma * acc
+    for s in range(n):
+        acc = 0.0
+        for a in range(m):
+            acc += w[s, a]
+        g[s, s] += acc
+    return cholesky(g, low)
+
+
+@njit(cache=True)
+def factored_weights(t, w, out):
+    """Per-(s, a) norm weights of the factored profiles (``out[profile, norm, s, a]``).
+
+    Profile 0 = ones (VAL), 1 = ``tau / ||tau||^2`` (minimal L2). See
+    ``starc.distances._profile_weights``.
+    """
+    n, m, _ = t.shape
+    for s in range(n):
+        for a in range(m):
+            out[0, 0, s, a] = float(n)
+            out[0, 1, s, a] = float(n)
+            out[0, 2, s, a] = 1.0
+            out[0, 3, s, a] = 1.0
+            out[0, 4, s, a] = 1.0
+            out[0, 5, s, a] = 1.0
+            sq = 1.0 / w[s, a]
+            tmax = 0.0
+            cube = 0.0
+            for u in range(n):
+                p = t[s, a, u]
+                if p > tmax:
+                    tmax = p
+                cube += p * p * p
+            out[1, 0, s, a] = 1.0 / sq
+            out[1, 1, s, a] = 1.0 / sq
+            out[1, 2, s, a] = tmax / sq
+            out[1, 3, s, a] = 1.0
+            out[1, 4, s, a] = cube / (sq * sq)
+            out[1, 5, s, a] = tmax / sq
+
+
+# ----------------------------------------------------------------------------- norms
+
+
+@njit(cache=True)
+def ones_norm(n, m, code):
+    """Norm of the all-ones ``(S, A, S)`` array (sets the scale of "zero")."""
+    count = float(n * m) if code >= 3 else float(n * m * n)
+    p = code % 3
+    if p == 2:
+        return 1.0
+    if p == 0:
+        return count
+    return np.sqrt(count)
+
+
+@njit(cache=True)
+def full_norms(c, t, full, out):
+    """The six norms of a full ``(S, A, S)`` array (weighted linf: max over the support).
+
+    ``full`` says that every transition is possible (then weighted linf = linf).
+    """
+    n, m, _ = c.shape
+    l1 = 0.0
+    l2 = 0.0
+    li = 0.0
+    w1 = 0.0
+    w2 = 0.0
+    wi = 0.0
+    for s in range(n):
+        for a in range(m):
+            for u in range(n):
+                x = c[s, a, u]
+                ax = abs(x)
+                p = t[s, a, u]
+                xx = x * x
+                l1 += ax
+                l2 += xx
+                if ax > li:
+                    li = ax
+                w1 += p * ax
+                w2 += p * xx
+                if not full:
+                    if p > 0.0 and ax > wi:
+                        wi = ax
+    out[0] = l1
+    out[1] = np.sqrt(l2)
+    out[2] = li
+    out[3] = w1
+    out[4] = np.sqrt(w2)
+    out[5] = li if full else wi
+
+
+@njit(cache=True)
+def factored_norms(u, wts, out):
+    """The six norms of a factored canonical ``u (S, A)`` with weights ``wts (6, S, A)``."""
+    n, m = u.shape
+    l1 = 0.0
+    l2 = 0.0
+    li = 0.0
+    w1 = 0.0
+    w2 = 0.0
+    wi = 0.0
+    for s in range(n):
+        for a in range(m):
+            x = u[s, a]
+            ax = abs(x)
+            l1 += ax * wts[0, s, a]
+            l2 += (ax * ax) * wts[1, s, a]
+            v = ax * wts[2, s, a]
+            if v > li:
+                li = v
+            w1 += ax * wts[3, s, a]
+            w2 += (ax * ax) * wts[4, s, a]
+            v = ax * wts[5, s, a]
+            if v > wi:
+                wi = v
+    out[0] = l1
+    out[1] = np.sqrt(l2)
+    out[2] = li
+    out[3] = w1
+    out[4] = np.sqrt(w2)
+    out[5] = wi
+
+
+@njit(cache=True)
+def inverse_norms(nrm, ref, n, m, inv):
+    """``inv[j] = 1 / n_j``, 0 where the norm is negligible (STARC Def. 3); ``inv[6] = 1``."""
+    for j in range(6):
+        if nrm[j] <= ZERO_RTOL * ones_norm(n, m, j) * ref:
+            inv[j] = 0.0
+        else:
+            inv[j] = 1.0 / nrm[j]
+    inv[6] = 1.0
+
+
+@njit(cache=True)
+def full_table(c1, c2, t, full, inv1, inv2, need, out):
+    """``out[j, k]`` = metric ``k`` of ``c1 inv1[j] - c2 inv2[j]`` for each needed ``j``.
+
+    ``full``: every transition is possible, so weighted linf equals linf (a branch-free
+    inner loop).
+    """
+    for j in range(7):
+        if need[j]:
+            if full:
+                _table_row_full(c1, c2, t, inv1[j], inv2[j], out[j])
+            else:
+                _table_row_support(c1, c2, t, inv1[j], inv2[j], out[j])
+
+
+@njit(cache=True)
+def _table_row_full(c1, c2, t, f1, f2, out):
+    n, m, _ = c1.shape
+    l1 = 0.0
+    l2 = 0.0
+    li = 0.0
+    w1 = 0.0
+    w2 = 0.0
+    for s in range(n):
+        for a in range(m):
+            for u in range(n):
+                x = c1[s, a, u] * f1 - c2[s, a, u] * f2
+                ax = abs(x)
+                p = t[s, a, u]
+                xx = x * x
+                l1 += ax
+                l2 += xx
+                if ax > li:
+                    li = ax
+                w1 += p * ax
+                w2 += p * xx
+    out[0] = l1
+    out[1] = np.sqrt(l2)
+    out[2] = li
+    out[3] = w1
+    out[4] = np.sqrt(w2)
+    out[5] = li
+
+
+@njit(cache=True)
+def _table_row_support(c1, c2, t, f1, f2, out):
+    n, m, _ = c1.shape
+    l1 = 0.0
+    l2 = 0.0
+    li = 0.0
+    w1 = 0.0
+    w2 = 0.0
+    wi = 0.0
+    for s in range(n):
+        for a in range(m):
+            for u in range(n):
+                x = c1[s, a, u] * f1 - c2[s, a, u] * f2
+                ax = abs(x)
+                p = t[s, a, u]
+                xx = x * x
+                l1 += ax
+                l2 += xx
+                if ax > li:
+                    li = ax
+                w1 += p * ax
+                w2 += p * xx
+                if p > 0.0 and ax > wi:
+                    wi = ax
+    out[0] = l1
+    out[1] = np.sqrt(l2)
+    out[2] = li
+    out[3] = w1
+    out[4] = np.sqrt(w2)
+    out[5] = wi
+
+
+@njit(cache=True)
+def factored_table(u1, u2, wts, inv1, inv2, need, out):
+    """:func:`full_table` for factored canonicals ``u (S, A)`` with weights ``wts (6, S, A)``."""
+    n, m = u1.shape
+    d = np.empty((n, m))
+    for j in range(7):
+        if not need[j]:
+            continue
+        f1 = inv1[j]
+        f2 = inv2[j]
+        for s in range(n):
+            for a in range(m):
+                d[s, a] = u1[s, a] * f1 - u2[s, a] * f2
+        factored_norms(d, wts, out[j])
+
+
+# ----------------------------------------------------------------------------- policy iteration
+
+
+@njit(cache=True)
+def policy_iteration(t, tt, gamma, rbar, sign, allowed, use_allowed, actions, v, q, a_work,
+                     piv, max_iter):
+    """Howard's policy iteration on ``sign * rbar`` (as ``starc.solve.policy_iteration``).
+
+    Fills ``actions (S,)``, ``v (S,)`` and ``q (S, A)`` (the action values of the result;
+    ``-inf`` on disallowed actions). Returns 0, 1 (Bellman residual too large) or 2 (no
+    convergence in ``max_iter`` iterations).
+    """
+    n, m = rbar.shape
+    scale = max_abs2(rbar) / (1.0 - gamma)
+    improve_tol = 1e-13 * max(scale, TINY)
+    # greedy start with respect to v0(s) = max_a rbar(s, a) over allowed actions
+    for s in range(n):
+        best = -np.inf
+        for a in range(m):
+            if use_allowed and not allowed[s, a]:
+                continue
+            x = sign * rbar[s, a]
+            if x > best:
+                best = x
+        v[s] = best
+    q_into(tt, gamma, rbar, sign, v, q)
+    for s in range(n):
+        bi = -1
+        bv = -np.inf
+        for a in range(m):
+            if use_allowed and not allowed[s, a]:
+                continue
+            if bi < 0 or q[s, a] > bv:
+                bv = q[s, a]
+                bi = a
+        actions[s] = bi
+    for _ in range(max_iter):
+        # evaluate the deterministic policy
+        for s in range(n):
+            b = actions[s]
+            for x in range(n):
+                a_work[s, x] = -gamma * t[s, b, x]
+            a_work[s, s] += 1.0
+            v[s] = sign * rbar[s, b]
+        lu_factor(a_work, piv)
+        lu_solve(a_work, piv, v)
+        q_into(tt, gamma, rbar, sign, v, q)
+        if use_allowed:
+            for s in range(n):
+                for a in range(m):
+                    if not allowed[s, a]:
+                        q[s, a] = -np.inf
+        any_switch = False
+        residual = 0.0
+        for s in range(n):
+            bi = 0
+            bv = q[s, 0]
+            for a in range(1, m):
+                if q[s, a] > bv:
+                    bv = q[s, a]
+                    bi = a
+            gain = bv - q[s, actions[s]]
+            if gain > improve_tol:
+                actions[s] = bi
+                any_switch = True
+            r = abs(bv - v[s])
+            if r > residual:
+                residual = r
+        if not any_switch:
+            if residual > BELLMAN_RTOL * max(scale, 1.0):
+                return 1
+            return 0
+    return 2
+
+
+@njit(cache=True)
+def dot(x, y):
+    acc = 0.0
+    for i in range(x.shape[0]):
+        acc += x[i] * y[i]
+    return acc
+
+
+@njit(cache=True)
+def deterministic_return(t, gamma, mu, rbar, actions, a_work, piv, v):
+    """``J(pi) = mu . V^pi`` of a deterministic policy."""
+    n = rbar.shape[0]
+    for s in range(n):
+        b = actions[s]
+        for x in range(n):
+            a_work[s, x] = -gamma * t[s, b, x]
+        a_work[s, s] += 1.0
+        v[s] = rbar[s, b]
+    lu_factor(a_work, piv)
+    lu_solve(a_work, piv, v)
+    return dot(v, mu)
+
+
+# ----------------------------------------------------------------------------- MDP preparation
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def prepare_mdps(T, gam, pol, lu, piv, w, low, fw, tt, full, status):
+    """Per-MDP factorisations: policy LU, minimal-L2 Cholesky, factored weights, ``T_a^T``."""
+    n_mdp = T.shape[0]
+    n, m = T.shape[1], T.shape[2]
+    for i in prange(n_mdp):
+        t = T[i]
+        st = policy_lu(t, gam[i], pol[i], lu[i], piv[i])
+        g = np.empty((n, n))
+        st2 = minimal_l2_factor(t, gam[i], w[i], g, low[i])
+        factored_weights(t, w[i], fw[i])
+        transpose_actions(t, tt[i])
+        full[i] = has_full_support(t)
+        status[i] = 0 if st == 0 and st2 == 0 else 3
+
+
+# ----------------------------------------------------------------------------- group kernel
+
+
+@njit(cache=True)
+def canonical_full_into(f, r, t, tt, gamma, ds, da, rbar, v, out, work, h):
+    """Full canonical of family ``f`` (not VAL / minimal L2) into ``out``; returns it."""
+    if f == F_NONE:
+        return r
+    if f == F_EPIC:
+        epic_into(r, gamma, ds, da, out)
+    elif f == F_DARD:
+        dard_into(r, t, tt, gamma, da, rbar, out, work, h)
+    elif f == F_MINPOT:
+        minimal_potential_l2_into(r, gamma, out)
+    else:  # F_VALPOT
+        val_potential_into(r, gamma, v, out)
+    return out
+
+
+@njit(cache=True)
+def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, scale_true, allowed_proxy, best_proxy, ties,
+                actions, v, q, a_work, piv):
+    """Normalised regret under ``rb_true`` of an optimal policy of the proxy."""
+    if hi - lo <= REGRET_RTOL * max(scale_true, 0.0):
+        return 0.0, 0
+    if ties == 2:  # "first": the proxy's policy-iteration policy
+        j = deterministic_return(t, gamma, mu, rb_true, best_proxy, a_work, piv, v)
+        st = 0
+    else:
+        sign = -1.0 if ties == 0 else 1.0
+        st = policy_iteration(t, tt, gamma, rb_true, sign, allowed_proxy, True, actions, v, q,
+                              a_work, piv, 10000)
+        j = sign * dot(v, mu)
+    x = (hi - j) / (hi - lo)
+    if x < 0.0:
+        x = 0.0
+    elif x > 1.0:
+        x = 1.0
+    return x, st
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties,
+                 lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv, status):
+    """Distances (all needed families x normalizations x metrics) and regrets of each group.
+
+    ``out_d[g, k-1, f, j, metric]``: distance between ``R[g, 0]`` and ``R[g, k]``;
+    ``out_reg[g, k-1] = (regret(R0 true, Rk proxy), regret(Rk true, R0 proxy))``;
+    ``out_act[g, k, 0/1]``: policy-iteration optimal / pessimal actions of ``R[g, k]``;
+    ``out_triv[g, k]``: every policy has the same return under ``R[g, k]`` (relative to
+    its scale), so regrets under it are 0 by convention. The loop body is a separate
+    function so that numba's parfor pass (slow on large bodies) sees one call.
+    """
+    any_family = False
+    for f in range(N_FAMILIES):
+        for j in range(N_NORMALIZATIONS):
+            if need[f, j]:
+                any_family = True
+    for g in prange(R.shape[0]):
+        status[g] = _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family,
+                               do_regret, ties, lu, piv, w, low, fw, tt, full, out_d,
+                               out_reg, out_act, out_triv)
+
+
+@njit(cache=True)
+def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regret, ties,
+               lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv):
+    """One group of :func:`group_kernel`; returns its status."""
+    n_k = R.shape[1]
+    n, m = R.shape[2], R.shape[3]
+    i = mdp_of[g]
+    t = T[i]
+    gamma = gam[i]
+    rbar = np.empty((n_k, n, m))
+    ref_r = np.empty(n_k)
+    ref_rbar = np.empty(n_k)
+    for k in range(n_k):
+        expected_reward_into(t, R[g, k], rbar[k])
+        ref_r[k] = max_abs3(R[g, k])
+        ref_rbar[k] = max_abs2(rbar[k])
+    st_g = 0
+    if any_family:
+        vals = np.empty((n_k, n))
+        qwork = np.empty((n, m))
+        for k in range(n_k):
+            evaluate_into(lu[i], piv[i], pol[i], rbar[k], vals[k])
+        c0 = np.empty((n, m, n))
+        ck = np.empty((n, m, n))
+        work = np.empty((n, n))
+        h = np.empty((n, n))
+        u0 = np.empty((n, m))
+        uk = np.empty((n, m))
+        nrm = np.empty(6)
+        inv0 = np.empty(7)
+        invk = np.empty(7)
+        for f in range(N_FAMILIES):
+            needf = need[f]
+            used = False
+            for j in range(N_NORMALIZATIONS):
+                if needf[j]:
+                    used = True
+            if not used:
+                continue
+            if f == F_VAL or f == F_MINL2:
+                prof = 0 if f == F_VAL else 1
+                wts = fw[i, prof]
+                if f == F_VAL:
+                    advantage_into(tt[i], gamma, rbar[0], vals[0], qwork, u0)
+                else:
+                    minimal_l2_into(t, gamma, w[i], low[i], rbar[0], u0)
+                factored_norms(u0, wts, nrm)
+                inverse_norms(nrm, ref_rbar[0], n, m, inv0)
+                for k in range(1, n_k):
+                    if f == F_VAL:
+                        advantage_into(tt[i], gamma, rbar[k], vals[k], qwork, uk)
+                    else:
+                        minimal_l2_into(t, gamma, w[i], low[i], rbar[k], uk)
+                    factored_norms(uk, wts, nrm)
+                    inverse_norms(nrm, ref_rbar[k], n, m, invk)
+                    factored_table(u0, uk, wts, inv0, invk, needf, out_d[g, k - 1, f])
+            else:
+                a0 = canonical_full_into(f, R[g, 0], t, tt[i], gamma, ds, da, rbar[0],
+                                         vals[0], c0, work, h)
+                full_norms(a0, t, full[i], nrm)
+                inverse_norms(nrm, ref_r[0], n, m, inv0)
+                for k in range(1, n_k):
+                    ak = canonical_full_into(f, R[g, k], t, tt[i], gamma, ds, da,
+                                             rbar[k], vals[k], ck, work, h)
+                    full_norms(ak, t, full[i], nrm)
+                    inverse_norms(nrm, ref_r[k], n, m, invk)
+                    full_table(a0, ak, t, full[i], inv0, invk, needf, out_d[g, k - 1, f])
+    if do_regret:
+        a_work = np.empty((n, n))
+        pv = np.empty(n, dtype=np.int64)
+        v = np.empty(n)
+        vw = np.empty(n)
+        q = np.empty((n, m))
+        lo = np.empty(n_k)
+        hi = np.empty(n_k)
+        scale = np.empty(n_k)
+        allowed = np.zeros((n_k, n, m), dtype=np.bool_)
+        acts = np.empty(n, dtype=np.int64)
+        for k in range(n_k):
+            scale[k] = ref_rbar[k] / (1.0 - gamma)
+            st = policy_iteration(t, tt[i], gamma, rbar[k], 1.0, allowed[k], False,
+                                  out_act[g, k, 0], v, q, a_work, pv, 10000)
+            if st != 0:
+                st_g = st
+            hi[k] = dot(v, mu[i])
+            tol = REGRET_RTOL * max(scale[k], TINY)
+            for s in range(n):
+                qmax = -np.inf
+                for a in range(m):
+                    if q[s, a] > qmax:
+                        qmax = q[s, a]
+                for a in range(m):
+                    allowed[k, s, a] = q[s, a] >= qmax - tol
+            st = policy_iteration(t, tt[i], gamma, rbar[k], -1.0, allowed[k], False,
+                                  out_act[g, k, 1], vw, q, a_work, pv, 10000)
+            if st != 0:
+                st_g = st
+            lo[k] = 0.0 - dot(vw, mu[i])
+            out_triv[g, k] = hi[k] - lo[k] <= REGRET_RTOL * max(scale[k], 0.0)
+        for k in range(1, n_k):
+            x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[0], lo[0], hi[0], scale[0],
+                                allowed[k], out_act[g, k, 0], ties, acts, v, q, a_work, pv)
+            if st != 0:
+                st_g = st
+            out_reg[g, k - 1, 0] = x
+            x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[k], lo[k], hi[k], scale[k],
+                                allowed[0], out_act[g, 0, 0], ties, acts, v, q, a_work, pv)
+            if st != 0:
+                st_g = st
+            out_reg[g, k - 1, 1] = x
+
+    return st_g
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def tables_from_canonicals(T, mdp_of, C, ref, need, out_d):
+    """Distance tables ``out_d[g, k-1, j, metric]`` from precomputed full canonicals.
+
+    ``C (N, K, S, A, S)`` canonicals, ``ref (N, K)`` the scale of "zero" (``max |R|``).
+    """
+    n_groups, n_k = C.shape[0], C.shape[1]
+    n, m = C.shape[2], C.shape[3]
+    for g in prange(n_groups):
+        t = T[mdp_of[g]]
+        full = has_full_support(t)
+        nrm = np.empty(6)
+        inv0 = np.empty(7)
+        invk = np.empty(7)
+        full_norms(C[g, 0], t, full, nrm)
+        inverse_norms(nrm, ref[g, 0], n, m, inv0)
+        for k in range(1, n_k):
+            full_norms(C[g, k], t, full, nrm)
+            inverse_norms(nrm, ref[g, k], n, m, invk)
+            full_table(C[g, 0], C[g, k], t, full, inv0, invk, need, out_d[g, k - 1])
+
+
+# ----------------------------------------------------------------------------- elementwise kernels
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def expected_rewards_kernel(T, mdp_of, R, out):
+    for g in prange(R.shape[0]):
+        t = T[mdp_of[g]]
+        for k in range(R.shape[1]):
+            expected_reward_into(t, R[g, k], out[g, k])
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def evaluate_kernel(T, gam, pol, mdp_of, R, out, status):
+    """Values ``(N, K, S)`` of each MDP's policy ``pol (M, S, A)``; one LU per group."""
+    n, m = R.shape[2], R.shape[3]
+    for g in prange(R.shape[0]):
+        i = mdp_of[g]
+        t = T[i]
+        a = np.empty((n, n))
+        pv = np.empty(n, dtype=np.int64)
+        status[g] = policy_lu(t, gam[i], pol[i], a, pv)
+        rbar = np.empty((n, m))
+        for k in range(R.shape[1]):
+            expected_reward_into(t, R[g, k], rbar)
+            evaluate_into(a, pv, pol[i], rbar, out[g, k])
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def canonical_kernel(T, gam, mdp_of, pol, R, family, ds, da, w, low, out, status):
+    """Full canonical rewards ``out (N, K, S, A, S)`` of one family for every reward."""
+    n_groups, n_k = R.shape[0], R.shape[1]
+    n, m = R.shape[2], R.shape[3]
+    for g in prange(n_groups):
+        i = mdp_of[g]
+        t = T[i]
+        gamma = gam[i]
+        rbar = np.empty((n, m))
+        v = np.empty(n)
+        q = np.empty((n, m))
+        u = np.empty((n, m))
+        work = np.empty((n, n))
+        h = np.empty((n, n))
+        lu = np.empty((n, n))
+        pv = np.empty(n, dtype=np.int64)
+        tt = np.empty((m, n, n))
+        status[g] = 0
+        if family == F_VAL or family == F_VALPOT:
+            status[g] = policy_lu(t, gamma, pol[i], lu, pv)
+        transpose_actions(t, tt)
+        for k in range(n_k):
+            r = R[g, k]
+            o = out[g, k]
+            expected_reward_into(t, r, rbar)
+            if family == F_NONE:
+                for s in range(n):
+                    for a in range(m):
+                        for x in range(n):
+                            o[s, a, x] = r[s, a, x]
+            elif family == F_VAL:
+                val_advantage_into(tt, gamma, lu, pv, pol[i], rbar, u, v, q)
+                for s in range(n):
+                    for a in range(m):
+                        for x in range(n):
+                            o[s, a, x] = u[s, a]
+            elif family == F_MINL2:
+                minimal_l2_into(t, gamma, w[i], low[i], rbar, u)
+                for s in range(n):
+                    for a in range(m):
+                        sq = 0.0
+                        for x in range(n):
+                            sq += t[s, a, x] * t[s, a, x]
+                        for x in range(n):
+                            o[s, a, x] = u[s, a] * (t[s, a, x] / sq)
+            else:
+                if family == F_VALPOT:
+                    evaluate_into(lu, pv, pol[i], rbar, v)
+                canonical_full_into(family, r, t, tt, gamma, ds, da, rbar, v, o, work, h)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def norms_kernel(T, mdp_of, X, out):
+    """The six norms ``out (N, K, 6)`` of full arrays ``X (N, K, S, A, S)``."""
+    for g in prange(X.shape[0]):
+        t = T[mdp_of[g]]
+        full = has_full_support(t)
+        for k in range(X.shape[1]):
+            full_norms(X[g, k], t, full, out[g, k])
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def optimal_kernel(T, gam, mdp_of, R, sign, actions, values, status):
+    """Policy iteration for ``sign * R`` of every reward: actions and values ``(N, K, S)``."""
+    n, m = R.shape[2], R.shape[3]
+    for g in prange(R.shape[0]):
+        i = mdp_of[g]
+        t = T[i]
+        rbar = np.empty((n, m))
+        q = np.empty((n, m))
+        a_work = np.empty((n, n))
+        pv = np.empty(n, dtype=np.int64)
+        allowed = np.zeros((n, m), dtype=np.bool_)
+        tt = np.empty((m, n, n))
+        transpose_actions(t, tt)
+        st_g = 0
+        for k in range(R.shape[1]):
+            expected_reward_into(t, R[g, k], rbar)
+            st = policy_iteration(t, tt, gam[i], rbar, sign, allowed, False, actions[g, k],
+                                  values[g, k], q, a_work, pv, 10000)
+            if st != 0:
+                st_g = st
+        status[g] = st_g

@@ -1,0 +1,1112 @@
+r"""Public wrappers of the :mod:`starc.batch` kernels: validation, layout, dispatch.
+
+Every function takes a batch of ``B`` MDPs (a :class:`MDPBatch`, a sequence of
+:class:`~starc.TabularMDP` of one size, or a single MDP for ``B = 1``) and rewards with
+two leading axes, ``(B, K, S, A, S)``: ``K`` rewards on each MDP. It returns the same
+numbers as the public numpy functions of :mod:`starc` applied MDP by MDP and reward by
+reward (to round-off, tested at ``atol=1e-10``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .._validation import (as_float_array, check_choice, check_gamma, check_policy,
+                           check_positive_int, check_seed, check_stochastic)
+from ..distances import VARIANTS
+from ..exceptions import ConvergenceError, SolverError, ValidationError
+from ..mdp import TabularMDP
+from . import _kernels as K
+
+__all__ = [
+    "MDPBatch",
+    "CLOSED_FORM_VARIANTS",
+    "LP_VARIANTS",
+    "MINIMAL_L2_VARIANTS",
+    "BATCH_METHODS",
+    "expected_rewards",
+    "policy_evaluation",
+    "canonicalize",
+    "norm",
+    "variant_distances",
+    "optimal_policies",
+    "value_ranges",
+    "regrets",
+    "authors_horizon",
+    "mc_policy_returns",
+    "mc_regrets",
+]
+
+#: Registry variants whose canonicalization has a closed form (every one but
+#: MinimalPotential-L1): computed by the numba kernels.
+CLOSED_FORM_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if not v.needs_lp)
+#: Registry variants that need a linear program per reward (MinimalPotential-L1).
+LP_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.needs_lp)
+
+_PAPER_NORM_NAMES = ("1", "2", "inf", "weighted_1", "weighted_2", "weighted_inf")
+#: Extra variants beyond the paper's registry: the minimal canonicalization for the
+#: unweighted L2 norm (STARC Def. 4; ``canonicalization="minimal_l2"``), a
+#: canonicalization function in the sense of STARC Def. 1, named
+#: ``"MinimalL2-{normalization}-{metric}"``.
+MINIMAL_L2_VARIANTS: tuple[str, ...] = tuple(
+    f"MinimalL2-{nn}-{mn}" for nn in _PAPER_NORM_NAMES + ("0",) for mn in _PAPER_NORM_NAMES)
+
+#: Canonicalizations accepted by :func:`canonicalize`.
+BATCH_METHODS = ("none", "epic", "dard", "val", "val_potential", "minimal_l2",
+                 "minimal_potential")
+
+_FAMILY = {name: i for i, name in enumerate(K.FAMILIES)}
+_LP_FAMILY = len(K.FAMILIES)  # minimal_potential with the L1 norm (linear programs)
+_NORM_INDEX = {name: i for i, name in enumerate(K.NORM_CODES)}
+_NORM_ALIASES = {"1": "l1", "2": "l2", "inf": "linf", "weighted_1": "weighted_l1",
+                 "weighted_2": "weighted_l2", "weighted_inf": "weighted_linf"}
+
+
+class _Spec(NamedTuple):
+    name: str
+    family: int
+    normalization: int  # 0..5 or 6 = none
+    metric: int
+
+
+def _resolve(name) -> _Spec:
+    if isinstance(name, str) and name in VARIANTS:
+        v = VARIANTS[name]
+        fam = _LP_FAMILY if v.needs_lp else _FAMILY[v.canonicalization]
+        j = 6 if v.normalization is None else _NORM_INDEX[v.normalization]
+        return _Spec(name, fam, j, _NORM_INDEX[v.metric])
+    if isinstance(name, str) and name in MINIMAL_L2_VARIANTS:
+        _, nn, mn = name.split("-")
+        j = 6 if nn == "0" else _NORM_INDEX[_NORM_ALIASES[nn]]
+        return _Spec(name, _FAMILY["minimal_l2"], j, _NORM_INDEX[_NORM_ALIASES[mn]])
+    raise ValidationError(
+        f"unknown variant {name!r} in variants; use a name of starc.VARIANTS (e.g. "
+        "'VAL-2-2', 'EPIC-weighted_1-inf', 'MinimalPotential-1-1') or of "
+        "starc.batch.MINIMAL_L2_VARIANTS (e.g. 'MinimalL2-2-2')")
+
+
+def resolve_variants(variants) -> list[_Spec]:
+    """Validate a list of variant names (``None``: :data:`CLOSED_FORM_VARIANTS`)."""
+    if variants is None:
+        variants = CLOSED_FORM_VARIANTS
+    elif isinstance(variants, str):
+        variants = (variants,)
+    try:
+        names = list(variants)
+    except TypeError:
+        raise ValidationError(f"variants must be a sequence of variant names, got "
+                              f"{type(variants).__name__}") from None
+    if not names:
+        raise ValidationError("variants must name at least one variant")
+    if len(set(names)) != len(names):
+        raise ValidationError("variants contains duplicate names")
+    return [_resolve(n) for n in names]
+
+
+# ----------------------------------------------------------------------------- MDP batches
+
+
+class MDPBatch:
+    r"""``B`` tabular MDPs with the same numbers of states and actions, stacked.
+
+    Parameters
+    ----------
+    transition : array_like of shape (B, S, A, S)
+        ``transition[b, s, a, s'] = tau_b(s' | s, a)``; rows sum to 1.
+    gamma : float or array_like of shape (B,)
+        Discount factors in ``[0, 1)``.
+    initial : array_like of shape (B, S) or (S,), optional
+        Initial-state distributions; uniform when omitted.
+
+    Attributes
+    ----------
+    transition : ndarray of shape (B, S, A, S)
+    gamma : ndarray of shape (B,)
+    initial : ndarray of shape (B, S)
+    n_mdps, n_states, n_actions : int
+
+    Notes
+    -----
+    ``batch[b]`` is the :class:`~starc.TabularMDP` number ``b``; ``len(batch) == B``.
+    Arrays are read-only copies.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 2 (the MDP tuple) and Sec. 4.1 (a sweep
+       over many random MDPs).
+
+    Examples
+    --------
+    >>> from starc import random_mdp
+    >>> from starc.batch import MDPBatch
+    >>> batch = MDPBatch.from_mdps([random_mdp(4, 2, seed=i) for i in range(3)])
+    >>> len(batch), batch.n_states, batch.n_actions, batch.gamma
+    (3, 4, 2, array([0.95, 0.95, 0.95]))
+    """
+
+    __slots__ = ("transition", "gamma", "initial")
+
+    def __init__(self, transition, gamma, initial=None):
+        t = as_float_array(transition, "transition", ndim=4, copy=True)
+        b, n, m, n2 = t.shape
+        if b == 0 or n == 0 or m == 0:
+            raise ValidationError(f"transition must hold at least one MDP with one state and "
+                                  f"one action, got shape {t.shape}")
+        if n2 != n:
+            raise ValidationError(f"transition must have shape (B, S, A, S), got {t.shape}")
+        check_stochastic(t, "transition")
+        if np.ndim(gamma) == 0:
+            gam = np.full(b, check_gamma(gamma))
+        else:
+            gam = as_float_array(gamma, "gamma", ndim=1, copy=True)
+            if gam.shape != (b,):
+                raise ValidationError(f"gamma must be a float or have shape ({b},), got "
+                                      f"{gam.shape}")
+            for x in gam:
+                check_gamma(float(x))
+        if initial is None:
+            mu = np.full((b, n), 1.0 / n)
+        else:
+            mu = as_float_array(initial, "initial", copy=True)
+            if mu.shape == (n,):
+                mu = np.repeat(mu[None], b, axis=0)
+            if mu.shape != (b, n):
+                raise ValidationError(f"initial must have shape ({b}, {n}) or ({n},), got "
+                                      f"{mu.shape}")
+            check_stochastic(mu, "initial")
+        for arr in (t, gam, mu):
+            arr.flags.writeable = False
+        object.__setattr__(self, "transition", t)
+        object.__setattr__(self, "gamma", gam)
+        object.__setattr__(self, "initial", mu)
+
+    def __setattr__(self, key, value):
+        raise AttributeError("MDPBatch is immutable")
+
+    @classmethod
+    def from_mdps(cls, mdps) -> "MDPBatch":
+        """Stack a non-empty sequence of :class:`~starc.TabularMDP` of one size.
+
+        Parameters
+        ----------
+        mdps : sequence of TabularMDP
+
+        Returns
+        -------
+        MDPBatch
+
+        Examples
+        --------
+        >>> from starc import chain
+        >>> from starc.batch import MDPBatch
+        >>> MDPBatch.from_mdps([chain(5).mdp, chain(5, slip=0.1).mdp]).n_mdps
+        2
+        """
+        if isinstance(mdps, TabularMDP):
+            mdps = [mdps]
+        try:
+            items = list(mdps)
+        except TypeError:
+            raise ValidationError(f"mdps must be a sequence of starc.TabularMDP, got "
+                                  f"{type(mdps).__name__}") from None
+        if not items:
+            raise ValidationError("mdps must hold at least one MDP")
+        for i, mdp in enumerate(items):
+            if not isinstance(mdp, TabularMDP):
+                raise ValidationError(f"mdps[{i}] must be a starc.TabularMDP, got "
+                                      f"{type(mdp).__name__}")
+        shape = items[0].shape
+        for i, mdp in enumerate(items):
+            if mdp.shape != shape:
+                raise ValidationError(f"mdps must all have the shape {shape}; mdps[{i}] has "
+                                      f"{mdp.shape}")
+        return cls(np.stack([m.transition for m in items]), np.array([m.gamma for m in items]),
+                   np.stack([m.initial for m in items]))
+
+    @property
+    def n_mdps(self) -> int:
+        """Number of MDPs ``B``."""
+        return self.transition.shape[0]
+
+    @property
+    def n_states(self) -> int:
+        """Number of states ``S``."""
+        return self.transition.shape[1]
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions ``A``."""
+        return self.transition.shape[2]
+
+    def __len__(self) -> int:
+        return self.n_mdps
+
+    def __getitem__(self, i: int) -> TabularMDP:
+        return TabularMDP(self.transition[i], float(self.gamma[i]), self.initial[i])
+
+    def __repr__(self) -> str:
+        return (f"MDPBatch(n_mdps={self.n_mdps}, n_states={self.n_states}, "
+                f"n_actions={self.n_actions})")
+
+    def __reduce__(self):
+        return (MDPBatch, (np.array(self.transition), np.array(self.gamma),
+                           np.array(self.initial)))
+
+
+def as_batch(mdps, name: str = "mdps") -> MDPBatch:
+    """An :class:`MDPBatch` from a batch, a sequence of MDPs or one MDP."""
+    if isinstance(mdps, MDPBatch):
+        return mdps
+    if isinstance(mdps, TabularMDP):
+        return MDPBatch.from_mdps([mdps])
+    if isinstance(mdps, Sequence) and not isinstance(mdps, (str, bytes)):
+        return MDPBatch.from_mdps(mdps)
+    raise ValidationError(f"{name} must be a starc.batch.MDPBatch, a sequence of "
+                          f"starc.TabularMDP or one TabularMDP, got {type(mdps).__name__}")
+
+
+def _writable(a: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """C-contiguous, writeable, native ``dtype`` (one numba signature per kernel)."""
+    return np.require(a, dtype=dtype, requirements=["C", "W", "A"])
+
+
+def check_rewards(rewards, batch: MDPBatch, name: str = "rewards") -> np.ndarray:
+    """Validate a ``(B, K, S, A, S)`` reward stack against ``batch``."""
+    r = as_float_array(rewards, name)
+    n, m = batch.n_states, batch.n_actions
+    if r.ndim != 5 or r.shape[0] != batch.n_mdps or r.shape[2:] != (n, m, n):
+        raise ValidationError(
+            f"{name} must have shape (B, K, S, A, S) = ({batch.n_mdps}, K, {n}, {m}, {n}) "
+            f"for this batch of MDPs (K rewards per MDP), got {r.shape}; add an axis with "
+            f"{name}[:, None] for one reward per MDP")
+    if r.shape[1] == 0:
+        raise ValidationError(f"{name} must hold at least one reward per MDP (K >= 1)")
+    return _writable(r)
+
+
+def _policies(policy, batch: MDPBatch) -> np.ndarray:
+    """``(B, S, A)`` policies from "uniform", one policy, or one policy per MDP."""
+    n, m, b = batch.n_states, batch.n_actions, batch.n_mdps
+    if isinstance(policy, str):
+        return _writable(np.repeat(check_policy(policy, n, m)[None], b, axis=0))
+    arr = np.asarray(policy)
+    if arr.ndim == 3 or (arr.ndim == 2 and arr.dtype.kind in "iu" and arr.shape == (b, n)):
+        if arr.shape[:2] != (b, n):
+            raise ValidationError(f"policy must have shape ({b}, {n}, {m}) (one per MDP), "
+                                  f"got {arr.shape}")
+        return _writable(np.stack([check_policy(arr[i], n, m) for i in range(b)]))
+    if arr.ndim in (1, 2):
+        return _writable(np.repeat(check_policy(arr, n, m)[None], b, axis=0))
+    raise ValidationError(f"policy must be 'uniform', an array of shape ({n}, {m}) or "
+                          f"({b}, {n}, {m}), or int actions of shape ({n},) or ({b}, {n}); "
+                          f"got shape {arr.shape}")
+
+
+def _distribution(p, n: int, name: str) -> np.ndarray:
+    if p is None:
+        return np.full(n, 1.0 / n)
+    arr = as_float_array(p, name, ndim=1)
+    if arr.shape != (n,):
+        raise ValidationError(f"{name} must have length {n}, got shape {arr.shape}")
+    return _writable(check_stochastic(arr, name))
+
+
+class Prepared(NamedTuple):
+    """Per-MDP factorisations shared by the group kernels (internal)."""
+
+    T: np.ndarray
+    gam: np.ndarray
+    mu: np.ndarray
+    pol: np.ndarray
+    lu: np.ndarray
+    piv: np.ndarray
+    w: np.ndarray
+    low: np.ndarray
+    fw: np.ndarray
+    tt: np.ndarray
+    full: np.ndarray
+
+
+def prepare(batch: MDPBatch, policy="uniform") -> Prepared:
+    """Factorise every MDP of ``batch`` once (LU of ``I - gamma P_pi``, minimal-L2 Cholesky)."""
+    b, n, m = batch.n_mdps, batch.n_states, batch.n_actions
+    T = _writable(batch.transition)
+    gam = _writable(batch.gamma)
+    mu = _writable(batch.initial)
+    pol = _policies(policy, batch)
+    lu = np.empty((b, n, n))
+    piv = np.empty((b, n), dtype=np.int64)
+    w = np.empty((b, n, m))
+    low = np.empty((b, n, n))
+    fw = np.empty((b, 2, 6, n, m))
+    tt = np.empty((b, m, n, n))
+    full = np.empty(b, dtype=np.bool_)
+    status = np.zeros(b, dtype=np.int64)
+    K.prepare_mdps(T, gam, pol, lu, piv, w, low, fw, tt, full, status)
+    if np.any(status):  # pragma: no cover - impossible for gamma < 1
+        raise SolverError("a policy-evaluation matrix I - gamma P_pi is singular")
+    return Prepared(T, gam, mu, pol, lu, piv, w, low, fw, tt, full)
+
+
+def _raise_status(status: np.ndarray, what: str) -> None:
+    bad = np.flatnonzero(status)
+    if bad.size == 0:
+        return
+    code = int(status[bad[0]])
+    if code == 1:
+        raise ConvergenceError(f"{what}: policy iteration stopped with a Bellman residual "
+                               f"above 1e-10 x the reward scale (group {int(bad[0])}); the "
+                               "linear solves are too ill-conditioned (gamma too close to 1?)")
+    if code == 2:
+        raise ConvergenceError(f"{what}: policy iteration did not stabilise in 10000 "
+                               f"iterations (group {int(bad[0])})")
+    raise SolverError(f"{what}: a linear solve failed (status {code}, group {int(bad[0])})")
+
+
+# ----------------------------------------------------------------------------- group layout
+
+
+def _pair_groups(r1: np.ndarray, r2: np.ndarray, name1: str, name2: str):
+    """Arrange pairs ``(r1[b, k], r2[b, k])`` into reference groups for the kernels.
+
+    Returns ``(R (N, K', S, A, S), mdp_of (N,), shape (B, K))`` where the pairs of
+    group ``g`` are ``(R[g, 0], R[g, k])``.
+    """
+    b, k1 = r1.shape[:2]
+    k2 = r2.shape[1]
+    if k1 == 1:
+        rr = np.empty((b, k2 + 1) + r1.shape[2:])
+        rr[:, 0] = r1[:, 0]
+        rr[:, 1:] = r2
+        return rr, np.arange(b, dtype=np.int64), (b, k2)
+    if k2 == 1:
+        raise ValidationError(f"{name2} may have K = 1 only if {name1} does too; put the "
+                              f"single reward first or repeat it")
+    if k1 != k2:
+        raise ValidationError(f"{name1} and {name2} must have the same K (or {name1} K = 1), "
+                              f"got shapes {r1.shape} and {r2.shape}")
+    rr = np.stack([r1, r2], axis=2).reshape((b * k1, 2) + r1.shape[2:])
+    return rr, np.repeat(np.arange(b, dtype=np.int64), k1), (b, k1)
+
+
+def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarray,
+               *, do_regret: bool, ties: int = 0, state_dist=None, action_dist=None):
+    """Run :func:`_kernels.group_kernel`; returns ``(out_d, out_reg, out_act, out_triv)``."""
+    n_groups, n_k = R.shape[:2]
+    n, m = R.shape[2], R.shape[3]
+    ds = _writable(np.full(n, 1.0 / n) if state_dist is None else state_dist)
+    da = _writable(np.full(m, 1.0 / m) if action_dist is None else action_dist)
+    out_d = np.zeros((n_groups, max(n_k - 1, 0), K.N_FAMILIES, 7, 6))
+    out_reg = np.zeros((n_groups, max(n_k - 1, 0), 2))
+    out_act = np.zeros((n_groups, n_k, 2, n), dtype=np.int64)
+    out_triv = np.zeros((n_groups, n_k), dtype=np.bool_)
+    status = np.zeros(n_groups, dtype=np.int64)
+    K.group_kernel(prep.T, prep.gam, prep.mu, prep.pol, _writable(mdp_of, np.int64),
+                   _writable(R), ds, da, _writable(need, np.bool_), bool(do_regret), int(ties),
+                   prep.lu, prep.piv, prep.w, prep.low, prep.fw, prep.tt, prep.full,
+                   out_d, out_reg, out_act, out_triv, status)
+    _raise_status(status, "starc.batch")
+    return out_d, out_reg, out_act, out_triv
+
+
+#: Solvers of the MinimalPotential-L1 linear programs.
+LP_SOLVERS = ("simplex", "cvxpy")
+
+
+def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
+                  solver: str = "simplex") -> np.ndarray:
+    """MinimalPotential-L1 canonicals of ``R (N, K, S, A, S)`` (one LP per reward).
+
+    ``"simplex"``: the dual simplex of :mod:`starc.batch._lp` (about 5 ms per reward); a
+    reward whose LP fails the optimality certificate falls back to
+    :func:`starc.canonicalize` (cvxpy + HiGHS). ``"cvxpy"``: :func:`starc.canonicalize`
+    for every reward (the numpy reference path, about 1.7 s per reward at 32 states).
+    """
+    from ._lp import minimal_potential_l1_kernel
+
+    out = np.empty_like(R)
+    status = np.ones(R.shape[0], dtype=np.int64)
+    if solver == "simplex":
+        minimal_potential_l1_kernel(prep.gam, _writable(mdp_of, np.int64), _writable(R), out,
+                                    status)
+    if np.any(status):
+        from ..canonical import canonicalize as np_canonicalize
+
+        for g in np.flatnonzero(status):
+            i = int(mdp_of[g])
+            mdp = TabularMDP(prep.T[i], float(prep.gam[i]), prep.mu[i])
+            out[g] = np_canonicalize(R[g], mdp, "minimal_potential", norm="l1")
+    return out
+
+
+def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
+                     *, do_regret: bool = False, ties: int = 0, state_dist=None,
+                     action_dist=None, lp_solver: str = "simplex"):
+    """Distances ``(N, K-1, V)`` of the variants ``specs`` for the groups ``R``.
+
+    Also returns the regrets ``(N, K-1, 2)``, the optimal / pessimal actions
+    ``(N, K, 2, S)`` and the trivial-reward flags ``(N, K)``.
+    """
+    need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
+    need_lp = np.zeros(7, dtype=np.bool_)
+    for sp in specs:
+        if sp.family == _LP_FAMILY:
+            need_lp[sp.normalization] = True
+        else:
+            need[sp.family, sp.normalization] = True
+    out_d, out_reg, out_act, out_triv = run_groups(prep, R, mdp_of, need, do_regret=do_regret,
+                                         ties=ties, state_dist=state_dist,
+                                         action_dist=action_dist)
+    n_groups, n_k = R.shape[:2]
+    cols = np.empty((n_groups, max(n_k - 1, 0), len(specs)))
+    lp_table = None
+    if need_lp.any():
+        from ._kernels import tables_from_canonicals
+
+        canon = lp_canonicals(prep, R, mdp_of, lp_solver)
+        ref = np.abs(R).max(axis=(2, 3, 4))
+        lp_table = np.zeros((n_groups, max(n_k - 1, 0), 7, 6))
+        tables_from_canonicals(prep.T, _writable(mdp_of, np.int64), canon, _writable(ref),
+                               need_lp, lp_table)
+    for c, sp in enumerate(specs):
+        if sp.family == _LP_FAMILY:
+            cols[:, :, c] = lp_table[:, :, sp.normalization, sp.metric]
+        else:
+            cols[:, :, c] = out_d[:, :, sp.family, sp.normalization, sp.metric]
+    return cols, out_reg, out_act, out_triv
+
+
+# ----------------------------------------------------------------------------- public functions
+
+
+def expected_rewards(rewards, mdps) -> np.ndarray:
+    r"""Expected immediate rewards of a batch: :math:`\bar R_{bk}(s, a)`.
+
+    .. math::
+
+        \bar R_{bk}(s, a) = \sum_{s'} \tau_b(s' \mid s, a)\, R_{bk}(s, a, s').
+
+    Parameters
+    ----------
+    rewards : array_like of shape (B, K, S, A, S)
+        ``K`` rewards on each of the ``B`` MDPs.
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+        ``B`` MDPs with ``S`` states and ``A`` actions.
+
+    Returns
+    -------
+    ndarray of shape (B, K, S, A)
+        Matches :func:`starc.expected_reward` MDP by MDP.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import random_mdp, random_reward, expected_reward
+    >>> from starc.batch import expected_rewards
+    >>> mdps = [random_mdp(5, 2, seed=i) for i in range(2)]
+    >>> R = np.stack([random_reward(m, seed=9, size=3) for m in mdps])
+    >>> out = expected_rewards(R, mdps)
+    >>> out.shape, bool(np.allclose(out[1], expected_reward(R[1], mdps[1]), atol=1e-12))
+    ((2, 3, 5, 2), True)
+    """
+    batch = as_batch(mdps)
+    r = check_rewards(rewards, batch)
+    out = np.empty(r.shape[:4])
+    K.expected_rewards_kernel(_writable(batch.transition), np.arange(batch.n_mdps), r, out)
+    return out
+
+
+def policy_evaluation(rewards, mdps, policy="uniform") -> np.ndarray:
+    r"""Exact state values :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi` of a batch.
+
+    One LU factorisation (partial pivoting) per MDP, reused for its ``K`` rewards.
+
+    Parameters
+    ----------
+    rewards : array_like of shape (B, K, S, A, S)
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+    policy : "uniform", array of shape (S, A) or (B, S, A), or int array (S,) or (B, S)
+        The evaluated policy (one for all MDPs, or one per MDP).
+
+    Returns
+    -------
+    ndarray of shape (B, K, S)
+        Matches :func:`starc.policy_evaluation`.
+
+    References
+    ----------
+    .. [1] Puterman 1994, Theorem 6.1.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import random_mdp, random_reward, policy_evaluation as pe
+    >>> from starc.batch import policy_evaluation
+    >>> mdps = [random_mdp(6, 3, seed=i) for i in range(2)]
+    >>> R = np.stack([random_reward(m, seed=1, size=4) for m in mdps])
+    >>> V = policy_evaluation(R, mdps)
+    >>> V.shape, bool(np.allclose(V[0], pe(R[0], mdps[0]), atol=1e-10))
+    ((2, 4, 6), True)
+    """
+    batch = as_batch(mdps)
+    r = check_rewards(rewards, batch)
+    pol = _policies(policy, batch)
+    out = np.empty(r.shape[:3])
+    status = np.zeros(batch.n_mdps, dtype=np.int64)
+    K.evaluate_kernel(_writable(batch.transition), _writable(batch.gamma), pol,
+                      np.arange(batch.n_mdps), r, out, status)
+    _raise_status(np.where(status != 0, 4, 0), "policy_evaluation")
+    return out
+
+
+def canonicalize(rewards, mdps, method="val", *, norm=None, policy="uniform",
+                 state_dist=None, action_dist=None, lp_solver: str = "simplex") -> np.ndarray:
+    r"""Canonical rewards of a batch (see :mod:`starc.canonical` for each formula).
+
+    .. math::
+
+        c_{\mathrm{VAL}}(R)(s,a,s') = Q^\pi_R(s,a) - V^\pi_R(s), \quad
+        C_{\mathrm{EPIC}}, C_{\mathrm{DARD}}, \ldots
+
+    Parameters
+    ----------
+    rewards : array_like of shape (B, K, S, A, S)
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+    method : {"none", "epic", "dard", "val", "val_potential", "minimal_l2", "minimal_potential"}
+    norm : {"l2", "l1"}, optional
+        The norm minimised by ``"minimal_potential"`` (default ``"l2"``, a closed form;
+        ``"l1"`` solves one linear program per reward with the dual simplex of
+        ``starc.batch._lp``). Other norms: use :func:`starc.canonicalize`.
+    policy : "uniform" or array
+        The policy of ``"val"`` and ``"val_potential"``.
+    state_dist, action_dist : array_like of shape (S,) and (A,), optional
+        :math:`D_S`, :math:`D_A` of ``"epic"`` and ``"dard"`` (uniform by default).
+    lp_solver : {"simplex", "cvxpy"}, default "simplex"
+        For ``"minimal_potential"`` with ``"l1"``: this package's dual simplex, or
+        :func:`starc.canonicalize` (cvxpy and HiGHS; ~300 times slower).
+
+    Returns
+    -------
+    ndarray of shape (B, K, S, A, S)
+        Matches :func:`starc.canonicalize`. For ``"minimal_potential"`` with ``"l1"``
+        the minimiser may be non-unique (sparse rewards); then any minimiser is valid
+        and the returned one may differ from cvxpy's (the norm is the same).
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 1, Prop. 2, Def. 4.
+    .. [2] Gleave et al. 2021 ("EPIC"), Def. 4.1. Wulfe et al. 2022 ("DARD"), Def. 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import starc
+    >>> from starc.batch import canonicalize
+    >>> mdps = [starc.random_mdp(5, 2, seed=i) for i in range(2)]
+    >>> R = np.stack([starc.random_reward(m, seed=3, size=2) for m in mdps])
+    >>> C = canonicalize(R, mdps, "dard")
+    >>> bool(np.allclose(C[1], starc.canonicalize(R[1], mdps[1], "dard"), atol=1e-10))
+    True
+    """
+    batch = as_batch(mdps)
+    r = check_rewards(rewards, batch)
+    method = check_choice(method, "method", BATCH_METHODS)
+    if norm is not None and method != "minimal_potential":
+        raise ValidationError(f"norm= is used only by 'minimal_potential', not by {method!r}")
+    nrm = "l2" if norm is None else _NORM_ALIASES.get(norm, norm)
+    if method == "minimal_potential":
+        check_choice(nrm, "norm", ("l2", "l1"))
+    check_choice(lp_solver, "lp_solver", LP_SOLVERS)
+    n, m = batch.n_states, batch.n_actions
+    ds = _distribution(state_dist, n, "state_dist")
+    da = _distribution(action_dist, m, "action_dist")
+    prep = prepare(batch, policy)
+    mdp_of = np.arange(batch.n_mdps, dtype=np.int64)
+    if method == "minimal_potential" and nrm == "l1":
+        return lp_canonicals(prep, r, mdp_of, lp_solver)
+    out = np.empty_like(r)
+    status = np.zeros(batch.n_mdps, dtype=np.int64)
+    K.canonical_kernel(prep.T, prep.gam, mdp_of, prep.pol, r, _FAMILY[method], ds, da,
+                       prep.w, prep.low, out, status)
+    return out
+
+
+def norm(x, mdps, ord="l2") -> np.ndarray:
+    r"""Norms of a batch of reward-shaped arrays (every norm of :mod:`starc.norms`).
+
+    .. math::
+
+        \|x\|_p = \Big(\sum_{s,a,s'} |x(s,a,s')|^p\Big)^{1/p}, \qquad
+        \|x\|_{\tau,p} = \Big(\sum \tau(s'|s,a)\,|x(s,a,s')|^p\Big)^{1/p},
+
+    the weighted :math:`L_\infty` norm being the maximum over possible transitions.
+
+    Parameters
+    ----------
+    x : array_like of shape (B, K, S, A, S)
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+        Supplies the weights of the weighted norms.
+    ord : str or "all"
+        A name of :data:`starc.NORMS` (or the paper's ``"1"``, ``"2"``, ``"inf"``,
+        ``"weighted_1"``...), or ``"all"`` for the six norms at once.
+
+    Returns
+    -------
+    ndarray of shape (B, K), or (B, K, 6) for ``"all"`` (order of :data:`starc.NORMS`)
+        Matches :func:`starc.norm`.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3 and Sec. 4.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import random_mdp
+    >>> from starc.batch import norm
+    >>> x = np.ones((1, 2, 3, 2, 3))
+    >>> norm(x, random_mdp(3, 2, seed=0), "l1")
+    array([[18., 18.]])
+    """
+    batch = as_batch(mdps)
+    arr = check_rewards(x, batch, "x")
+    if ord != "all":
+        if isinstance(ord, str):
+            ord = _NORM_ALIASES.get(ord, ord)
+        check_choice(ord, "ord", K.NORM_CODES + ("all",))
+    out = np.empty(arr.shape[:2] + (6,))
+    K.norms_kernel(_writable(batch.transition), np.arange(batch.n_mdps), arr, out)
+    return out if ord == "all" else out[..., _NORM_INDEX[ord]].copy()
+
+
+def variant_distances(r1, r2, mdps, variants=None, *, state_dist=None,
+                      action_dist=None) -> np.ndarray:
+    r"""STARC / EPIC / DARD distances of many variants for many reward pairs at once.
+
+    .. math::
+
+        d(R_1, R_2) = m\big(s(R_1), s(R_2)\big), \qquad s(R) = c(R) / n(c(R)),
+
+    for every variant ``(c, n, m)`` (:data:`starc.VARIANTS` naming). Each canonical is
+    computed once and all normalizations and metrics are read off it.
+
+    Parameters
+    ----------
+    r1 : array_like of shape (B, K, S, A, S) or (B, 1, S, A, S)
+        First rewards; with ``K = 1`` the single reward of each MDP is compared with all
+        ``K`` rewards of ``r2`` (its canonical computed once).
+    r2 : array_like of shape (B, K, S, A, S)
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+    variants : sequence of str, optional
+        Names from :data:`starc.VARIANTS` or :data:`MINIMAL_L2_VARIANTS`; default
+        :data:`CLOSED_FORM_VARIANTS` (the 216 closed-form registry variants). Variants of
+        :data:`LP_VARIANTS` solve one linear program per reward.
+    state_dist, action_dist : array_like, optional
+        :math:`D_S`, :math:`D_A` of EPIC and DARD (uniform by default).
+
+    Returns
+    -------
+    ndarray of shape (B, K, V)
+        ``out[b, k, v]`` = ``starc_distance(r1[b, k], r2[b, k], mdps[b], variant=v)``.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3 and Sec. 4.1 (the variants).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import starc
+    >>> from starc.batch import variant_distances
+    >>> mdp = starc.random_mdp(6, 2, seed=0)
+    >>> R = starc.random_reward(mdp, seed=1, size=(1, 3))
+    >>> d = variant_distances(R[:, :1], R, mdp, ["VAL-2-2", "EPIC-2-2"])
+    >>> d.shape
+    (1, 3, 2)
+    >>> ref = starc.starc_distance(R[0, 0], R[0, 2], mdp, variant="VAL-2-2")
+    >>> bool(abs(d[0, 2, 0] - ref) < 1e-10), float(d[0, 0, 0])
+    (True, 0.0)
+    """
+    batch = as_batch(mdps)
+    a = check_rewards(r1, batch, "r1")
+    b = check_rewards(r2, batch, "r2")
+    specs = resolve_variants(variants)
+    ds = None if state_dist is None else _distribution(state_dist, batch.n_states,
+                                                        "state_dist")
+    da = None if action_dist is None else _distribution(action_dist, batch.n_actions,
+                                                         "action_dist")
+    R, mdp_of, shape = _pair_groups(a, b, "r1", "r2")
+    prep = prepare(batch)
+    cols, _, _, _ = distance_columns(specs, prep, R, mdp_of, state_dist=ds, action_dist=da)
+    return cols.reshape(shape + (len(specs),))
+
+
+def optimal_policies(rewards, mdps) -> tuple[np.ndarray, np.ndarray]:
+    r"""Optimal deterministic policies and values of a batch, by exact policy iteration.
+
+    Howard's policy iteration (as :func:`starc.optimal_policy`), each policy evaluated
+    by an LU solve, accepted only when the Bellman residual
+    :math:`\max_s |\max_a Q(s,a) - V(s)|` is at most ``1e-10`` times
+    :math:`\max|\bar R|/(1-\gamma)`.
+
+    Parameters
+    ----------
+    rewards : array_like of shape (B, K, S, A, S)
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+
+    Returns
+    -------
+    actions : ndarray of int64, shape (B, K, S)
+        Same tie-breaking as :func:`starc.optimal_policy`.
+    values : ndarray of shape (B, K, S)
+        :math:`V^*`, matching :func:`starc.optimal_values`.
+
+    Raises
+    ------
+    ConvergenceError
+        When the Bellman residual check fails.
+
+    References
+    ----------
+    .. [1] Howard 1960; Puterman 1994, Sec. 6.4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import starc
+    >>> from starc.batch import optimal_policies
+    >>> mdp, reward = starc.chain(5, gamma=0.9)
+    >>> actions, values = optimal_policies(reward[None, None], mdp)
+    >>> actions[0, 0]
+    array([1, 1, 1, 1, 1])
+    """
+    batch = as_batch(mdps)
+    r = check_rewards(rewards, batch)
+    return _optimal(batch, r, 1.0)
+
+
+def _optimal(batch: MDPBatch, r: np.ndarray, sign: float):
+    actions = np.empty(r.shape[:3], dtype=np.int64)
+    values = np.empty(r.shape[:3])
+    status = np.zeros(batch.n_mdps, dtype=np.int64)
+    K.optimal_kernel(_writable(batch.transition), _writable(batch.gamma),
+                     np.arange(batch.n_mdps), r, float(sign), actions, values, status)
+    _raise_status(status, "optimal_policies")
+    return actions, values
+
+
+def value_ranges(rewards, mdps) -> tuple[np.ndarray, np.ndarray]:
+    r"""The smallest and largest return of any policy, :math:`(\min_\pi J, \max_\pi J)`.
+
+    Both are attained by deterministic policies, found by exact policy iteration for
+    :math:`R` and :math:`-R` (as :func:`starc.policy_value_range`).
+
+    Parameters
+    ----------
+    rewards : array_like of shape (B, K, S, A, S)
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+
+    Returns
+    -------
+    low, high : ndarray of shape (B, K)
+
+    References
+    ----------
+    .. [1] Puterman 1994, Theorem 6.2.7; Skalse et al. 2024 ("STARC"), Def. 5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import starc
+    >>> from starc.batch import value_ranges
+    >>> mdp = starc.random_mdp(6, 2, seed=0)
+    >>> R = starc.random_reward(mdp, seed=1, size=(1, 2))
+    >>> lo, hi = value_ranges(R, mdp)
+    >>> ref = starc.policy_value_range(R[0, 1], mdp)
+    >>> bool(abs(lo[0, 1] - ref[0]) < 1e-10 and abs(hi[0, 1] - ref[1]) < 1e-10)
+    True
+    """
+    batch = as_batch(mdps)
+    r = check_rewards(rewards, batch)
+    _, v_best = _optimal(batch, r, 1.0)
+    _, v_worst = _optimal(batch, r, -1.0)
+    mu = batch.initial[:, None, :]
+    return 0.0 - (v_worst * mu).sum(-1), (v_best * mu).sum(-1)
+
+
+_TIES = {"pessimistic": 0, "optimistic": 1, "first": 2}
+
+
+def regrets(r_true, r_proxy, mdps, *, ties: str = "pessimistic") -> np.ndarray:
+    r"""Normalised regrets of optimal proxy policies under the true rewards, exactly.
+
+    .. math::
+
+        \operatorname{Reg}(R_1, R_2) = \frac{\max_\pi J_1(\pi) - J_1(\pi^*_2)}
+                                            {\max_\pi J_1(\pi) - \min_\pi J_1(\pi)}
+        \in [0, 1],
+
+    the same numbers as :func:`starc.regret` for every pair.
+
+    Parameters
+    ----------
+    r_true : array_like of shape (B, K, S, A, S) or (B, 1, S, A, S)
+        True rewards :math:`R_1` (``K = 1``: one true reward per MDP for all proxies).
+    r_proxy : array_like of shape (B, K, S, A, S)
+        Proxy rewards :math:`R_2`, each optimised exactly.
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+    ties : {"pessimistic", "optimistic", "first"}
+        Which :math:`R_2`-optimal policy when several are (see :func:`starc.regret`).
+
+    Returns
+    -------
+    ndarray of shape (B, K)
+        In ``[0, 1]``.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import starc
+    >>> from starc.batch import regrets
+    >>> mdp = starc.random_mdp(6, 2, seed=0)
+    >>> R = starc.random_reward(mdp, seed=1, size=(1, 3))
+    >>> reg = regrets(R[:, :1], np.stack([R[:, 0], -R[:, 0], R[:, 2]], axis=1), mdp)
+    >>> reg[0, :2]
+    array([0., 1.])
+    >>> bool(abs(reg[0, 2] - starc.regret(R[0, 0], R[0, 2], mdp)) < 1e-10)
+    True
+    """
+    batch = as_batch(mdps)
+    a = check_rewards(r_true, batch, "r_true")
+    b = check_rewards(r_proxy, batch, "r_proxy")
+    check_choice(ties, "ties", tuple(_TIES))
+    R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
+    prep = prepare(batch)
+    need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
+    _, out_reg, _, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=_TIES[ties])
+    return out_reg[..., 0].reshape(shape)
+
+
+# ----------------------------------------------------------------------------- Monte Carlo
+
+
+def authors_horizon(gamma: float, threshold: float = 1e-5) -> int:
+    r"""The STARC authors' rollout length :math:`\operatorname{round}(\log 10^{-5}/\log\gamma)`.
+
+    Beyond it the discount :math:`\gamma^t` is below ``threshold``; 224 steps for
+    :math:`\gamma = 0.95`. At least 1 (:math:`\gamma = 0` gives 1).
+
+    Parameters
+    ----------
+    gamma : float
+        Discount in ``[0, 1)``.
+    threshold : float, default 1e-5
+        The authors' ``discount_thresh``.
+
+    Returns
+    -------
+    int
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1; authors' ``src/distance/rollout.py``.
+
+    Examples
+    --------
+    >>> from starc.batch import authors_horizon
+    >>> authors_horizon(0.95), authors_horizon(0.9)
+    (224, 109)
+    """
+    gamma = check_gamma(gamma)
+    if gamma == 0.0:
+        return 1
+    return max(1, int(round(math.log(threshold) / math.log(gamma))))
+
+
+def _mc_setup(batch: MDPBatch, horizon, n_repeats, seed):
+    from ._mc import alias_tables
+
+    if horizon is None:
+        hz = np.array([authors_horizon(float(g)) for g in batch.gamma], dtype=np.int64)
+    else:
+        hz = np.full(batch.n_mdps, check_positive_int(horizon, "horizon"), dtype=np.int64)
+    n_rep = (batch.n_actions if n_repeats is None
+             else check_positive_int(n_repeats, "n_repeats"))
+    if isinstance(seed, np.random.SeedSequence):
+        ss = seed
+    elif isinstance(seed, np.random.Generator):
+        ss = np.random.SeedSequence(int(seed.integers(2**63)))
+    else:
+        check_seed(seed)  # validates None / non-negative int
+        ss = np.random.SeedSequence(None if seed is None else int(seed))
+    n, m = batch.n_states, batch.n_actions
+    prob = np.empty((batch.n_mdps, n, m, n))
+    alias = np.empty((batch.n_mdps, n, m, n), dtype=np.int64)
+    alias_tables(_writable(batch.transition), prob, alias)
+    return hz, n_rep, ss, prob, alias
+
+
+def _stream_seeds(ss: np.random.SeedSequence, n: int) -> np.ndarray:
+    """``(n, 4)`` xoshiro256** states from the children of ``ss`` (never all zero)."""
+    out = np.empty((n, 4), dtype=np.uint64)
+    for i, child in enumerate(ss.spawn(n)):
+        st = child.generate_state(4, dtype=np.uint64)
+        if not st.any():  # pragma: no cover - probability 2^-256
+            st[0] = 1
+        out[i] = st
+    return out
+
+
+def mc_policy_returns(rewards, mdps, policies, *, horizon=None, n_repeats=None,
+                      seed=None) -> np.ndarray:
+    r"""Monte-Carlo returns of deterministic policies, the STARC authors' estimator.
+
+    .. math::
+
+        \hat J(\pi) = \frac{1}{n |S|} \sum_{i=1}^{n} \sum_{s_0 \in S} |S|\mu_0(s_0)
+        \sum_{t=0}^{H-1} \gamma^t R(s_t, \pi(s_t), s_{t+1}),
+
+    one episode from every state, repeated ``n_repeats`` times, truncated at ``H``.
+
+    Parameters
+    ----------
+    rewards : array_like of shape (B, K, S, A, S)
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+    policies : int array of shape (B, K, S) or (B, S)
+        The action of each state (one policy per reward, or per MDP).
+    horizon : int, optional
+        Episode length; default :func:`authors_horizon` of each MDP's discount.
+    n_repeats : int, optional
+        Episodes per start state; default ``A`` (the authors' choice).
+    seed : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        One independent stream per MDP is spawned from ``SeedSequence(seed)``.
+
+    Returns
+    -------
+    ndarray of shape (B, K)
+        Unbiased for :math:`J` up to the truncation bias
+        :math:`O(\gamma^H \max|R| / (1-\gamma))`.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1; authors' ``src/distance/rollout.py``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import starc
+    >>> from starc.batch import mc_policy_returns
+    >>> mdp = starc.random_mdp(8, 2, seed=0)
+    >>> R = starc.random_reward(mdp, seed=1, size=(1, 1))
+    >>> pi = starc.optimal_policy(R[0, 0], mdp)
+    >>> est = mc_policy_returns(R, mdp, pi[None], n_repeats=200, seed=2)[0, 0]
+    >>> exact = starc.policy_return(R[0, 0], mdp, pi)
+    >>> bool(abs(est - exact) < 0.05 * abs(exact) + 0.5)
+    True
+    """
+    from ._mc import mc_returns_kernel
+
+    batch = as_batch(mdps)
+    r = check_rewards(rewards, batch)
+    pol = np.asarray(policies)
+    b, k, n = r.shape[0], r.shape[1], batch.n_states
+    if pol.dtype.kind not in "iu":
+        raise ValidationError(f"policies must be an int array of actions, got dtype "
+                              f"{pol.dtype}")
+    if pol.shape == (b, n):
+        pol = np.repeat(pol[:, None], k, axis=1)
+    if pol.shape != (b, k, n):
+        raise ValidationError(f"policies must have shape ({b}, {k}, {n}) or ({b}, {n}), got "
+                              f"{pol.shape}")
+    if np.any(pol < 0) or np.any(pol >= batch.n_actions):
+        raise ValidationError(f"policies has actions outside [0, {batch.n_actions - 1}]")
+    hz, n_rep, ss, prob, alias = _mc_setup(batch, horizon, n_repeats, seed)
+    out = np.empty((b, k))
+    mc_returns_kernel(prob, alias, _writable(batch.gamma), _writable(batch.initial),
+                      np.arange(b, dtype=np.int64), r, _writable(pol, np.int64), hz, n_rep,
+                      _stream_seeds(ss, b), out)
+    return out
+
+
+def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
+               seed=None) -> np.ndarray:
+    r"""The STARC authors' Monte-Carlo regrets of each pair, in both directions.
+
+    With :math:`\pi_1, \pi_x` optimal and pessimal for :math:`R_1` (``r_true``) and
+    :math:`\pi_i, \pi_y` for :math:`R_i` (``r_proxy``), all by exact policy iteration,
+    and every :math:`\hat J` a rollout estimate (:func:`mc_policy_returns`):
+
+    .. math::
+
+        \widehat{\mathrm{Reg}}_1 = \frac{\hat J_1(\pi_1) - \hat J_1(\pi_i)}
+                                        {\hat J_1(\pi_1) - \hat J_1(\pi_x)}, \qquad
+        \widehat{\mathrm{Reg}}_2 = \frac{\hat J_i(\pi_i) - \hat J_i(\pi_1)}
+                                        {\hat J_i(\pi_i) - \hat J_i(\pi_y)}.
+
+    :math:`\hat J_1(\pi_i)` and :math:`\hat J_i(\pi_i)` share their trajectories, the
+    others are independent; a zero denominator counts as 1; estimates can be negative
+    (as in the authors' data) and are heavy-tailed when a true reward is nearly trivial
+    (a ratio of two noisy near-zero differences); :mod:`starc.sweep` stores them as they
+    are and clipped to ``[0, 1]``. The paper correlates distances with
+    :math:`(\widehat{\mathrm{Reg}}_1 + \widehat{\mathrm{Reg}}_2)/2`.
+
+    Parameters
+    ----------
+    r_true : array_like of shape (B, K, S, A, S) or (B, 1, S, A, S)
+    r_proxy : array_like of shape (B, K, S, A, S)
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+    horizon, n_repeats, seed
+        As in :func:`mc_policy_returns`.
+
+    Returns
+    -------
+    ndarray of shape (B, K, 2)
+        ``[..., 0]`` regret under ``r_true``, ``[..., 1]`` under ``r_proxy``.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1; authors'
+       ``src/experiments/interpolated.py``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import starc
+    >>> from starc.batch import mc_regrets
+    >>> mdp = starc.random_mdp(8, 2, seed=0)
+    >>> R = starc.random_reward(mdp, seed=1, size=(1, 2))
+    >>> est = mc_regrets(R[:, :1], R, mdp, seed=3)
+    >>> est.shape
+    (1, 2, 2)
+
+    Comparing a reward with itself, the exact regret is 0 but the estimates are noise:
+
+    >>> bool(np.all(est[0, 0] != 0.0) and np.all(np.abs(est[0, 0]) < 0.1))
+    True
+    """
+    from ._mc import mc_regret_kernel
+
+    batch = as_batch(mdps)
+    a = check_rewards(r_true, batch, "r_true")
+    b = check_rewards(r_proxy, batch, "r_proxy")
+    R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
+    hz, n_rep, ss, prob, alias = _mc_setup(batch, horizon, n_repeats, seed)
+    prep = prepare(batch)
+    need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
+    _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True)
+    out = np.empty((R.shape[0], R.shape[1] - 1, 2))
+    mc_regret_kernel(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
+                     _stream_seeds(ss, R.shape[0]), out)
+    return out.reshape(shape + (2,))

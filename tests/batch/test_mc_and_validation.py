@@ -1,0 +1,185 @@
+"""Monte-Carlo estimator of starc.batch, and argument validation of every batch function."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import starc
+from starc import batch as B
+
+
+def _deterministic_mdp(n=7, m=3, gamma=0.9, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.zeros((n, m, n))
+    t[np.arange(n)[:, None], np.arange(m)[None, :], rng.integers(n, size=(n, m))] = 1.0
+    return starc.TabularMDP(t, gamma)
+
+
+def test_authors_horizon():
+    assert B.authors_horizon(0.95) == 224
+    assert B.authors_horizon(0.0) == 1
+    with pytest.raises(starc.ValidationError, match="gamma"):
+        B.authors_horizon(1.0)
+
+
+def test_mc_returns_exact_on_deterministic_mdp():
+    """Deterministic transitions: a rollout is the truncated return, so MC is exact."""
+    mdp = _deterministic_mdp()
+    r = starc.random_reward(mdp, seed=1, size=(1, 3))
+    pis = np.stack([starc.optimal_policy(r[0, k], mdp) for k in range(3)])[None]
+    est = B.mc_policy_returns(r, mdp, pis, seed=0)
+    exact = [starc.policy_return(r[0, k], mdp, pis[0, k]) for k in range(3)]
+    scale = np.abs(r).max() / (1 - mdp.gamma)
+    np.testing.assert_allclose(est[0], exact, atol=2e-5 * scale)
+
+
+def test_mc_regrets_match_exact_formula_on_deterministic_mdp():
+    """The authors' ratio with exact returns is the exact regret with 'first' ties."""
+    mdp = _deterministic_mdp(seed=3)
+    r = starc.random_reward(mdp, seed=4, size=(1, 5))
+    est = B.mc_regrets(r[:, :1], r, mdp, seed=1)
+    np.testing.assert_allclose(est[..., 0], B.regrets(r[:, :1], r, mdp, ties="first"),
+                               atol=1e-3)
+    np.testing.assert_allclose(est[..., 1], B.regrets(r, np.repeat(r[:, :1], 5, 1), mdp,
+                                                      ties="first"), atol=1e-3)
+
+
+def test_mc_returns_unbiased_on_stochastic_mdp():
+    mdp = starc.random_mdp(10, 2, seed=5)
+    r = starc.random_reward(mdp, seed=6, size=(1, 2))
+    pis = np.stack([starc.optimal_policy(r[0, k], mdp) for k in range(2)])[None]
+    est = B.mc_policy_returns(r, mdp, pis, n_repeats=400, seed=7)
+    exact = np.array([starc.policy_return(r[0, k], mdp, pis[0, k]) for k in range(2)])
+    # standard error ~ 3 / sqrt(4000) per unit reward scale; allow 5 sigma
+    assert np.all(np.abs(est[0] - exact) < 0.3)
+
+
+def test_mc_deterministic_given_seed_and_weights_by_initial():
+    mdp = starc.random_mdp(8, 2, seed=8)
+    r = starc.random_reward(mdp, seed=9, size=(2, 3))
+    mdps = [mdp, mdp.with_initial(np.eye(8)[0])]
+    pis = np.zeros((2, 8), dtype=np.int64)
+    a = B.mc_policy_returns(r, mdps, pis, seed=11)
+    b = B.mc_policy_returns(r, mdps, pis, seed=11)
+    c = B.mc_policy_returns(r, mdps, pis, seed=12)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    ss = np.random.SeedSequence(11)
+    np.testing.assert_array_equal(B.mc_policy_returns(r, mdps, pis, seed=ss), a)
+
+
+def test_mc_regret_noise_under_trivial_true_reward():
+    """A shaped zero reward: exact regret 0, the authors' ratio is noise / noise."""
+    mdp = starc.random_mdp(8, 2, seed=13)
+    r = np.zeros((1, 2) + mdp.shape)
+    r[0, 0] = starc.potential_shaping(np.zeros(mdp.shape), np.arange(8.0) * 3, mdp.gamma)
+    r[0, 1] = starc.random_reward(mdp, seed=14)
+    assert B.regrets(r[:, :1], r, mdp)[0, 1] == 0.0
+    est = B.mc_regrets(r[:, :1], r, mdp, seed=2)
+    assert np.isfinite(est).all() and est[0, 1, 0] != 0.0
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@pytest.fixture(scope="module")
+def small():
+    mdps = [starc.random_mdp(4, 2, seed=i) for i in range(2)]
+    return mdps, starc.random_reward(mdps[0], seed=1, size=(2, 3))
+
+
+def test_bad_rewards_shape(small):
+    mdps, r = small
+    for bad in (r[0], r[:1], r[..., :3], np.zeros((2, 0, 4, 2, 4))):
+        with pytest.raises(starc.ValidationError, match="rewards"):
+            B.expected_rewards(bad, mdps)
+    with pytest.raises(starc.ValidationError, match="rewards"):
+        B.policy_evaluation(np.full(r.shape, np.nan), mdps)
+
+
+def test_bad_mdps(small):
+    _, r = small
+    with pytest.raises(starc.ValidationError, match="mdps"):
+        B.expected_rewards(r, "nope")
+    with pytest.raises(starc.ValidationError, match="mdps"):
+        B.MDPBatch.from_mdps([])
+    with pytest.raises(starc.ValidationError, match="shape"):
+        B.MDPBatch.from_mdps([starc.random_mdp(4, 2, seed=0), starc.random_mdp(5, 2, seed=0)])
+    with pytest.raises(starc.ValidationError, match=r"mdps\[1\]"):
+        B.MDPBatch.from_mdps([starc.random_mdp(4, 2, seed=0), object()])
+
+
+def test_bad_mdp_batch_arrays():
+    t = np.full((2, 3, 2, 3), 1 / 3)
+    with pytest.raises(starc.ValidationError, match="transition"):
+        B.MDPBatch(t * 2, 0.9)
+    with pytest.raises(starc.ValidationError, match="transition"):
+        B.MDPBatch(t[:, :, :, :2], 0.9)
+    with pytest.raises(starc.ValidationError, match="gamma"):
+        B.MDPBatch(t, 1.0)
+    with pytest.raises(starc.ValidationError, match="gamma"):
+        B.MDPBatch(t, [0.9, 0.9, 0.9])
+    with pytest.raises(starc.ValidationError, match="initial"):
+        B.MDPBatch(t, 0.9, initial=np.ones(3))
+    with pytest.raises(starc.ValidationError, match="initial"):
+        B.MDPBatch(t, 0.9, initial=np.ones((3, 3)) / 3)
+    batch = B.MDPBatch(t, [0.5, 0.9], initial=np.array([1.0, 0.0, 0.0]))
+    assert batch.initial.shape == (2, 3)
+    with pytest.raises(AttributeError):
+        batch.gamma = 0.1
+
+
+def test_bad_options(small):
+    mdps, r = small
+    with pytest.raises(starc.ValidationError, match="method"):
+        B.canonicalize(r, mdps, "nope")
+    with pytest.raises(starc.ValidationError, match="norm"):
+        B.canonicalize(r, mdps, "minimal_potential", norm="linf")
+    with pytest.raises(starc.ValidationError, match="norm"):
+        B.canonicalize(r, mdps, "val", norm="l2")
+    with pytest.raises(starc.ValidationError, match="state_dist"):
+        B.canonicalize(r, mdps, "epic", state_dist=np.ones(3) / 3)
+    with pytest.raises(starc.ValidationError, match="ord"):
+        B.norm(r, mdps, "l3")
+    with pytest.raises(starc.ValidationError, match="policy"):
+        B.policy_evaluation(r, mdps, np.ones((3, 2)))
+    with pytest.raises(starc.ValidationError, match="ties"):
+        B.regrets(r, r, mdps, ties="random")
+    with pytest.raises(starc.ValidationError, match="variant"):
+        B.variant_distances(r, r, mdps, ["VAL-3-2"])
+    with pytest.raises(starc.ValidationError, match="duplicate"):
+        B.variant_distances(r, r, mdps, ["VAL-2-2", "VAL-2-2"])
+    with pytest.raises(starc.ValidationError, match="at least one"):
+        B.variant_distances(r, r, mdps, [])
+    with pytest.raises(starc.ValidationError, match="r1"):
+        B.variant_distances(r[:, :2], r, mdps, ["VAL-2-2"])
+    with pytest.raises(starc.ValidationError, match="r2"):
+        B.variant_distances(r, r[:, :1], mdps, ["VAL-2-2"])
+
+
+def test_bad_mc_arguments(small):
+    mdps, r = small
+    pis = np.zeros((2, 4), dtype=np.int64)
+    with pytest.raises(starc.ValidationError, match="policies"):
+        B.mc_policy_returns(r, mdps, pis.astype(float))
+    with pytest.raises(starc.ValidationError, match="policies"):
+        B.mc_policy_returns(r, mdps, np.zeros((2, 3), dtype=np.int64))
+    with pytest.raises(starc.ValidationError, match="policies"):
+        B.mc_policy_returns(r, mdps, pis + 5)
+    with pytest.raises(starc.ValidationError, match="horizon"):
+        B.mc_policy_returns(r, mdps, pis, horizon=0)
+    with pytest.raises(starc.ValidationError, match="n_repeats"):
+        B.mc_regrets(r, r, mdps, n_repeats=-1)
+    with pytest.raises(starc.ValidationError, match="seed"):
+        B.mc_regrets(r, r, mdps, seed="x")
+
+
+def test_importing_starc_does_not_import_numba():
+    import subprocess
+    import sys
+
+    code = "import sys, starc; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
