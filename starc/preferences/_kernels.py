@@ -1,6 +1,7 @@
 """Compiled kernels behind :mod:`starc.preferences.inference_distance` (private).
 
-Two loops that numpy and scipy cannot express without a Python-level loop per query:
+Loops that numpy and scipy cannot express without a Python-level loop per query (or per
+node):
 
 * :func:`bidirectional_dijkstra_many` -- point-to-point shortest paths on a symmetric
   CSR graph with positive weights, one bidirectional Dijkstra search per query. Each
@@ -13,7 +14,18 @@ Two loops that numpy and scipy cannot express without a Python-level loop per qu
   nodes reachable from the non-zeros of ``b`` in the graph of ``L`` are visited
   (Gilbert-Peierls). Oracle: a dense solve with the full factorisation.
 
-Both reuse their work arrays across queries and reset only what a query touched.
+* :func:`partial_forward_quadform` -- the same reach-limited forward solve through the
+  sparse part of the ``"schur"`` solver's partial elimination
+  (:mod:`starc.preferences._reduction`), which also hands the residual that reaches the
+  dense core back as one column per query; :func:`partial_forward_dense` and
+  :func:`partial_backward_dense` are its dense-block forward and transposed solves.
+  Oracle: a dense triangular solve.
+* :func:`label_propagation` and :func:`cut_vertex_cover` -- community labels and a greedy
+  vertex cover of the edges between communities, which propose the hub separator of the
+  ``"schur"`` solver's dense core. Oracle: the covering property itself.
+
+The query kernels reuse their work arrays across queries and reset only what a query
+touched.
 """
 
 from __future__ import annotations
@@ -248,3 +260,178 @@ def ldl_solve_block(lp, li, lx, dinv, perm, rhs):
     for i in range(n):
         out[i, :] = y[perm[i], :]
     return out
+
+
+# --- partial elimination ("schur" solver, see _reduction.py) -------------------------------
+
+@njit(cache=True)
+def partial_forward_quadform(lp, li, lx, dinv, n_elim, n_core, pos_a, pos_b, R):
+    """Forward elimination of ``b = e_a - e_b`` through the eliminated positions.
+
+    ``lp, li, lx`` is the CSC factor of a partial elimination in position order:
+    column ``j < n_elim`` (an eliminated node with weighted degree ``1/dinv[j]``) holds
+    the later positions ``i`` it was joined to and ``c_ji / d_j``; columns ``>= n_elim``
+    are empty. For query ``q`` the solve ``y_i += lx * y_j`` visits only the positions
+    reachable from ``pos_a[q]`` and ``pos_b[q]`` (``-1`` = absent; Gilbert-Peierls),
+    returns ``sum_{j < n_elim} y_j**2 * dinv[j]`` and writes the residual that reaches the
+    core positions ``n_elim .. n_elim + n_core - 1`` into column ``q`` of ``R`` (rows are
+    core positions; later positions, the grounded nodes, are dropped). ``R`` must be zero
+    on entry. Oracle: the dense factorisation in ``tests/preferences``.
+    """
+    n = lp.shape[0] - 1
+    y = np.zeros(n)
+    mark = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int64)
+    reach = np.empty(n, np.int64)
+    n_queries = pos_a.shape[0]
+    out = np.empty(n_queries)
+    for q in range(n_queries):
+        nr = 0
+        for side in range(2):
+            start = pos_a[q] if side == 0 else pos_b[q]
+            if start < 0 or mark[start]:
+                continue
+            top = 0
+            stack[0] = start
+            mark[start] = True
+            while top >= 0:
+                j = stack[top]
+                top -= 1
+                reach[nr] = j
+                nr += 1
+                for k in range(lp[j], lp[j + 1]):
+                    i = li[k]
+                    if not mark[i]:
+                        mark[i] = True
+                        top += 1
+                        stack[top] = i
+        order = np.sort(reach[:nr])
+        if pos_a[q] >= 0:
+            y[pos_a[q]] += 1.0
+        if pos_b[q] >= 0:
+            y[pos_b[q]] -= 1.0
+        acc = 0.0
+        for r in range(nr):
+            j = order[r]
+            yj = y[j]
+            if j < n_elim:
+                if yj != 0.0:
+                    for k in range(lp[j], lp[j + 1]):
+                        y[li[k]] += lx[k] * yj
+                    acc += yj * yj * dinv[j]
+            elif j < n_elim + n_core:
+                R[j - n_elim, q] = yj
+        for r in range(nr):
+            j = order[r]
+            y[j] = 0.0
+            mark[j] = False
+        out[q] = acc
+    return out
+
+
+@njit(cache=True)
+def partial_forward_dense(lp, li, lx, n_elim, Y):
+    """In place ``y_i += lx * y_j`` over the eliminated columns ``j < n_elim`` of a dense
+    block ``Y`` of shape ``(n_positions, k)`` (the forward half of
+    :func:`partial_forward_quadform` for dense right-hand sides)."""
+    k = Y.shape[1]
+    for j in range(n_elim):
+        for p in range(lp[j], lp[j + 1]):
+            i = li[p]
+            a = lx[p]
+            for c in range(k):
+                Y[i, c] += a * Y[j, c]
+
+
+@njit(cache=True)
+def partial_backward_dense(lp, li, lx, n_elim, Y):
+    """In place ``x_j += sum_i lx * x_i`` for ``j = n_elim - 1 .. 0`` (the transposed
+    solve that follows :func:`partial_forward_dense` and the diagonal scaling)."""
+    k = Y.shape[1]
+    for j in range(n_elim - 1, -1, -1):
+        for p in range(lp[j], lp[j + 1]):
+            i = li[p]
+            a = lx[p]
+            for c in range(k):
+                Y[j, c] += a * Y[i, c]
+
+
+@njit(cache=True)
+def label_propagation(indptr, indices, n_sweeps, seed):
+    """Community labels by asynchronous label propagation on a CSR graph.
+
+    Every node takes the label most frequent among its neighbours (ties to the smaller
+    label), visiting nodes in a random order per sweep, until no label changes or
+    ``n_sweeps`` sweeps. Used only to propose a vertex separator; any labelling gives an
+    exact factorisation.
+    """
+    n = indptr.shape[0] - 1
+    np.random.seed(seed)
+    lab = np.arange(n)
+    cnt = np.zeros(n, np.int64)
+    touched = np.empty(n, np.int64)
+    for _ in range(n_sweeps):
+        order = np.random.permutation(n)
+        changed = 0
+        for x in order:
+            nt = 0
+            for k in range(indptr[x], indptr[x + 1]):
+                lab_y = lab[indices[k]]
+                if cnt[lab_y] == 0:
+                    touched[nt] = lab_y
+                    nt += 1
+                cnt[lab_y] += 1
+            if nt == 0:
+                continue
+            best = lab[x]
+            bc = cnt[best]
+            for i in range(nt):
+                lab_y = touched[i]
+                if cnt[lab_y] > bc or (cnt[lab_y] == bc and lab_y < best):
+                    best = lab_y
+                    bc = cnt[lab_y]
+            for i in range(nt):
+                cnt[touched[i]] = 0
+            if best != lab[x]:
+                lab[x] = best
+                changed += 1
+        if changed == 0:
+            break
+    return lab
+
+
+@njit(cache=True)
+def cut_vertex_cover(indptr, indices, lab):
+    """Greedy vertex cover of the edges whose end points carry different labels.
+
+    Repeatedly takes the node covering most uncovered cut edges (a lazy max-heap on the
+    cut degree); returns a boolean mask. Removing the cover leaves no edge between two
+    labels.
+    """
+    n = indptr.shape[0] - 1
+    deg = np.zeros(n, np.int64)
+    for x in range(n):
+        for k in range(indptr[x], indptr[x + 1]):
+            if lab[indices[k]] != lab[x]:
+                deg[x] += 1
+    cover = np.zeros(n, np.bool_)
+    keys = np.empty(indices.shape[0] + n + 1)
+    vals = np.empty(indices.shape[0] + n + 1, np.int64)
+    size = 0
+    for x in range(n):
+        if deg[x] > 0:
+            size = _push(keys, vals, size, -float(deg[x]), x)
+    while size > 0:
+        key, x, size = _pop(keys, vals, size)
+        if cover[x] or deg[x] == 0:
+            continue
+        if -key != deg[x]:
+            size = _push(keys, vals, size, -float(deg[x]), x)
+            continue
+        cover[x] = True
+        for k in range(indptr[x], indptr[x + 1]):
+            y = indices[k]
+            if lab[y] != lab[x] and not cover[y]:
+                deg[y] -= 1
+        deg[x] = 0
+    return cover

@@ -23,7 +23,7 @@ from starc.preferences import (InferenceDistanceOracle, inference_distance,
                                mean_inference_distance, preference_graph)
 from starc.preferences.inference_distance import _ResistanceEngine
 
-SOLVERS = ["auto", "lu", "cg"]
+SOLVERS = ["auto", "lu", "cg", "schur"]
 TOL = 1e-9
 
 
@@ -251,8 +251,16 @@ def test_sparse_triangular_queries_against_full_solves():
     assert o._engine.factor.fast
 
 
-def test_auto_solver_choice():
+def test_auto_solver_choice(monkeypatch):
     rr = nx.random_regular_graph(3, 12_000, seed=0)
+    o = InferenceDistanceOracle(rr)
+    o.distance(0, 1, "resistance")
+    # an expander: LU would fill in; the exact partial elimination with a dense core is
+    # affordable (and far faster than one CG solve per query)
+    assert o._engine.solver == "schur"
+    # when that dense core would cost too much, "auto" falls back to conjugate gradients
+    import starc.preferences._reduction as reduction
+    monkeypatch.setattr(reduction, "AUTO_MAX_FLOPS", 1.0)
     o = InferenceDistanceOracle(rr)
     o.distance(0, 1, "resistance")
     assert o._engine.solver == "cg"
