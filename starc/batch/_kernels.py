@@ -582,48 +582,20 @@ def inverse_norms(nrm, ref, n, m, inv):
 def full_table(c1, c2, t, full, inv1, inv2, need, out):
     """``out[j, k]`` = metric ``k`` of ``c1 inv1[j] - c2 inv2[j]`` for each needed ``j``.
 
-    ``full``: every transition is possible, so weighted linf equals linf (a branch-free
-    inner loop).
+    ``full``: every transition is possible, so weighted linf equals linf.
     """
     for j in range(7):
         if need[j]:
-            if full:
-                _table_row_full(c1, c2, t, inv1[j], inv2[j], out[j])
-            else:
-                _table_row_support(c1, c2, t, inv1[j], inv2[j], out[j])
+            _table_row(c1, c2, t, inv1[j], inv2[j], full, out[j])
 
 
 @njit(cache=True)
-def _table_row_full(c1, c2, t, f1, f2, out):
-    n, m, _ = c1.shape
-    l1 = 0.0
-    l2 = 0.0
-    li = 0.0
-    w1 = 0.0
-    w2 = 0.0
-    for s in range(n):
-        for a in range(m):
-            for u in range(n):
-                x = c1[s, a, u] * f1 - c2[s, a, u] * f2
-                ax = abs(x)
-                p = t[s, a, u]
-                xx = x * x
-                l1 += ax
-                l2 += xx
-                if ax > li:
-                    li = ax
-                w1 += p * ax
-                w2 += p * xx
-    out[0] = l1
-    out[1] = np.sqrt(l2)
-    out[2] = li
-    out[3] = w1
-    out[4] = np.sqrt(w2)
-    out[5] = li
+def _table_row(c1, c2, t, f1, f2, full, out):
+    """All six metrics of ``c1 f1 - c2 f2`` in one pass.
 
-
-@njit(cache=True)
-def _table_row_support(c1, c2, t, f1, f2, out):
+    ``full`` says every transition is possible, so the weighted L-inf norm (the max over
+    the support) equals the plain one and its branch is skipped.
+    """
     n, m, _ = c1.shape
     l1 = 0.0
     l2 = 0.0
@@ -644,14 +616,14 @@ def _table_row_support(c1, c2, t, f1, f2, out):
                     li = ax
                 w1 += p * ax
                 w2 += p * xx
-                if p > 0.0 and ax > wi:
+                if not full and p > 0.0 and ax > wi:
                     wi = ax
     out[0] = l1
     out[1] = np.sqrt(l2)
     out[2] = li
     out[3] = w1
     out[4] = np.sqrt(w2)
-    out[5] = wi
+    out[5] = li if full else wi
 
 
 @njit(cache=True)
