@@ -433,10 +433,14 @@ def save_mdp(path, mdp: TabularMDP, reward=None) -> None:
 
 
 def _read_npz(path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file; ``path`` without its ``.npz`` suffix is accepted too,
+    as written by :func:`numpy.savez` (and so by :func:`save_mdp`)."""
     if not isinstance(path, (str, os.PathLike)):
         raise ValidationError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if not os.path.exists(path):
-        raise ValidationError(f"path {os.fspath(path)!r} does not exist")
+        if not os.path.exists(os.fspath(path) + ".npz"):
+            raise ValidationError(f"path {os.fspath(path)!r} does not exist")
+        path = os.fspath(path) + ".npz"
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array has no keys
@@ -461,7 +465,8 @@ def load_mdp(path, *, with_reward: bool = False):
     ----------
     path : str or os.PathLike
         An ``.npz`` file with the keys ``transition`` and ``gamma`` (and optionally
-        ``initial`` and ``reward``).
+        ``initial`` and ``reward``); the ``.npz`` suffix may be left out, as in
+        :func:`save_mdp`.
     with_reward : bool, default False
         Also return the stored reward (``ValidationError`` when there is none).
 

@@ -397,6 +397,11 @@ def test_save_appends_npz_suffix(tmp_path, toy_mdp):
     starc.save_mdp(tmp_path / "plain", toy_mdp)
     assert (tmp_path / "plain.npz").exists()
     assert starc.load_mdp(tmp_path / "plain.npz").n_states == 2
+    # the name it was saved under loads it back, as a str or a Path
+    assert starc.load_mdp(tmp_path / "plain").n_states == 2
+    assert starc.load_mdp(str(tmp_path / "plain")).n_states == 2
+    with pytest.raises(starc.ValidationError, match="does not exist"):
+        starc.load_mdp(tmp_path / "other")
 
 
 def test_load_without_initial_defaults_to_uniform(tmp_path):
