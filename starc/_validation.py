@@ -42,6 +42,10 @@ def as_float_array(x, name: str, *, ndim: int | None = None, min_ndim: int | Non
             "mixed-type sequence")
     if arr.dtype.kind in "cUSVMm":
         raise ValidationError(f"{name} must be real-valued, got dtype {arr.dtype}")
+    if copy or arr.dtype != np.float64 or not arr.flags.c_contiguous:
+        # the conversion allocates: a broadcast view (zero strides) may be far larger
+        # than the memory behind it, so refuse before allocating
+        check_memory(arr.shape, name)
     arr = np.array(arr, dtype=np.float64, order="C", copy=copy or None)
     if ndim is not None and arr.ndim != ndim:
         raise ValidationError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")

@@ -218,6 +218,19 @@ def test_available_memory_is_positive():
     assert v.available_memory_bytes() > 2**20
 
 
+def test_a_broadcast_view_is_refused_before_it_is_copied(monkeypatch, small_mdp):
+    # np.broadcast_to gives a view with zero strides: 8 bytes of memory behind an array
+    # that a C-contiguous conversion would have to allocate in full
+    monkeypatch.setattr(v, "available_memory_bytes", lambda: 10**6)
+    view = np.broadcast_to(np.float64(1.0), (2000, 6, 3, 6))
+    with pytest.raises(ValidationError, match=r"reward would need 1,728,000 bytes"):
+        starc.broadcast_reward(view, small_mdp)
+    with pytest.raises(ValidationError, match=r"x would need 1,728,000 bytes"):
+        v.as_float_array(view, "x")
+    small = np.broadcast_to(np.float64(1.0), (2, 6, 3, 6))
+    assert starc.broadcast_reward(small, small_mdp).flags.c_contiguous
+
+
 def test_broadcasting_a_reward_refuses_before_allocating(monkeypatch, small_mdp):
     # A state reward (K, S) broadcasts to (K, S, A, S): refuse that when it cannot fit.
     monkeypatch.setattr(v, "available_memory_bytes", lambda: 10**6)
