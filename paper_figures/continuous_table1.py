@@ -31,14 +31,14 @@ Run ``python paper_figures/continuous_table1.py [--quick] [--output DIR]``; writ
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
+import sys
 import time
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import figure_parser, save_figure  # noqa: E402
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -46,7 +46,6 @@ from starc.adapters.gymnasium import pendulum_task  # noqa: E402
 from starc.sampled import (sampled_dard_distance, sampled_epic_distance,  # noqa: E402
                            sampled_val_distance)
 
-DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
 GAMMA = 0.95
 #: Rollout length of the Monte-Carlo values: gamma**H ~ 1e-12, so the truncated tails of
 #: the potential (|Phi| <= 90) leave nothing above round-off.
@@ -170,7 +169,8 @@ def run(n_samples: int, n_mean_samples: int, n_inner: int, n_next: int, seed: in
     return rows
 
 
-def plot(rows, path: str, dpi: int) -> None:
+def plot(rows):
+    """Bar chart of the estimates, error bars of three standard errors."""
     fig, ax = plt.subplots(figsize=(8, 3.8), constrained_layout=True)
     width = 0.2
     x = np.arange(len(VARIANTS))
@@ -185,16 +185,12 @@ def plot(rows, path: str, dpi: int) -> None:
     ax.set_ylabel("distance to the ground truth")
     ax.set_title("Pendulum-v1: sampled distances (error bars: 3 bootstrap s.e.)")
     ax.legend(fontsize=8, loc="upper left")
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    return fig
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small samples (for CI, < 30 s)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = figure_parser(__doc__, "small samples (for CI, < 30 s)", seed=0,
+                         seed_help=None).parse_args(argv)
 
     t0 = time.perf_counter()
     if args.quick:
@@ -211,8 +207,8 @@ def main(argv=None) -> int:
                                                "n_samples"])
         writer.writeheader()
         writer.writerows(rows)
-    png_path = os.path.join(args.output, "continuous_table1.png")
-    plot(rows, png_path, dpi=80 if args.quick else 150)
+    png_path = save_figure(plot(rows), args.output, "continuous_table1.png",
+                           dpi=80 if args.quick else 150)
 
     header = f"{'reward':<18}" + "".join(f"{m:>24}" for m in METHODS[:3]) + f"{'VAL indep.':>18}"
     print(header)

@@ -12,12 +12,16 @@ Run ``python paper_figures/regret_vs_distance.py [--quick] [--output DIR]``.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import SCRIPT_OUTPUT, figure_parser, save_figure  # noqa: E402
 
-import starc
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import starc  # noqa: E402
 
 
 def collect(n_mdps: int, n_pairs: int, steps: int, n_states: int, n_actions: int, seed: int):
@@ -39,16 +43,8 @@ def collect(n_mdps: int, n_pairs: int, steps: int, n_states: int, n_actions: int
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small run for CI")
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "output"))
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    args = figure_parser(__doc__, "a small run for CI", seed=0, output=SCRIPT_OUTPUT,
+                         seed_help=None).parse_args(argv)
     if args.quick:
         data = collect(n_mdps=3, n_pairs=2, steps=8, n_states=12, n_actions=3, seed=args.seed)
     else:
@@ -68,10 +64,7 @@ def main(argv=None) -> int:
     ax.set_title(f"Regret vs STARC distance ({len(d)} reward pairs)")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "regret_vs_distance.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = save_figure(fig, args.output, "regret_vs_distance.png", dpi=120)
     rho = np.corrcoef(d, reg)[0, 1]
     print(f"wrote {path} ({len(d)} pairs; Pearson(distance, regret) = {rho:.3f})")
     return 0

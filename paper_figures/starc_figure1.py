@@ -30,13 +30,16 @@ reward: minutes).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
+import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import SCRIPT_OUTPUT, figure_parser, save_figure  # noqa: E402
 
-from starc.sweep import FAMILIES, Sweep
+import numpy as np  # noqa: E402
+
+from starc.sweep import FAMILIES, Sweep  # noqa: E402
 
 PAPER_MC = {"VAL-2-2": 0.856, "EPIC-2-2": 0.778, "DARD-2-2": 0.782}
 HIGHLIGHT = {"EPIC-2-2": "tab:red", "DARD-2-2": "tab:purple", "VAL-2-2": "tab:green"}
@@ -146,24 +149,16 @@ def plot(result, out_dir: str, title: str) -> str:
     bx.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = os.path.join(out_dir, "starc_figure1.png")
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir, "starc_figure1.png", dpi=130)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small run for CI (1,024 rows)")
+    parser = figure_parser(__doc__, "a small run for CI (1,024 rows)", seed=0,
+                           seed_help="root seed (default 0)", output=SCRIPT_OUTPUT,
+                           output_help="output folder (default paper_figures/output)")
     parser.add_argument("--with-lp-variants", action="store_true",
                         help="add MinimalPotential-L1 (one linear program per reward)")
-    parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "output"),
-                        help="output folder (default paper_figures/output)")
     args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
     result = run(args.quick, args.seed, args.with_lp_variants)
     os.makedirs(args.output, exist_ok=True)
     rows = table_rows(result)

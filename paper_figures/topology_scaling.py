@@ -18,26 +18,21 @@ written to ``DIR/topology_scaling.png``.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import figure_parser, write_figure  # noqa: E402
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from starc.preferences import topology_gap_curve  # noqa: E402
 
-DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
-
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (for CI)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="root random seed")
-    args = parser.parse_args(argv)
+    args = figure_parser(__doc__, "small sizes (for CI)", seed=0,
+                         seed_help="root random seed").parse_args(argv)
 
     if args.quick:
         ns = 2 ** np.arange(6, 14)                 # 64 .. 8192: 2.1 decades
@@ -75,11 +70,7 @@ def main(argv=None) -> int:
     ax_r.set_title(r"the gap follows $\ln n / \ln\ln n$ (Qiu et al., Thm. 4.5)")
     ax_r.legend(fontsize=8, loc="lower right")
 
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "topology_scaling.png")
-    fig.savefig(path, dpi=80 if args.quick else 150)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, args, "topology_scaling")
     return 0
 
 

@@ -15,12 +15,12 @@ written to ``DIR/topology_schematic.png``.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import figure_parser, write_figure  # noqa: E402
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -28,7 +28,6 @@ from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 from starc.preferences import chain_dataset, tree_dataset  # noqa: E402
 
-DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
 N_CLUSTERS = 4
 
 
@@ -105,11 +104,7 @@ def draw_tree(ax, seed):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="low resolution (for CI)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output folder")
-    parser.add_argument("--seed", type=int, default=3, help="random seed")
-    args = parser.parse_args(argv)
+    args = figure_parser(__doc__, "low resolution (for CI)", seed=3).parse_args(argv)
 
     fig, (ax_c, ax_t) = plt.subplots(1, 2, figsize=(12, 3.8), constrained_layout=True)
     draw_chain(ax_c, args.seed)
@@ -120,11 +115,7 @@ def main(argv=None) -> int:
                plt.Line2D([], [], marker="o", ls="", mfc="w", mec="k", ms=9,
                           label="response (colour = cluster)")]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "topology_schematic.png")
-    fig.savefig(path, dpi=80 if args.quick else 150)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, args, "topology_schematic")
     return 0
 
 

@@ -13,26 +13,21 @@ written to ``DIR/transforms_lsc_shape.png``.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import figure_parser, write_figure  # noqa: E402
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.special import expit  # noqa: E402
 
 from starc.transforms import lsc  # noqa: E402
 
-DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
-
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="coarse grid (for CI)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output folder")
-    args = parser.parse_args(argv)
+    args = figure_parser(__doc__, "coarse grid (for CI)").parse_args(argv)
 
     r = np.linspace(-6.0, 6.0, 121 if args.quick else 1201)
     refs = (-2.0, 0.0, 2.0)
@@ -52,11 +47,7 @@ def main(argv=None) -> int:
     ax_d.set_title("marginal utility: improve the bad, not the good")
     ax_d.legend(fontsize=8)
 
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "transforms_lsc_shape.png")
-    fig.savefig(path, dpi=80 if args.quick else 150)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, args, "transforms_lsc_shape")
     return 0
 
 

@@ -18,19 +18,18 @@ Run ``python paper_figures/transforms_p_all_good.py [--quick] [--output DIR]``.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import figure_parser, write_figure  # noqa: E402
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from starc.transforms import (AGGREGATION_METHODS, SCENARIOS, aggregation_scenario,  # noqa: E402
                               compare_aggregations)
 
-DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
 TITLES = {"iid": "i.i.d. rewards", "scale": "reward 2 at 3x scale",
           "refusal": "10 % refusals"}
 STYLES = {"raw_sum": "C3-", "lsc_sum": "C0-", "zscore_sum": "C1--", "sigmoid_sum": "C2--",
@@ -38,10 +37,7 @@ STYLES = {"raw_sum": "C3-", "lsc_sum": "C0-", "zscore_sum": "C1--", "sigmoid_sum
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="coarse quadrature (for CI)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output folder")
-    args = parser.parse_args(argv)
+    args = figure_parser(__doc__, "coarse quadrature (for CI)").parse_args(argv)
 
     n_nodes = 16 if args.quick else 40
     kl = np.linspace(0.05, 4.0, 8 if args.quick else 60)
@@ -56,11 +52,7 @@ def main(argv=None) -> int:
     axes[0].set_ylabel("true P(all good)")
     axes[0].legend(fontsize=8)
 
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "transforms_p_all_good.png")
-    fig.savefig(path, dpi=80 if args.quick else 150)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, args, "transforms_p_all_good")
     return 0
 
 

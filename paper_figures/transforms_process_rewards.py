@@ -14,28 +14,23 @@ Run ``python paper_figures/transforms_process_rewards.py [--quick] [--output DIR
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import figure_parser, write_figure  # noqa: E402
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from starc.transforms import (clip_delta_process_rewards, clip_process_rewards,  # noqa: E402
                               delta_process_rewards, returns_to_go)
 
-DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
 ETA = 0.5
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few traces (for CI)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    args = parser.parse_args(argv)
+    args = figure_parser(__doc__, "few traces (for CI)", seed=0).parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
     n_traces = 50 if args.quick else 1000
@@ -71,11 +66,7 @@ def main(argv=None) -> int:
     ax_all.set_title("raw process rewards reward length")
     ax_zoom.set_title("Clip and Delta: bounded returns (zoom)")
 
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "transforms_process_rewards.png")
-    fig.savefig(path, dpi=80 if args.quick else 150)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, args, "transforms_process_rewards")
     return 0
 
 

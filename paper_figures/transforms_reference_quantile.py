@@ -13,28 +13,24 @@ Run ``python paper_figures/transforms_reference_quantile.py [--quick] [--output 
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import figure_parser, write_figure  # noqa: E402
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from starc.transforms import (SCENARIOS, aggregation_scenario, compare_at_equal_kl,  # noqa: E402
                               lsc_aggregate)
 
-DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
 TITLES = {"iid": "i.i.d. rewards", "scale": "reward 2 at 3x scale",
           "refusal": "10 % refusals"}
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few quantiles (for CI)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output folder")
-    args = parser.parse_args(argv)
+    args = figure_parser(__doc__, "few quantiles (for CI)").parse_args(argv)
 
     n_nodes = 16 if args.quick else 40
     qs = np.linspace(0.05, 0.99, 5 if args.quick else 40)
@@ -59,11 +55,7 @@ def main(argv=None) -> int:
     axes[0].set_ylabel("true P(all good)")
     axes[0].legend(fontsize=8)
 
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "transforms_reference_quantile.png")
-    fig.savefig(path, dpi=80 if args.quick else 150)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, args, "transforms_reference_quantile")
     return 0
 
 

@@ -20,27 +20,22 @@ Run ``python paper_figures/transforms_winrate_vs_kl.py [--quick] [--output DIR]`
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import figure_parser, write_figure  # noqa: E402
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from starc.transforms import (best_of_n_policy, compare_at_equal_kl, kl_divergence,  # noqa: E402
                               lsc, reference_reward, win_probability, win_rate)
 
-DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
-
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small problem (for CI)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="root seed")
-    args = parser.parse_args(argv)
+    args = figure_parser(__doc__, "small problem (for CI)", seed=0,
+                         seed_help="root seed").parse_args(argv)
 
     n = 2000 if args.quick else 20000
     n_sets = 1 if args.quick else 5
@@ -78,11 +73,7 @@ def main(argv=None) -> int:
     ax.set_title("heavy-tailed proxy: LSC resists reward hacking")
     ax.legend(fontsize=8)
 
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "transforms_winrate_vs_kl.png")
-    fig.savefig(path, dpi=80 if args.quick else 150)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, args, "transforms_winrate_vs_kl")
     return 0
 
 

@@ -8,12 +8,12 @@ shaped < second peak < random < negated.
 from __future__ import annotations
 
 import csv
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "paper_figures" / "continuous_table1.py"
+from figure_scripts import FIGURES, load_script
+
+SCRIPT = FIGURES / "continuous_table1.py"
 
 #: Absolute slack for a distance that is 0 up to round-off.
 ROUNDOFF = 1e-6
@@ -21,10 +21,7 @@ ROUNDOFF = 1e-6
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("_figure_continuous_table1", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.__doc__ and module.__doc__.strip()
+    module = load_script(SCRIPT)
     out = tmp_path_factory.mktemp("continuous_table1")
     assert module.main(["--quick", "--output", str(out)]) == 0
     png = out / "continuous_table1.png"

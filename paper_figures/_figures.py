@@ -1,0 +1,67 @@
+"""What every ``paper_figures`` script shares: its command line and how it writes a figure.
+
+Not a figure itself. Every script runs as ``python paper_figures/<name>.py [--quick]
+[--output DIR] ...`` and is also loaded by file path and called as ``main(argv)`` (by the
+tests, by ``starc figures`` and, as a subprocess with ``--quick --output DIR``, by the
+gallery of ``docs/conf.py``). Names starting with ``_`` are skipped by the gallery and by
+``starc figures``, so this module is never run as a figure.
+
+A script imports it after putting its own folder on ``sys.path`` (needed when it is
+loaded by file path rather than run), which also selects matplotlib's Agg backend before
+the script imports ``matplotlib.pyplot``::
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _figures import DEFAULT_OUTPUT, figure_parser, write_figure  # noqa: E402
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+#: Default output folder of most scripts, relative to the working directory (the
+#: repository root when run as documented).
+DEFAULT_OUTPUT = os.path.join("paper_figures", "output")
+#: ``paper_figures/output`` next to the scripts, wherever they are run from.
+SCRIPT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output")
+
+
+def figure_parser(doc: str, quick_help: str, *, seed: int | None = None,
+                  seed_help: str | None = "random seed", output: str = DEFAULT_OUTPUT,
+                  output_help: str = "output folder") -> argparse.ArgumentParser:
+    """The parser of a figure script: ``--quick``, ``--output`` and, if ``seed`` is given,
+    ``--seed`` (an int defaulting to ``seed``). A help of ``None`` shows none.
+
+    ``doc`` is the script's docstring; its first line describes the parser. A script
+    with more options adds them to the returned parser before parsing.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--output", default=output, help=output_help)
+    if seed is not None:
+        parser.add_argument("--seed", type=int, default=seed, help=seed_help)
+    return parser
+
+
+def save_figure(fig, folder: str, filename: str, *, dpi: int) -> str:
+    """Save ``fig`` as ``folder/filename`` (creating the folder), close it, return the path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, filename)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def write_figure(fig, args: argparse.Namespace, name: str) -> str:
+    """Save ``fig`` as ``args.output/<name>.png`` and print ``wrote <path>``.
+
+    80 dpi with ``--quick``, 150 dpi otherwise. Returns the path.
+    """
+    path = save_figure(fig, args.output, f"{name}.png", dpi=80 if args.quick else 150)
+    print(f"wrote {path}")
+    return path
