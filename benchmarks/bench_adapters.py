@@ -19,26 +19,16 @@ Run ``python benchmarks/bench_adapters.py [--quick]``; prints the times and writ
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import statistics
-import time
+import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench import median_time, write_json  # noqa: E402
 
-import starc
+import numpy as np  # noqa: E402
 
-
-def median_time(fn, repeat: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+import starc  # noqa: E402
 
 
 def imitation_style_net(torch, n_states, n_actions, use_next_state, use_done):
@@ -102,8 +92,9 @@ def bench_torch(n_states, n_actions, repeat):
                 finally:
                     torch.set_num_threads(old)
 
-            t_tab = median_time(lambda: tabulate(net, mdp, num_threads=threads), repeat)
-            t_floor = median_time(floor, repeat)
+            t_tab = median_time(lambda: tabulate(net, mdp, num_threads=threads), repeat,
+                                warmup=1)
+            t_floor = median_time(floor, repeat, warmup=1)
             key = "default_threads" if threads is None else "one_thread"
             entry[key] = {"tabulate_s": t_tab, "forward_floor_s": t_floor,
                           "ratio_to_floor": t_tab / t_floor, "target_s": 2.0,
@@ -125,7 +116,7 @@ def bench_callable(n_states, n_actions, repeat):
     def fn(s, a, s2):
         return w[s, a] + np.sin(s2)
 
-    t = median_time(lambda: tabulate_callable(fn, mdp), repeat)
+    t = median_time(lambda: tabulate_callable(fn, mdp), repeat, warmup=1)
     print(f"numpy tabulate_callable S={n_states} A={n_actions}: {t:.3f} s")
     return {"tabulate_callable_s": t}
 
@@ -144,7 +135,7 @@ def bench_sampled(repeat):
                                      state_sampler=smp.state_sampler,
                                      action_sampler=smp.action_sampler, seed=0)
 
-    t = median_time(run, repeat)
+    t = median_time(run, repeat, warmup=1)
     print(f"sampled_epic_distance (n_samples=4096, n_mean_samples=4096, 200 bootstrap): "
           f"{t:.3f} s")
     return {"sampled_epic_distance_default_s": t}
@@ -167,10 +158,7 @@ def main(argv=None) -> int:
         "callable_tabulate": bench_callable(256, 8, repeat),
         "sampled": bench_sampled(repeat),
     }
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"wrote {args.output}")
+    write_json(args.output, results)
     return 0
 
 

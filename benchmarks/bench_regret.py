@@ -13,18 +13,20 @@ Run ``python benchmarks/bench_regret.py [--quick]``; writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import time
+import sys
 import warnings
 
-import numpy as np
-import scipy.linalg  # noqa: F401 - load scipy's BLAS before threadpoolctl pins it
-import scipy.optimize  # noqa: F401
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench import timed, write_json  # noqa: E402
 
-import starc
-from starc.regret import _occupancy_constraints
+import numpy as np  # noqa: E402
+import scipy.linalg  # noqa: E402,F401 - load scipy's BLAS before threadpoolctl pins it
+import scipy.optimize  # noqa: E402,F401
+
+import starc  # noqa: E402
+from starc.regret import _occupancy_constraints  # noqa: E402
 
 
 def linprog_worst_case(r1, r2, mdp, lo, hi):
@@ -41,12 +43,6 @@ def linprog_worst_case(r1, r2, mdp, lo, hi):
                       b_ub=[0.0], A_eq=np.block([[a, z], [z, a]]), b_eq=np.concatenate([b, b]),
                       bounds=(0, None), method="highs", options={"small_matrix_value": 1e-12})
     return -res.fun
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def main(argv=None) -> int:
@@ -94,11 +90,8 @@ def main(argv=None) -> int:
         t = min(timed(lambda: starc.regret(r1, r2, mdp))[0] for _ in range(20))
         report("regret (exact) S=32 A=4, best of 20", t * 1e3, "ms")
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as fh:
-        json.dump({"machine": platform.platform(), "starc": starc.__version__,
-                   "quick": args.quick, "rows": rows}, fh, indent=2)
-    print(f"wrote {args.output}")
+    write_json(args.output, {"machine": platform.platform(), "starc": starc.__version__,
+                             "quick": args.quick, "rows": rows})
     return 0
 
 

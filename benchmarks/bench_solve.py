@@ -35,7 +35,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -43,15 +42,18 @@ import sys
 import time
 import warnings
 
-import numpy as np
-import scipy
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench import write_json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy  # noqa: E402
 # Import every library that loads a BLAS before pinning the threads: threadpoolctl only
 # limits the libraries that are already loaded.
-import scipy.linalg  # noqa: F401
-from scipy.linalg import lapack  # noqa: F401
-from threadpoolctl import threadpool_info, threadpool_limits
+import scipy.linalg  # noqa: E402,F401
+from scipy.linalg import lapack  # noqa: E402,F401
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
-import starc
+import starc  # noqa: E402
 
 try:
     import quantecon
@@ -252,19 +254,18 @@ def main(argv=None) -> int:
         print(f"{r['benchmark']:<{width}}  {r['measured']:9.3f}  {target:>7}  {verdict:<6}  "
               f"{r['note']}")
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as fh:
-        json.dump({"benchmark": "bench_solve", "command": COMMAND,
-                   "quick": args.quick, "states": n, "actions": m, "batch": k,
-                   "repeats": args.repeats, "rounds": args.rounds,
-                   "machine": {"python": platform.python_version(),
-                               "platform": platform.platform(),
-                               "processor": platform.processor(), "cpus": os.cpu_count()},
-                   "versions": {"starc": starc.__version__, "numpy": np.__version__,
-                                "scipy": scipy.__version__,
-                                "quantecon": getattr(quantecon, "__version__", None)},
-                   "blas": blas, "rows": rows, "raw": raw}, fh, indent=2)
-    print(f"wrote {os.path.relpath(args.output)}")
+    write_json(args.output,
+               {"benchmark": "bench_solve", "command": COMMAND,
+                "quick": args.quick, "states": n, "actions": m, "batch": k,
+                "repeats": args.repeats, "rounds": args.rounds,
+                "machine": {"python": platform.python_version(),
+                            "platform": platform.platform(),
+                            "processor": platform.processor(), "cpus": os.cpu_count()},
+                "versions": {"starc": starc.__version__, "numpy": np.__version__,
+                             "scipy": scipy.__version__,
+                             "quantecon": getattr(quantecon, "__version__", None)},
+                "blas": blas, "rows": rows, "raw": raw},
+               shown=os.path.relpath(args.output))
     return 0
 
 

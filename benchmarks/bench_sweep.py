@@ -38,7 +38,10 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench import write_json  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUTPUT = os.path.join(HERE, "results", "bench_sweep.json")
@@ -185,10 +188,7 @@ def main(argv=None) -> int:
               f"{ref['lp_per_row_s']:.2f} s  ->  ratio "
               f"{report['ratio_numpy_to_batch_lp_per_row']:.0f}x")
     print(f"correlations (exact): {json.dumps({k: round(v, 3) for k, v in cold['corr'].items()})}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as fh:
-        json.dump(report, fh, indent=2)
-    print(f"wrote {args.output}")
+    write_json(args.output, report)
     return 0
 
 

@@ -35,13 +35,15 @@ ratios and writes ``benchmarks/results/bench_topology.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import statistics
+import sys
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench import median_time, timed, write_json  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -55,21 +57,6 @@ def pin_blas_threads():
         return None
     threadpool_limits(limits=1)
     return 1
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
-
-
-def median_time(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def grid_edges(side, rng):
@@ -245,10 +232,7 @@ def main(argv=None) -> int:
                      "numba": numba.__version__},
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as fh:
-        json.dump(result, fh, indent=2)
-    print(f"wrote {args.output}")
+    write_json(args.output, result)
     return 0
 
 
