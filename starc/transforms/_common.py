@@ -1,7 +1,8 @@
 """Private helpers shared by the modules of :mod:`starc.transforms`.
 
-Argument conversion and the tie-group bookkeeping used by best-of-n and win rates.
-Nothing here is public API.
+Argument conversion, the parts of the reward transforms that :func:`~starc.transforms.transform`
+and :func:`~starc.transforms.transform_reward` share, and the tie-group bookkeeping used by
+best-of-n and win rates. Nothing here is public API.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import numbers
 
 import numpy as np
 
-from .._validation import STOCHASTIC_ATOL, as_float_array
+from .._validation import STOCHASTIC_ATOL, as_float_array, check_real
 from ..exceptions import ValidationError
+
+#: The transform kinds (of ``TRANSFORM_KINDS``) that need no statistic of the rewards.
+ELEMENTWISE_KINDS = ("identity", "clip", "tanh", "sigmoid")
 
 
 def as_log_probs(logp, name: str) -> np.ndarray:
@@ -87,6 +91,56 @@ def check_axis(axis, ndim: int, name: str = "axis") -> int:
         raise ValidationError(f"{name}={axis} is out of range for an array with {ndim} "
                               "dimension(s)")
     return axis % ndim
+
+
+def check_kind_options(kind, r_ref, low, high) -> None:
+    """Refuse ``r_ref`` unless ``kind == "lsc"`` and ``low``/``high`` unless ``"clip"``."""
+    if kind != "lsc" and r_ref is not None:
+        raise ValidationError(f"r_ref is only used by kind='lsc', not kind={kind!r}")
+    if kind != "clip" and (low is not None or high is not None):
+        raise ValidationError(f"low and high are only used by kind='clip', not kind={kind!r}")
+
+
+def elementwise_transform(arr: np.ndarray, kind: str, low, high) -> np.ndarray:
+    """The transforms of :data:`ELEMENTWISE_KINDS`, entry by entry (a new array)."""
+    if kind == "identity":
+        return arr.copy()
+    if kind == "clip":
+        if low is None and high is None:
+            raise ValidationError("kind='clip' needs low and/or high (the clipping bounds)")
+        lo = -np.inf if low is None else check_real(low, "low")
+        hi = np.inf if high is None else check_real(high, "high")
+        if lo > hi:
+            raise ValidationError(f"low must be <= high for kind='clip', got low={lo}, "
+                                  f"high={hi}")
+        return np.clip(arr, lo, hi)
+    if kind == "tanh":
+        return np.tanh(arr)
+    from scipy.special import expit  # sigmoid
+
+    return expit(arr)
+
+
+def standardize_centred(centred: np.ndarray, std: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``centred / std``, 0 where ``std`` is round-off of ``scale`` (the largest |r|)."""
+    flat = std <= 1e-12 * np.maximum(scale, 1e-300)
+    return np.where(flat, 0.0, centred / np.where(flat, 1.0, std))
+
+
+def rescale(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``(x - lo) / (hi - lo)``, 0 where ``hi == lo``."""
+    span = hi - lo
+    flat = span <= 0
+    return np.where(flat, 0.0, (x - lo) / np.where(flat, 1.0, span))
+
+
+def check_nonempty_axis(arr: np.ndarray, axis, name: str, what: str) -> int:
+    """:func:`check_axis` for ``arr`` that also refuses an empty axis (``what`` names its
+    entries in the error: "U has no properties along axis 0")."""
+    ax = check_axis(axis, arr.ndim)
+    if arr.shape[ax] == 0:
+        raise ValidationError(f"{name} has no {what} along axis {axis}, got shape {arr.shape}")
+    return ax
 
 
 def tie_groups(r_sorted: np.ndarray):

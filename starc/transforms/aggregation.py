@@ -32,7 +32,7 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import broadcast_pair, check_axis
+from ._common import broadcast_pair, check_axis, check_nonempty_axis
 from .lsc import lsc, reference_reward
 
 __all__ = ["aggregate", "lsc_aggregate", "p_all_good", "AGGREGATIONS"]
@@ -103,10 +103,8 @@ def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
     """
     u = as_float_array(U, "U", min_ndim=1)
     how = check_choice(how, "aggregation how", AGGREGATIONS)
-    ax = check_axis(axis, u.ndim)
+    ax = check_nonempty_axis(u, axis, "U", "properties")
     n_props = u.shape[ax]
-    if n_props == 0:
-        raise ValidationError(f"U has no properties along axis {axis}, got shape {u.shape}")
     if how != "weighted_sum" and weights is not None:
         raise ValidationError(f"weights are only used with how='weighted_sum', not "
                               f"how={how!r}")

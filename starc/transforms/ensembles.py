@@ -49,7 +49,7 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import check_axis
+from ._common import check_axis, check_nonempty_axis, standardize_centred
 
 __all__ = ["ensemble_reward", "standardize_members", "ENSEMBLE_METHODS"]
 
@@ -106,9 +106,7 @@ def standardize_members(R, *, axis: int = 0) -> np.ndarray:
         raise ValidationError(f"R has no scores, got shape {r.shape}")
     centred = r - r.mean(axis=other, keepdims=True)
     std = np.sqrt(np.mean(centred**2, axis=other, keepdims=True))
-    scale = np.max(np.abs(r), axis=other, keepdims=True)
-    flat = std <= 1e-12 * np.maximum(scale, 1e-300)
-    return np.where(flat, 0.0, centred / np.where(flat, 1.0, std))
+    return standardize_centred(centred, std, np.max(np.abs(r), axis=other, keepdims=True))
 
 
 def ensemble_reward(R, how: str = "mean", *, lam: float = 1.0, beta: float = 1.0,
@@ -184,10 +182,8 @@ def ensemble_reward(R, how: str = "mean", *, lam: float = 1.0, beta: float = 1.0
     """
     r = as_float_array(R, "R", min_ndim=1)
     how = check_choice(how, "ensemble how", ENSEMBLE_METHODS)
-    ax = check_axis(axis, r.ndim)
+    ax = check_nonempty_axis(r, axis, "R", "members")
     n_members = r.shape[ax]
-    if n_members == 0:
-        raise ValidationError(f"R has no members along axis {axis}, got shape {r.shape}")
     lam = check_real(lam, "lam", low=0.0)
     beta = check_real(beta, "beta", low=0.0, low_open=True)
     alpha = check_real(alpha, "alpha", low=0.0, high=1.0)

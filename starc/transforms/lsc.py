@@ -36,7 +36,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import broadcast_pair, check_axis
+from ._common import (ELEMENTWISE_KINDS, broadcast_pair, check_axis, check_kind_options,
+                      elementwise_transform, rescale, standardize_centred)
 
 __all__ = ["lsc", "reference_reward", "transform", "TRANSFORM_KINDS", "REFERENCE_METHODS"]
 
@@ -263,43 +264,20 @@ def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,
     arr = as_float_array(r, "r", min_ndim=1)
     kind = check_choice(kind, "transform kind", TRANSFORM_KINDS)
     ax = check_axis(axis, arr.ndim)
-    if kind != "lsc" and r_ref is not None:
-        raise ValidationError(f"r_ref is only used by kind='lsc', not kind={kind!r}")
-    if kind != "clip" and (low is not None or high is not None):
-        raise ValidationError(f"low and high are only used by kind='clip', not kind={kind!r}")
+    check_kind_options(kind, r_ref, low, high)
     if arr.shape[ax] == 0:
         raise ValidationError(f"r has no responses along axis {axis}, got shape {arr.shape}")
 
-    if kind == "identity":
-        return arr.copy()
+    if kind in ELEMENTWISE_KINDS:
+        return elementwise_transform(arr, kind, low, high)
     if kind == "center":
         return arr - arr.mean(axis=ax, keepdims=True)
     if kind == "zscore":
         centred = arr - arr.mean(axis=ax, keepdims=True)
         std = np.sqrt(np.mean(centred**2, axis=ax, keepdims=True))
-        scale = np.max(np.abs(arr), axis=ax, keepdims=True)
-        flat = std <= 1e-12 * np.maximum(scale, 1e-300)
-        return np.where(flat, 0.0, centred / np.where(flat, 1.0, std))
+        return standardize_centred(centred, std, np.max(np.abs(arr), axis=ax, keepdims=True))
     if kind == "minmax":
-        lo = arr.min(axis=ax, keepdims=True)
-        span = arr.max(axis=ax, keepdims=True) - lo
-        flat = span <= 0
-        return np.where(flat, 0.0, (arr - lo) / np.where(flat, 1.0, span))
-    if kind == "clip":
-        if low is None and high is None:
-            raise ValidationError("kind='clip' needs low and/or high (the clipping bounds)")
-        lo = -np.inf if low is None else check_real(low, "low")
-        hi = np.inf if high is None else check_real(high, "high")
-        if lo > hi:
-            raise ValidationError(f"low must be <= high for kind='clip', got low={lo}, "
-                                  f"high={hi}")
-        return np.clip(arr, lo, hi)
-    if kind == "tanh":
-        return np.tanh(arr)
-    if kind == "sigmoid":
-        from scipy.special import expit
-
-        return expit(arr)
+        return rescale(arr, arr.min(axis=ax, keepdims=True), arr.max(axis=ax, keepdims=True))
     # lsc
     if r_ref is None:
         ref = reference_reward(arr, q, axis=ax, keepdims=True)

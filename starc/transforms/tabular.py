@@ -51,6 +51,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
+from ._common import (ELEMENTWISE_KINDS, check_kind_options, elementwise_transform, rescale,
+                      standardize_centred)
 from .lsc import TRANSFORM_KINDS
 
 __all__ = ["transform_reward", "TABULAR_SCOPES"]
@@ -143,10 +145,7 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
     """
     kind = check_choice(kind, "transform kind", TRANSFORM_KINDS)
     per = check_choice(per, "per", TABULAR_SCOPES)
-    if kind != "lsc" and r_ref is not None:
-        raise ValidationError(f"r_ref is only used by kind='lsc', not kind={kind!r}")
-    if kind != "clip" and (low is not None or high is not None):
-        raise ValidationError(f"low and high are only used by kind='clip', not kind={kind!r}")
+    check_kind_options(kind, r_ref, low, high)
     if mdp is not None:
         from ..mdp import TabularMDP, broadcast_reward
 
@@ -167,23 +166,8 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
     if per == "global":
         weight = weight / n_states
 
-    if kind == "identity":
-        return r.copy()
-    if kind == "clip":
-        if low is None and high is None:
-            raise ValidationError("kind='clip' needs low and/or high (the clipping bounds)")
-        lo = -np.inf if low is None else check_real(low, "low")
-        hi = np.inf if high is None else check_real(high, "high")
-        if lo > hi:
-            raise ValidationError(f"low must be <= high for kind='clip', got low={lo}, "
-                                  f"high={hi}")
-        return np.clip(r, lo, hi)
-    if kind == "tanh":
-        return np.tanh(r)
-    if kind == "sigmoid":
-        from scipy.special import expit
-
-        return expit(r)
+    if kind in ELEMENTWISE_KINDS:
+        return elementwise_transform(r, kind, low, high)
 
     stat_axes = (-3, -2, -1) if per == "global" else (-2, -1)
     wb = np.broadcast_to(weight, r.shape)
@@ -198,14 +182,11 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
         centred = r - mean(r)
         std = np.sqrt(mean(centred**2))
         scale = np.max(np.where(support, np.abs(r), 0.0), axis=stat_axes, keepdims=True)
-        flat = std <= 1e-12 * np.maximum(scale, 1e-300)
-        return np.where(flat, 0.0, centred / np.where(flat, 1.0, std))
+        return standardize_centred(centred, std, scale)
     if kind == "minmax":
         lo = np.min(np.where(support, r, np.inf), axis=stat_axes, keepdims=True)
         hi = np.max(np.where(support, r, -np.inf), axis=stat_axes, keepdims=True)
-        span = hi - lo
-        flat = span <= 0
-        return np.where(flat, 0.0, (r - lo) / np.where(flat, 1.0, span))
+        return rescale(r, lo, hi)
     # lsc
     from scipy.special import log_expit
 
