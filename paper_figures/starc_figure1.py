@@ -12,11 +12,12 @@ Outputs (in ``--output``, default ``paper_figures/output``; never committed):
     (a) One column per canonicalization family, one point per (normalization, metric):
     the correlation with the *exact* regret; unnormalised variants in grey; EPIC-2-2,
     DARD-2-2 and VAL-2-2 highlighted. (b) The same correlations with regret estimated
-    the authors' way (Monte-Carlo rollouts; each ratio clipped to ``[0, 1]``), against
-    the exact ones, with the paper's values: the estimator's noise lowers every
-    correlation. The authors' ratio taken verbatim is heavy-tailed — noise / noise for
-    the few percent of pairs whose true reward is (nearly) trivial — which collapses the
-    pooled correlations; it is shown as a number in the panel.
+    by the authors' Monte-Carlo rollouts, each ratio clipped to ``[0, 1]`` (starc's
+    robustification; the authors correlated the ratio as it is), against the exact
+    ones, with the paper's values: the estimator's noise lowers every correlation. The
+    authors' ratio taken verbatim is heavy-tailed — noise / noise for the few percent of
+    pairs whose true reward is (nearly) trivial — which collapses the pooled
+    correlations; it is shown as a number in the panel.
 ``starc_figure1_table.csv`` and ``starc_figure1_table.tex``
     The appendix table: every variant sorted by its correlation with exact regret, with
     the Spearman correlation and the Monte-Carlo correlations beside it.

@@ -116,7 +116,7 @@ from ._validation import as_float_array, check_choice, check_distribution, check
 from ._solvers import solve_cvxpy
 from .exceptions import ValidationError
 from .mdp import TabularMDP, _expected_reward, broadcast_reward
-from .norms import check_norm_name
+from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name
 from .solve import _linalg, evaluate_expected, q_from_values
 
 __all__ = ["CANONICALIZATIONS", "canonicalize"]
@@ -140,7 +140,22 @@ class Factored(NamedTuple):
 
     u: np.ndarray
     profile: str
-    scale: np.ndarray | None = None  # max |rbar| per reward: the scale of round-off in u
+
+
+class Canonical(NamedTuple):
+    r"""A canonical reward and the round-off it may carry.
+
+    ``value`` is the canonical (a full ``(..., S, A, S)`` array or :class:`Factored`);
+    ``noise`` ``(...)`` bounds the round-off of each of its entries: the relative accuracy
+    of the method (:data:`starc.norms.ZERO_RTOL` for closed forms,
+    :data:`starc.norms.SOLVER_ZERO_RTOL` for optimisers) times the magnitude of the numbers
+    it combined — the reward (through :math:`\max_{s,a} \mathbb E_\tau|R|` when only
+    :math:`\bar R` enters), and the values or potentials computed from it. A canonical
+    whose norm is at most ``n(1) * noise`` is zero up to round-off ([1]_, Def. 3).
+    """
+
+    value: np.ndarray | Factored
+    noise: np.ndarray
 
 
 # --------------------------------------------------------------------------- checks
@@ -201,7 +216,9 @@ def expand(f: Factored, mdp: TabularMDP) -> np.ndarray:
 
 
 def _epic(r: np.ndarray, gamma: float, ds: np.ndarray, da: np.ndarray) -> np.ndarray:
-    f = np.einsum("...sat,a,t->...s", r, da, ds)
+    # f(s) = E_{A, S'} R(s, A, S') as two BLAS products: blocked sums, whose round-off
+    # grows far slower with S * A than einsum's sequential one
+    f = (r @ ds) @ da
     mean_f = f @ ds
     return (r + gamma * f[..., None, None, :] - f[..., :, None, None]
             - gamma * mean_f[..., None, None, None])
@@ -222,10 +239,11 @@ def _dard(r: np.ndarray, mdp: TabularMDP, da: np.ndarray) -> np.ndarray:
             - gamma * h[..., :, None, :])
 
 
-def val_advantage(rbar: np.ndarray, mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
-    """The VAL canonical in factored form: ``A^pi(s, a) = Q^pi(s, a) - V^pi(s)``."""
+def val_advantage(rbar: np.ndarray, mdp: TabularMDP, pi: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The VAL canonical in factored form, ``A^pi(s, a) = Q^pi(s, a) - V^pi(s)``, and ``V^pi``."""
     v = evaluate_expected(rbar, mdp, pi)
-    return q_from_values(rbar, v, mdp) - v[..., None]
+    return q_from_values(rbar, v, mdp) - v[..., None], v
 
 
 def _minimal_l2_factor(mdp: TabularMDP):
@@ -250,8 +268,8 @@ def _minimal_l2_factor(mdp: TabularMDP):
 
 
 def minimal_l2_coefficients(rbar: np.ndarray, mdp: TabularMDP, refinements: int = 2
-                            ) -> np.ndarray:
-    r"""The coefficients :math:`m_{\Phi^*}(s, a)` of the minimal :math:`L_2` canonical.
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    r"""The coefficients :math:`m_{\Phi^*}(s, a)` of the minimal :math:`L_2` canonical, and :math:`\Phi^*`.
 
     Solves the normal equations :math:`B^\top W B \Phi = -B^\top W \bar R` by Cholesky,
     then applies ``refinements`` steps of iterative refinement on the residual
@@ -275,7 +293,7 @@ def minimal_l2_coefficients(rbar: np.ndarray, mdp: TabularMDP, refinements: int 
     for _ in range(refinements):
         phi = phi + potential_step(mphi)
         mphi = shape_potential_expected(rbar, phi, mdp)
-    return mphi
+    return mphi, phi
 
 
 def shape_potential_expected(rbar: np.ndarray, phi: np.ndarray, mdp: TabularMDP) -> np.ndarray:
@@ -322,8 +340,9 @@ def _minimal_problem(mdp: TabularMDP, norm: str):
     return problem, rbar, phi, solver
 
 
-def minimal_coefficients(rbar: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarray:
-    """Coefficients of the minimal canonical for ``norm`` (one LP/QP per reward)."""
+def minimal_coefficients(rbar: np.ndarray, mdp: TabularMDP, norm: str
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients of the minimal canonical for ``norm`` (one LP/QP per reward), and the potentials."""
     problem, param, phi, solver = _minimal_problem(mdp, norm)
     n = mdp.n_states
     flat = rbar.reshape(-1, n * mdp.n_actions)
@@ -332,24 +351,37 @@ def minimal_coefficients(rbar: np.ndarray, mdp: TabularMDP, norm: str) -> np.nda
         param.value = flat[k]
         solve_cvxpy(problem, solver, f"minimal canonicalization ({norm})")
         phis[k] = phi.value
-    return shape_potential_expected(rbar, phis.reshape(rbar.shape[:-2] + (n,)), mdp)
+    phis = phis.reshape(rbar.shape[:-2] + (n,))
+    return shape_potential_expected(rbar, phis, mdp), phis
 
 
-def minimal_potential_l2(r: np.ndarray, gamma: float) -> np.ndarray:
+def minimal_potential_l2(r: np.ndarray, gamma: float, refinements: int = 1) -> np.ndarray:
     r"""Closed-form :math:`\arg\min_\Phi \|R + \gamma\Phi(s') - \Phi(s)\|_2` applied to ``r``.
 
     Normal equations :math:`A[S(1+\gamma^2) I - 2\gamma\mathbf 1\mathbf 1^\top]\Phi =
     -D^\top R` with :math:`(D^\top R)(x) = \gamma\sum_{s,a} R(s,a,x) - \sum_{a,s'} R(x,a,s')`,
-    solved by Sherman–Morrison.
+    solved by Sherman–Morrison. The matrix has condition number
+    :math:`(1+\gamma)^2/(1-\gamma)^2`, so the solve loses up to that factor against the
+    round-off of :math:`R`; ``refinements`` steps of iterative refinement (solving again
+    for the residual canonical) bring the result back to round-off (a shaped reward at
+    :math:`\gamma = 0.999` went from ~1000 units of round-off to ~1).
     """
+    phi = _minimal_potential_l2_step(r, gamma)
+    c = r + gamma * phi[..., None, None, :] - phi[..., :, None, None]
+    for _ in range(refinements):
+        phi = phi + _minimal_potential_l2_step(c, gamma)
+        c = r + gamma * phi[..., None, None, :] - phi[..., :, None, None]
+    return c
+
+
+def _minimal_potential_l2_step(r: np.ndarray, gamma: float) -> np.ndarray:
+    """The potential ``(..., S)`` of :func:`minimal_potential_l2`, by Sherman–Morrison."""
     n, m = r.shape[-3], r.shape[-2]
-    dtr = gamma * r.sum(axis=(-3, -2)) - r.sum(axis=(-2, -1))  # (..., S)
+    rhs = r.sum(axis=(-2, -1)) - gamma * r.sum(axis=(-3, -2))  # -(D^T R), (..., S)
     alpha = m * n * (1.0 + gamma * gamma)
     beta = 2.0 * gamma * m
-    rhs = -dtr
     # (alpha I - beta 11^T)^{-1} = (I + beta / (alpha - beta n) 11^T) / alpha
-    phi = (rhs + beta / (alpha - beta * n) * rhs.sum(axis=-1, keepdims=True)) / alpha
-    return r + gamma * phi[..., None, None, :] - phi[..., :, None, None]
+    return (rhs + beta / (alpha - beta * n) * rhs.sum(axis=-1, keepdims=True)) / alpha
 
 
 def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarray:
@@ -404,31 +436,99 @@ def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.nd
 # --------------------------------------------------------------------------- dispatch
 
 
+def _max_abs(x: np.ndarray, axes: int) -> np.ndarray:
+    """``max |x|`` over the last ``axes`` axes, without an ``|x|`` temporary."""
+    ax = tuple(range(-axes, 0))
+    return np.maximum(x.max(axis=ax, initial=0.0), -x.min(axis=ax, initial=0.0))
+
+
+#: Elements of ``|R|`` formed at a time by :func:`expected_magnitude` (bounds the memory).
+_MAGNITUDE_BLOCK = 2**16
+
+
+def expected_magnitude(r: np.ndarray, t: np.ndarray) -> np.ndarray:
+    r""":math:`\max_{s,a} \mathbb E_{S' \sim \tau(s,a)} |R(s, a, S')|` of each reward ``(...)``.
+
+    The size of the terms summed into :math:`\bar R`, hence of its round-off (larger than
+    :math:`\max|\bar R|` when :math:`S'`-redistribution cancels in the expectation).
+    Formed in blocks of states, so no ``|R|`` temporary of the input's size is allocated.
+    """
+    n, m = t.shape[0], t.shape[1]
+    flat = r.reshape((-1, n, m, n))
+    per_state = m * n
+    if flat.size <= _MAGNITUDE_BLOCK:
+        out = np.einsum("ksat,sat->ksa", np.abs(flat), t).max(axis=(1, 2), initial=0.0)
+        return out.reshape(r.shape[:-3])
+    out = np.zeros(flat.shape[0])
+    rewards = max(1, _MAGNITUDE_BLOCK // (n * per_state))
+    states = max(1, _MAGNITUDE_BLOCK // per_state)
+    for k0 in range(0, flat.shape[0], rewards):
+        k1 = min(flat.shape[0], k0 + rewards)
+        for s0 in range(0, n, states):
+            s1 = min(n, s0 + states)
+            part = np.einsum("ksat,sat->ksa", np.abs(flat[k0:k1, s0:s1]), t[s0:s1])
+            np.maximum(out[k0:k1], part.max(axis=(1, 2)), out=out[k0:k1])
+    return out.reshape(r.shape[:-3])
+
+
+def shaping_magnitude(r: np.ndarray, c: np.ndarray, gamma) -> np.ndarray:
+    r""":math:`\max_s |\Phi(s)|` of a canonical ``c = R + \gamma\Phi(s') - \Phi(s)`` ``(...)``.
+
+    The diagonal transitions give :math:`c(s, a, s) - R(s, a, s) = (\gamma - 1)\Phi(s)`,
+    so the potential of any shaping-only canonicalization is read off ``c`` and ``R``
+    (used where a solver returns the canonical alone). ``gamma`` is a float or an array
+    broadcasting against the batch shape.
+    """
+    diag = np.diagonal(c[..., :, 0, :] - r[..., :, 0, :], axis1=-2, axis2=-1)
+    return _max_abs(diag, 1) / (1.0 - gamma)
+
+
+def _minimal_potential(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarray:
+    """MinimalPotential canonical: the L2 closed form, or a solver."""
+    if norm == "l2":
+        return minimal_potential_l2(r, mdp.gamma)
+    return _minimal_potential_cvxpy(r, mdp, norm)
+
+
 def canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndarray,
                     state_dist: np.ndarray, action_dist: np.ndarray,
-                    norm: str | None) -> np.ndarray | Factored:
-    """Canonicalize validated ``r (..., S, A, S)``: a full array, or Factored when possible."""
-    if method == "none":
-        return r
-    if method == "epic":
-        return _epic(r, mdp.gamma, state_dist, action_dist)
-    if method == "dard":
-        return _dard(r, mdp, action_dist)
+                    norm: str | None) -> Canonical:
+    """Canonicalize validated ``r (..., S, A, S)``: a full array, or Factored when possible.
+
+    Returns the canonical with its round-off bound (:class:`Canonical`).
+    """
+    t, gamma = mdp.transition, mdp.gamma
+    if method in ("none", "epic", "dard"):
+        # combinations of R and of averages of R: round-off on the scale of max |R|
+        if method == "none":
+            c = r
+        elif method == "epic":
+            c = _epic(r, gamma, state_dist, action_dist)
+        else:
+            c = _dard(r, mdp, action_dist)
+        return Canonical(c, ZERO_RTOL * _max_abs(r, 3))
     if method == "val_potential":
-        v = evaluate_expected(_expected_reward(r, mdp.transition), mdp, pi)
-        return r - v[..., :, None, None] + mdp.gamma * v[..., None, None, :]
+        v = evaluate_expected(_expected_reward(r, t), mdp, pi)
+        c = r - v[..., :, None, None] + gamma * v[..., None, None, :]
+        return Canonical(c, ZERO_RTOL * np.maximum(_max_abs(r, 3), _max_abs(v, 1)))
     if method == "minimal_potential":
-        if norm == "l2":
-            return minimal_potential_l2(r, mdp.gamma)
-        return _minimal_potential_cvxpy(r, mdp, norm)
-    rbar = _expected_reward(r, mdp.transition)
-    scale = np.abs(rbar).max(axis=(-2, -1), initial=0.0)
+        c = _minimal_potential(r, mdp, norm)
+        rtol = ZERO_RTOL if norm == "l2" else SOLVER_ZERO_RTOL
+        scale = np.maximum(_max_abs(r, 3), shaping_magnitude(r, c, gamma))
+        return Canonical(c, rtol * scale)
+    # factored canonicals depend on R only through rbar
+    rbar = _expected_reward(r, t)
+    magnitude = expected_magnitude(r, t)
     if method == "val":
-        return Factored(val_advantage(rbar, mdp, pi), "ones", scale)
-    if method == "minimal_l2":
-        return Factored(minimal_l2_coefficients(rbar, mdp), "l2", scale)
-    # "minimal"
-    return Factored(minimal_coefficients(rbar, mdp, norm), _MINIMAL_PROFILE[norm], scale)
+        u, v = val_advantage(rbar, mdp, pi)
+        profile, rtol = "ones", ZERO_RTOL
+    elif method == "minimal_l2":
+        u, v = minimal_l2_coefficients(rbar, mdp)
+        profile, rtol = "l2", ZERO_RTOL
+    else:  # "minimal"
+        u, v = minimal_coefficients(rbar, mdp, norm)
+        profile, rtol = _MINIMAL_PROFILE[norm], SOLVER_ZERO_RTOL
+    return Canonical(Factored(u, profile), rtol * np.maximum(magnitude, _max_abs(v, 1)))
 
 
 def resolve_options(mdp: TabularMDP, method, policy, state_dist, action_dist, norm):
@@ -513,7 +613,8 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
             raise ValidationError(f"the canonicalization callable returned shape {out.shape}, "
                                   f"expected {r.shape}")
         return out
-    out = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=norm)
+    out = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da,
+                          norm=norm).value
     if isinstance(out, Factored):
         return expand(out, mdp)
     return out if out is not r else r.copy()

@@ -78,10 +78,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ._validation import as_float_array, check_gamma, check_real
-from .canonical import (Factored, canonical_parts,
-                        resolve_options, val_advantage)
+from .canonical import Factored, canonical_parts, resolve_options
 from .exceptions import ValidationError
-from .mdp import TabularMDP, _expected_reward, broadcast_reward
+from .mdp import TabularMDP, broadcast_reward
 from .norms import ZERO_RTOL, _norm_validated, check_norm_name, p_of
 
 __all__ = [
@@ -264,25 +263,25 @@ def _ones_norm_uncached(mdp: TabularMDP, ord: str) -> float:
 
 def standardize(r: np.ndarray, mdp: TabularMDP, method, normalization: str | None, *, pi,
                 state_dist, action_dist, minimal_norm):
-    """``s(R)``: canonicalize validated rewards then divide by the norm (zero stays zero)."""
-    c = canonical_parts(r, mdp, method, pi=pi, state_dist=state_dist,
-                        action_dist=action_dist, norm=minimal_norm)
+    """``s(R)``: canonicalize validated rewards then divide by the norm (zero stays zero).
+
+    "Zero" means a norm of at most ``n(1)`` times the canonical's round-off bound
+    (:class:`starc.canonical.Canonical`).
+    """
+    canon = canonical_parts(r, mdp, method, pi=pi, state_dist=state_dist,
+                            action_dist=action_dist, norm=minimal_norm)
+    c = canon.value
     if normalization is None:
         return c
     n = canonical_norm(c, normalization, mdp)
-    # Scale of round-off in c: factored canonicals depend on R only through rbar.
-    if isinstance(c, Factored):
-        ref = c.scale
-    else:
-        ref = np.abs(r).max(axis=(-3, -2, -1), initial=0.0)
-    zero = n <= ZERO_RTOL * _ones_norm(mdp, normalization) * ref
+    zero = n <= _ones_norm(mdp, normalization) * canon.noise
     any_zero = bool(zero.any())
     safe = np.where(zero, 1.0, n) if any_zero else n
     if isinstance(c, Factored):
         u = c.u / safe[..., None, None]
         if any_zero:
             u[zero] = 0.0
-        return Factored(u, c.profile, c.scale)
+        return Factored(u, c.profile)
     out = c / safe[..., None, None, None]
     if any_zero:
         out[zero] = 0.0
@@ -336,8 +335,7 @@ def _standardize_pair(r1, r2, mdp, method, normalization, opts):
     if r1.shape == r2.shape and r1.size <= 2**20:
         both = standardize(np.stack([r1, r2]), mdp, method, normalization, **opts)
         if isinstance(both, Factored):
-            return (Factored(both.u[0], both.profile, both.scale[0]),
-                    Factored(both.u[1], both.profile, both.scale[1]))
+            return Factored(both.u[0], both.profile), Factored(both.u[1], both.profile)
         return both[0], both[1]
     return (standardize(r1, mdp, method, normalization, **opts),
             standardize(r2, mdp, method, normalization, **opts))
@@ -450,28 +448,49 @@ def pearson_distance(x, y, weights=None):
     if a.shape[-3:] != b.shape[-3:]:
         raise ValidationError(f"x and y must share their last three axes, got {a.shape} and "
                               f"{b.shape}")
-    if weights is None:
-        w = np.full(a.shape[-3:], 1.0 / np.prod(a.shape[-3:]))
-    else:
-        w = as_float_array(weights, "weights")
-        if w.shape != a.shape[-3:]:
-            raise ValidationError(f"weights must have shape {a.shape[-3:]}, got {w.shape}")
-        if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-10:
-            raise ValidationError("weights must be a distribution: non-negative, summing to 1")
+    w = _check_coverage(weights, a.shape[-3:], "weights")
+    ax = (-3, -2, -1)
+    return _pearson(a, b, w, ZERO_RTOL * np.abs(a).max(axis=ax, initial=0.0),
+                    ZERO_RTOL * np.abs(b).max(axis=ax, initial=0.0))
+
+
+def _pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray, noise_a, noise_b):
+    r"""Pearson distance of validated arrays under ``w``; a standard deviation at most
+    ``noise`` (the round-off of the entries) counts as zero variance.
+
+    Computed as half the :math:`w`-weighted :math:`L_2` distance of the standardised
+    arrays, :math:`\sqrt{(1-\rho)/2} = \tfrac12\|\tilde x - \tilde y\|_w` (both have unit
+    norm), which is accurate to round-off; :math:`\sqrt{(1-\rho)/2}` from the moments
+    loses half the digits (a distance of ~1e-8 between arrays equal up to round-off).
+    """
     ax = (-3, -2, -1)
     ca = a - (a * w).sum(axis=ax, keepdims=True)
     cb = b - (b * w).sum(axis=ax, keepdims=True)
-    cov = (ca * cb * w).sum(axis=ax)
     va = (ca * ca * w).sum(axis=ax)
     vb = (cb * cb * w).sum(axis=ax)
-    za = va <= (ZERO_RTOL * np.abs(a).max(axis=ax, initial=0.0)) ** 2
-    zb = vb <= (ZERO_RTOL * np.abs(b).max(axis=ax, initial=0.0)) ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(za | zb, 0.0, cov / np.sqrt(np.where(za | zb, 1.0, va * vb)))
-    rho = np.clip(rho, -1.0, 1.0)
-    d = np.sqrt(0.5 * (1.0 - rho))
-    d = np.where(za & zb, 0.0, d)
+    za, zb = va <= noise_a ** 2, vb <= noise_b ** 2
+    either = za | zb
+    sa = np.sqrt(np.where(either, 1.0, va))[..., None, None, None]
+    sb = np.sqrt(np.where(either, 1.0, vb))[..., None, None, None]
+    diff = ca / sa - cb / sb
+    d = np.minimum(0.5 * np.sqrt((diff * diff * w).sum(axis=ax)), 1.0)
+    # exactly one zero variance: rho = 0; both: distance 0
+    d = np.where(za & zb, 0.0, np.where(either, np.sqrt(0.5), d))
     return float(d) if d.ndim == 0 else d
+
+
+def _pearson_from_moments(cov, var_x, var_y, zero_x, zero_y) -> np.ndarray:
+    r""":math:`\sqrt{(1 - \rho)/2}` from a covariance and two variances.
+
+    For estimated moments (:mod:`starc.sampled`), where no standardised arrays exist.
+    ``zero_x`` / ``zero_y`` mark variances that are zero up to round-off: then
+    :math:`\rho = 0` if exactly one of them is, and the distance is 0 if both are.
+    """
+    either = zero_x | zero_y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(either, 0.0, cov / np.sqrt(np.where(either, 1.0, var_x * var_y)))
+    d = np.sqrt(0.5 * (1.0 - np.clip(rho, -1.0, 1.0)))
+    return np.where(zero_x & zero_y, 0.0, d)
 
 
 def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None = None,
@@ -536,10 +555,34 @@ def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None 
         b = broadcast_reward(r2, mdp_like, name="r2")
     _, pi, ds, da, _ = resolve_options(mdp_like, "epic", "uniform", state_dist, action_dist,
                                        None)
+    return _canonical_pearson(a, b, mdp_like, "epic", pi, ds, da, coverage)
+
+
+def _canonical_pearson(a, b, mdp, method, pi, ds, da, coverage):
+    """Pearson distance of the ``method`` canonicals of validated rewards ``a``, ``b``.
+
+    A canonical that is zero up to round-off (a reward that is pure shaping) has zero
+    variance: two of them are at distance 0, and one of them is uncorrelated with any
+    other reward.
+    """
     opts = dict(pi=pi, state_dist=ds, action_dist=da, norm=None)
-    c1 = canonical_parts(a, mdp_like, "epic", **opts)
-    c2 = canonical_parts(b, mdp_like, "epic", **opts)
-    return pearson_distance(c1, c2, coverage)
+    c1 = canonical_parts(a, mdp, method, **opts)
+    c2 = canonical_parts(b, mdp, method, **opts)
+    w = _check_coverage(coverage, mdp.shape, "coverage")
+    return _pearson(c1.value, c2.value, w, c1.noise, c2.noise)
+
+
+def _check_coverage(weights, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """A distribution over transitions of ``shape`` (uniform when ``weights`` is None)."""
+    if weights is None:
+        return np.full(shape, 1.0 / np.prod(shape))
+    w = as_float_array(weights, name)
+    if w.shape != tuple(shape):
+        raise ValidationError(f"{name} must have shape {tuple(shape)}, got {w.shape}")
+    if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-10:
+        raise ValidationError(f"{name} must be a distribution over transitions: "
+                              "non-negative, summing to 1")
+    return w
 
 
 def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
@@ -580,9 +623,7 @@ def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
     _, pi, ds, da, _ = resolve_options(mdp, "dard", "uniform", None, action_dist, None)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
-    opts = dict(pi=pi, state_dist=ds, action_dist=da, norm=None)
-    return pearson_distance(canonical_parts(a, mdp, "dard", **opts),
-                            canonical_parts(b, mdp, "dard", **opts), coverage)
+    return _canonical_pearson(a, b, mdp, "dard", pi, ds, da, coverage)
 
 
 def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
@@ -737,14 +778,12 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     if a.ndim != 3 or b.ndim != 3:
         raise ValidationError("is_equivalent compares two single rewards; got batch shapes "
                               f"{a.shape[:-3]} and {b.shape[:-3]}")
-    pi = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
-    rbar = _expected_reward(np.stack([a, b]), mdp.transition)
-    u = val_advantage(rbar, mdp, pi)
-    n = np.sqrt((u * u).sum(axis=(-2, -1)))
-    scale = np.abs(rbar).max(axis=(-2, -1)) / (1.0 - mdp.gamma)
-    trivial = n <= ZERO_RTOL * np.sqrt(u[0].size) * np.maximum(scale, 0.0)
+    method, pi, ds, da, _ = resolve_options(mdp, "val", "uniform", None, None, None)
+    s = standardize(np.stack([a, b]), mdp, method, "weighted_l2", pi=pi, state_dist=ds,
+                    action_dist=da, minimal_norm=None)
+    trivial = ~np.any(s.u != 0.0, axis=(-2, -1))  # standardize maps "zero" to exactly 0
     if trivial[0] or trivial[1]:
         return bool(trivial[0] and trivial[1])
-    d = np.sqrt(((u[0] / n[0] - u[1] / n[1]) ** 2).sum())
+    d = np.sqrt(((s.u[0] - s.u[1]) ** 2).sum())
     return bool(d <= rtol)
 

@@ -27,7 +27,22 @@ and not a norm on that image.
 
 :func:`normalize` divides by the norm and maps rewards whose norm is zero *up to
 round-off* to zero (the convention of [1]_, Def. 3); "zero" is decided relative to the
-size of the input, never with ``== 0``.
+size of the numbers the input was computed from, never with ``== 0``:
+
+.. math::
+
+    n(x) \le \epsilon_{\mathrm{rel}}\, n(\mathbf 1)\, \sigma ,
+
+with :math:`n(\mathbf 1)` the norm of the all-ones array (so the test reads "every
+entry is at most :math:`\epsilon_{\mathrm{rel}}\sigma` on average"), :math:`\sigma`
+the magnitude of the inputs and intermediates of the computation, and
+:math:`\epsilon_{\mathrm{rel}}` = :data:`ZERO_RTOL` (512 units of round-off) for closed
+forms, :data:`SOLVER_ZERO_RTOL` for optimisers. The allowance is a round-off bound, not a
+modelling choice: potential shaping or a constant shift makes :math:`\sigma` (and the
+round-off) larger without changing the canonical reward, so a looser tolerance, relative
+to :math:`\sigma`, would call a small but well-resolved canonical "zero" for one reward and
+not for its shaped copy. Canonicals below about :math:`10^3` units of round-off carry
+fewer than two correct digits whatever the tolerance (see :doc:`/theory/distances`).
 
 References
 ----------
@@ -43,13 +58,20 @@ from ._validation import as_float_array, check_choice
 from .exceptions import ValidationError
 from .mdp import TabularMDP
 
-__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL"]
+__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL"]
 
 #: Names accepted by :func:`norm` and :func:`normalize`.
 NORMS = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
 
-#: Relative tolerance below which a norm counts as zero (see :func:`is_negligible`).
-ZERO_RTOL = 1e-10
+#: Round-off allowance of closed-form computations, relative to the size of the numbers
+#: they combine: 512 units in the last place. A canonical reward whose norm is at most
+#: ``ZERO_RTOL * n(1) * scale`` (``scale`` bounds the magnitude of the reward and of the
+#: values or potentials computed from it) is zero up to round-off.
+ZERO_RTOL = 512 * float(np.finfo(np.float64).eps)
+
+#: The same allowance for canonicals found by an optimiser (cvxpy with HiGHS or Clarabel,
+#: linear programs): their accuracy is the solver's tolerance, not round-off.
+SOLVER_ZERO_RTOL = 1e-8
 
 _ALIASES = {"1": "l1", "2": "l2", "inf": "linf", "weighted_1": "weighted_l1",
             "weighted_2": "weighted_l2", "weighted_inf": "weighted_linf"}
@@ -162,8 +184,8 @@ def zero_threshold(x: np.ndarray, ord: str, mdp: TabularMDP | None,
 
     ``reference`` (default ``x``) is the array whose round-off could leave a residue in
     ``x`` — for a canonical reward, the reward it was computed from. :math:`n(\mathbf 1)`
-    is the norm of the all-ones array, so the threshold is on the scale of the largest
-    norm an array bounded by ``max|reference|`` can have.
+    is the norm of the all-ones array, so the threshold is the norm of an array whose
+    every entry is ``ZERO_RTOL * max|reference|``.
     """
     ref = x if reference is None else reference
     scale = np.abs(ref).max(axis=(-3, -2, -1), initial=0.0)
@@ -177,7 +199,11 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
     .. math::
 
         s(x) = \begin{cases} x / n(x) & n(x) > \epsilon \\ 0 & \text{otherwise,}\end{cases}
-        \qquad \epsilon = 10^{-10}\, n(\mathbf 1) \max |x_{\text{ref}}| .
+        \qquad \epsilon = \mathtt{ZERO\_RTOL}\; n(\mathbf 1) \max |x_{\text{ref}}| ,
+
+    :data:`ZERO_RTOL` = 512 units of round-off. :func:`starc.starc_distance` makes the
+    same decision with the magnitude of every intermediate of the canonicalization
+    (values, potentials), which a bare array does not carry.
 
     Parameters
     ----------
@@ -188,7 +214,7 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
         Required for the weighted norms.
     reference : array_like of shape (..., S, A, S), optional
         The array that ``x`` was computed from (e.g. the reward before canonicalization);
-        sets the scale of "zero". Defaults to ``x``.
+        its largest magnitude sets the scale of "zero". Defaults to ``x``.
 
     Returns
     -------

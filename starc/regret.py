@@ -622,8 +622,8 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
         scale = 1.0
     else:
         c = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=mnorm)
-        scale = float(canonical_norm(c, normalization, mdp))
-        if scale <= 1e-10 * _ones_norm(mdp, normalization) * float(np.abs(r).max(initial=0)):
+        scale = float(canonical_norm(c.value, normalization, mdp))
+        if scale <= _ones_norm(mdp, normalization) * float(c.noise):
             return 0.0
     if hi - lo <= REGRET_RTOL * _scale(rbar, mdp.gamma):
         return np.inf

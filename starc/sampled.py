@@ -149,6 +149,7 @@ import numpy as np
 
 from ._validation import (check_distribution, check_gamma, check_policy, check_positive_int,
                           check_seed)
+from .distances import _pearson_from_moments
 from .exceptions import ValidationError
 from .mdp import TabularMDP
 from .norms import ZERO_RTOL
@@ -365,18 +366,14 @@ def _pearson_distance_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson distance along the last axis, with starc's zero-variance conventions."""
     cx = x - x.mean(axis=-1, keepdims=True)
     cy = y - y.mean(axis=-1, keepdims=True)
-    return _pearson_from_moments((cx * cy).mean(-1), (cx * cx).mean(-1), (cy * cy).mean(-1),
-                                 np.abs(x).max(-1), np.abs(y).max(-1))
+    return _moment_pearson((cx * cy).mean(-1), (cx * cx).mean(-1), (cy * cy).mean(-1),
+                           np.abs(x).max(-1), np.abs(y).max(-1))
 
 
-def _pearson_from_moments(cov, vx, vy, scale_x, scale_y) -> np.ndarray:
-    zx = vx <= (ZERO_RTOL * scale_x) ** 2
-    zy = vy <= (ZERO_RTOL * scale_y) ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(zx | zy, 0.0, cov / np.sqrt(np.where(zx | zy, 1.0, vx * vy)))
-    rho = np.clip(rho, -1.0, 1.0)
-    d = np.sqrt(0.5 * (1.0 - rho))
-    return np.where(zx & zy, 0.0, d)
+def _moment_pearson(cov, vx, vy, scale_x, scale_y) -> np.ndarray:
+    """Pearson distance from moments; a variance within round-off of ``scale`` is zero."""
+    return _pearson_from_moments(cov, vx, vy, vx <= (ZERO_RTOL * scale_x) ** 2,
+                                 vy <= (ZERO_RTOL * scale_y) ** 2)
 
 
 def _corrected_pearson(c1, c2, n11, n22, n12) -> np.ndarray:
@@ -394,7 +391,7 @@ def _corrected_pearson(c1, c2, n11, n22, n12) -> np.ndarray:
     s1, s2 = np.abs(c1).max(-1), np.abs(c2).max(-1)
     ok = (cor[1] > (ZERO_RTOL * s1) ** 2) & (cor[2] > (ZERO_RTOL * s2) ** 2)
     cov, v1, v2 = (np.where(ok, c, r) for c, r in zip(cor, raw))
-    return _pearson_from_moments(cov, v1, v2, s1, s2)
+    return _moment_pearson(cov, v1, v2, s1, s2)
 
 
 def _corrected_l2(c1, c2, n11, n22, n12) -> np.ndarray:

@@ -32,8 +32,11 @@ of each variant with that regret. Preset ``"starc-paper"`` is this protocol (192
 Monte Carlo, available here as ``regrets=("exact", "mc")`` (see
 :func:`starc.batch.mc_regrets`), which adds noise and lowers every correlation. Their
 ratio of noisy return differences is heavy-tailed when a reward is nearly trivial (every
-policy almost equally good); the sweep stores it verbatim (``mc_regret_raw``) and
-clipped to the regret's range ``[0, 1]`` (``mc_regret``).
+policy almost equally good); the sweep stores it verbatim (``mc_regret_raw``, the
+authors' estimator, which their analysis correlated as it is) and clipped to the
+regret's range ``[0, 1]`` (``mc_regret``, a robustification of starc's own: on
+independent draws of the protocol only the clipped estimate comes near the paper's
+published correlations; see the Figure 1 tutorial).
 
 Pair protocols
 --------------
@@ -607,7 +610,8 @@ class SweepResult:
         has the same return, so the regret is 0 by convention); and for the Monte-Carlo
         estimate ``mc_regret_raw1``, ``mc_regret_raw2``, ``mc_regret_raw`` (the authors'
         ratio verbatim, heavy-tailed) and ``mc_regret1``, ``mc_regret2``, ``mc_regret``
-        (the same clipped to ``[0, 1]``, the range of a normalised regret).
+        (the same clipped to ``[0, 1]``, the range of a normalised regret; starc's
+        robustification, not in the authors' code).
     config : dict
         :meth:`Sweep.describe` of the sweep.
     elapsed : float

@@ -139,6 +139,28 @@ def test_pearson_distance_matches_numpy():
     assert starc.pearson_distance(np.ones_like(x), 2 * np.ones_like(x)) == 0.0
 
 
+def test_pearson_distance_is_accurate_near_zero():
+    """Arrays equal up to a relative perturbation delta are at distance ~delta, not
+    ~sqrt(eps) (what sqrt((1 - rho) / 2) from the moments gives): for small delta the
+    distance is delta * std(e - mean e) / 2 with e the perturbation's pattern, to first
+    order in delta."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((64, 4, 64))
+    e = rng.standard_normal(x.shape)
+    for delta in (1e-15, 1e-12, 1e-9, 1e-6):
+        y = x + delta * e * np.abs(x).max()
+        got = starc.pearson_distance(x, y)
+        # first order: the part of (y - x) / std(x) orthogonal to x's centred direction
+        xc = (x - x.mean()) / x.std()
+        yc = (y - y.mean()) / y.std()
+        want = 0.5 * np.sqrt(np.mean((xc - yc) ** 2))
+        if delta >= 1e-12:  # well above round-off: the two computations agree
+            assert got == pytest.approx(want, rel=1e-3), delta
+        assert got < 10 * delta * np.abs(x).max() / x.std()
+    assert starc.pearson_distance(x, x.copy()) == 0.0
+    assert starc.pearson_distance(x, 3.0 * x + 2.0) < 1e-15
+
+
 def test_dard_distance_is_pearson_of_dard_canonicals(garnet_mdp):
     rng = np.random.default_rng(8)
     r1, r2 = rng.standard_normal((2,) + garnet_mdp.shape)

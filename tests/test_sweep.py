@@ -137,9 +137,10 @@ def test_equivalent_pairs_give_zero(protocol):
     and not for the other (the oracle does the same).
 
     Gaussian rewards: the STARC generator makes a few percent of nearly trivial rewards
-    (all their weight on transitions of probability ~1e-9), whose canonicals are ~1e-8 of
-    the reward scale; for those, round-off in the shaped copy gives distances ~1e-7 (and
-    the "zero" decision can differ), in the numpy oracle as here.
+    (all their weight on transitions of probability ~1e-9), whose canonicals are 1e-8 to
+    1e-12 of the reward scale; for those, round-off in the shaped copy gives distances
+    of 1e-7 and more, in the numpy oracle as here. tests/test_zero_decisions.py checks
+    them against the round-off bound.
     """
     variants = tuple(CLOSED_FORM_VARIANTS) + tuple(MINIMAL_L2_VARIANTS)
     res = small(protocol=protocol, variants=variants, n_states=8, n_mdps=3,

@@ -30,7 +30,9 @@ N_FAMILIES = 7
 NORM_CODES = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
 N_NORMALIZATIONS = 7
 
-ZERO_RTOL = 1e-10      # starc.norms.ZERO_RTOL
+# Copies of the library's tolerances (numba freezes globals into its on-disk cache, which
+# is keyed on this file only; tests check that the copies match the originals).
+ZERO_RTOL = 512 * float(np.finfo(np.float64).eps)  # starc.norms.ZERO_RTOL
 BELLMAN_RTOL = 1e-10   # starc.solve.BELLMAN_RTOL
 REGRET_RTOL = 1e-9     # starc.regret.REGRET_RTOL
 TINY = np.finfo(np.float64).tiny
@@ -135,14 +137,26 @@ def cho_solve(low, b):
 
 @njit(cache=True)
 def expected_reward_into(t, r, out):
-    """``out[s, a] = sum_s' t[s, a, s'] r[s, a, s']``."""
+    """``out[s, a] = sum_s' t[s, a, s'] r[s, a, s']``; returns ``max_{s,a} sum_s' t |r|``.
+
+    The return value is the size of the terms summed, the scale of the round-off in
+    ``out`` (``starc.canonical.expected_magnitude``).
+    """
     n, m, _ = t.shape
+    big = 0.0
     for s in range(n):
         for a in range(m):
             acc = 0.0
+            mag = 0.0
             for u in range(n):
-                acc += t[s, a, u] * r[s, a, u]
+                p = t[s, a, u]
+                x = r[s, a, u]
+                acc += p * x
+                mag += p * abs(x)
             out[s, a] = acc
+            if mag > big:
+                big = mag
+    return big
 
 
 @njit(cache=True)
@@ -155,6 +169,16 @@ def max_abs3(r):
                 v = abs(r[s, a, u])
                 if v > big:
                     big = v
+    return big
+
+
+@njit(cache=True)
+def max_abs1(v):
+    big = 0.0
+    for x in range(v.shape[0]):
+        a = abs(v[x])
+        if a > big:
+            big = a
     return big
 
 
@@ -311,7 +335,26 @@ def dard_into(r, t, tt, gamma, da, rbar, out, work, h):
 
 @njit(cache=True)
 def minimal_potential_l2_into(r, gamma, out):
-    r"""Closed-form ``argmin_phi ||R + gamma phi(s') - phi(s)||_2`` applied to ``R``."""
+    r"""Closed-form ``argmin_phi ||R + gamma phi(s') - phi(s)||_2`` applied to ``R``.
+
+    One step of iterative refinement, as ``starc.canonical.minimal_potential_l2``.
+    Returns ``max |phi|``.
+    """
+    n = r.shape[0]
+    phi = np.empty(n)
+    step = np.empty(n)
+    _minimal_potential_step(r, gamma, phi)
+    _shape_full(r, gamma, phi, out)
+    _minimal_potential_step(out, gamma, step)
+    for x in range(n):
+        phi[x] += step[x]
+    _shape_full(r, gamma, phi, out)
+    return max_abs1(phi)
+
+
+@njit(cache=True)
+def _minimal_potential_step(r, gamma, phi):
+    """Sherman–Morrison solve of the MinimalPotential-L2 normal equations into ``phi``."""
     n, m, _ = r.shape
     col = np.zeros(n)  # sum_{s,a} R(s, a, x)
     row = np.zeros(n)  # sum_{a,s'} R(x, a, s')
@@ -325,15 +368,19 @@ def minimal_potential_l2_into(r, gamma, out):
         row[s] = acc
     alpha = m * n * (1.0 + gamma * gamma)
     beta = 2.0 * gamma * m
-    rhs = np.empty(n)
     total = 0.0
     for x in range(n):
-        rhs[x] = -(gamma * col[x] - row[x])
-        total += rhs[x]
-    phi = np.empty(n)
+        phi[x] = row[x] - gamma * col[x]
+        total += phi[x]
     coef = beta / (alpha - beta * n)
     for x in range(n):
-        phi[x] = (rhs[x] + coef * total) / alpha
+        phi[x] = (phi[x] + coef * total) / alpha
+
+
+@njit(cache=True)
+def _shape_full(r, gamma, phi, out):
+    """``out = R + gamma phi(s') - phi(s)``."""
+    n, m, _ = r.shape
     for s in range(n):
         for a in range(m):
             for u in range(n):
@@ -397,7 +444,10 @@ def _shape_expected(t, gamma, rbar, phi, out):
 
 @njit(cache=True)
 def minimal_l2_into(t, gamma, w, low, rbar, u_out):
-    r"""Coefficients ``m_{phi*}(s, a)`` of the minimal L2 canonical (2 refinement steps)."""
+    r"""Coefficients ``m_{phi*}(s, a)`` of the minimal L2 canonical (2 refinement steps).
+
+    Returns ``max |phi*|``.
+    """
     n = t.shape[0]
     phi = np.empty(n)
     step = np.empty(n)
@@ -408,6 +458,7 @@ def minimal_l2_into(t, gamma, w, low, rbar, u_out):
         for x in range(n):
             phi[x] += step[x]
         _shape_expected(t, gamma, rbar, phi, u_out)
+    return max_abs1(phi)
 
 
 @njit(cache=True)
@@ -568,10 +619,14 @@ def factored_norms(u, wts, out):
 
 
 @njit(cache=True)
-def inverse_norms(nrm, ref, n, m, inv):
-    """``inv[j] = 1 / n_j``, 0 where the norm is negligible (STARC Def. 3); ``inv[6] = 1``."""
+def inverse_norms(nrm, noise, n, m, inv):
+    """``inv[j] = 1 / n_j``, 0 where the norm is zero up to round-off (STARC Def. 3).
+
+    ``noise`` bounds the round-off of each entry of the canonical
+    (``starc.canonical.Canonical``); ``inv[6] = 1`` (no normalization).
+    """
     for j in range(6):
-        if nrm[j] <= ZERO_RTOL * ones_norm(n, m, j) * ref:
+        if nrm[j] <= ones_norm(n, m, j) * noise:
             inv[j] = 0.0
         else:
             inv[j] = 1.0 / nrm[j]
@@ -764,18 +819,37 @@ def prepare_mdps(T, gam, pol, lu, piv, w, low, fw, tt, full, status):
 
 @njit(cache=True)
 def canonical_full_into(f, r, t, tt, gamma, ds, da, rbar, v, out, work, h):
-    """Full canonical of family ``f`` (not VAL / minimal L2) into ``out``; returns it."""
+    """Full canonical of family ``f`` (not VAL / minimal L2) into ``out``.
+
+    Returns it and the round-off bound of its entries (``starc.canonical.canonical_parts``):
+    ``ZERO_RTOL`` times the largest of ``|R|`` and of the potential it subtracted.
+    """
+    scale = max_abs3(r)
     if f == F_NONE:
-        return r
+        return r, ZERO_RTOL * scale
     if f == F_EPIC:
         epic_into(r, gamma, ds, da, out)
     elif f == F_DARD:
         dard_into(r, t, tt, gamma, da, rbar, out, work, h)
     elif f == F_MINPOT:
-        minimal_potential_l2_into(r, gamma, out)
+        scale = max(scale, minimal_potential_l2_into(r, gamma, out))
     else:  # F_VALPOT
         val_potential_into(r, gamma, v, out)
-    return out
+        scale = max(scale, max_abs1(v))
+    return out, ZERO_RTOL * scale
+
+
+@njit(cache=True)
+def _factored_into(f, t, tt, gamma, w, low, rbar, v, mag, q, u_out):
+    """Factored canonical (VAL from the values ``v``, or minimal L2) into ``u_out``.
+
+    Returns the round-off bound of its entries: ``ZERO_RTOL`` times the largest of
+    ``mag`` (``max E_tau |R|``) and of the values or potential it subtracted.
+    """
+    if f == F_VAL:
+        advantage_into(tt, gamma, rbar, v, q, u_out)
+        return ZERO_RTOL * max(mag, max_abs1(v))
+    return ZERO_RTOL * max(mag, minimal_l2_into(t, gamma, w, low, rbar, u_out))
 
 
 @njit(cache=True)
@@ -833,11 +907,10 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
     t = T[i]
     gamma = gam[i]
     rbar = np.empty((n_k, n, m))
-    ref_r = np.empty(n_k)
+    mag = np.empty(n_k)  # max_{s,a} E_tau |R|: the scale of the round-off in rbar
     ref_rbar = np.empty(n_k)
     for k in range(n_k):
-        expected_reward_into(t, R[g, k], rbar[k])
-        ref_r[k] = max_abs3(R[g, k])
+        mag[k] = expected_reward_into(t, R[g, k], rbar[k])
         ref_rbar[k] = max_abs2(rbar[k])
     st_g = 0
     if any_family:
@@ -865,30 +938,26 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
             if f == F_VAL or f == F_MINL2:
                 prof = 0 if f == F_VAL else 1
                 wts = fw[i, prof]
-                if f == F_VAL:
-                    advantage_into(tt[i], gamma, rbar[0], vals[0], qwork, u0)
-                else:
-                    minimal_l2_into(t, gamma, w[i], low[i], rbar[0], u0)
+                noise0 = _factored_into(f, t, tt[i], gamma, w[i], low[i], rbar[0], vals[0],
+                                        mag[0], qwork, u0)
                 factored_norms(u0, wts, nrm)
-                inverse_norms(nrm, ref_rbar[0], n, m, inv0)
+                inverse_norms(nrm, noise0, n, m, inv0)
                 for k in range(1, n_k):
-                    if f == F_VAL:
-                        advantage_into(tt[i], gamma, rbar[k], vals[k], qwork, uk)
-                    else:
-                        minimal_l2_into(t, gamma, w[i], low[i], rbar[k], uk)
+                    noisek = _factored_into(f, t, tt[i], gamma, w[i], low[i], rbar[k],
+                                            vals[k], mag[k], qwork, uk)
                     factored_norms(uk, wts, nrm)
-                    inverse_norms(nrm, ref_rbar[k], n, m, invk)
+                    inverse_norms(nrm, noisek, n, m, invk)
                     factored_table(u0, uk, wts, inv0, invk, needf, out_d[g, k - 1, f])
             else:
-                a0 = canonical_full_into(f, R[g, 0], t, tt[i], gamma, ds, da, rbar[0],
-                                         vals[0], c0, work, h)
+                a0, noise0 = canonical_full_into(f, R[g, 0], t, tt[i], gamma, ds, da,
+                                                 rbar[0], vals[0], c0, work, h)
                 full_norms(a0, t, full[i], nrm)
-                inverse_norms(nrm, ref_r[0], n, m, inv0)
+                inverse_norms(nrm, noise0, n, m, inv0)
                 for k in range(1, n_k):
-                    ak = canonical_full_into(f, R[g, k], t, tt[i], gamma, ds, da,
-                                             rbar[k], vals[k], ck, work, h)
+                    ak, noisek = canonical_full_into(f, R[g, k], t, tt[i], gamma, ds, da,
+                                                     rbar[k], vals[k], ck, work, h)
                     full_norms(ak, t, full[i], nrm)
-                    inverse_norms(nrm, ref_r[k], n, m, invk)
+                    inverse_norms(nrm, noisek, n, m, invk)
                     full_table(a0, ak, t, full[i], inv0, invk, needf, out_d[g, k - 1, f])
     if do_regret:
         a_work = np.empty((n, n))
@@ -938,10 +1007,11 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def tables_from_canonicals(T, mdp_of, C, ref, need, out_d):
+def tables_from_canonicals(T, mdp_of, C, noise, need, out_d):
     """Distance tables ``out_d[g, k-1, j, metric]`` from precomputed full canonicals.
 
-    ``C (N, K, S, A, S)`` canonicals, ``ref (N, K)`` the scale of "zero" (``max |R|``).
+    ``C (N, K, S, A, S)`` canonicals, ``noise (N, K)`` the round-off bound of their
+    entries (``starc.canonical.Canonical.noise``).
     """
     n_groups, n_k = C.shape[0], C.shape[1]
     n, m = C.shape[2], C.shape[3]
@@ -952,10 +1022,10 @@ def tables_from_canonicals(T, mdp_of, C, ref, need, out_d):
         inv0 = np.empty(7)
         invk = np.empty(7)
         full_norms(C[g, 0], t, full, nrm)
-        inverse_norms(nrm, ref[g, 0], n, m, inv0)
+        inverse_norms(nrm, noise[g, 0], n, m, inv0)
         for k in range(1, n_k):
             full_norms(C[g, k], t, full, nrm)
-            inverse_norms(nrm, ref[g, k], n, m, invk)
+            inverse_norms(nrm, noise[g, k], n, m, invk)
             full_table(C[g, 0], C[g, k], t, full, inv0, invk, need, out_d[g, k - 1])
 
 

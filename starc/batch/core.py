@@ -443,6 +443,16 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
     return out
 
 
+def _lp_noise(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, canon: np.ndarray
+              ) -> np.ndarray:
+    """Round-off bounds ``(N, K)`` of LP canonicals, as ``starc.canonical.canonical_parts``."""
+    from ..canonical import _max_abs, shaping_magnitude
+    from ..norms import SOLVER_ZERO_RTOL
+
+    gamma = prep.gam[mdp_of][:, None]  # (N, 1) against the (N, K) rewards
+    return SOLVER_ZERO_RTOL * np.maximum(_max_abs(R, 3), shaping_magnitude(R, canon, gamma))
+
+
 def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
                      *, do_regret: bool = False, ties: int = 0, state_dist=None,
                      action_dist=None, lp_solver: str = "simplex"):
@@ -468,9 +478,9 @@ def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: 
         from ._kernels import tables_from_canonicals
 
         canon = lp_canonicals(prep, R, mdp_of, lp_solver)
-        ref = np.abs(R).max(axis=(2, 3, 4))
+        noise = _lp_noise(prep, R, mdp_of, canon)
         lp_table = np.zeros((n_groups, max(n_k - 1, 0), 7, 6))
-        tables_from_canonicals(prep.T, _writable(mdp_of, np.int64), canon, _writable(ref),
+        tables_from_canonicals(prep.T, _writable(mdp_of, np.int64), canon, noise,
                                need_lp, lp_table)
     for c, sp in enumerate(specs):
         if sp.family == _LP_FAMILY:
@@ -1059,8 +1069,10 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     others are independent; a zero denominator counts as 1; estimates can be negative
     (as in the authors' data) and are heavy-tailed when a true reward is nearly trivial
     (a ratio of two noisy near-zero differences); :mod:`starc.sweep` stores them as they
-    are and clipped to ``[0, 1]``. The paper correlates distances with
-    :math:`(\widehat{\mathrm{Reg}}_1 + \widehat{\mathrm{Reg}}_2)/2`.
+    are and, as its own robustification, clipped to ``[0, 1]``. The paper correlates
+    distances with :math:`(\widehat{\mathrm{Reg}}_1 + \widehat{\mathrm{Reg}}_2)/2`
+    as it is (pandas Pearson over all rows, nothing filtered: the authors'
+    ``src/visualize.ipynb``).
 
     Parameters
     ----------
