@@ -12,7 +12,7 @@ Measures, on this machine, in one run:
 3. The public numpy path on the same rows, in this process: for each row, ``starc_distance``
    for every closed-form variant plus ``starc.regret`` in both directions (what a user of
    the public API would write), and for the LP variants ``starc.canonicalize(...,
-   "minimal_potential", norm="l1")`` (cvxpy + HiGHS) of the row's new reward. The per-row
+   "minimal_potential", norm="l1")`` (HiGHS) of the row's new reward. The per-row
    ratio numpy / batch is reported for both.
 
 Times are wall-clock seconds; the sweep's own ``elapsed`` excludes process start-up and
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     if lp is not None:
         print(f"with LP variants (cached)    sweep {lp['elapsed_s']:.1f} s (goal <= 600 s: "
               f"{'met' if report['meets_lp_goal'] else 'MISSED'})")
-        print(f"LP per row: batch {1e3 * report['batch_lp_per_row_s']:.1f} ms, numpy (cvxpy) "
+        print(f"LP per row: batch {1e3 * report['batch_lp_per_row_s']:.1f} ms, numpy (HiGHS) "
               f"{ref['lp_per_row_s']:.2f} s  ->  ratio "
               f"{report['ratio_numpy_to_batch_lp_per_row']:.0f}x")
     print(f"correlations (exact): {json.dumps({k: round(v, 3) for k, v in cold['corr'].items()})}")

@@ -110,12 +110,12 @@ def test_rows_match_numpy_path():
 
 
 def test_lp_variants_through_the_numpy_path():
-    """lp_solver="cvxpy": MinimalPotential-L1 rows equal starc_distance exactly as computed
+    """lp_solver="highs": MinimalPotential-L1 rows equal starc_distance exactly as computed
     by the public functions; the default simplex reaches the same L1 optimum."""
     from starc.sweep import _group_rewards, _make_mdp
 
     names = [v for v in starc.VARIANTS if starc.VARIANTS[v].needs_lp]
-    sw = small(variants=names, n_mdps=1, pairs_per_mdp=1, n_steps=3, lp_solver="cvxpy")
+    sw = small(variants=names, n_mdps=1, pairs_per_mdp=1, n_steps=3, lp_solver="highs")
     res = sw.run()
     rng = np.random.default_rng(np.random.SeedSequence(sw.seed).spawn(1)[0].spawn(2)[0])
     mdp = _make_mdp(sw, rng)

@@ -29,8 +29,8 @@ Design
 * MinimalPotential-L1 (the registry's variants with ``needs_lp``) is a least absolute
   deviations problem in the potential; it is solved per reward by a small dual simplex
   with a bound-flipping ratio test and a duality certificate (a reward whose
-  certificate fails falls back to :func:`starc.canonicalize`, cvxpy and HiGHS, which
-  ``lp_solver="cvxpy"`` uses throughout). The minimiser is often not unique (transitions
+  certificate fails falls back to :func:`starc.canonicalize`, a compact LP solved by
+  HiGHS, which ``lp_solver="highs"`` uses throughout). The minimiser is often not unique (transitions
   that share ``(s, s')`` share a row of the regression); then any minimiser is valid
   and the two solvers may return different ones, with the same L1 norm.
 * :func:`mc_policy_returns` and :func:`mc_regrets` reproduce the authors' Monte-Carlo

@@ -32,11 +32,12 @@ costs by 1e-10 of their scale breaks the ties, Bland's rule takes over after 30
 degenerate steps in a row (no cycling), the basis inverse is recomputed every 32 pivots,
 and the final multipliers come from a fresh factorisation with the *true* costs. The
 optimum is certified by strong duality, :math:`\|R + D\Phi^*\|_1 = \langle R, y\rangle`
-to 1e-9 relative with :math:`y` feasible; a reward that fails it is handed to cvxpy.
+to 1e-9 relative with :math:`y` feasible; a reward that fails it is handed to
+:func:`starc.canonicalize` (HiGHS).
 Every solve starts cold, so the result depends on the reward alone.
 
 When the minimiser is not unique — common: transitions with the same :math:`(s, s')`
-share a row of the regression — a different minimiser than cvxpy/HiGHS may be returned;
+share a row of the regression — a different minimiser than HiGHS's may be returned;
 the objective is the same.
 """
 

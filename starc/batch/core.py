@@ -414,7 +414,7 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
 
 
 #: Solvers of the MinimalPotential-L1 linear programs.
-LP_SOLVERS = ("simplex", "cvxpy")
+LP_SOLVERS = ("simplex", "highs")
 
 
 def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
@@ -423,8 +423,9 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
 
     ``"simplex"``: the dual simplex of :mod:`starc.batch._lp` (about 5 ms per reward); a
     reward whose LP fails the optimality certificate falls back to
-    :func:`starc.canonicalize` (cvxpy + HiGHS). ``"cvxpy"``: :func:`starc.canonicalize`
-    for every reward (the numpy reference path, about 1.7 s per reward at 32 states).
+    :func:`starc.canonicalize` (the same LP's dual, solved by HiGHS). ``"highs"``:
+    :func:`starc.canonicalize` for every reward (the numpy reference path, about 7 ms per
+    reward at 32 states, in this process only).
     """
     from ._lp import minimal_potential_l1_kernel
 
@@ -599,16 +600,17 @@ def canonicalize(rewards, mdps, method="val", *, norm=None, policy="uniform",
         The policy of ``"val"`` and ``"val_potential"``.
     state_dist, action_dist : array_like of shape (S,) and (A,), optional
         :math:`D_S`, :math:`D_A` of ``"epic"`` and ``"dard"`` (uniform by default).
-    lp_solver : {"simplex", "cvxpy"}, default "simplex"
-        For ``"minimal_potential"`` with ``"l1"``: this package's dual simplex, or
-        :func:`starc.canonicalize` (cvxpy and HiGHS; ~300 times slower).
+    lp_solver : {"simplex", "highs"}, default "simplex"
+        For ``"minimal_potential"`` with ``"l1"``: this package's dual simplex (numba,
+        parallel over rewards), or :func:`starc.canonicalize` (HiGHS, one reward at a
+        time).
 
     Returns
     -------
     ndarray of shape (B, K, S, A, S)
         Matches :func:`starc.canonicalize`. For ``"minimal_potential"`` with ``"l1"``
         the minimiser may be non-unique (sparse rewards); then any minimiser is valid
-        and the returned one may differ from cvxpy's (the norm is the same).
+        and the returned one may differ from HiGHS's (the norm is the same).
 
     References
     ----------

@@ -107,7 +107,7 @@ def test_canonicalize_distributions_and_policy(mdps, rewards):
 
 
 def _lp_objective_and_shaping(out, r, mdp, ref):
-    """Same optimal L1 objective as cvxpy, and ``out - r`` is a potential shaping."""
+    """Same optimal L1 objective as starc.canonicalize (HiGHS), and ``out - r`` is a potential shaping."""
     np.testing.assert_allclose(np.abs(out).sum(axis=(-3, -2, -1)),
                                np.abs(ref).sum(axis=(-3, -2, -1)), rtol=1e-9)
     shift = out - r
@@ -118,7 +118,7 @@ def _lp_objective_and_shaping(out, r, mdp, ref):
 
 
 def test_minimal_potential_l1_lp(mdps):
-    """Optimal (same objective as cvxpy) and a shaping of R; equal to cvxpy's canonical
+    """Optimal (same objective as HiGHS) and a shaping of R; equal to HiGHS's canonical
     where the minimiser is unique (it often is not: transitions (s, a, s') with the same
     (s, s') share a design row of the least-absolute-deviations problem)."""
     r = np.stack([starc.random_reward(mdp, seed=30 + i, size=2) for i, mdp in enumerate(mdps)])
@@ -129,10 +129,10 @@ def test_minimal_potential_l1_lp(mdps):
         _lp_objective_and_shaping(out[b], r[b], mdp, ref)
         equal += int(np.allclose(out[b], ref, atol=1e-9, rtol=0))
     assert equal >= 1
-    via_cvxpy = B.canonicalize(r[1:2, :1], mdps[1], "minimal_potential", norm="l1",
-                               lp_solver="cvxpy")
+    via_highs = B.canonicalize(r[1:2, :1], mdps[1], "minimal_potential", norm="l1",
+                               lp_solver="highs")
     np.testing.assert_array_equal(
-        via_cvxpy[0], starc.canonicalize(r[1, :1], mdps[1], "minimal_potential", norm="l1"))
+        via_highs[0], starc.canonicalize(r[1, :1], mdps[1], "minimal_potential", norm="l1"))
 
 
 def test_minimal_potential_l1_degenerate_sparse_rewards():
