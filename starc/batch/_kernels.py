@@ -874,6 +874,16 @@ def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, scale_true, allowed_proxy, be
     return x, st
 
 
+@njit(cache=True)
+def _any_needed(need):
+    """Whether any entry of the boolean table ``need`` is set."""
+    for f in range(need.shape[0]):
+        for j in range(need.shape[1]):
+            if need[f, j]:
+                return True
+    return False
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties,
                  lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv, status):
@@ -886,15 +896,14 @@ def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties,
     its scale), so regrets under it are 0 by convention. The loop body is a separate
     function so that numba's parfor pass (slow on large bodies) sees one call.
     """
-    any_family = False
-    for f in range(N_FAMILIES):
-        for j in range(N_NORMALIZATIONS):
-            if need[f, j]:
-                any_family = True
+    any_family = _any_needed(need)
     for g in prange(R.shape[0]):
-        status[g] = _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family,
-                               do_regret, ties, lu, piv, w, low, fw, tt, full, out_d,
-                               out_reg, out_act, out_triv)
+        # np.int64(g) and a computed (not literal) bool: parfor types the body with an
+        # int64 and a uint64 index, and a literal False would be a third signature; each
+        # is a separate compilation of the large _group_one (~5-18 s apiece, cold)
+        status[g] = _group_one(np.int64(g), T, gam, mu, pol, mdp_of, R, ds, da, need,
+                               any_family, do_regret, ties, lu, piv, w, low, fw, tt, full,
+                               out_d, out_reg, out_act, out_triv)
 
 
 @njit(cache=True)
