@@ -11,6 +11,8 @@ Measures, with BLAS pinned to one thread (threadpoolctl):
    reading R1, R2 and P once plus one S x S LU factorisation (target <= 3) — and its
    peak extra memory (tracemalloc) as a ratio to the inputs (target <= 3).
 4. DARD distance at S=512, A=8 (target <= 10 s).
+5. The MinimalPotential-L1 canonical of one reward at S=32, A=4 (the compact dual LP by
+   HiGHS), against the cvxpy solve of the full primal measured in the same run.
 
 Run ``python benchmarks/bench_distances.py [--quick]``; writes
 ``benchmarks/results/bench_distances.json``.
@@ -19,10 +21,9 @@ Run ``python benchmarks/bench_distances.py [--quick]``; writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import statistics
+import sys
 import time
 import tracemalloc
 
@@ -32,16 +33,8 @@ import scipy.optimize  # noqa: F401
 
 import starc
 
-
-def median_time(fn, repeat: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench import median_time, write_json  # noqa: E402
 
 
 def naive_val_distance(r1, r2, mdp):
@@ -99,8 +92,9 @@ def main(argv=None) -> int:
         mdp = starc.random_mdp(32, 4, seed=0)
         r1, r2 = starc.random_reward(mdp, seed=1, size=2)
         repeat = 200 if args.quick else 3000
-        t_api = median_time(lambda: starc.starc_distance(r1, r2, mdp), repeat)
-        t_naive = median_time(lambda: naive_val_distance(r1, r2, mdp), repeat // 5)
+        t_api = median_time(lambda: starc.starc_distance(r1, r2, mdp), repeat, warmup=3)
+        t_naive = median_time(lambda: naive_val_distance(r1, r2, mdp), repeat // 5,
+                              warmup=3)
         assert abs(starc.starc_distance(r1, r2, mdp) - naive_val_distance(r1, r2, mdp)) < 1e-10
         report("VAL(L2,L2) S=32 A=4, public API, median", t_api * 1e3, "ms", "<= 0.1 ms")
         report("  starc / straightforward numpy", t_api / t_naive, "x", ratio=t_api / t_naive)
@@ -109,7 +103,7 @@ def main(argv=None) -> int:
         k = 64 if args.quick else 256
         rewards = starc.random_reward(mdp, seed=2, size=k)
         t_pair = median_time(lambda: starc.pairwise_distances(rewards, mdp),
-                             5 if args.quick else 20)
+                             5 if args.quick else 20, warmup=3)
         t_one_naive = t_naive
         naive_pairs = t_one_naive * k * (k - 1) / 2
         report(f"pairwise_distances K={k} S=32 A=4", t_pair * 1e3, "ms", "<= 50 ms")
@@ -151,10 +145,22 @@ def main(argv=None) -> int:
         t_dard = time.perf_counter() - t0
         report(f"DARD distance S={n_dard} A=8", t_dard, "s", "<= 10 s")
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as fh:
-        json.dump(results, fh, indent=2)
-    print(f"wrote {args.output}")
+        # 5. MinimalPotential-L1: the dual LP (HiGHS) against cvxpy's primal
+        from starc.canonical import _minimal_potential_cvxpy, _minimal_potential_lp
+
+        lp_rewards = starc.random_reward(mdp, seed=7, size=2 if args.quick else 5)
+        t_lp = median_time(lambda: _minimal_potential_lp(lp_rewards, mdp, "l1"), 3,
+                           warmup=1) / len(lp_rewards)
+        t_cvxpy = median_time(lambda: _minimal_potential_cvxpy(lp_rewards, mdp, "l1"), 1,
+                              warmup=1) / len(lp_rewards)
+        l1 = [starc.norm(f(lp_rewards, mdp, "l1"), "l1")
+              for f in (_minimal_potential_lp, _minimal_potential_cvxpy)]
+        report("MinimalPotential-L1 canonical S=32 A=4, per reward", t_lp * 1e3, "ms",
+               note=f"max |L1 optimum - cvxpy's| / optimum "
+                    f"{np.max(np.abs(l1[0] - l1[1]) / l1[1]):.1e}")
+        report("  dual LP (HiGHS) / cvxpy primal", t_lp / t_cvxpy, "x", ratio=t_lp / t_cvxpy)
+
+    write_json(args.output, results)
     return 0
 
 
