@@ -21,7 +21,7 @@ imports, ``process_s`` includes them. Results are printed and written as JSON to
 
 Run::
 
-    python benchmarks/bench_sweep.py              # full (about 10 minutes on 2 cores)
+    python benchmarks/bench_sweep.py              # full (about 5 minutes on 2 cores)
     python benchmarks/bench_sweep.py --quick      # smoke test: the quick preset
     python benchmarks/bench_sweep.py --skip-lp    # without the LP variants
 """
