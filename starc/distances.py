@@ -742,7 +742,13 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
         \text{rtol},
 
     with two trivial rewards (:math:`c(R) = 0`, every policy equally good) equivalent
-    to each other and to nothing else. States unreachable from :math:`\mu_0` are compared
+    to each other and to nothing else. The tolerance is ``rtol`` plus what round-off can
+    account for: with :math:`\epsilon_i` the round-off bound of the entries of
+    :math:`c(R_i)` (:class:`starc.canonical.Canonical`), a perturbation of at most
+    :math:`\|\mathbf 1\|_2\epsilon_i` moves :math:`c(R_i)/\|c(R_i)\|_2` by at most
+    :math:`2\|\mathbf 1\|_2\epsilon_i / \|c(R_i)\|_2`; both are added (large shaping at a
+    discount close to 1 makes :math:`\epsilon_i` large against a small advantage).
+    States unreachable from :math:`\mu_0` are compared
     too (see :mod:`starc.shaping`), so rewards that differ only there are reported as
     not equivalent.
 
@@ -751,7 +757,8 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     r1, r2 : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
     rtol : float, default 1e-8
-        Tolerance on the distance between the normalized canonical rewards.
+        Tolerance on the distance between the normalized canonical rewards, on top of
+        their round-off.
 
     Returns
     -------
@@ -779,11 +786,14 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
         raise ValidationError("is_equivalent compares two single rewards; got batch shapes "
                               f"{a.shape[:-3]} and {b.shape[:-3]}")
     method, pi, ds, da, _ = resolve_options(mdp, "val", "uniform", None, None, None)
-    s = standardize(np.stack([a, b]), mdp, method, "weighted_l2", pi=pi, state_dist=ds,
-                    action_dist=da, minimal_norm=None)
-    trivial = ~np.any(s.u != 0.0, axis=(-2, -1))  # standardize maps "zero" to exactly 0
+    canon = canonical_parts(np.stack([a, b]), mdp, method, pi=pi, state_dist=ds,
+                            action_dist=da, norm=None)
+    c = canon.value
+    n = canonical_norm(c, "weighted_l2", mdp)
+    ones = _ones_norm(mdp, "weighted_l2")
+    trivial = n <= ones * canon.noise
     if trivial[0] or trivial[1]:
         return bool(trivial[0] and trivial[1])
-    d = np.sqrt(((s.u[0] - s.u[1]) ** 2).sum())
-    return bool(d <= rtol)
+    d = canonical_norm(Factored(c.u[0] / n[0] - c.u[1] / n[1], c.profile), "weighted_l2", mdp)
+    return bool(d <= rtol + 2.0 * ones * float((canon.noise / n).sum()))
 

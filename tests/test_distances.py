@@ -248,6 +248,22 @@ def test_is_equivalent(small_mdp):
     assert np.array_equal(np.argsort(j1), np.argsort(j2))
 
 
+def test_is_equivalent_allows_for_round_off_of_large_shaping():
+    """Found by the thorough hypothesis profile: at gamma = 0.99 a shaped, shifted and
+    scaled copy has values ~1e5 and an advantage ~1e-3, so its computed canonical is
+    only accurate to ~1e-8 relative; the tolerance adds that round-off bound, and the
+    decision still separates a perturbation far above it."""
+    mdp = starc.TabularMDP(np.ones((1, 2, 1)), 0.99)
+    r = np.array([[[0.00067228], [0.00062011]]])
+    eq = 45.0 * (starc.potential_shaping(r, np.array([30.0]), mdp.gamma) + 30.0)
+    assert starc.starc_distance(r, eq, mdp) <= 1e-7
+    assert starc.is_equivalent(r, eq, mdp)
+    bumped = eq.copy()
+    bumped[0, 0, 0] += 0.5 * abs(eq[0, 0, 0] - eq[0, 1, 0])  # the advantage shrinks by half
+    assert starc.is_equivalent(r, bumped, mdp)  # still the same order of the two actions
+    assert not starc.is_equivalent(r + np.array([[[0.0], [1e-4]]]), eq, mdp)
+
+
 # ----------------------------------------------------------------- registry
 
 
