@@ -160,12 +160,17 @@ def test_tiny_probabilities_of_the_starc_generator(norm):
     assert_same_optimum(lp, r, mdp, norm, oracle=False)
 
 
+def draw_problem(data):
+    """A small MDP (impossible transitions included), a reward on it and an LP norm."""
+    mdp = data.draw(mdps(max_states=5, max_actions=3), label="mdp")
+    r = data.draw(reward_arrays(mdp), label="reward")
+    return mdp, r, data.draw(st.sampled_from(LP_NORMS), label="norm")
+
+
 @settings(max_examples=30)
 @given(data=st.data())
 def test_optimum_agrees_with_cvxpy_property(data):
-    mdp = data.draw(mdps(max_states=5, max_actions=3), label="mdp")
-    r = data.draw(reward_arrays(mdp), label="reward")
-    norm = data.draw(st.sampled_from(LP_NORMS), label="norm")
+    mdp, r, norm = draw_problem(data)
     lp = _minimal_potential_lp(r, mdp, norm)
     assert_same_optimum(lp, r, mdp, norm)
     assert_is_shaping(lp, r, mdp)
@@ -174,9 +179,7 @@ def test_optimum_agrees_with_cvxpy_property(data):
 @settings(max_examples=15)
 @given(data=st.data())
 def test_no_nearby_potential_does_better(data):
-    mdp = data.draw(mdps(max_states=5, max_actions=3), label="mdp")
-    r = data.draw(reward_arrays(mdp), label="reward")
-    norm = data.draw(st.sampled_from(LP_NORMS), label="norm")
+    mdp, r, norm = draw_problem(data)
     c = _minimal_potential_lp(r, mdp, norm)
     best = objective(c, mdp, norm)
     rng = np.random.default_rng(0)
@@ -192,10 +195,8 @@ def test_no_nearby_potential_does_better(data):
 @settings(max_examples=20)
 @given(data=st.data())
 def test_optimum_is_invariant_under_shaping(data):
-    mdp = data.draw(mdps(max_states=5, max_actions=3), label="mdp")
-    r = data.draw(reward_arrays(mdp), label="reward")
+    mdp, r, norm = draw_problem(data)
     phi = data.draw(potentials(mdp.n_states), label="phi")
-    norm = data.draw(st.sampled_from(LP_NORMS), label="norm")
     shaped = starc.potential_shaping(r, phi, mdp.gamma)
     got = objective(_minimal_potential_lp(shaped, mdp, norm), mdp, norm)
     want = objective(_minimal_potential_lp(r, mdp, norm), mdp, norm)
