@@ -89,10 +89,10 @@ import numpy as np
 from ._solvers import HIGHS_OPTIONS, silence_highs_banner, solve_cvxpy
 from ._validation import as_float_array, check_choice
 from .distances import _distance_options, _ones_norm, canonical_norm
-from .canonical import canonical_parts
+from .canonical import canonical_parts, expected_magnitude
 from .exceptions import ValidationError
 from .mdp import TabularMDP, _expected_reward, broadcast_reward
-from .norms import p_of
+from .norms import ZERO_RTOL, p_of
 from .solve import policy_iteration, q_from_values
 
 __all__ = [
@@ -108,8 +108,14 @@ __all__ = [
 
 TIES = ("pessimistic", "optimistic", "first")
 
-#: Relative tolerance deciding ties between optimal actions and a zero value range.
+#: A reward is trivial (regret 0 under it) when its best and worst returns differ by at
+#: most ``REGRET_RTOL * max_{s,a} E_tau|R| / (1 - gamma)``: such a reward barely orders
+#: policies, and regrets normalised by its value range would be dominated by round-off.
 REGRET_RTOL = 1e-9
+
+#: Ties between optimal actions are decided against round-off:
+#: ``TIE_RTOL * max(max_{s,a} E_tau|R|, max|V*|) / (1 - gamma)`` (:func:`_tie_tolerance`).
+TIE_RTOL = ZERO_RTOL
 
 
 def _check_mdp(mdp) -> TabularMDP:
@@ -119,23 +125,62 @@ def _check_mdp(mdp) -> TabularMDP:
     return mdp
 
 
-def _single(reward, mdp: TabularMDP, name: str) -> np.ndarray:
+class _Expected(NamedTuple):
+    """One reward as regret needs it: ``rbar (S, A)`` and ``max_{s,a} E_tau |R|``."""
+
+    rbar: np.ndarray
+    magnitude: float
+
+
+def _single(reward, mdp: TabularMDP, name: str) -> _Expected:
     r = broadcast_reward(reward, mdp, name=name)
     if r.ndim != 3:
         raise ValidationError(f"{name} must be one reward of shape (S, A, S), (S, A) or (S,); "
                               f"got a batch of shape {r.shape[:-3]}")
-    return _expected_reward(r, mdp.transition)
+    return _Expected(_expected_reward(r, mdp.transition),
+                     float(expected_magnitude(r, mdp.transition)))
 
 
 def _scale(rbar: np.ndarray, gamma: float) -> float:
     return float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - gamma)
 
 
-def _range_from_expected(rbar: np.ndarray, mdp: TabularMDP) -> tuple[float, float, np.ndarray]:
-    """(min J, max J, optimal actions) for expected rewards rbar (S, A)."""
-    best_actions, v_best = policy_iteration(rbar, mdp)
-    _, v_worst = policy_iteration(-rbar, mdp)
-    return 0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial), best_actions
+def _tie_tolerance(magnitude: float, gamma: float, v: np.ndarray) -> float:
+    r"""Round-off allowance of action values computed from a reward: actions closer than
+    this to :math:`\max_a Q^*(s, a)` are tied.
+
+    :data:`TIE_RTOL` :math:`\cdot \max(\max_{s,a}\mathbb E_\tau|R|, \max|V^*|)/(1-\gamma)`:
+    the magnitude of the numbers :math:`Q^*` is computed from, times the growth of
+    round-off in the linear solves (:math:`\operatorname{cond}(I - \gamma P) \le
+    2/(1-\gamma)`). A tolerance relative to the reward scale instead (1e-9 of
+    :math:`\max|\bar R|/(1-\gamma)`) tied every action of a potential-shaped copy of a
+    nearly trivial reward — the shaping inflates the scale, not the action gaps — and
+    pessimistic tie-breaking then gave regret 1 between equivalent rewards.
+    """
+    size = max(magnitude, float(np.max(np.abs(v), initial=0.0)))
+    return TIE_RTOL * size / (1.0 - gamma)
+
+
+class _Range(NamedTuple):
+    """``min J``, ``max J``, an optimal policy, and the largest range counted as zero."""
+
+    lo: float
+    hi: float
+    best_actions: np.ndarray
+    tolerance: float
+
+    @property
+    def trivial(self) -> bool:
+        """Every policy has (nearly, see :data:`REGRET_RTOL`) the same return."""
+        return self.hi - self.lo <= self.tolerance
+
+
+def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
+    """The value range of a reward given as :class:`_Expected`."""
+    best_actions, v_best = policy_iteration(reward.rbar, mdp)
+    _, v_worst = policy_iteration(-reward.rbar, mdp)
+    return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
+                  best_actions, REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma))
 
 
 def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
@@ -167,16 +212,15 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     [0.0, 5.0]
     """
     mdp = _check_mdp(mdp)
-    lo, hi, _ = _range_from_expected(_single(reward, mdp, "reward"), mdp)
-    return lo, hi
+    span = _range_from_expected(_single(reward, mdp, "reward"), mdp)
+    return span.lo, span.hi
 
 
-def _tied_optimal_actions(rbar: np.ndarray, mdp: TabularMDP) -> np.ndarray:
-    """Boolean (S, A) mask of actions within a relative tolerance of Q*."""
-    _, v = policy_iteration(rbar, mdp)
-    q = q_from_values(rbar, v, mdp)
-    tol = REGRET_RTOL * max(_scale(rbar, mdp.gamma), np.finfo(float).tiny)
-    return q >= q.max(axis=1, keepdims=True) - tol
+def _tied_optimal_actions(reward: _Expected, mdp: TabularMDP) -> np.ndarray:
+    """Boolean (S, A) mask of the actions within round-off (:func:`_tie_tolerance`) of Q*."""
+    _, v = policy_iteration(reward.rbar, mdp)
+    q = q_from_values(reward.rbar, v, mdp)
+    return q >= q.max(axis=1, keepdims=True) - _tie_tolerance(reward.magnitude, mdp.gamma, v)
 
 
 def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> float:
@@ -194,14 +238,17 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     mdp : TabularMDP
     ties : {"pessimistic", "optimistic", "first"}
         Which :math:`R_2`-optimal policy: the worst under :math:`R_1` (solves the MDP
-        restricted to the :math:`R_2`-optimal actions, those within ``1e-9`` of
-        :math:`\max_a Q^*_2` relative to the reward scale), the best, or
-        :func:`starc.optimal_policy`'s.
+        restricted to the :math:`R_2`-optimal actions, those within round-off of
+        :math:`\max_a Q^*_2`: :data:`TIE_RTOL` times the larger of
+        :math:`\max_{s,a}\mathbb E_\tau|R_2|` and :math:`\max|V^*_2|`, over
+        :math:`1-\gamma`), the best, or :func:`starc.optimal_policy`'s.
 
     Returns
     -------
     float
-        In ``[0, 1]``; 0 when every policy has the same return under ``r_true``.
+        In ``[0, 1]``; 0 when every policy has nearly the same return under ``r_true``
+        (a range of at most :data:`REGRET_RTOL` :math:`\max_{s,a}\mathbb E_\tau|R_1|
+        /(1-\gamma)`).
 
     References
     ----------
@@ -219,18 +266,19 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     """
     mdp = _check_mdp(mdp)
     check_choice(ties, "ties", TIES)
-    rbar1 = _single(r_true, mdp, "r_true")
-    rbar2 = _single(r_proxy, mdp, "r_proxy")
-    lo, hi, _ = _range_from_expected(rbar1, mdp)
-    if hi - lo <= REGRET_RTOL * max(_scale(rbar1, mdp.gamma), 0.0):
+    true = _single(r_true, mdp, "r_true")
+    proxy = _single(r_proxy, mdp, "r_proxy")
+    span = _range_from_expected(true, mdp)
+    if span.trivial:
         return 0.0
+    lo, hi = span.lo, span.hi
     if ties == "first":
-        actions, _ = policy_iteration(rbar2, mdp)
-        j = float(_values_of(rbar1, mdp, actions) @ mdp.initial)
+        actions, _ = policy_iteration(proxy.rbar, mdp)
+        j = float(_values_of(true.rbar, mdp, actions) @ mdp.initial)
     else:
-        allowed = _tied_optimal_actions(rbar2, mdp)
+        allowed = _tied_optimal_actions(proxy, mdp)
         sign = -1.0 if ties == "pessimistic" else 1.0
-        _, v = policy_iteration(sign * rbar1, mdp, allowed=allowed)
+        _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
         j = sign * float(v @ mdp.initial)
     return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
 
@@ -356,11 +404,12 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     """
     mdp = _check_mdp(mdp)
     check_choice(method, "method", WCR_METHODS)
-    rbar1 = _single(r_true, mdp, "r_true")
-    rbar2 = _single(r_proxy, mdp, "r_proxy")
-    lo, hi, _ = _range_from_expected(rbar1, mdp)
+    true = _single(r_true, mdp, "r_true")
+    rbar1, rbar2 = true.rbar, _single(r_proxy, mdp, "r_proxy").rbar
+    span = _range_from_expected(true, mdp)
+    lo, hi = span.lo, span.hi
     n, m = mdp.n_states, mdp.n_actions
-    if hi - lo <= REGRET_RTOL * _scale(rbar1, mdp.gamma):
+    if span.trivial:
         value, occ = 0.0, None
     elif method == "lp":
         value, occ = _worst_case_lp(rbar1, rbar2, mdp, lo, hi, return_policies)
@@ -420,7 +469,8 @@ def _worst_case_parametric(rbar1, rbar2, mdp, lo, hi, want_occupancies, max_iter
     left = line(0.0)
     if left.b <= 0:  # slope -b >= 0 at 0: the constraint is inactive
         return _finish(left, None, 0.0, scale1, mdp, want_occupancies)
-    lo2, hi2, _ = _range_from_expected(rbar2, mdp)
+    span2 = _range_from_expected(_Expected(rbar2, 0.0), mdp)
+    lo2, hi2 = span2.lo, span2.hi
     lam = scale1 / max(hi2 - lo2, np.finfo(float).tiny)
     right = line(lam)
     for _ in range(max_iter):
@@ -616,8 +666,9 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     r = broadcast_reward(r_true, mdp, name="r_true")
     if r.ndim != 3:
         raise ValidationError(f"r_true must be one reward, got a batch of shape {r.shape[:-3]}")
-    rbar = _expected_reward(r, mdp.transition)
-    lo, hi, _ = _range_from_expected(rbar, mdp)
+    span = _range_from_expected(
+        _Expected(_expected_reward(r, mdp.transition),
+                  float(expected_magnitude(r, mdp.transition))), mdp)
     if normalization is None:
         scale = 1.0
     else:
@@ -625,9 +676,9 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
         scale = float(canonical_norm(c.value, normalization, mdp))
         if scale <= _ones_norm(mdp, normalization) * float(c.noise):
             return 0.0
-    if hi - lo <= REGRET_RTOL * _scale(rbar, mdp.gamma):
+    if span.trivial:
         return np.inf
-    return scale * _dual_factor(mdp, metric, tight) / (hi - lo)
+    return scale * _dual_factor(mdp, metric, tight) / (span.hi - span.lo)
 
 
 def regret_bound(r_true, distance, mdp: TabularMDP, *, canonicalization="val",

@@ -54,6 +54,13 @@ Pair protocols
     :math:`\mathbb E_{S' \sim \tau(s,a)} X_i(s, a, S') = 0` (:func:`starc.s_prime_redistribution`,
     scale 5). Only the canonicalization functions (VAL, minimal L2) give distance 0;
     EPIC, DARD and the potential-only ones do not (STARC Sec. 3). Regret is 0.
+
+    Both hold in exact arithmetic. In float64 they hold to round-off when the rewards
+    order policies clearly; the STARC reward generator also makes a few percent of
+    nearly trivial rewards (value range ~1e-11 of the reward scale), for which the
+    float64 inputs fix the canonical and the optimal policy only to ~1e-6 and whose
+    shaped copy may be flagged ``trivial`` while the original is not (see
+    :doc:`/theory/regret` and :doc:`/theory/distances` for the numbers).
 ``"independent"``
     :math:`R_i` independent draws of the reward generator.
 

@@ -92,6 +92,44 @@ def test_trivial_true_reward_has_zero_regret(small_mdp):
     assert starc.worst_case_regret(shaped, r2, small_mdp) == 0.0
 
 
+def test_ties_are_round_off_not_a_fraction_of_the_scale(small_mdp):
+    """A heavily shaped copy of a reward with small action gaps is still optimised like
+    the reward: the shaping inflates max|rbar| / (1 - gamma) by 1e10, not the gaps.
+    (With ties at 1e-9 of that scale every action was tied and the pessimistic regret
+    was 1.) The exactly tied proxy (zero reward) still ties every action."""
+    from starc import batch
+
+    rng = np.random.default_rng(3)
+    r1 = 1e-6 * rng.standard_normal(small_mdp.shape)
+    phi = 1e4 * rng.standard_normal(small_mdp.n_states)
+    proxy = 2.0 * starc.potential_shaping(r1, phi, small_mdp.gamma)
+    lo, hi = starc.policy_value_range(r1, small_mdp)
+    assert hi - lo > 1e-9 * np.abs(r1).max() / (1 - small_mdp.gamma)  # not trivial
+    gap_scale = np.abs(proxy).max() / (1 - small_mdp.gamma)
+    assert 1e-9 * gap_scale > 1e-6  # the old tolerance exceeded every action gap
+    for ties in ("pessimistic", "optimistic", "first"):
+        assert starc.regret(r1, proxy, small_mdp, ties=ties) == pytest.approx(0.0, abs=1e-9)
+        assert starc.regret(proxy, r1, small_mdp, ties=ties) == pytest.approx(0.0, abs=1e-9)
+    got = batch.regrets(np.stack([r1, proxy])[None], np.stack([proxy, r1])[None], small_mdp)
+    np.testing.assert_allclose(got, 0.0, atol=1e-9)
+    zero = np.zeros(small_mdp.shape)
+    assert starc.regret(r1, zero, small_mdp) == pytest.approx(1.0)
+    assert batch.regrets(r1[None, None], zero[None, None], small_mdp)[0, 0] == \
+        pytest.approx(1.0)
+
+
+def test_trivial_rule_sees_through_s_prime_redistribution(small_mdp):
+    """The trivial threshold is relative to max E_tau|R|, not max|rbar|: a large
+    redistribution (E_tau X = 0) on top of a reward that barely orders policies makes
+    it trivial, as it makes the float64 rbar inaccurate at that level."""
+    rng = np.random.default_rng(4)
+    tiny = 1e-13 * rng.standard_normal(small_mdp.shape)
+    redistributed = starc.s_prime_redistribution(tiny, small_mdp, scale=1e3, seed=5)
+    other = rng.standard_normal(small_mdp.shape)
+    assert starc.regret(redistributed, other, small_mdp) == 0.0
+    assert starc.regret(tiny, -tiny, small_mdp) == pytest.approx(1.0)  # alone it is not
+
+
 # ----------------------------------------------------------------- properties
 
 

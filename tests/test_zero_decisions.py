@@ -243,8 +243,8 @@ def test_kernel_tolerances_copy_the_library():
     """numba freezes module globals into its cache: the kernels keep copies."""
     from starc.batch import _kernels
     from starc.norms import ZERO_RTOL
-    from starc.regret import REGRET_RTOL
+    from starc.regret import REGRET_RTOL, TIE_RTOL
     from starc.solve import BELLMAN_RTOL
 
-    assert (_kernels.ZERO_RTOL, _kernels.BELLMAN_RTOL, _kernels.REGRET_RTOL) == (
-        ZERO_RTOL, BELLMAN_RTOL, REGRET_RTOL)
+    assert (_kernels.ZERO_RTOL, _kernels.BELLMAN_RTOL, _kernels.REGRET_RTOL,
+            _kernels.TIE_RTOL) == (ZERO_RTOL, BELLMAN_RTOL, REGRET_RTOL, TIE_RTOL)

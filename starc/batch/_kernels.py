@@ -35,6 +35,7 @@ N_NORMALIZATIONS = 7
 ZERO_RTOL = 512 * float(np.finfo(np.float64).eps)  # starc.norms.ZERO_RTOL
 BELLMAN_RTOL = 1e-10   # starc.solve.BELLMAN_RTOL
 REGRET_RTOL = 1e-9     # starc.regret.REGRET_RTOL
+TIE_RTOL = ZERO_RTOL   # starc.regret.TIE_RTOL
 TINY = np.finfo(np.float64).tiny
 
 # ----------------------------------------------------------------------------- linear algebra
@@ -853,10 +854,11 @@ def _factored_into(f, t, tt, gamma, w, low, rbar, v, mag, q, u_out):
 
 
 @njit(cache=True)
-def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, scale_true, allowed_proxy, best_proxy, ties,
+def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy, best_proxy, ties,
                 actions, v, q, a_work, piv):
-    """Normalised regret under ``rb_true`` of an optimal policy of the proxy."""
-    if hi - lo <= REGRET_RTOL * max(scale_true, 0.0):
+    """Normalised regret under ``rb_true`` of an optimal policy of the proxy (0 when the
+    value range ``hi - lo`` is within the true reward's round-off ``tol_true``)."""
+    if hi - lo <= tol_true:
         return 0.0, 0
     if ties == 2:  # "first": the proxy's policy-iteration policy
         j = deterministic_return(t, gamma, mu, rb_true, best_proxy, a_work, piv, v)
@@ -917,10 +919,8 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
     gamma = gam[i]
     rbar = np.empty((n_k, n, m))
     mag = np.empty(n_k)  # max_{s,a} E_tau |R|: the scale of the round-off in rbar
-    ref_rbar = np.empty(n_k)
     for k in range(n_k):
         mag[k] = expected_reward_into(t, R[g, k], rbar[k])
-        ref_rbar[k] = max_abs2(rbar[k])
     st_g = 0
     if any_family:
         vals = np.empty((n_k, n))
@@ -976,17 +976,17 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
         q = np.empty((n, m))
         lo = np.empty(n_k)
         hi = np.empty(n_k)
-        scale = np.empty(n_k)
+        triv_tol = np.empty(n_k)  # largest value range counted as zero (starc.regret)
         allowed = np.zeros((n_k, n, m), dtype=np.bool_)
         acts = np.empty(n, dtype=np.int64)
         for k in range(n_k):
-            scale[k] = ref_rbar[k] / (1.0 - gamma)
             st = policy_iteration(t, tt[i], gamma, rbar[k], 1.0, allowed[k], False,
                                   out_act[g, k, 0], v, q, a_work, pv, 10000)
             if st != 0:
                 st_g = st
             hi[k] = dot(v, mu[i])
-            tol = REGRET_RTOL * max(scale[k], TINY)
+            # ties: within round-off (starc.regret._tie_tolerance)
+            tol = TIE_RTOL * max(mag[k], max_abs1(v)) / (1.0 - gamma)
             for s in range(n):
                 qmax = -np.inf
                 for a in range(m):
@@ -999,14 +999,15 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
             if st != 0:
                 st_g = st
             lo[k] = 0.0 - dot(vw, mu[i])
-            out_triv[g, k] = hi[k] - lo[k] <= REGRET_RTOL * max(scale[k], 0.0)
+            triv_tol[k] = REGRET_RTOL * mag[k] / (1.0 - gamma)
+            out_triv[g, k] = hi[k] - lo[k] <= triv_tol[k]
         for k in range(1, n_k):
-            x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[0], lo[0], hi[0], scale[0],
+            x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[0], lo[0], hi[0], triv_tol[0],
                                 allowed[k], out_act[g, k, 0], ties, acts, v, q, a_work, pv)
             if st != 0:
                 st_g = st
             out_reg[g, k - 1, 0] = x
-            x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[k], lo[k], hi[k], scale[k],
+            x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[k], lo[k], hi[k], triv_tol[k],
                                 allowed[0], out_act[g, 0, 0], ties, acts, v, q, a_work, pv)
             if st != 0:
                 st_g = st
