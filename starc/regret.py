@@ -108,9 +108,11 @@ __all__ = [
 
 TIES = ("pessimistic", "optimistic", "first")
 
-#: A reward is trivial (regret 0 under it) when its best and worst returns differ by at
-#: most ``REGRET_RTOL * max_{s,a} E_tau|R| / (1 - gamma)``: such a reward barely orders
-#: policies, and regrets normalised by its value range would be dominated by round-off.
+#: A reward is trivial when its best and worst returns differ by at most
+#: ``REGRET_RTOL * max_{s,a} E_tau|R| / (1 - gamma)``: such a reward barely orders
+#: policies (regrets normalised by its value range would be dominated by round-off), so
+#: every policy counts as optimal for it — regret 0 under it, and as a proxy every
+#: action is tied.
 REGRET_RTOL = 1e-9
 
 #: Ties between optimal actions are decided against round-off:
@@ -248,7 +250,7 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     float
         In ``[0, 1]``; 0 when every policy has nearly the same return under ``r_true``
         (a range of at most :data:`REGRET_RTOL` :math:`\max_{s,a}\mathbb E_\tau|R_1|
-        /(1-\gamma)`).
+        /(1-\gamma)`). A proxy that trivial has every action tied.
 
     References
     ----------
@@ -276,7 +278,10 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
         actions, _ = policy_iteration(proxy.rbar, mdp)
         j = float(_values_of(true.rbar, mdp, actions) @ mdp.initial)
     else:
-        allowed = _tied_optimal_actions(proxy, mdp)
+        if _range_from_expected(proxy, mdp).trivial:  # every policy counts as optimal
+            allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
+        else:
+            allowed = _tied_optimal_actions(proxy, mdp)
         sign = -1.0 if ties == "pessimistic" else 1.0
         _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
         j = sign * float(v @ mdp.initial)

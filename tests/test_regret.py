@@ -93,28 +93,52 @@ def test_trivial_true_reward_has_zero_regret(small_mdp):
 
 
 def test_ties_are_round_off_not_a_fraction_of_the_scale(small_mdp):
-    """A heavily shaped copy of a reward with small action gaps is still optimised like
-    the reward: the shaping inflates max|rbar| / (1 - gamma) by 1e10, not the gaps.
-    (With ties at 1e-9 of that scale every action was tied and the pessimistic regret
-    was 1.) The exactly tied proxy (zero reward) still ties every action."""
+    """A shaped copy of a reward with small action gaps is still optimised like the
+    reward: shaping inflates max|rbar| / (1 - gamma), not the gaps. With ties at 1e-9 of
+    that scale every action of the copy was tied and the pessimistic regret was 1. A
+    trivial proxy (the zero reward) still ties every action."""
     from starc import batch
 
+    mdp = starc.TabularMDP(small_mdp.transition, 0.99, small_mdp.initial)
     rng = np.random.default_rng(3)
-    r1 = 1e-6 * rng.standard_normal(small_mdp.shape)
-    phi = 1e4 * rng.standard_normal(small_mdp.n_states)
-    proxy = 2.0 * starc.potential_shaping(r1, phi, small_mdp.gamma)
-    lo, hi = starc.policy_value_range(r1, small_mdp)
-    assert hi - lo > 1e-9 * np.abs(r1).max() / (1 - small_mdp.gamma)  # not trivial
-    gap_scale = np.abs(proxy).max() / (1 - small_mdp.gamma)
-    assert 1e-9 * gap_scale > 1e-6  # the old tolerance exceeded every action gap
+    r1 = 1e-6 * rng.standard_normal(mdp.shape)
+    proxy = 2.0 * starc.potential_shaping(r1, 30.0 * rng.standard_normal(mdp.n_states),
+                                          mdp.gamma)
+    from starc.solve import policy_iteration, q_from_values
+
+    rbar = starc.expected_reward(proxy, mdp)
+    q = q_from_values(rbar, policy_iteration(rbar, mdp)[1], mdp)
+    widest_gap = np.ptp(q, axis=1).max()
+    old_tolerance = 1e-9 * np.abs(rbar).max() / (1 - mdp.gamma)
+    assert widest_gap < old_tolerance  # the old rule tied every action
+    lo, hi = starc.policy_value_range(proxy, mdp)
+    assert hi - lo > 1e-9 * np.abs(proxy).max() / (1 - mdp.gamma)  # proxy not trivial
     for ties in ("pessimistic", "optimistic", "first"):
-        assert starc.regret(r1, proxy, small_mdp, ties=ties) == pytest.approx(0.0, abs=1e-9)
-        assert starc.regret(proxy, r1, small_mdp, ties=ties) == pytest.approx(0.0, abs=1e-9)
-    got = batch.regrets(np.stack([r1, proxy])[None], np.stack([proxy, r1])[None], small_mdp)
+        assert starc.regret(r1, proxy, mdp, ties=ties) == pytest.approx(0.0, abs=1e-9)
+        assert starc.regret(proxy, r1, mdp, ties=ties) == pytest.approx(0.0, abs=1e-9)
+    got = batch.regrets(np.stack([r1, proxy])[None], np.stack([proxy, r1])[None], mdp)
     np.testing.assert_allclose(got, 0.0, atol=1e-9)
-    zero = np.zeros(small_mdp.shape)
-    assert starc.regret(r1, zero, small_mdp) == pytest.approx(1.0)
-    assert batch.regrets(r1[None, None], zero[None, None], small_mdp)[0, 0] == \
+    zero = np.zeros(mdp.shape)
+    assert starc.regret(r1, zero, mdp) == pytest.approx(1.0)
+    assert batch.regrets(r1[None, None], zero[None, None], mdp)[0, 0] == pytest.approx(1.0)
+
+
+def test_a_trivial_proxy_ties_every_action(small_mdp):
+    """A proxy whose value range is within REGRET_RTOL of its scale counts as trivial:
+    under pessimistic tie-breaking its 'optimal' policy is the worst, as for 0."""
+    from starc import batch
+    from starc.regret import REGRET_RTOL
+
+    rng = np.random.default_rng(6)
+    r1 = rng.standard_normal(small_mdp.shape)
+    nearly = starc.potential_shaping(1e-13 * r1, rng.standard_normal(small_mdp.n_states),
+                                     small_mdp.gamma)
+    lo, hi = starc.policy_value_range(nearly, small_mdp)
+    assert 0 < hi - lo <= REGRET_RTOL * np.abs(nearly).max() / (1 - small_mdp.gamma)
+    assert starc.regret(r1, nearly, small_mdp) == pytest.approx(1.0)
+    assert starc.regret(r1, nearly, small_mdp, ties="optimistic") == pytest.approx(0.0,
+                                                                                   abs=1e-12)
+    assert batch.regrets(r1[None, None], nearly[None, None], small_mdp)[0, 0] == \
         pytest.approx(1.0)
 
 

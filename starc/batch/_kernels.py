@@ -1001,6 +1001,10 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
             lo[k] = 0.0 - dot(vw, mu[i])
             triv_tol[k] = REGRET_RTOL * mag[k] / (1.0 - gamma)
             out_triv[g, k] = hi[k] - lo[k] <= triv_tol[k]
+            if out_triv[g, k]:  # a trivial proxy: every action counts as optimal
+                for s in range(n):
+                    for a in range(m):
+                        allowed[k, s, a] = True
         for k in range(1, n_k):
             x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[0], lo[0], hi[0], triv_tol[0],
                                 allowed[k], out_act[g, k, 0], ties, acts, v, q, a_work, pv)
