@@ -164,11 +164,13 @@ def _tie_tolerance(magnitude: float, gamma: float, v: np.ndarray) -> float:
 
 
 class _Range(NamedTuple):
-    """``min J``, ``max J``, an optimal policy, and the largest range counted as zero."""
+    """``min J``, ``max J``, an optimal policy and its values ``V*``, and the largest
+    range counted as zero."""
 
     lo: float
     hi: float
     best_actions: np.ndarray
+    best_values: np.ndarray
     tolerance: float
 
     @property
@@ -182,7 +184,7 @@ def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
     _, v_worst = policy_iteration(-reward.rbar, mdp)
     return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
-                  best_actions, REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma))
+                  best_actions, v_best, REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma))
 
 
 def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
@@ -218,9 +220,9 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     return span.lo, span.hi
 
 
-def _tied_optimal_actions(reward: _Expected, mdp: TabularMDP) -> np.ndarray:
-    """Boolean (S, A) mask of the actions within round-off (:func:`_tie_tolerance`) of Q*."""
-    _, v = policy_iteration(reward.rbar, mdp)
+def _tied_optimal_actions(reward: _Expected, mdp: TabularMDP, v: np.ndarray) -> np.ndarray:
+    """Boolean (S, A) mask of the actions within round-off (:func:`_tie_tolerance`) of Q*,
+    given the optimal values ``v``."""
     q = q_from_values(reward.rbar, v, mdp)
     return q >= q.max(axis=1, keepdims=True) - _tie_tolerance(reward.magnitude, mdp.gamma, v)
 
@@ -278,10 +280,11 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
         actions, _ = policy_iteration(proxy.rbar, mdp)
         j = float(_values_of(true.rbar, mdp, actions) @ mdp.initial)
     else:
-        if _range_from_expected(proxy, mdp).trivial:  # every policy counts as optimal
+        proxy_span = _range_from_expected(proxy, mdp)
+        if proxy_span.trivial:  # every policy counts as optimal
             allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
         else:
-            allowed = _tied_optimal_actions(proxy, mdp)
+            allowed = _tied_optimal_actions(proxy, mdp, proxy_span.best_values)
         sign = -1.0 if ties == "pessimistic" else 1.0
         _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
         j = sign * float(v @ mdp.initial)
