@@ -741,6 +741,12 @@ def shaping_magnitude(r: np.ndarray, c: np.ndarray, gamma) -> np.ndarray:
     return _max_abs(diag, 1) / (1.0 - gamma)
 
 
+def shaping_noise(r: np.ndarray, c: np.ndarray, gamma, rtol: float) -> np.ndarray:
+    """Round-off bound ``(...)`` of a shaping-only canonical ``c`` of ``r``: ``rtol`` times
+    the larger of ``max |R|`` and the potential's ``max |Phi|`` (:func:`shaping_magnitude`)."""
+    return rtol * np.maximum(_max_abs(r, 3), shaping_magnitude(r, c, gamma))
+
+
 def _minimal_potential(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarray:
     """MinimalPotential canonical: the L2 closed form, or a solver."""
     if norm == "l2":
@@ -774,8 +780,7 @@ def canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndarr
     if method == "minimal_potential":
         c = _minimal_potential(r, mdp, norm)
         rtol = ZERO_RTOL if norm == "l2" else SOLVER_ZERO_RTOL
-        scale = np.maximum(_max_abs(r, 3), shaping_magnitude(r, c, gamma))
-        return Canonical(c, rtol * scale)
+        return Canonical(c, shaping_noise(r, c, gamma, rtol))
     # factored canonicals depend on R only through rbar
     rbar = _expected_reward(r, t)
     magnitude = expected_magnitude(r, t)

@@ -447,11 +447,11 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
 def _lp_noise(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, canon: np.ndarray
               ) -> np.ndarray:
     """Round-off bounds ``(N, K)`` of LP canonicals, as ``starc.canonical.canonical_parts``."""
-    from ..canonical import _max_abs, shaping_magnitude
+    from ..canonical import shaping_noise
     from ..norms import SOLVER_ZERO_RTOL
 
     gamma = prep.gam[mdp_of][:, None]  # (N, 1) against the (N, K) rewards
-    return SOLVER_ZERO_RTOL * np.maximum(_max_abs(R, 3), shaping_magnitude(R, canon, gamma))
+    return shaping_noise(R, canon, gamma, SOLVER_ZERO_RTOL)
 
 
 def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
