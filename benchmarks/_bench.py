@@ -5,6 +5,9 @@ its own folder on ``sys.path``, so that it also works when loaded by file path::
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from _bench import median_time, timed, write_json  # noqa: E402
+
+A script's ``--output`` uses :func:`output_file` as its argparse type, so an unwritable
+destination is refused before anything is timed; :func:`write_json` writes atomically.
 """
 
 from __future__ import annotations
@@ -34,10 +37,30 @@ def median_time(fn, repeat: int = 3, warmup: int = 0) -> float:
     return statistics.median(times)
 
 
+def output_file(path: str) -> str:
+    """``--output``'s argparse type: create the folder of the JSON file ``path`` and check,
+    before the benchmark runs, that the file can be written there (argparse's one-line
+    error otherwise)."""
+    import argparse
+
+    from starc._io import check_writable
+    from starc.exceptions import ValidationError
+
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        check_writable(path, "--output")
+    except (OSError, ValidationError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return path
+
+
 def write_json(path: str, data, *, shown: str | None = None) -> None:
-    """Write ``data`` to ``path`` as indented JSON (creating the folder) and print
-    ``wrote <shown>`` (``shown`` defaults to ``path``)."""
+    """Write ``data`` to ``path`` as indented JSON (creating the folder; atomically, through
+    :func:`starc._io.atomic_write`) and print ``wrote <shown>`` (``shown`` defaults to
+    ``path``)."""
+    from starc._io import atomic_write
+
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_write(path, "w", encoding="utf-8") as fh:  # an interrupt keeps the old file
         json.dump(data, fh, indent=2)
     print(f"wrote {path if shown is None else shown}")

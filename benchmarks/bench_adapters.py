@@ -24,7 +24,7 @@ import platform
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import median_time, write_json  # noqa: E402
+from _bench import median_time, output_file, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -144,8 +144,9 @@ def bench_sampled(repeat):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--output", default=os.path.join("benchmarks", "results",
-                                                         "bench_adapters.json"))
+    parser.add_argument("--output", type=output_file,
+                        default=os.path.join("benchmarks", "results",
+                                             "bench_adapters.json"))
     args = parser.parse_args(argv)
     repeat = 1 if args.quick else 5
     results = {

@@ -34,7 +34,7 @@ import scipy.optimize  # noqa: F401
 import starc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import median_time, write_json  # noqa: E402
+from _bench import median_time, output_file, write_json  # noqa: E402
 
 
 def naive_val_distance(r1, r2, mdp):
@@ -69,8 +69,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="smaller sizes and fewer repeats (a smoke test, not the targets)")
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results",
-                                                         "bench_distances.json"))
+    parser.add_argument("--output", type=output_file,
+                        default=os.path.join(os.path.dirname(__file__), "results",
+                                             "bench_distances.json"))
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 

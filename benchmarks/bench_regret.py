@@ -19,7 +19,7 @@ import sys
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import timed, write_json  # noqa: E402
+from _bench import output_file, timed, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402,F401 - load scipy's BLAS before threadpoolctl pins it
@@ -48,8 +48,9 @@ def linprog_worst_case(r1, r2, mdp, lo, hi):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results",
-                                                         "bench_regret.json"))
+    parser.add_argument("--output", type=output_file,
+                        default=os.path.join(os.path.dirname(__file__), "results",
+                                             "bench_regret.json"))
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 

@@ -43,7 +43,7 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import write_json  # noqa: E402
+from _bench import output_file, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and few repeats (a smoke test, not a measurement)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT)
+    parser.add_argument("--output", type=output_file, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     if args.quick:
         args.states, args.actions, args.repeats, args.rounds = 32, 4, 2, 1

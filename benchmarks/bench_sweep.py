@@ -39,7 +39,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import write_json  # noqa: E402
+from _bench import output_file, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
                         help="rows timed on the numpy path (default 4)")
     parser.add_argument("--numpy-lp-rows", type=int, default=2,
                         help="rows timed for the numpy LP path (default 2)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT)
+    parser.add_argument("--output", type=output_file, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     preset = "quick" if args.quick else "starc-paper"
 

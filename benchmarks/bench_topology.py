@@ -41,7 +41,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import median_time, timed, write_json  # noqa: E402
+from _bench import median_time, output_file, timed, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -210,7 +210,8 @@ def main(argv=None) -> int:
                              "CG and extrapolate (default: time all of them)")
     parser.add_argument("--check-queries", type=int, default=8,
                         help="queries compared with conjugate gradients on 'schur' graphs")
-    parser.add_argument("--output", default=os.path.join(RESULTS, "bench_topology.json"))
+    parser.add_argument("--output", type=output_file,
+                        default=os.path.join(RESULTS, "bench_topology.json"))
     args = parser.parse_args(argv)
 
     threads = pin_blas_threads()

@@ -37,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _figures import figure_parser, save_figure  # noqa: E402
+from _figures import atomic_write, figure_parser, save_figure  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -202,7 +202,7 @@ def main(argv=None) -> int:
 
     os.makedirs(args.output, exist_ok=True)
     csv_path = os.path.join(args.output, "continuous_table1.csv")
-    with open(csv_path, "w", newline="") as f:
+    with atomic_write(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["reward", "method", "estimate", "stderr",
                                                "n_samples"])
         writer.writeheader()

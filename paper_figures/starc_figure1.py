@@ -36,7 +36,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _figures import SCRIPT_OUTPUT, figure_parser, save_figure  # noqa: E402
+from _figures import SCRIPT_OUTPUT, atomic_write, figure_parser, save_figure  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -73,7 +73,7 @@ def table_rows(result):
 
 def write_tables(rows, out_dir: str) -> tuple[str, str]:
     csv_path = os.path.join(out_dir, "starc_figure1_table.csv")
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+    with atomic_write(csv_path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         for r in rows:
@@ -88,7 +88,7 @@ def write_tables(rows, out_dir: str) -> tuple[str, str]:
         lines.append(f"{name} & {r['pearson_exact']:.3f} & {r['spearman_exact']:.3f} & "
                      f"{r['pearson_mc']:.3f} & {r['pearson_mc_authors_raw']:.3f} \\\\")
     lines += [r"\hline", r"\end{tabular}"]
-    with open(tex_path, "w", encoding="utf-8") as fh:
+    with atomic_write(tex_path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
     return csv_path, tex_path
 

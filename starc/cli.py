@@ -69,29 +69,21 @@ DEFAULT_VARIANTS = ("VAL-2-2", "VAL-1-1", "VAL-inf-inf", "EPIC-2-2", "DARD-2-2")
 
 
 def _load_reward(path: str, mdp):
-    """Read a reward from a ``.npy`` (or the ``reward`` key of an ``.npz``) without unpickling."""
-    import os
-    import zipfile
+    """Read a reward from a ``.npy`` (or the ``reward`` key of an ``.npz``) without unpickling.
 
-    import numpy as np
-
+    The array header is checked before any data is read (:func:`starc._io.load_arrays`):
+    a header claiming more memory than the machine has, object data and a truncated file
+    are one-line errors, not a ``MemoryError`` or a misleading "pickled" message.
+    """
+    from ._io import load_arrays
     from .exceptions import ValidationError
     from .mdp import broadcast_reward
 
-    if not os.path.exists(path):
-        raise ValidationError(f"reward file {path!r} does not exist")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as err:
-        raise ValidationError(f"reward file {path!r} holds pickled data, which starc never "
-                              f"loads ({err})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
-        raise ValidationError(f"reward file {path!r} is not a .npy/.npz file: {err}") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            if "reward" not in data.files:
-                raise ValidationError(f"reward file {path!r} is an .npz without a 'reward' key")
-            data = data["reward"]
+    data = load_arrays(path, "reward file")
+    if isinstance(data, dict):
+        if "reward" not in data:
+            raise ValidationError(f"reward file {path!r} is an .npz without a 'reward' key")
+        data = data["reward"]
     return broadcast_reward(data, mdp, name=f"reward in {path!r}")
 
 
@@ -170,6 +162,10 @@ def _cmd_figures(args: argparse.Namespace) -> int:
         print(f"starc: error: unknown figure(s) {unknown}; available: {available}",
               file=sys.stderr)
         return 1
+    if args.output:  # refuse an unwritable folder before running any script
+        from ._io import check_output_folder
+
+        check_output_folder(args.output, "--output")
     status = 0
     for name in names:
         spec = importlib.util.spec_from_file_location(f"paper_figures.{name}",
@@ -198,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the main job on a built-in grid world")
     p.add_argument("--output", default="starc_demo.png",
-                   help="where to write the figure (default: starc_demo.png)")
+                   help="where to write the figure (default: starc_demo.png); the format "
+                        "follows the extension (.png when there is none); a folder gets "
+                        "starc_demo.png inside it")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.set_defaults(func=_cmd_demo)
@@ -222,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="run every script")
     p.add_argument("--list", action="store_true", help="list the scripts")
     p.add_argument("--quick", action="store_true", help="small, fast versions (CI)")
-    p.add_argument("--output", help="output directory (default: each script's own)")
+    p.add_argument("--output", help="output folder, created if missing and checked to be "
+                                    "writable before any script runs (default: each "
+                                    "script's own)")
     p.set_defaults(func=_cmd_figures)
     return parser
 

@@ -17,22 +17,32 @@ For each reward against the true one the demo prints the STARC distances (VAL an
 minimal L2), EPIC and DARD, the exact optimal-policy regret, the exact worst-case regret
 and the certified bound, and draws the three optimal policies with a bar chart of the
 distances into a PNG.
+
+The figure goes to ``output`` (``starc demo --output``): its format follows the extension
+(``.png`` is appended when there is none, as matplotlib does); an existing folder, or a
+path ending in a separator, gets the default name ``starc_demo.png`` inside it, so
+``--output .`` writes ``./starc_demo.png``. The path is checked to be writable before
+anything is computed, and the file is written atomically (a temporary file renamed over
+it), so an interrupted demo leaves any previous figure whole.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 
 import numpy as np
 
+from ._io import check_writable, figure_path, save_figure
 from .distances import dard_distance, epic_distance, starc_distance
 from .envs import gridworld
+from .exceptions import ValidationError
 from .regret import regret, regret_bound, worst_case_regret
 from .shaping import potential_shaping
 from .solve import optimal_policy, optimal_values
 
-__all__ = ["demo_environment", "demo_table", "run_demo"]
+__all__ = ["demo_environment", "demo_table", "demo_output", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +50,8 @@ _WALLS = ((1, 1), (2, 1), (3, 3))
 _GOAL = (4, 4)
 _DECOY = (0, 2)
 _SIZE = 5
+#: The figure's file name when ``output`` is a folder.
+DEFAULT_FIGURE = "starc_demo.png"
 
 
 def demo_environment():
@@ -154,16 +166,47 @@ def plot_demo(mdp, rewards, cells, rows, path) -> str:
     ax.set_title("distance to the true reward")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        return save_figure(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def demo_output(output) -> str:
+    """The file ``starc demo --output OUTPUT`` writes, checked before any computing.
+
+    A folder (existing, or a path ending in a separator) gets :data:`DEFAULT_FIGURE`
+    inside it; a path without an extension gets ``.png``. Raises
+    :class:`~starc.exceptions.ValidationError` for an unknown figure format, a folder that
+    does not exist, or one that cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from starc.demo import demo_output
+    >>> folder = tempfile.mkdtemp()
+    >>> os.path.basename(demo_output(folder)), os.path.basename(demo_output(folder + "/x"))
+    ('starc_demo.png', 'x.png')
+    """
+    if not isinstance(output, (str, os.PathLike)):
+        raise ValidationError(f"output must be a str or os.PathLike, got "
+                              f"{type(output).__name__}")
+    path = os.fspath(output)
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
+        path = os.path.join(path, DEFAULT_FIGURE)
+    path, _ = figure_path(path, "output")
+    check_writable(path, "output")
     return path
 
 
 def run_demo(output: str = "starc_demo.png", seed: int = 0, show_json: bool = False) -> int:
     """Run the demo: print the table (or JSON) and write the figure to ``output``.
 
-    ``seed`` is accepted for symmetry with the other commands; the demo is deterministic.
+    ``output`` is resolved and checked by :func:`demo_output` before anything is
+    computed (a folder gets ``starc_demo.png`` inside it). ``seed`` is accepted for
+    symmetry with the other commands; the demo is deterministic.
     """
+    output = demo_output(output)
     mdp, rewards, cells = demo_environment()
     rows = demo_table(mdp, rewards)
     if show_json:

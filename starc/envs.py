@@ -38,7 +38,10 @@ Named environments
 Files
 -----
 :func:`save_mdp` and :func:`load_mdp` use ``.npz`` files with the keys ``transition``,
-``gamma`` and ``initial`` (and optionally ``reward``); loading never unpickles.
+``gamma`` and ``initial`` (and optionally ``reward``). Saving is atomic (a temporary file
+renamed over the destination, so an interrupted save leaves the previous file whole);
+loading never unpickles, checks every array header against the memory guard before
+reading, and calls a cut-off file "truncated or not an .npz/.npy file".
 
 References
 ----------
@@ -52,11 +55,11 @@ References
 from __future__ import annotations
 
 import os
-import zipfile
 from typing import NamedTuple
 
 import numpy as np
 
+from ._io import load_arrays, save_npz
 from ._validation import (as_float_array, check_choice, check_gamma, check_memory,
                           check_positive_int, check_real, check_seed)
 from .exceptions import ValidationError
@@ -406,10 +409,17 @@ def save_mdp(path, mdp: TabularMDP, reward=None) -> None:
     Parameters
     ----------
     path : str or os.PathLike
-        Destination; numpy appends ``.npz`` when missing.
+        Destination; ``.npz`` is appended when missing (as :func:`numpy.savez` does).
+        The file is written atomically: to a temporary file in the same folder, then
+        renamed over ``path``, so an interrupt leaves the previous file intact.
     mdp : TabularMDP
     reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S), optional
         Stored under the key ``reward``, broadcast to ``(..., S, A, S)``.
+
+    Raises
+    ------
+    ValidationError
+        When ``path``'s folder does not exist or cannot be written, or ``path`` is a folder.
 
     Examples
     --------
@@ -429,33 +439,25 @@ def save_mdp(path, mdp: TabularMDP, reward=None) -> None:
               "initial": np.asarray(mdp.initial)}
     if reward is not None:
         arrays["reward"] = broadcast_reward(reward, mdp)
-    np.savez(path, **arrays)
+    save_npz(path, arrays)
 
 
 def _read_npz(path) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file; ``path`` without its ``.npz`` suffix is accepted too,
-    as written by :func:`numpy.savez` (and so by :func:`save_mdp`)."""
+    as written by :func:`numpy.savez` (and so by :func:`save_mdp`). Headers are checked
+    before any data is read (:func:`starc._io.load_arrays`): never unpickles, refuses
+    arrays that would not fit in memory and says "truncated" for a cut-off file."""
     if not isinstance(path, (str, os.PathLike)):
         raise ValidationError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if not os.path.exists(path):
         if not os.path.exists(os.fspath(path) + ".npz"):
             raise ValidationError(f"path {os.fspath(path)!r} does not exist")
         path = os.fspath(path) + ".npz"
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array has no keys
-            raise ValidationError(f"path {os.fspath(path)!r} holds a single .npy array, "
-                                  "not an .npz archive; save with starc.save_mdp")
-        with data:
-            return {k: data[k] for k in data.files}
-    except ValidationError:
-        raise
-    except ValueError as err:  # pickled object arrays, or a raw pickle file
-        raise ValidationError(f"path {os.fspath(path)!r} holds pickled data, which starc "
-                              f"never loads ({err}); save plain numeric arrays") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
-        raise ValidationError(f"path {os.fspath(path)!r} is not a readable .npz file: "
-                              f"{err}") from None
+    data = load_arrays(path, "path")
+    if not isinstance(data, dict):  # a plain .npy array has no keys
+        raise ValidationError(f"path {os.fspath(path)!r} holds a single .npy array, "
+                              "not an .npz archive; save with starc.save_mdp")
+    return data
 
 
 def load_mdp(path, *, with_reward: bool = False):
@@ -477,7 +479,8 @@ def load_mdp(path, *, with_reward: bool = False):
     Raises
     ------
     ValidationError
-        When the file is missing, not an ``.npz``, pickled, lacks a key, or holds
+        When the file is missing, not an ``.npz``, truncated, pickled, lacks a key, holds
+        an array too large for memory (refused from its header, before reading), or holds
         invalid arrays.
 
     Examples

@@ -93,6 +93,7 @@ from typing import Any
 
 import numpy as np
 
+from ._io import atomic_write, check_writable, npz_path, save_npz
 from ._validation import check_choice, check_gamma, check_positive_int
 from .distances import VARIANTS
 from .exceptions import MissingDependencyError, StarcError, ValidationError
@@ -761,9 +762,19 @@ class SweepResult:
     def to_csv(self, path) -> None:
         """Write every column (ids, regrets, then one column per variant) as CSV.
 
+        The file is written atomically (a temporary file in the same folder, renamed
+        over ``path``): an interrupted write leaves the previous file whole, never a
+        shorter table that still parses.
+
         Parameters
         ----------
         path : str or os.PathLike
+
+        Raises
+        ------
+        ValidationError
+            When ``path``'s folder does not exist or cannot be written, or ``path`` is a
+            folder.
 
         Examples
         --------
@@ -783,7 +794,7 @@ class SweepResult:
                                + [self.distances])
         int_cols = [i for i, c in enumerate(self.columns)
                     if self.columns[c].dtype.kind in "biu"]
-        with open(path, "w", encoding="utf-8") as fh:
+        with atomic_write(path, "w", encoding="utf-8") as fh:
             fh.write(",".join(names) + "\n")
             fmt = ["%d" if i in int_cols else "%.17g" for i in range(len(names))]
             np.savetxt(fh, data, delimiter=",", fmt=fmt)
@@ -791,10 +802,18 @@ class SweepResult:
     def save(self, path) -> None:
         """Save to ``.npz`` (plain arrays only; :meth:`load` never unpickles).
 
+        The file is written atomically (a temporary file in the same folder, renamed
+        over the destination): an interrupted save leaves the previous file whole.
+
         Parameters
         ----------
         path : str or os.PathLike
-            numpy appends ``.npz`` when missing.
+            ``.npz`` is appended when missing (as :func:`numpy.savez` does).
+
+        Raises
+        ------
+        ValidationError
+            When the folder does not exist or cannot be written, or the path is a folder.
 
         Examples
         --------
@@ -817,7 +836,7 @@ class SweepResult:
                   "elapsed": np.float64(self.elapsed)}
         for k, v in self.columns.items():
             arrays[f"col_{k}"] = v
-        np.savez(path, **arrays)
+        save_npz(path, arrays)
 
     @classmethod
     def load(cls, path) -> "SweepResult":
@@ -834,7 +853,10 @@ class SweepResult:
         Raises
         ------
         ValidationError
-            When the file is missing, not an ``.npz`` or lacks a key.
+            When the file is missing, truncated, not an ``.npz``, lacks a key, or holds
+            metadata that is not what :meth:`save` writes (``config_json`` not a JSON
+            object, names that are not strings, a ``distances`` or column array of the
+            wrong type or shape); the message names the file and the key.
 
         Examples
         --------
@@ -843,19 +865,50 @@ class SweepResult:
         from .envs import _read_npz
 
         data = _read_npz(path)
+        label = f"path {os.fspath(path)!r}"
         missing = [k for k in ("distances", "variants", "column_names", "config_json")
                    if k not in data]
         if missing:
-            raise ValidationError(f"path {os.fspath(path)!r} is not a saved SweepResult: "
-                                  f"it lacks {missing}")
-        names = [str(c) for c in data["column_names"]]
+            raise ValidationError(f"{label} is not a saved SweepResult: it lacks {missing}")
+        bad = f"{label} is not a valid saved SweepResult:"
+
+        def names_of(key):
+            arr = data[key]
+            if arr.dtype.kind != "U" or arr.ndim != 1:
+                raise ValidationError(f"{bad} {key!r} must be a 1-d array of strings, got "
+                                      f"dtype {arr.dtype} and shape {arr.shape}")
+            return [str(v) for v in arr]
+
+        def numeric(key, ndim):
+            arr = data[key]
+            if arr.dtype.kind not in "biuf" or arr.ndim != ndim:
+                raise ValidationError(f"{bad} {key!r} must be a {ndim}-d numeric array, got "
+                                      f"dtype {arr.dtype} and shape {arr.shape}")
+            return arr
+
+        names = names_of("column_names")
+        variants = names_of("variants")
         absent = [c for c in names if f"col_{c}" not in data]
         if absent:
-            raise ValidationError(f"path {os.fspath(path)!r} lacks the columns {absent}")
-        columns = {c: data[f"col_{c}"] for c in names}
-        return cls([str(v) for v in data["variants"]], data["distances"], columns,
-                   json.loads(str(data["config_json"])),
-                   float(data["elapsed"]) if "elapsed" in data else float("nan"))
+            raise ValidationError(f"{label} lacks the columns {absent}")
+        columns = {c: numeric(f"col_{c}", 1) for c in names}
+        distances = numeric("distances", 2)
+        raw = data["config_json"]
+        if raw.dtype.kind != "U" or raw.ndim != 0:
+            raise ValidationError(f"{bad} 'config_json' must be one string, got dtype "
+                                  f"{raw.dtype} and shape {raw.shape}")
+        try:
+            config = json.loads(str(raw))
+        except (ValueError, RecursionError) as err:  # json.JSONDecodeError is a ValueError
+            raise ValidationError(f"{bad} 'config_json' is not valid JSON ({err})") from None
+        if not isinstance(config, dict):
+            raise ValidationError(f"{bad} 'config_json' must hold a JSON object, got a "
+                                  f"{type(config).__name__}")
+        elapsed = float(numeric("elapsed", 0)) if "elapsed" in data else float("nan")
+        try:
+            return cls(variants, distances, columns, config, elapsed)
+        except ValidationError as err:
+            raise ValidationError(f"{bad} {err}") from None
 
     def to_pandas(self):
         """A pandas DataFrame with every column (needs pandas).
@@ -965,7 +1018,9 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status (0 on success, 1 on an error, 2 on bad arguments).
+        The exit status (0 on success, 1 on an error, 2 on bad arguments). An
+        ``--output`` whose folder does not exist or cannot be written is an error found
+        before the sweep runs, so no computation is lost to it.
 
     Examples
     --------
@@ -992,7 +1047,8 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chunk-size", type=int, default=None, help="MDPs per chunk")
     parser.add_argument("--output", default=None,
                         help="result file: .csv for CSV, anything else .npz "
-                             "(default starc-sweep-PRESET.npz)")
+                             "(default starc-sweep-PRESET.npz); checked to be writable "
+                             "before the sweep runs, and written atomically")
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
     try:
         args = parser.parse_args(argv)
@@ -1003,6 +1059,11 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
         sweep = Sweep.preset(args.preset, with_lp_variants=args.with_lp_variants,
                              seed=args.seed, regrets=regrets)
         workers = check_positive_int(args.workers, "--workers")
+        # refuse an unwritable --output now, not after hours of computing
+        out = args.output or f"starc-sweep-{args.preset}.npz"
+        as_csv = str(out).lower().endswith(".csv")
+        out = os.fspath(out) if as_csv else npz_path(out, "--output")
+        check_writable(out, "--output")
         print(f"starc sweep: preset {args.preset}, {sweep.n_rows:,} rows, "
               f"{len(sweep.variants)} variants, regrets {list(sweep.regrets)}, "
               f"seed {sweep.seed}, workers {workers}", flush=True)
@@ -1018,13 +1079,10 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
             result = sweep.run(chunk_size=args.chunk_size, progress=args.progress)
         print(f"done in {result.elapsed:.1f} s\n")
         print(summary_table(result))
-        out = args.output or f"starc-sweep-{args.preset}.npz"
-        if str(out).lower().endswith(".csv"):
+        if as_csv:
             result.to_csv(out)
         else:
             result.save(out)
-            if not str(out).endswith(".npz"):
-                out = f"{out}.npz"
         print(f"\nwrote {out}")
         return 0
     except (StarcError, OSError) as err:
