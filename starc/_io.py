@@ -21,7 +21,9 @@ cut) can leave it behind, beside an intact destination, and no starc reader ever
 it. The temporary file is created with mode ``0o666`` filtered by the process umask, as
 :func:`open` would create the destination; when the destination exists already, its
 permission bits are kept. A symbolic link as destination is followed: the file it points
-to is replaced, as writing through :func:`open` would.
+to is replaced, as writing through :func:`open` would. A destination that exists but is
+not a regular file (``/dev/stdout``, a pipe) is refused, since renaming over it would
+replace the device instead of writing to it.
 
 Problems with the destination itself — its folder does not exist, it is a folder, the
 folder is not writable — raise :class:`~starc.exceptions.ValidationError` naming the
@@ -98,6 +100,9 @@ def _destination(path, name: str = "path") -> str:
         path = os.path.realpath(path)
     if os.path.isdir(path):
         raise ValidationError(f"{name} {path!r} is a folder; give a file name")
+    if os.path.exists(path) and not os.path.isfile(path):  # a device, a pipe, a socket
+        raise ValidationError(f"{name} {path!r} is not a regular file; starc replaces the "
+                              "file it writes, so give the path of a (new or existing) file")
     folder = os.path.dirname(path) or os.curdir
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.exists(folder) else "does not exist"

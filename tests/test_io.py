@@ -498,6 +498,12 @@ def test_atomic_write_arguments(sio, tmp_path):
         sio.write_text(None, "x")
     with pytest.raises(starc.ValidationError, match="must name a file"):
         sio.write_text("", "x")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(starc.ValidationError, match="is not a regular file"):
+            sio.write_text(tmp_path / "pipe", "x")
+        assert stat.S_ISFIFO((tmp_path / "pipe").stat().st_mode)
+        (tmp_path / "pipe").unlink()
     assert list(tmp_path.iterdir()) == []
 
 
