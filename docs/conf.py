@@ -31,7 +31,7 @@ numpydoc_xref_param_type = False
 intersphinx_mapping = {}
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "theory/_*.rst"]
 
 html_theme = "pydata_sphinx_theme"
 html_static_path = ["_static"]
