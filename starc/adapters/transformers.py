@@ -969,17 +969,20 @@ def _response_logps(torch, model, rows, starts, fill, dev, name):
         raise ValidationError(f"{name} returned logits of shape {tuple(logits.shape)} for "
                               f"input ids of shape {tuple(ids.shape)}; a causal language "
                               "model returns (batch, length, vocab)")
-    logits = logits[:, :-1].float()
     target = ids[:, 1:]
     if int(target.max()) >= logits.shape[-1]:
         raise ValidationError(f"{name} has a vocabulary of {logits.shape[-1]} tokens but the "
                               f"tokenizer produced id {int(target.max())}")
-    tok_lp = logits.gather(-1, target[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
+    # position t - 1 predicts token t; keep the response tokens (t >= start, not padding)
     positions = torch.arange(1, ids.shape[1], device=dev)[None, :]
     first = torch.tensor(starts, device=dev)[:, None]
     keep = (positions >= first) & att[:, 1:].bool()
-    tok_lp = tok_lp.to(torch.float64) * keep
-    return tok_lp.sum(dim=-1).cpu().numpy()
+    rows_k, cols_k = torch.nonzero(keep, as_tuple=True)
+    picked = logits[rows_k, cols_k].to(torch.float64)          # (tokens, vocab), float64
+    tok_lp = (picked.gather(-1, target[rows_k, cols_k][:, None])[:, 0]
+              - torch.logsumexp(picked, dim=-1))
+    sums = torch.zeros(len(rows), dtype=torch.float64, device=dev).index_add_(0, rows_k, tok_lp)
+    return sums.cpu().numpy()
 
 
 # ------------------------------------------------------------------ data
