@@ -509,10 +509,10 @@ def pair_rows():
 
 
 def frames(rows):
-    import datasets
-    import pandas as pd
-    import polars as pl
-    import pyarrow as pa
+    datasets = pytest.importorskip("datasets")
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    pa = pytest.importorskip("pyarrow")
 
     return {"datasets": datasets.Dataset.from_dict(rows), "pandas": pd.DataFrame(rows),
             "polars": pl.DataFrame(rows), "pyarrow": pa.table(rows)}
