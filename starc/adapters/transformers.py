@@ -4,9 +4,9 @@ An RLHF reward model scores a response :math:`y` to a prompt :math:`x`. Over ``n
 prompts with a (possibly ragged) set of responses each, the scores form the array
 :math:`R[x, y]` of shape ``(n, m)`` (``m`` the largest number of responses of a prompt)
 with a boolean mask of the real entries: exactly the input of :mod:`starc.bandit`,
-where STARC distances, regret and certified bounds are computed (THEORY.md §10).
-This module turns Hugging Face ``transformers`` models into such arrays with no glue
-code.
+where STARC distances, regret and certified bounds are computed [3]_ (THEORY.md §10).
+This module turns Hugging Face ``transformers`` models [5]_ into such arrays with no
+glue code.
 
 Reward models
 -------------
