@@ -176,7 +176,12 @@ def require_transformers():
 
 
 def _string_list(value, name: str) -> list[str]:
-    """A non-string sequence of strings as a list (numpy string arrays included)."""
+    """A non-string sequence of strings as a list (numpy arrays, pandas/polars Series too)."""
+    if not isinstance(value, (str, bytes, Sequence, np.ndarray)):
+        for method in ("tolist", "to_list"):  # pandas / polars Series
+            if callable(getattr(value, method, None)):
+                value = getattr(value, method)()
+                break
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         raise ValidationError(f"{name} must be a list of strings, got "
                               f"{type(value).__name__}")

@@ -314,6 +314,15 @@ def test_truncation_warns_with_the_count_or_refuses(gpt2_rm, data):
         score_responses(gpt2_rm, tok, prompts[:1], responses[:1])   # no warning when short
 
 
+def test_series_and_arrays_are_accepted(gpt2_rm, gpt2_tok, data):
+    pd = pytest.importorskip("pandas")
+    prompts, responses = data
+    expected, _ = score_responses(gpt2_rm, gpt2_tok, prompts, responses)
+    got, _ = score_responses(gpt2_rm, gpt2_tok, pd.Series(prompts),
+                             [np.array(g) for g in responses])
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_progress_bar(gpt2_rm, gpt2_tok, data, capsys):
     score_responses(gpt2_rm, gpt2_tok, *data, batch_size=8, progress=True)
     assert "scoring" in capsys.readouterr().err
