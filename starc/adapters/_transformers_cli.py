@@ -169,8 +169,7 @@ def run_score(args: argparse.Namespace) -> int:
         raise ValidationError(f"{args.output!r} exists; pass --append to add a column to it, "
                               "or remove it")
 
-    text = {c: str for c in (args.prompt, args.response, args.chosen, args.rejected) if c}
-    table = _read_table(pd, args.data, text)
+    table = _read_table(pd, args.data, str)   # a CSV answer "4" stays the text "4"
     data = from_dataset(table, prompt=args.prompt, responses=args.response,
                         chosen=args.chosen, rejected=args.rejected)
     common = dict(batch_size=args.batch_size, max_length=args.max_length, device=args.device,

@@ -685,6 +685,11 @@ def score_responses(model, tokenizer, prompts, responses, *, batch_size: int = 1
         pairs longer than ``max_length`` with ``truncate=False``, a model on another
         device, NaN scores, or a path that cannot be loaded locally.
 
+    StarcError
+        When the first batch's score differs from the model's own forward pass on the
+        same text alone: a decoder whose ``score`` head is not applied to the last
+        hidden state (starc refuses rather than misread it).
+
     Warns
     -----
     UserWarning

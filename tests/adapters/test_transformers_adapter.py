@@ -514,7 +514,7 @@ def long_rows():
 
 def pair_rows():
     return {"prompt": ["p1", "p2", "p1"], "chosen": ["a", "c", "b"],
-            "rejected": ["b", "d", "NA"]}
+            "rejected": ["b", "4", "NA"]}
 
 
 def frames(rows):
@@ -536,7 +536,7 @@ def test_from_dataset_both_layouts(kind):
     assert from_dataset(frames(long_rows())[kind]) == long          # "response" by default
     pairs = from_dataset(frames(pair_rows())[kind], chosen="chosen", rejected="rejected")
     assert pairs.prompts == ["p1", "p2"]
-    assert pairs.responses == [["a", "b", "NA"], ["c", "d"]]
+    assert pairs.responses == [["a", "b", "NA"], ["c", "4"]]
     np.testing.assert_array_equal(pairs.pairs, [[0, 0, 1], [1, 0, 1], [0, 1, 2]])
     assert pairs.pairs.dtype == np.int64
     again = from_dataset(frames(pair_rows())[kind])                  # chosen/rejected found
