@@ -38,12 +38,12 @@ pair's text alone — the same number ``model(**tokenizer(text)).logits[0, label
 * *Padding.* Pairs are tokenized once, sorted by length (less padding), cut into
   batches, padded on the right by starc itself, and put back in order. The tokenizer's
   ``padding_side`` is not used: right padding leaves every real token's hidden state
-  exactly as without padding (causal attention never looks right; encoders mask the
-  pads). For decoder models starc reads the score head at each row's last real token
+  as it is without padding, up to the round-off of batched matrix products (causal
+  attention never looks right; encoders mask the pads). For decoder models starc reads the score head at each row's last real token
   itself — the rightmost token that is not the model's ``pad_token_id``, the rule of
   the ``*ForSequenceClassification`` models — so a model or tokenizer without a pad
-  token (GPT-2) works at any batch size, and neither object is modified. The first
-  batch is checked against an unpadded forward pass of the model.
+  token (GPT-2) works at any batch size, and neither object is modified. One pair of
+  the first batch is checked against the model's own unpadded forward pass.
 * *Length.* Pairs longer than ``max_length`` tokens (default: the model's context,
   ``n_positions`` / ``max_position_embeddings``, or the tokenizer's
   ``model_max_length``) are cut on the tokenizer's ``truncation_side`` with a warning
