@@ -314,6 +314,41 @@ def test_truncation_warns_with_the_count_or_refuses(gpt2_rm, data):
         score_responses(gpt2_rm, tok, prompts[:1], responses[:1])   # no warning when short
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_truncation_side_is_the_tokenizers(side, gpt2_rm, gpt2_lms, data):
+    """Cut pairs score as their kept tokens alone; DPO sums the kept response tokens."""
+    tok = make_tokenizer()
+    tok.truncation_side = side
+    prompts, responses = data[0][:4], data[1][:4]
+    limit = 20
+    with pytest.warns(UserWarning, match="truncated"):
+        scores, mask = score_responses(gpt2_rm, tok, prompts, responses, max_length=limit)
+    policy, reference = gpt2_lms
+    with pytest.warns(UserWarning, match="truncated"):
+        dpo, _ = dpo_implicit_reward(policy, reference, tok, prompts, responses, beta=1.0,
+                                     max_length=limit)
+    n_cut = 0
+    for i, (p, group) in enumerate(zip(prompts, responses)):
+        head_ids = tok(p + SEPARATOR)["input_ids"]
+        head = len(head_ids)
+        for j, r in enumerate(group):
+            ids = tok(format_pair(tok, p, r))["input_ids"]
+            assert ids[:head] == head_ids               # no BPE merge across the "\n"
+            cut = max(0, len(ids) - limit)
+            n_cut += cut > 0
+            kept = ids[cut:] if side == "left" else ids[:limit]
+            start = max(1, head - cut) if side == "left" else head   # first response token
+            x = torch.tensor([kept])
+            with torch.no_grad():
+                assert abs(scores[i, j] - float(gpt2_rm(input_ids=x).logits[0, 0])) < 1e-5
+                lp = [torch.log_softmax(m(input_ids=x).logits[0].double(), -1)
+                      for m in (policy, reference)]
+            expected = sum(float(lp[0][t - 1, kept[t]] - lp[1][t - 1, kept[t]])
+                           for t in range(start, len(kept)))
+            assert abs(dpo[i, j] - expected) < 1e-5
+    assert n_cut > 0
+
+
 def test_series_and_arrays_are_accepted(gpt2_rm, gpt2_tok, data):
     pd = pytest.importorskip("pandas")
     prompts, responses = data
