@@ -153,6 +153,8 @@ def run_score(args: argparse.Namespace) -> int:
     if name in _KEYS:
         raise ValidationError(f"--name {name!r} clashes with the key columns {_KEYS}")
     _suffix(args.output, _WRITERS, "--output")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):  # before scoring
+        raise ValidationError(f"the folder of --output {args.output!r} does not exist")
     existing = None
     if args.append:
         if not os.path.exists(args.output):
