@@ -15,6 +15,9 @@ Subcommands
     The experiment runner (:func:`starc.sweep.cli_main`).
 ``starc figures [NAME ...| --all] [--quick]``
     Run the scripts of ``paper_figures/`` (needs a source checkout).
+``starc bandit score --model DIR --data FILE --output FILE [--dpo-reference DIR --beta B]``
+    Score (prompt, response) pairs with a local transformers reward model, or a DPO
+    policy's implicit reward, into a long table (``starc.adapters._transformers_cli``).
 
 Every subcommand is a function ``_cmd_NAME(args) -> int``; :func:`main` parses
 ``argv`` and returns the exit status, so tests call ``main([...])`` in-process. Errors
@@ -227,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "writable before any script runs (default: each "
                                     "script's own)")
     p.set_defaults(func=_cmd_figures)
+
+    p = sub.add_parser("bandit", help="reward models on prompts x responses (starc.bandit)")
+    bandit = p.add_subparsers(dest="bandit_command", metavar="BANDIT_COMMAND")
+    from .adapters._transformers_cli import add_score_parser
+
+    add_score_parser(bandit)
     return parser
 
 

@@ -11,16 +11,24 @@
 :func:`terminal_states`                          the terminal states of a toy-text env
 :func:`pendulum_task`                            gymnasium's Pendulum as numpy samplers
                                                  for :mod:`starc.sampled`
+:func:`score_responses`                          a transformers reward model -> scores
+                                                 ``(n_prompts, n_responses)`` + mask
+:func:`dpo_implicit_reward`                      a DPO policy and its reference -> the
+                                                 implicit reward, same shapes
+:func:`from_dataset`                             prompts and responses (or preference
+                                                 pairs) from a dataset or data frame
 ==============================================  ==========================================
 
-torch and gymnasium are optional: this package imports neither. The functions that
-need them import them when they run and raise :class:`~starc.MissingDependencyError`
-with the ``pip install`` line when they are missing.
+torch, gymnasium and transformers are optional: this package imports none of them. The
+functions that need them import them when they run and raise
+:class:`~starc.MissingDependencyError` with the ``pip install`` line when they are
+missing.
 """
 
 from .callables import tabulate_callable
 from .gymnasium import ContinuousTask, from_toy_text, pendulum_task, terminal_states
 from .torch import load_weights, tabulate
+from .transformers import PromptResponses, dpo_implicit_reward, from_dataset, score_responses
 
 __all__ = [
     "tabulate",
@@ -30,4 +38,8 @@ __all__ = [
     "terminal_states",
     "pendulum_task",
     "ContinuousTask",
+    "score_responses",
+    "dpo_implicit_reward",
+    "from_dataset",
+    "PromptResponses",
 ]

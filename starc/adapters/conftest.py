@@ -1,8 +1,8 @@
 """Doctest collection for ``pytest --doctest-modules starc``.
 
-The examples of the torch and gymnasium adapters need those optional packages; where
-they are not installed, the modules' doctests are not collected (the code itself never
-imports them at import time).
+The examples of the torch, gymnasium and transformers adapters need those optional
+packages; where they are not installed, the modules' doctests are not collected (the
+code itself never imports them at import time).
 """
 
 import importlib.util
@@ -12,3 +12,6 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore.append("torch.py")
 if importlib.util.find_spec("gymnasium") is None:
     collect_ignore.append("gymnasium.py")
+if any(importlib.util.find_spec(name) is None
+       for name in ("torch", "transformers", "tokenizers", "pandas")):
+    collect_ignore.append("transformers.py")
