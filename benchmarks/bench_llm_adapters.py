@@ -25,39 +25,19 @@ Run ``python benchmarks/bench_llm_adapters.py [--quick]``; prints the table and 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import timed  # noqa: E402
+from _bench import timed, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 N_WORDS = 500
 
-
-def write_json_atomic(path: str, data) -> None:
-    """Write ``data`` as JSON via a temp file in the same folder, fsync and os.replace."""
-    # TODO(lead): use starc._io (or make _bench.write_json atomic) once it lands
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bench_llm.", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    print(f"wrote {path}")
 
 
 def build(torch, transformers, seed=0):
@@ -166,7 +146,7 @@ def main(argv=None) -> int:
         "throughput_ratio": speedup, "target_ratio": 1.5, "meets_target": speedup >= 1.5,
         "max_abs_score_difference": diff,
     }
-    write_json_atomic(args.output, results)
+    write_json(args.output, results)
     return 0
 
 

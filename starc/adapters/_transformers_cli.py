@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 
+from .._io import atomic_write, check_writable
 from ..exceptions import MissingDependencyError, StarcError, ValidationError
 
 __all__ = ["add_score_parser", "run_score"]
@@ -111,26 +111,13 @@ def _read_table(pd, path: str, text_columns=None):
 
 
 def _write_atomic(frame, path: str) -> None:
-    """Write ``frame`` (CSV or Parquet by suffix) via a temp file in the same folder."""
-    # TODO(lead): use starc._io
+    """Write ``frame`` (CSV or Parquet by suffix) atomically (:func:`starc._io.atomic_write`)."""
     suffix = _suffix(path, _WRITERS, "--output")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValidationError(f"the folder of --output {path!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=suffix)
-    os.close(fd)
-    try:
+    with atomic_write(path, "wb") as fh:
         if suffix == ".csv":
-            frame.to_csv(tmp, index=False)
+            frame.to_csv(fh, index=False)
         else:
-            frame.to_parquet(tmp, index=False)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            frame.to_parquet(fh, index=False)
 
 
 def _label(value):
@@ -153,8 +140,7 @@ def run_score(args: argparse.Namespace) -> int:
     if name in _KEYS:
         raise ValidationError(f"--name {name!r} clashes with the key columns {_KEYS}")
     _suffix(args.output, _WRITERS, "--output")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):  # before scoring
-        raise ValidationError(f"the folder of --output {args.output!r} does not exist")
+    check_writable(args.output, "--output")  # before scoring
     existing = None
     if args.append:
         if not os.path.exists(args.output):

@@ -695,7 +695,7 @@ def test_cli_score_writes_the_long_table(saved, tmp_path, capsys):
     (["--dpo-reference", "REF"], "needs --beta"),
     (["--beta", "0.1"], "--beta applies only with --dpo-reference"),
     (["--output", "x.txt"], "must end in one of .csv, .parquet"),
-    (["--output", "no/such/folder/out.csv"], "folder of --output"),
+    (["--output", "no/such/folder/out.csv"], "its folder"),
     (["--data", "missing.csv"], "does not exist"),
     (["--model", "no-such-model-dir"], "could not be loaded"),
     (["--response", "answer"], "column 'answer' is not in the data"),
