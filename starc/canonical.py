@@ -352,9 +352,15 @@ def minimal_coefficients(rbar: np.ndarray, mdp: TabularMDP, norm: str
     flat = rbar.reshape(-1, n * mdp.n_actions)
     phis = np.empty((flat.shape[0], n))
     for k in range(flat.shape[0]):
-        param.value = flat[k]
+        # The minimiser is positively homogeneous in rbar: solve for rbar / max|rbar| (the
+        # solvers' tolerances are absolute, HiGHS reads 1e20 as infinite) and scale back.
+        scale = float(np.max(np.abs(flat[k]), initial=0.0))
+        if scale == 0.0:  # the zero reward is its own canonical
+            phis[k] = 0.0
+            continue
+        param.value = flat[k] / scale
         solve_cvxpy(problem, solver, f"minimal canonicalization ({norm})")
-        phis[k] = phi.value
+        phis[k] = scale * phi.value
     phis = phis.reshape(rbar.shape[:-2] + (n,))
     return shape_potential_expected(rbar, phis, mdp), phis
 
@@ -430,9 +436,14 @@ def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.nd
     flat = r.reshape(-1, n * m * n)
     phis = np.empty((flat.shape[0], n))
     for k in range(flat.shape[0]):
-        param.value = flat[k]
+        # positively homogeneous: solve for R / max|R| and scale the potential back
+        scale = float(np.max(np.abs(flat[k]), initial=0.0))
+        if scale == 0.0:
+            phis[k] = 0.0
+            continue
+        param.value = flat[k] / scale
         solve_cvxpy(problem, solver, f"minimal_potential canonicalization ({norm})")
-        phis[k] = phi.value
+        phis[k] = scale * phi.value
     phis = phis.reshape(r.shape[:-3] + (n,))
     return r + mdp.gamma * phis[..., None, None, :] - phis[..., :, None, None]
 

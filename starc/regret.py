@@ -128,19 +128,44 @@ def _check_mdp(mdp) -> TabularMDP:
 
 
 class _Expected(NamedTuple):
-    """One reward as regret needs it: ``rbar (S, A)`` and ``max_{s,a} E_tau |R|``."""
+    """One reward as regret needs it: ``rbar (S, A)``, ``max_{s,a} E_tau |R|``, and the
+    exponent ``e`` of the power of two ``2^e`` the reward was divided by to get them
+    (:func:`_unit_scaled`)."""
 
     rbar: np.ndarray
     magnitude: float
+    exponent: int = 0
 
 
 def _single(reward, mdp: TabularMDP, name: str) -> _Expected:
+    """One validated reward as :class:`_Expected`, rescaled by :func:`_unit_scaled`."""
     r = broadcast_reward(reward, mdp, name=name)
     if r.ndim != 3:
         raise ValidationError(f"{name} must be one reward of shape (S, A, S), (S, A) or (S,); "
                               f"got a batch of shape {r.shape[:-3]}")
+    r, exponent = _unit_scaled(r, mdp)
     return _Expected(_expected_reward(r, mdp.transition),
-                     float(expected_magnitude(r, mdp.transition)))
+                     float(expected_magnitude(r, mdp.transition)), exponent)
+
+
+def _unit_scaled(r: np.ndarray, mdp: TabularMDP) -> tuple[np.ndarray, int]:
+    r"""``r`` on the possible transitions, times the power of two that brings its largest
+    magnitude into :math:`[1/2, 1)`.
+
+    Every quantity of this module is invariant under a positive rescaling of either
+    reward, and a power of two rescales exactly, so the result is the same as from ``r``
+    itself — but a reward of size :math:`10^{\pm 300}` no longer under- or overflows in
+    :math:`\bar R`, the values :math:`|R|/(1-\gamma)` or the products with small
+    transition probabilities. Entries on impossible transitions (:math:`\tau = 0`) never
+    enter a return and are set to 0 first. Returns the rescaled reward and the exponent
+    of the power of two it was divided by.
+    """
+    r = np.where(mdp.transition > 0, r, 0.0)
+    big = float(np.max(np.abs(r), initial=0.0))
+    if big == 0.0:
+        return r, 0
+    exponent = int(np.frexp(big)[1])
+    return np.ldexp(r, -exponent), exponent
 
 
 def _scale(rbar: np.ndarray, gamma: float) -> float:
@@ -164,14 +189,15 @@ def _tie_tolerance(magnitude: float, gamma: float, v: np.ndarray) -> float:
 
 
 class _Range(NamedTuple):
-    """``min J``, ``max J``, an optimal policy and its values ``V*``, and the largest
-    range counted as zero."""
+    """``min J``, ``max J``, an optimal policy and its values ``V*``, the largest range
+    counted as zero, and a pessimal policy."""
 
     lo: float
     hi: float
     best_actions: np.ndarray
     best_values: np.ndarray
     tolerance: float
+    worst_actions: np.ndarray
 
     @property
     def trivial(self) -> bool:
@@ -182,9 +208,10 @@ class _Range(NamedTuple):
 def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
     """The value range of a reward given as :class:`_Expected`."""
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
-    _, v_worst = policy_iteration(-reward.rbar, mdp)
+    worst_actions, v_worst = policy_iteration(-reward.rbar, mdp)
     return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
-                  best_actions, v_best, REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma))
+                  best_actions, v_best, REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma),
+                  worst_actions)
 
 
 def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
@@ -202,6 +229,12 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     -------
     (float, float)
 
+    Raises
+    ------
+    ValidationError
+        When a return exceeds the float64 range (the computation itself runs on the
+        reward rescaled by a power of two, so only the result can overflow).
+
     References
     ----------
     .. [1] Puterman 1994, Theorem 6.2.7; Skalse et al. 2024 ("STARC"), Def. 5.
@@ -216,8 +249,13 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     [0.0, 5.0]
     """
     mdp = _check_mdp(mdp)
-    span = _range_from_expected(_single(reward, mdp, "reward"), mdp)
-    return span.lo, span.hi
+    reward = _single(reward, mdp, "reward")
+    span = _range_from_expected(reward, mdp)
+    lo, hi = (float(np.ldexp(x, reward.exponent)) for x in (span.lo, span.hi))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValidationError(f"reward: its returns exceed the float64 range (max |R| = "
+                              f"2^{reward.exponent} with gamma = {mdp.gamma!r}); rescale it")
+    return lo, hi
 
 
 def _tied_optimal_actions(reward: _Expected, mdp: TabularMDP, v: np.ndarray) -> np.ndarray:
@@ -413,36 +451,64 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     mdp = _check_mdp(mdp)
     check_choice(method, "method", WCR_METHODS)
     true = _single(r_true, mdp, "r_true")
-    rbar1, rbar2 = true.rbar, _single(r_proxy, mdp, "r_proxy").rbar
+    proxy = _single(r_proxy, mdp, "r_proxy")
     span = _range_from_expected(true, mdp)
-    lo, hi = span.lo, span.hi
     n, m = mdp.n_states, mdp.n_actions
+    from .solve import state_action_occupancy
+
     if span.trivial:
         value, occ = 0.0, None
-    elif method == "lp":
-        value, occ = _worst_case_lp(rbar1, rbar2, mdp, lo, hi, return_policies)
     else:
-        value, occ = _worst_case_parametric(rbar1, rbar2, mdp, lo, hi, return_policies)
+        proxy_span = _range_from_expected(proxy, mdp)
+        if proxy_span.trivial:
+            # regret's rule: every policy counts as optimal for the proxy, so every pair is
+            # admissible and the best and worst policies of R_1 attain the maximum, 1
+            value = 1.0
+            occ = (state_action_occupancy(mdp, span.best_actions),
+                   state_action_occupancy(mdp, span.worst_actions)) if return_policies else None
+        else:
+            a1 = _normalised_advantage(true, span, mdp)
+            a2 = _normalised_advantage(proxy, proxy_span, mdp)
+            if method == "lp":
+                value, occ = _worst_case_lp(a1, a2, mdp, return_policies)
+            else:
+                value, occ = _worst_case_parametric(a1, a2, mdp, return_policies)
     if not return_policies:
         return value
     if occ is None:
-        from .solve import state_action_occupancy
-
         pi = np.full((n, m), 1.0 / m)
         occ = (state_action_occupancy(mdp, pi),) * 2
     return WorstCaseRegret(value, _policy_from_occupancy(occ[0]),
                            _policy_from_occupancy(occ[1]), occ[0], occ[1])
 
 
-def _worst_case_lp(rbar1, rbar2, mdp, lo, hi, want_occupancies):
+def _normalised_advantage(reward: _Expected, span: _Range, mdp: TabularMDP) -> np.ndarray:
+    r"""The optimal advantage :math:`A^*(s,a) = Q^*(s,a) - V^*(s)` over the value range.
+
+    :math:`A^* = \bar R + \gamma\tau V^* - V^*` is :math:`\bar R` shaped by the potential
+    :math:`V^*`, so on every occupancy :math:`\langle A^*, d\rangle = J(\pi) - \mu_0 V^*`:
+    returns move by one constant and both forms of the worst-case problem are unchanged.
+    Unlike :math:`\bar R`, it carries no constant and no shaping, and divided by the
+    range its returns span exactly :math:`[-1, 0]` — so a proxy whose range is a tiny
+    fraction of its size (a constant or a shaping plus a small signal) gives an O(1)
+    problem instead of a Lagrange multiplier of the size of that ratio and an LP whose
+    constraint drowns in the solver's absolute tolerances.
+    """
+    adv = q_from_values(reward.rbar, span.best_values, mdp) - span.best_values[:, None]
+    return adv / (span.hi - span.lo)
+
+
+def _worst_case_lp(a1, a2, mdp, want_occupancies):
     n, m = mdp.n_states, mdp.n_actions
     problem, d1, d2, p1, p2 = _wcr_problem(mdp)
-    # Scale the rewards to O(1) so the solver's absolute tolerances are relative ones.
-    p1.value = rbar1.ravel() / (hi - lo)
-    s2 = float(np.max(np.abs(rbar2), initial=0.0))
-    p2.value = rbar2.ravel() / (s2 if s2 > 0 else 1.0)
+    # Costs divided by their largest magnitude: HiGHS's tolerances are absolute and it
+    # reads numbers >= 1e20 as infinite. The value scales back by s1.
+    s1 = float(np.max(np.abs(a1), initial=0.0))
+    s2 = float(np.max(np.abs(a2), initial=0.0))
+    p1.value = a1.ravel() / s1
+    p2.value = a2.ravel() / s2
     solve_cvxpy(problem, _highs(), "worst_case_regret")
-    value = float(np.clip(problem.value, 0.0, 1.0))
+    value = float(np.clip(s1 * problem.value, 0.0, 1.0))
     return value, (d1.value.reshape(n, m), d2.value.reshape(n, m))
 
 
@@ -455,7 +521,8 @@ class _Line(NamedTuple):
     worst: np.ndarray
 
 
-def _worst_case_parametric(rbar1, rbar2, mdp, lo, hi, want_occupancies, max_iter=200):
+def _worst_case_parametric(rbar1, rbar2, mdp, want_occupancies, max_iter=200):
+    """The parametric search on normalised advantages (both value ranges 1)."""
     from .exceptions import ConvergenceError
 
     mu = mdp.initial
@@ -472,14 +539,12 @@ def _worst_case_parametric(rbar1, rbar2, mdp, lo, hi, want_occupancies, max_iter
         j1w, j2w = returns(worst)
         return _Line(j1b - j1w, j2b - j2w, best, worst)
 
-    scale1 = hi - lo
+    scale1 = 1.0  # the value range of rbar1
     tol = 1e-12 * (scale1 + _scale(rbar1, mdp.gamma))
     left = line(0.0)
     if left.b <= 0:  # slope -b >= 0 at 0: the constraint is inactive
         return _finish(left, None, 0.0, scale1, mdp, want_occupancies)
-    span2 = _range_from_expected(_Expected(rbar2, 0.0), mdp)
-    lo2, hi2 = span2.lo, span2.hi
-    lam = scale1 / max(hi2 - lo2, np.finfo(float).tiny)
+    lam = 1.0  # the ratio of the two value ranges
     right = line(lam)
     for _ in range(max_iter):
         if right.b <= 0:
@@ -596,11 +661,15 @@ def _occupancy_extremes(mdp: TabularMDP) -> np.ndarray:
         c[i] = 1.0
         ends = []
         for sign in (1.0, -1.0):
-            with warnings.catch_warnings():  # scipy flags the HiGHS-only option
-                warnings.simplefilter("ignore", OptimizeWarning)
-                res = linprog(sign * c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
-                              method="highs", options=HIGHS_OPTIONS)
-            if res.status != 0:
+            try:  # the data are O(1) already: a unit cost, the flow constraints, mu_0
+                with warnings.catch_warnings():  # scipy flags the HiGHS-only option
+                    warnings.simplefilter("ignore", OptimizeWarning)
+                    res = linprog(sign * c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
+                                  method="highs", options=HIGHS_OPTIONS)
+            except Exception as err:  # noqa: BLE001 - every solver failure is a SolverError
+                raise SolverError(f"occupancy_diameter: linprog (HiGHS) failed "
+                                  f"({type(err).__name__}: {err})") from None
+            if res.status != 0 or res.x is None or not np.all(np.isfinite(res.x)):
                 raise SolverError(f"occupancy_diameter: linprog failed: {res.message}")
             ends.append(res.x[i])
         spread[i] = max(ends[1] - ends[0], 0.0)
