@@ -115,8 +115,16 @@ TIES = ("pessimistic", "optimistic", "first")
 #: action is tied.
 REGRET_RTOL = 1e-9
 
-#: Ties between optimal actions are decided against round-off:
-#: ``TIE_RTOL * max(max_{s,a} E_tau|R|, max|V*|) / (1 - gamma)`` (:func:`_tie_tolerance`).
+#: The largest discount regrets and value ranges are computed for. Above it the round-off
+#: floor of action values, ``TIE_RTOL / (1 - gamma)`` of the reward's size, and policy
+#: iteration's improvement threshold, ``1e-13 / (1 - gamma)`` of it, pass 1e-5: optimal
+#: actions are no longer decided to a useful precision (docs/theory/regret.rst,
+#: "Numerical range and failure modes").
+GAMMA_MAX = 1.0 - 1e-8
+
+#: Ties between optimal actions are decided against round-off: an action is tied when its
+#: gap to ``max_a Q*(s, a)`` is at most ``TIE_RTOL * (M + max|V*| (1 + 2 gamma ||w||_1))``
+#: (:func:`_tie_masks`, derived in docs/theory/regret.rst).
 TIE_RTOL = ZERO_RTOL
 
 
@@ -172,20 +180,20 @@ def _scale(rbar: np.ndarray, gamma: float) -> float:
     return float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - gamma)
 
 
-def _tie_tolerance(magnitude: float, gamma: float, v: np.ndarray) -> float:
-    r"""Round-off allowance of action values computed from a reward: actions closer than
-    this to :math:`\max_a Q^*(s, a)` are tied.
+def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray) -> tuple[float, float, float]:
+    r"""``(floor, worst, unit)`` of the round-off bound of a computed advantage gap.
 
-    :data:`TIE_RTOL` :math:`\cdot \max(\max_{s,a}\mathbb E_\tau|R|, \max|V^*|)/(1-\gamma)`:
-    the magnitude of the numbers :math:`Q^*` is computed from, times the growth of
-    round-off in the linear solves (:math:`\operatorname{cond}(I - \gamma P) \le
-    2/(1-\gamma)`). A tolerance relative to the reward scale instead (1e-9 of
-    :math:`\max|\bar R|/(1-\gamma)`) tied every action of a potential-shaped copy of a
-    nearly trivial reward — the shaping inflates the scale, not the action gaps — and
-    pessimistic tie-breaking then gave regret 1 between equivalent rewards.
+    The gap :math:`\hat Q(s,a^*) - \hat Q(s,a)` is off by at most :data:`TIE_RTOL`
+    :math:`\cdot(M + \max|\hat V|\,(1 + 2\gamma\|w_{sa}\|_1))` with
+    :math:`w_{sa}^\top = (\tau(\cdot|s,a) - \tau(\cdot|s,a^*))(I - \gamma P_\pi)^{-1}`:
+    ``floor`` is that bound with :math:`w = 0`, ``worst`` with the largest possible
+    :math:`\|w\|_1 = 2/(1-\gamma)`, and ``unit`` the factor :math:`2\gamma\,`
+    :data:`TIE_RTOL` :math:`\max|\hat V|` of :math:`\|w\|_1`.
     """
-    size = max(magnitude, float(np.max(np.abs(v), initial=0.0)))
-    return TIE_RTOL * size / (1.0 - gamma)
+    size = float(np.max(np.abs(v), initial=0.0))
+    floor = TIE_RTOL * (magnitude + size)
+    unit = 2.0 * gamma * TIE_RTOL * size
+    return floor, floor + unit * 2.0 / (1.0 - gamma), unit
 
 
 class _Range(NamedTuple):
@@ -205,8 +213,20 @@ class _Range(NamedTuple):
         return self.hi - self.lo <= self.tolerance
 
 
+def check_regret_gamma(gamma: float, what: str) -> None:
+    """Refuse a discount above :data:`GAMMA_MAX` (see there) with a ValidationError."""
+    if gamma > GAMMA_MAX:
+        raise ValidationError(
+            f"{what}: gamma = {gamma!r} is above {GAMMA_MAX!r}, where float64 cannot decide "
+            f"optimal actions: the round-off of action values computed from returns of size "
+            f"|R|/(1 - gamma) is at least {TIE_RTOL:.2g}/(1 - gamma) = "
+            f"{TIE_RTOL / (1.0 - gamma):.2g} of the reward's size, and policy iteration "
+            "cannot see improvements below 1e-13/(1 - gamma) of it; use a smaller gamma")
+
+
 def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
     """The value range of a reward given as :class:`_Expected`."""
+    check_regret_gamma(mdp.gamma, "regret")
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
     worst_actions, v_worst = policy_iteration(-reward.rbar, mdp)
     return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
@@ -258,11 +278,51 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     return lo, hi
 
 
-def _tied_optimal_actions(reward: _Expected, mdp: TabularMDP, v: np.ndarray) -> np.ndarray:
-    """Boolean (S, A) mask of the actions within round-off (:func:`_tie_tolerance`) of Q*,
-    given the optimal values ``v``."""
+def _tie_masks(reward: _Expected, mdp: TabularMDP, actions: np.ndarray, v: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    r"""The actions tied with the best one under ``reward``, and those tied in doubt.
+
+    ``actions`` is an optimal policy and ``v`` its values. Returns two boolean
+    ``(S, A)`` masks: ``allowed``, the actions whose computed gap to
+    :math:`\max_a \hat Q(s, a)` is within its round-off bound (:func:`_tie_bounds`;
+    :math:`\|w_{sa}\|_1` is computed, by one transposed solve with the factors of
+    :math:`I - \gamma P_\pi`, only for the gaps between the bound's floor and its worst
+    case), and ``doubtful``, the allowed actions whose bound exceeds
+    :data:`REGRET_RTOL` :math:`\cdot M` — float64 cannot tell whether they are tied or
+    worse by a difference that matters — except those with exactly the best action's
+    transitions and expected reward (tied exactly).
+    """
+    from .solve import lu_factor, lu_solve
+
     q = q_from_values(reward.rbar, v, mdp)
-    return q >= q.max(axis=1, keepdims=True) - _tie_tolerance(reward.magnitude, mdp.gamma, v)
+    best = np.argmax(q, axis=1)
+    gap = q[np.arange(mdp.n_states), best][:, None] - q
+    floor, worst, unit = _tie_bounds(reward.magnitude, mdp.gamma, v)
+    limit = REGRET_RTOL * reward.magnitude
+    allowed = gap <= floor
+    if floor > limit:
+        # an action with the best one's transitions and expected reward is tied exactly
+        idx = np.arange(mdp.n_states)
+        t = mdp.transition
+        same = np.all(t == t[idx, best][:, None, :], axis=2) & (
+            reward.rbar == reward.rbar[idx, best][:, None])
+        doubtful = allowed & ~same
+    else:
+        doubtful = np.zeros_like(allowed)
+    band_s, band_a = np.nonzero((gap > floor) & (gap <= worst))
+    if band_s.size:
+        n = mdp.n_states
+        idx = np.arange(n)
+        t = mdp.transition
+        a = -mdp.gamma * t[idx, actions, :]
+        a[idx, idx] += 1.0
+        rhs = (t[band_s, band_a, :] - t[band_s, best[band_s], :]).T
+        w = lu_solve(lu_factor(a), np.asfortranarray(rhs), trans=1)
+        bound = floor + unit * np.abs(w).sum(axis=0)
+        tied = gap[band_s, band_a] <= bound
+        allowed[band_s[tied], band_a[tied]] = True
+        doubtful[band_s[tied], band_a[tied]] = bound[tied] > limit
+    return allowed, doubtful
 
 
 def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> float:
@@ -321,11 +381,25 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
         proxy_span = _range_from_expected(proxy, mdp)
         if proxy_span.trivial:  # every policy counts as optimal
             allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
+            doubtful = np.zeros_like(allowed)
         else:
-            allowed = _tied_optimal_actions(proxy, mdp, proxy_span.best_values)
+            allowed, doubtful = _tie_masks(proxy, mdp, proxy_span.best_actions,
+                                           proxy_span.best_values)
         sign = -1.0 if ties == "pessimistic" else 1.0
         _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
         j = sign * float(v @ mdp.initial)
+        if np.any(doubtful):  # does the answer depend on ties float64 cannot decide?
+            _, v_sure = policy_iteration(sign * true.rbar, mdp, allowed=allowed & ~doubtful)
+            j_sure = sign * float(v_sure @ mdp.initial)
+            _, worst, _ = _tie_bounds(true.magnitude, mdp.gamma,
+                                      np.concatenate([v, v_sure]))
+            if abs(j - j_sure) > worst:
+                raise ValidationError(
+                    f"gamma = {mdp.gamma!r} is too close to 1 for this pair: float64 cannot "
+                    "decide whether some actions are optimal for r_proxy (their gap to the "
+                    "best action is within the round-off of the linear solves, which grows "
+                    "like 1/(1 - gamma)^2, yet above 1e-9 of the reward's size), and the "
+                    "regret depends on it; use a smaller gamma")
     return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
 
 
