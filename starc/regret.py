@@ -817,11 +817,17 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     r = broadcast_reward(r_true, mdp, name="r_true")
     if r.ndim != 3:
         raise ValidationError(f"r_true must be one reward, got a batch of shape {r.shape[:-3]}")
+    # Work on R_1 / 2^e with max |R_1| / 2^e in [1/2, 1) (exact): n(c(R_1)) and the range
+    # scale alike, so U is invariant — but for normalization=None, where U scales as 1/R_1.
+    big = float(np.max(np.abs(r), initial=0.0))
+    exponent = int(np.frexp(big)[1]) if big > 0 else 0
+    r = np.ldexp(r, -exponent)
     span = _range_from_expected(
         _Expected(_expected_reward(r, mdp.transition),
                   float(expected_magnitude(r, mdp.transition))), mdp)
     if normalization is None:
-        scale = 1.0
+        with np.errstate(over="ignore"):  # U > 1.8e308 for a subnormal R_1: inf
+            scale = float(np.ldexp(1.0, -exponent))
     else:
         c = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=mnorm)
         scale = float(canonical_norm(c.value, normalization, mdp))
