@@ -19,6 +19,25 @@ worst of them under :math:`R_1` (``"pessimistic"``: an MDP restricted to the
 the one :func:`starc.optimal_policy` returns (``"first"``). Every quantity is exact:
 returns come from linear solves, optima from policy iteration.
 
+"Optimal for :math:`R_2`" is decided against round-off: an action is tied with the best
+when its computed gap :math:`\hat g(s,a) = \max_{a'}\hat Q^*_2(s,a') - \hat Q^*_2(s,a)`
+is within the error bound of that gap,
+
+.. math::
+
+    \hat g(s,a) \le \epsilon\,\big(M + \max|\hat V^*_2|\,(1 + 2\gamma\|w_{sa}\|_1)\big),
+    \qquad w_{sa}^\top = (\tau(\cdot|s,a) - \tau(\cdot|s,a^*))(I - \gamma P_\pi)^{-1},
+
+derived from the backward error of the LU solve for :math:`\hat V^*_2`
+(:math:`\epsilon` = :data:`TIE_RTOL`, :math:`M = \max_{s,a}\mathbb E_\tau|R_2|`). Its
+worst case, :math:`\|w\|_1 = 2/(1-\gamma)`, grows like :math:`M/(1-\gamma)^2`; for
+chains that mix, :math:`\|w\|_1` stays bounded. Where a tie is in doubt (its bound
+exceeds :data:`REGRET_RTOL` :math:`\cdot M`) and the regret depends on it, and for
+:math:`\gamma >` :data:`GAMMA_MAX`, the functions here raise
+:class:`~starc.exceptions.ValidationError` rather than guess. Every reward is first
+rescaled by a power of two (exact; all regrets are scale-invariant), so magnitudes
+anywhere in the float64 range are handled alike.
+
 Worst-case regret
 -----------------
 The quantity that STARC metrics bound [1]_ (Def. 5, Thm. 1) is the worst regret over
@@ -213,7 +232,7 @@ class _Range(NamedTuple):
         return self.hi - self.lo <= self.tolerance
 
 
-def check_regret_gamma(gamma: float, what: str) -> None:
+def _check_regret_gamma(gamma: float, what: str) -> None:
     """Refuse a discount above :data:`GAMMA_MAX` (see there) with a ValidationError."""
     if gamma > GAMMA_MAX:
         raise ValidationError(
@@ -226,7 +245,7 @@ def check_regret_gamma(gamma: float, what: str) -> None:
 
 def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
     """The value range of a reward given as :class:`_Expected`."""
-    check_regret_gamma(mdp.gamma, "regret")
+    _check_regret_gamma(mdp.gamma, "regret")
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
     worst_actions, v_worst = policy_iteration(-reward.rbar, mdp)
     return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
@@ -340,10 +359,9 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     mdp : TabularMDP
     ties : {"pessimistic", "optimistic", "first"}
         Which :math:`R_2`-optimal policy: the worst under :math:`R_1` (solves the MDP
-        restricted to the :math:`R_2`-optimal actions, those within round-off of
-        :math:`\max_a Q^*_2`: :data:`TIE_RTOL` times the larger of
-        :math:`\max_{s,a}\mathbb E_\tau|R_2|` and :math:`\max|V^*_2|`, over
-        :math:`1-\gamma`), the best, or :func:`starc.optimal_policy`'s.
+        restricted to the :math:`R_2`-optimal actions, those within the round-off bound
+        of the module documentation of :math:`\max_a Q^*_2`), the best, or
+        :func:`starc.optimal_policy`'s.
 
     Returns
     -------
@@ -351,6 +369,12 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
         In ``[0, 1]``; 0 when every policy has nearly the same return under ``r_true``
         (a range of at most :data:`REGRET_RTOL` :math:`\max_{s,a}\mathbb E_\tau|R_1|
         /(1-\gamma)`). A proxy that trivial has every action tied.
+
+    Raises
+    ------
+    ValidationError
+        For :math:`\gamma >` :data:`GAMMA_MAX`, or when the regret depends on ties that
+        float64 cannot decide (module documentation); the message names gamma.
 
     References
     ----------
@@ -484,6 +508,13 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     of the minimum reaches it in finitely many steps. No LP tolerance is involved, and it
     scales like policy iteration (much faster than the LP for large MDPs).
 
+    Both methods work with the optimal advantages :math:`A^*_i = \bar R_i + \gamma\tau
+    V^*_i - V^*_i` divided by the value ranges in place of the rewards: a potential
+    shaping of each, so the problem is the same, but free of constants and shaping — a
+    proxy :math:`c + \epsilon X` gives the worst case of :math:`X` for every
+    :math:`\epsilon`, with no multiplier of size :math:`1/\epsilon`. A proxy that is
+    trivial by :func:`regret`'s rule admits every pair of policies: the worst case is 1.
+
     Parameters
     ----------
     r_true, r_proxy : array_like of shape (S, A, S), (S, A) or (S,)
@@ -496,12 +527,15 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     Returns
     -------
     float, or WorstCaseRegret
-        In ``[0, 1]``; 0 when every policy has the same return under ``r_true``.
+        In ``[0, 1]``; 0 when every policy has (nearly) the same return under ``r_true``,
+        1 when that holds for ``r_proxy`` instead (the rule of :func:`regret`).
 
     Raises
     ------
+    ValidationError
+        For :math:`\gamma >` :data:`GAMMA_MAX`.
     SolverError
-        If the LP does not reach an optimal status (``method="lp"``).
+        If the LP solve fails or does not reach an optimal status (``method="lp"``).
     ConvergenceError
         If the parametric search does not close its gap (``method="parametric"``).
 

@@ -405,11 +405,11 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
     out_act = np.zeros((n_groups, n_k, 2, n), dtype=np.int64)
     out_triv = np.zeros((n_groups, n_k), dtype=np.bool_)
     status = np.zeros(n_groups, dtype=np.int64)
-    from ..regret import REGRET_RTOL, TIE_RTOL, check_regret_gamma
+    from ..regret import REGRET_RTOL, TIE_RTOL, _check_regret_gamma
 
     if do_regret:
         for gamma in np.unique(prep.gam[mdp_of]):
-            check_regret_gamma(float(gamma), "starc.batch regrets")
+            _check_regret_gamma(float(gamma), "starc.batch regrets")
     K.group_kernel(prep.T, prep.gam, prep.mu, prep.pol, _writable(mdp_of, np.int64),
                    _writable(R), ds, da, _writable(need, np.bool_), bool(do_regret), int(ties),
                    np.array([TIE_RTOL, REGRET_RTOL]),
@@ -919,10 +919,10 @@ def regrets(r_true, r_proxy, mdps, *, ties: str = "pessimistic") -> np.ndarray:
     a = check_rewards(r_true, batch, "r_true")
     b = check_rewards(r_proxy, batch, "r_proxy")
     check_choice(ties, "ties", tuple(_TIES))
-    from ..regret import check_regret_gamma
+    from ..regret import _check_regret_gamma
 
     for gamma in np.unique(batch.gamma):
-        check_regret_gamma(float(gamma), "starc.batch.regrets")
+        _check_regret_gamma(float(gamma), "starc.batch.regrets")
     R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
     prep = prepare(batch)
     need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
