@@ -673,10 +673,14 @@ def _minimal_potential_lp(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarr
         lp.col_cost_ = unit
         # passing the model again resets HiGHS completely (clearSolver alone keeps some
         # state): every solve starts cold, so the vertex depends on this reward alone
-        if h.passModel(lp) == highspy.HighsStatus.kError:
+        try:
+            passed = h.passModel(lp)
+            run_status = h.run() if passed != highspy.HighsStatus.kError else None
+            status = h.getModelStatus()
+        except Exception as err:  # noqa: BLE001 - every solver failure is a SolverError
+            raise SolverError(f"{what}: HiGHS failed ({type(err).__name__}: {err})") from None
+        if passed == highspy.HighsStatus.kError:
             raise SolverError(f"{what}: HiGHS rejected the linear program")
-        run_status = h.run()
-        status = h.getModelStatus()
         if run_status == highspy.HighsStatus.kError or status != highspy.HighsModelStatus.kOptimal:
             raise SolverError(f"{what}: HiGHS ended with status "
                               f"{h.modelStatusToString(status)!r}, not 'Optimal'")
