@@ -1138,7 +1138,9 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     hz, n_rep, ss, prob, alias = _mc_setup(batch, horizon, n_repeats, seed)
     prep = prepare(batch)
     need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
-    _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True)
+    # only the optimal / pessimal actions are used: ties="first" skips the tie masks'
+    # doubt check (a refusal about exact regrets this function does not report)
+    _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=2)
     out = np.empty((R.shape[0], R.shape[1] - 1, 2))
     mc_regret_kernel(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
                      _stream_seeds(ss, R.shape[0]), out)
