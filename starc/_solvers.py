@@ -1,7 +1,10 @@
 """Thin wrappers around cvxpy solves: status checks and a quiet HiGHS.
 
 Not public API. Every cvxpy problem in starc is solved through :func:`solve_cvxpy`,
-which raises :class:`~starc.exceptions.SolverError` unless the status is optimal.
+which raises :class:`~starc.exceptions.SolverError` unless the status is optimal and the
+solution finite, and turns every exception of the solve into one. HiGHS treats numbers of
+magnitude ``>= 1e20`` as infinite and its tolerances are absolute, so every caller divides
+its data by their largest magnitude first (and scales the solution back).
 """
 
 from __future__ import annotations
@@ -56,8 +59,16 @@ def solve_cvxpy(problem, solver, what: str, **options) -> None:
     try:
         with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf - inf
             problem.solve(solver=solver, **options)
-    except cp.error.SolverError as err:
-        raise SolverError(f"{what}: the solver {solver} failed: {err}") from None
+    except Exception as err:  # noqa: BLE001 - every solver failure becomes a SolverError
+        # cvxpy raises its SolverError, but also ValueError ("Cannot unpack invalid
+        # solution") or ArithmeticError when the solver hands back a malformed solution
+        raise SolverError(f"{what}: the solver {solver} failed "
+                          f"({type(err).__name__}: {err})") from None
     if problem.status != cp.OPTIMAL:
         raise SolverError(f"{what}: the solver {solver} ended with status "
                           f"{problem.status!r}, not 'optimal'")
+    value = problem.value
+    if value is None or not np.isfinite(value) or any(
+            v.value is None or not np.all(np.isfinite(v.value)) for v in problem.variables()):
+        raise SolverError(f"{what}: the solver {solver} reported 'optimal' but returned a "
+                          f"non-finite solution (objective {value!r})")

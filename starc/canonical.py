@@ -352,9 +352,15 @@ def minimal_coefficients(rbar: np.ndarray, mdp: TabularMDP, norm: str
     flat = rbar.reshape(-1, n * mdp.n_actions)
     phis = np.empty((flat.shape[0], n))
     for k in range(flat.shape[0]):
-        param.value = flat[k]
+        # The minimiser is positively homogeneous in rbar: solve for rbar / max|rbar| (the
+        # solvers' tolerances are absolute, HiGHS reads 1e20 as infinite) and scale back.
+        scale = float(np.max(np.abs(flat[k]), initial=0.0))
+        if scale == 0.0:  # the zero reward is its own canonical
+            phis[k] = 0.0
+            continue
+        param.value = flat[k] / scale
         solve_cvxpy(problem, solver, f"minimal canonicalization ({norm})")
-        phis[k] = phi.value
+        phis[k] = scale * phi.value
     phis = phis.reshape(rbar.shape[:-2] + (n,))
     return shape_potential_expected(rbar, phis, mdp), phis
 
@@ -430,9 +436,14 @@ def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.nd
     flat = r.reshape(-1, n * m * n)
     phis = np.empty((flat.shape[0], n))
     for k in range(flat.shape[0]):
-        param.value = flat[k]
+        # positively homogeneous: solve for R / max|R| and scale the potential back
+        scale = float(np.max(np.abs(flat[k]), initial=0.0))
+        if scale == 0.0:
+            phis[k] = 0.0
+            continue
+        param.value = flat[k] / scale
         solve_cvxpy(problem, solver, f"minimal_potential canonicalization ({norm})")
-        phis[k] = phi.value
+        phis[k] = scale * phi.value
     phis = phis.reshape(r.shape[:-3] + (n,))
     return r + mdp.gamma * phis[..., None, None, :] - phis[..., :, None, None]
 
@@ -662,10 +673,14 @@ def _minimal_potential_lp(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarr
         lp.col_cost_ = unit
         # passing the model again resets HiGHS completely (clearSolver alone keeps some
         # state): every solve starts cold, so the vertex depends on this reward alone
-        if h.passModel(lp) == highspy.HighsStatus.kError:
+        try:
+            passed = h.passModel(lp)
+            run_status = h.run() if passed != highspy.HighsStatus.kError else None
+            status = h.getModelStatus()
+        except Exception as err:  # noqa: BLE001 - every solver failure is a SolverError
+            raise SolverError(f"{what}: HiGHS failed ({type(err).__name__}: {err})") from None
+        if passed == highspy.HighsStatus.kError:
             raise SolverError(f"{what}: HiGHS rejected the linear program")
-        run_status = h.run()
-        status = h.getModelStatus()
         if run_status == highspy.HighsStatus.kError or status != highspy.HighsModelStatus.kOptimal:
             raise SolverError(f"{what}: HiGHS ended with status "
                               f"{h.modelStatusToString(status)!r}, not 'Optimal'")

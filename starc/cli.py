@@ -129,7 +129,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         bound_s = f"{bound:>16.6f}" if bound is not None else f"{'-':>16}"
         print(f"{row['variant']:<24}{row['distance']:>12.6f}{bound_s}")
     print(f"regret of optimising R2 (exact, pessimistic ties): {summary['regret']:.6f}")
-    print(f"worst-case regret (LP):                              "
+    print(f"worst-case regret (exact, parametric):             "
           f"{summary['worst_case_regret']:.6f}")
     return 0
 

@@ -19,6 +19,25 @@ worst of them under :math:`R_1` (``"pessimistic"``: an MDP restricted to the
 the one :func:`starc.optimal_policy` returns (``"first"``). Every quantity is exact:
 returns come from linear solves, optima from policy iteration.
 
+"Optimal for :math:`R_2`" is decided against round-off: an action is tied with the best
+when its computed gap :math:`\hat g(s,a) = \max_{a'}\hat Q^*_2(s,a') - \hat Q^*_2(s,a)`
+is within the error bound of that gap,
+
+.. math::
+
+    \hat g(s,a) \le \epsilon\,\big(M + \max|\hat V^*_2|\,(1 + 2\gamma\|w_{sa}\|_1)\big),
+    \qquad w_{sa}^\top = (\tau(\cdot|s,a) - \tau(\cdot|s,a^*))(I - \gamma P_\pi)^{-1},
+
+derived from the backward error of the LU solve for :math:`\hat V^*_2`
+(:math:`\epsilon` = :data:`TIE_RTOL`, :math:`M = \max_{s,a}\mathbb E_\tau|R_2|`). Its
+worst case, :math:`\|w\|_1 = 2/(1-\gamma)`, grows like :math:`M/(1-\gamma)^2`; for
+chains that mix, :math:`\|w\|_1` stays bounded. Where a tie is in doubt (its bound
+exceeds :data:`REGRET_RTOL` :math:`\cdot M`) and the regret depends on it, and for
+:math:`\gamma >` :data:`GAMMA_MAX`, the functions here raise
+:class:`~starc.exceptions.ValidationError` rather than guess. Every reward is first
+rescaled by a power of two (exact; all regrets are scale-invariant), so magnitudes
+anywhere in the float64 range are handled alike.
+
 Worst-case regret
 -----------------
 The quantity that STARC metrics bound [1]_ (Def. 5, Thm. 1) is the worst regret over
@@ -115,8 +134,16 @@ TIES = ("pessimistic", "optimistic", "first")
 #: action is tied.
 REGRET_RTOL = 1e-9
 
-#: Ties between optimal actions are decided against round-off:
-#: ``TIE_RTOL * max(max_{s,a} E_tau|R|, max|V*|) / (1 - gamma)`` (:func:`_tie_tolerance`).
+#: The largest discount regrets and value ranges are computed for. Above it the round-off
+#: floor of action values, ``TIE_RTOL / (1 - gamma)`` of the reward's size, and policy
+#: iteration's improvement threshold, ``1e-13 / (1 - gamma)`` of it, pass 1e-5: optimal
+#: actions are no longer decided to a useful precision (docs/theory/regret.rst,
+#: "Numerical range and failure modes").
+GAMMA_MAX = 1.0 - 1e-8
+
+#: Ties between optimal actions are decided against round-off: an action is tied when its
+#: gap to ``max_a Q*(s, a)`` is at most ``TIE_RTOL * (M + max|V*| (1 + 2 gamma ||w||_1))``
+#: (:func:`_tie_masks`, derived in docs/theory/regret.rst).
 TIE_RTOL = ZERO_RTOL
 
 
@@ -128,50 +155,76 @@ def _check_mdp(mdp) -> TabularMDP:
 
 
 class _Expected(NamedTuple):
-    """One reward as regret needs it: ``rbar (S, A)`` and ``max_{s,a} E_tau |R|``."""
+    """One reward as regret needs it: ``rbar (S, A)``, ``max_{s,a} E_tau |R|``, and the
+    exponent ``e`` of the power of two ``2^e`` the reward was divided by to get them
+    (:func:`_unit_scaled`)."""
 
     rbar: np.ndarray
     magnitude: float
+    exponent: int = 0
 
 
 def _single(reward, mdp: TabularMDP, name: str) -> _Expected:
+    """One validated reward as :class:`_Expected`, rescaled by :func:`_unit_scaled`."""
     r = broadcast_reward(reward, mdp, name=name)
     if r.ndim != 3:
         raise ValidationError(f"{name} must be one reward of shape (S, A, S), (S, A) or (S,); "
                               f"got a batch of shape {r.shape[:-3]}")
+    r, exponent = _unit_scaled(r, mdp)
     return _Expected(_expected_reward(r, mdp.transition),
-                     float(expected_magnitude(r, mdp.transition)))
+                     float(expected_magnitude(r, mdp.transition)), exponent)
+
+
+def _unit_scaled(r: np.ndarray, mdp: TabularMDP) -> tuple[np.ndarray, int]:
+    r"""``r`` on the possible transitions, times the power of two that brings its largest
+    magnitude into :math:`[1/2, 1)`.
+
+    Every quantity of this module is invariant under a positive rescaling of either
+    reward, and a power of two rescales exactly, so the result is the same as from ``r``
+    itself — but a reward of size :math:`10^{\pm 300}` no longer under- or overflows in
+    :math:`\bar R`, the values :math:`|R|/(1-\gamma)` or the products with small
+    transition probabilities. Entries on impossible transitions (:math:`\tau = 0`) never
+    enter a return and are set to 0 first. Returns the rescaled reward and the exponent
+    of the power of two it was divided by.
+    """
+    r = np.where(mdp.transition > 0, r, 0.0)
+    big = float(np.max(np.abs(r), initial=0.0))
+    if big == 0.0:
+        return r, 0
+    exponent = int(np.frexp(big)[1])
+    return np.ldexp(r, -exponent), exponent
 
 
 def _scale(rbar: np.ndarray, gamma: float) -> float:
     return float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - gamma)
 
 
-def _tie_tolerance(magnitude: float, gamma: float, v: np.ndarray) -> float:
-    r"""Round-off allowance of action values computed from a reward: actions closer than
-    this to :math:`\max_a Q^*(s, a)` are tied.
+def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray) -> tuple[float, float, float]:
+    r"""``(floor, worst, unit)`` of the round-off bound of a computed advantage gap.
 
-    :data:`TIE_RTOL` :math:`\cdot \max(\max_{s,a}\mathbb E_\tau|R|, \max|V^*|)/(1-\gamma)`:
-    the magnitude of the numbers :math:`Q^*` is computed from, times the growth of
-    round-off in the linear solves (:math:`\operatorname{cond}(I - \gamma P) \le
-    2/(1-\gamma)`). A tolerance relative to the reward scale instead (1e-9 of
-    :math:`\max|\bar R|/(1-\gamma)`) tied every action of a potential-shaped copy of a
-    nearly trivial reward — the shaping inflates the scale, not the action gaps — and
-    pessimistic tie-breaking then gave regret 1 between equivalent rewards.
+    The gap :math:`\hat Q(s,a^*) - \hat Q(s,a)` is off by at most :data:`TIE_RTOL`
+    :math:`\cdot(M + \max|\hat V|\,(1 + 2\gamma\|w_{sa}\|_1))` with
+    :math:`w_{sa}^\top = (\tau(\cdot|s,a) - \tau(\cdot|s,a^*))(I - \gamma P_\pi)^{-1}`:
+    ``floor`` is that bound with :math:`w = 0`, ``worst`` with the largest possible
+    :math:`\|w\|_1 = 2/(1-\gamma)`, and ``unit`` the factor :math:`2\gamma\,`
+    :data:`TIE_RTOL` :math:`\max|\hat V|` of :math:`\|w\|_1`.
     """
-    size = max(magnitude, float(np.max(np.abs(v), initial=0.0)))
-    return TIE_RTOL * size / (1.0 - gamma)
+    size = float(np.max(np.abs(v), initial=0.0))
+    floor = TIE_RTOL * (magnitude + size)
+    unit = 2.0 * gamma * TIE_RTOL * size
+    return floor, floor + unit * 2.0 / (1.0 - gamma), unit
 
 
 class _Range(NamedTuple):
-    """``min J``, ``max J``, an optimal policy and its values ``V*``, and the largest
-    range counted as zero."""
+    """``min J``, ``max J``, an optimal policy and its values ``V*``, the largest range
+    counted as zero, and a pessimal policy."""
 
     lo: float
     hi: float
     best_actions: np.ndarray
     best_values: np.ndarray
     tolerance: float
+    worst_actions: np.ndarray
 
     @property
     def trivial(self) -> bool:
@@ -179,12 +232,25 @@ class _Range(NamedTuple):
         return self.hi - self.lo <= self.tolerance
 
 
+def _check_regret_gamma(gamma: float, what: str) -> None:
+    """Refuse a discount above :data:`GAMMA_MAX` (see there) with a ValidationError."""
+    if gamma > GAMMA_MAX:
+        raise ValidationError(
+            f"{what}: gamma = {gamma!r} is above {GAMMA_MAX!r}, where float64 cannot decide "
+            f"optimal actions: the round-off of action values computed from returns of size "
+            f"|R|/(1 - gamma) is at least {TIE_RTOL:.2g}/(1 - gamma) = "
+            f"{TIE_RTOL / (1.0 - gamma):.2g} of the reward's size, and policy iteration "
+            "cannot see improvements below 1e-13/(1 - gamma) of it; use a smaller gamma")
+
+
 def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
     """The value range of a reward given as :class:`_Expected`."""
+    _check_regret_gamma(mdp.gamma, "regret")
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
-    _, v_worst = policy_iteration(-reward.rbar, mdp)
+    worst_actions, v_worst = policy_iteration(-reward.rbar, mdp)
     return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
-                  best_actions, v_best, REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma))
+                  best_actions, v_best, REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma),
+                  worst_actions)
 
 
 def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
@@ -202,6 +268,12 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     -------
     (float, float)
 
+    Raises
+    ------
+    ValidationError
+        When a return exceeds the float64 range (the computation itself runs on the
+        reward rescaled by a power of two, so only the result can overflow).
+
     References
     ----------
     .. [1] Puterman 1994, Theorem 6.2.7; Skalse et al. 2024 ("STARC"), Def. 5.
@@ -216,15 +288,60 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     [0.0, 5.0]
     """
     mdp = _check_mdp(mdp)
-    span = _range_from_expected(_single(reward, mdp, "reward"), mdp)
-    return span.lo, span.hi
+    reward = _single(reward, mdp, "reward")
+    span = _range_from_expected(reward, mdp)
+    lo, hi = (float(np.ldexp(x, reward.exponent)) for x in (span.lo, span.hi))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValidationError(f"reward: its returns exceed the float64 range (max |R| = "
+                              f"2^{reward.exponent} with gamma = {mdp.gamma!r}); rescale it")
+    return lo, hi
 
 
-def _tied_optimal_actions(reward: _Expected, mdp: TabularMDP, v: np.ndarray) -> np.ndarray:
-    """Boolean (S, A) mask of the actions within round-off (:func:`_tie_tolerance`) of Q*,
-    given the optimal values ``v``."""
+def _tie_masks(reward: _Expected, mdp: TabularMDP, actions: np.ndarray, v: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    r"""The actions tied with the best one under ``reward``, and those tied in doubt.
+
+    ``actions`` is an optimal policy and ``v`` its values. Returns two boolean
+    ``(S, A)`` masks: ``allowed``, the actions whose computed gap to
+    :math:`\max_a \hat Q(s, a)` is within its round-off bound (:func:`_tie_bounds`;
+    :math:`\|w_{sa}\|_1` is computed, by one transposed solve with the factors of
+    :math:`I - \gamma P_\pi`, only for the gaps between the bound's floor and its worst
+    case), and ``doubtful``, the allowed actions whose bound exceeds
+    :data:`REGRET_RTOL` :math:`\cdot M` — float64 cannot tell whether they are tied or
+    worse by a difference that matters — except those with exactly the best action's
+    transitions and expected reward (tied exactly).
+    """
+    from .solve import lu_factor, lu_solve
+
     q = q_from_values(reward.rbar, v, mdp)
-    return q >= q.max(axis=1, keepdims=True) - _tie_tolerance(reward.magnitude, mdp.gamma, v)
+    best = np.argmax(q, axis=1)
+    gap = q[np.arange(mdp.n_states), best][:, None] - q
+    floor, worst, unit = _tie_bounds(reward.magnitude, mdp.gamma, v)
+    limit = REGRET_RTOL * reward.magnitude
+    allowed = gap <= floor
+    if floor > limit:
+        # an action with the best one's transitions and expected reward is tied exactly
+        idx = np.arange(mdp.n_states)
+        t = mdp.transition
+        same = np.all(t == t[idx, best][:, None, :], axis=2) & (
+            reward.rbar == reward.rbar[idx, best][:, None])
+        doubtful = allowed & ~same
+    else:
+        doubtful = np.zeros_like(allowed)
+    band_s, band_a = np.nonzero((gap > floor) & (gap <= worst))
+    if band_s.size:
+        n = mdp.n_states
+        idx = np.arange(n)
+        t = mdp.transition
+        a = -mdp.gamma * t[idx, actions, :]
+        a[idx, idx] += 1.0
+        rhs = (t[band_s, band_a, :] - t[band_s, best[band_s], :]).T
+        w = lu_solve(lu_factor(a), np.asfortranarray(rhs), trans=1)
+        bound = floor + unit * np.abs(w).sum(axis=0)
+        tied = gap[band_s, band_a] <= bound
+        allowed[band_s[tied], band_a[tied]] = True
+        doubtful[band_s[tied], band_a[tied]] = bound[tied] > limit
+    return allowed, doubtful
 
 
 def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> float:
@@ -242,10 +359,9 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     mdp : TabularMDP
     ties : {"pessimistic", "optimistic", "first"}
         Which :math:`R_2`-optimal policy: the worst under :math:`R_1` (solves the MDP
-        restricted to the :math:`R_2`-optimal actions, those within round-off of
-        :math:`\max_a Q^*_2`: :data:`TIE_RTOL` times the larger of
-        :math:`\max_{s,a}\mathbb E_\tau|R_2|` and :math:`\max|V^*_2|`, over
-        :math:`1-\gamma`), the best, or :func:`starc.optimal_policy`'s.
+        restricted to the :math:`R_2`-optimal actions, those within the round-off bound
+        of the module documentation of :math:`\max_a Q^*_2`), the best, or
+        :func:`starc.optimal_policy`'s.
 
     Returns
     -------
@@ -253,6 +369,12 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
         In ``[0, 1]``; 0 when every policy has nearly the same return under ``r_true``
         (a range of at most :data:`REGRET_RTOL` :math:`\max_{s,a}\mathbb E_\tau|R_1|
         /(1-\gamma)`). A proxy that trivial has every action tied.
+
+    Raises
+    ------
+    ValidationError
+        For :math:`\gamma >` :data:`GAMMA_MAX`, or when the regret depends on ties that
+        float64 cannot decide (module documentation); the message names gamma.
 
     References
     ----------
@@ -283,11 +405,25 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
         proxy_span = _range_from_expected(proxy, mdp)
         if proxy_span.trivial:  # every policy counts as optimal
             allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
+            doubtful = np.zeros_like(allowed)
         else:
-            allowed = _tied_optimal_actions(proxy, mdp, proxy_span.best_values)
+            allowed, doubtful = _tie_masks(proxy, mdp, proxy_span.best_actions,
+                                           proxy_span.best_values)
         sign = -1.0 if ties == "pessimistic" else 1.0
         _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
         j = sign * float(v @ mdp.initial)
+        if np.any(doubtful):  # does the answer depend on ties float64 cannot decide?
+            _, v_sure = policy_iteration(sign * true.rbar, mdp, allowed=allowed & ~doubtful)
+            j_sure = sign * float(v_sure @ mdp.initial)
+            _, worst, _ = _tie_bounds(true.magnitude, mdp.gamma,
+                                      np.concatenate([v, v_sure]))
+            if abs(j - j_sure) > worst:
+                raise ValidationError(
+                    f"gamma = {mdp.gamma!r} is too close to 1 for this pair: float64 cannot "
+                    "decide whether some actions are optimal for r_proxy (their gap to the "
+                    "best action is within the round-off of the linear solves, which grows "
+                    "like 1/(1 - gamma)^2, yet above 1e-9 of the reward's size), and the "
+                    "regret depends on it; use a smaller gamma")
     return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
 
 
@@ -372,6 +508,13 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     of the minimum reaches it in finitely many steps. No LP tolerance is involved, and it
     scales like policy iteration (much faster than the LP for large MDPs).
 
+    Both methods work with the optimal advantages :math:`A^*_i = \bar R_i + \gamma\tau
+    V^*_i - V^*_i` divided by the value ranges in place of the rewards: a potential
+    shaping of each, so the problem is the same, but free of constants and shaping — a
+    proxy :math:`c + \epsilon X` gives the worst case of :math:`X` for every
+    :math:`\epsilon`, with no multiplier of size :math:`1/\epsilon`. A proxy that is
+    trivial by :func:`regret`'s rule admits every pair of policies: the worst case is 1.
+
     Parameters
     ----------
     r_true, r_proxy : array_like of shape (S, A, S), (S, A) or (S,)
@@ -384,12 +527,15 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     Returns
     -------
     float, or WorstCaseRegret
-        In ``[0, 1]``; 0 when every policy has the same return under ``r_true``.
+        In ``[0, 1]``; 0 when every policy has (nearly) the same return under ``r_true``,
+        1 when that holds for ``r_proxy`` instead (the rule of :func:`regret`).
 
     Raises
     ------
+    ValidationError
+        For :math:`\gamma >` :data:`GAMMA_MAX`.
     SolverError
-        If the LP does not reach an optimal status (``method="lp"``).
+        If the LP solve fails or does not reach an optimal status (``method="lp"``).
     ConvergenceError
         If the parametric search does not close its gap (``method="parametric"``).
 
@@ -413,36 +559,64 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     mdp = _check_mdp(mdp)
     check_choice(method, "method", WCR_METHODS)
     true = _single(r_true, mdp, "r_true")
-    rbar1, rbar2 = true.rbar, _single(r_proxy, mdp, "r_proxy").rbar
+    proxy = _single(r_proxy, mdp, "r_proxy")
     span = _range_from_expected(true, mdp)
-    lo, hi = span.lo, span.hi
     n, m = mdp.n_states, mdp.n_actions
+    from .solve import state_action_occupancy
+
     if span.trivial:
         value, occ = 0.0, None
-    elif method == "lp":
-        value, occ = _worst_case_lp(rbar1, rbar2, mdp, lo, hi, return_policies)
     else:
-        value, occ = _worst_case_parametric(rbar1, rbar2, mdp, lo, hi, return_policies)
+        proxy_span = _range_from_expected(proxy, mdp)
+        if proxy_span.trivial:
+            # regret's rule: every policy counts as optimal for the proxy, so every pair is
+            # admissible and the best and worst policies of R_1 attain the maximum, 1
+            value = 1.0
+            occ = (state_action_occupancy(mdp, span.best_actions),
+                   state_action_occupancy(mdp, span.worst_actions)) if return_policies else None
+        else:
+            a1 = _normalised_advantage(true, span, mdp)
+            a2 = _normalised_advantage(proxy, proxy_span, mdp)
+            if method == "lp":
+                value, occ = _worst_case_lp(a1, a2, mdp, return_policies)
+            else:
+                value, occ = _worst_case_parametric(a1, a2, mdp, return_policies)
     if not return_policies:
         return value
     if occ is None:
-        from .solve import state_action_occupancy
-
         pi = np.full((n, m), 1.0 / m)
         occ = (state_action_occupancy(mdp, pi),) * 2
     return WorstCaseRegret(value, _policy_from_occupancy(occ[0]),
                            _policy_from_occupancy(occ[1]), occ[0], occ[1])
 
 
-def _worst_case_lp(rbar1, rbar2, mdp, lo, hi, want_occupancies):
+def _normalised_advantage(reward: _Expected, span: _Range, mdp: TabularMDP) -> np.ndarray:
+    r"""The optimal advantage :math:`A^*(s,a) = Q^*(s,a) - V^*(s)` over the value range.
+
+    :math:`A^* = \bar R + \gamma\tau V^* - V^*` is :math:`\bar R` shaped by the potential
+    :math:`V^*`, so on every occupancy :math:`\langle A^*, d\rangle = J(\pi) - \mu_0 V^*`:
+    returns move by one constant and both forms of the worst-case problem are unchanged.
+    Unlike :math:`\bar R`, it carries no constant and no shaping, and divided by the
+    range its returns span exactly :math:`[-1, 0]` — so a proxy whose range is a tiny
+    fraction of its size (a constant or a shaping plus a small signal) gives an O(1)
+    problem instead of a Lagrange multiplier of the size of that ratio and an LP whose
+    constraint drowns in the solver's absolute tolerances.
+    """
+    adv = q_from_values(reward.rbar, span.best_values, mdp) - span.best_values[:, None]
+    return adv / (span.hi - span.lo)
+
+
+def _worst_case_lp(a1, a2, mdp, want_occupancies):
     n, m = mdp.n_states, mdp.n_actions
     problem, d1, d2, p1, p2 = _wcr_problem(mdp)
-    # Scale the rewards to O(1) so the solver's absolute tolerances are relative ones.
-    p1.value = rbar1.ravel() / (hi - lo)
-    s2 = float(np.max(np.abs(rbar2), initial=0.0))
-    p2.value = rbar2.ravel() / (s2 if s2 > 0 else 1.0)
+    # Costs divided by their largest magnitude: HiGHS's tolerances are absolute and it
+    # reads numbers >= 1e20 as infinite. The value scales back by s1.
+    s1 = float(np.max(np.abs(a1), initial=0.0))
+    s2 = float(np.max(np.abs(a2), initial=0.0))
+    p1.value = a1.ravel() / s1
+    p2.value = a2.ravel() / s2
     solve_cvxpy(problem, _highs(), "worst_case_regret")
-    value = float(np.clip(problem.value, 0.0, 1.0))
+    value = float(np.clip(s1 * problem.value, 0.0, 1.0))
     return value, (d1.value.reshape(n, m), d2.value.reshape(n, m))
 
 
@@ -455,7 +629,8 @@ class _Line(NamedTuple):
     worst: np.ndarray
 
 
-def _worst_case_parametric(rbar1, rbar2, mdp, lo, hi, want_occupancies, max_iter=200):
+def _worst_case_parametric(rbar1, rbar2, mdp, want_occupancies, max_iter=200):
+    """The parametric search on normalised advantages (both value ranges 1)."""
     from .exceptions import ConvergenceError
 
     mu = mdp.initial
@@ -472,14 +647,12 @@ def _worst_case_parametric(rbar1, rbar2, mdp, lo, hi, want_occupancies, max_iter
         j1w, j2w = returns(worst)
         return _Line(j1b - j1w, j2b - j2w, best, worst)
 
-    scale1 = hi - lo
+    scale1 = 1.0  # the value range of rbar1
     tol = 1e-12 * (scale1 + _scale(rbar1, mdp.gamma))
     left = line(0.0)
     if left.b <= 0:  # slope -b >= 0 at 0: the constraint is inactive
         return _finish(left, None, 0.0, scale1, mdp, want_occupancies)
-    span2 = _range_from_expected(_Expected(rbar2, 0.0), mdp)
-    lo2, hi2 = span2.lo, span2.hi
-    lam = scale1 / max(hi2 - lo2, np.finfo(float).tiny)
+    lam = 1.0  # the ratio of the two value ranges
     right = line(lam)
     for _ in range(max_iter):
         if right.b <= 0:
@@ -596,11 +769,15 @@ def _occupancy_extremes(mdp: TabularMDP) -> np.ndarray:
         c[i] = 1.0
         ends = []
         for sign in (1.0, -1.0):
-            with warnings.catch_warnings():  # scipy flags the HiGHS-only option
-                warnings.simplefilter("ignore", OptimizeWarning)
-                res = linprog(sign * c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
-                              method="highs", options=HIGHS_OPTIONS)
-            if res.status != 0:
+            try:  # the data are O(1) already: a unit cost, the flow constraints, mu_0
+                with warnings.catch_warnings():  # scipy flags the HiGHS-only option
+                    warnings.simplefilter("ignore", OptimizeWarning)
+                    res = linprog(sign * c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
+                                  method="highs", options=HIGHS_OPTIONS)
+            except Exception as err:  # noqa: BLE001 - every solver failure is a SolverError
+                raise SolverError(f"occupancy_diameter: linprog (HiGHS) failed "
+                                  f"({type(err).__name__}: {err})") from None
+            if res.status != 0 or res.x is None or not np.all(np.isfinite(res.x)):
                 raise SolverError(f"occupancy_diameter: linprog failed: {res.message}")
             ends.append(res.x[i])
         spread[i] = max(ends[1] - ends[0], 0.0)
@@ -674,11 +851,17 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     r = broadcast_reward(r_true, mdp, name="r_true")
     if r.ndim != 3:
         raise ValidationError(f"r_true must be one reward, got a batch of shape {r.shape[:-3]}")
+    # Work on R_1 / 2^e with max |R_1| / 2^e in [1/2, 1) (exact): n(c(R_1)) and the range
+    # scale alike, so U is invariant — but for normalization=None, where U scales as 1/R_1.
+    big = float(np.max(np.abs(r), initial=0.0))
+    exponent = int(np.frexp(big)[1]) if big > 0 else 0
+    r = np.ldexp(r, -exponent)
     span = _range_from_expected(
         _Expected(_expected_reward(r, mdp.transition),
                   float(expected_magnitude(r, mdp.transition))), mdp)
     if normalization is None:
-        scale = 1.0
+        with np.errstate(over="ignore"):  # U > 1.8e308 for a subnormal R_1: inf
+            scale = float(np.ldexp(1.0, -exponent))
     else:
         c = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=mnorm)
         scale = float(canonical_norm(c.value, normalization, mdp))

@@ -67,6 +67,8 @@ def test_compare_table(saved, capsys):
                  str(path / "mdp.npz")]) == 0
     out = capsys.readouterr().out
     assert "VAL-2-2" in out and "worst-case regret" in out
+    # the number is the default (parametric) method's, so the label must not say LP
+    assert "worst-case regret (exact, parametric)" in out and "(LP)" not in out
 
 
 def _one_line_error(capsys):

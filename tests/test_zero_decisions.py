@@ -257,11 +257,29 @@ def test_shaping_magnitude_reads_the_potential():
 
 
 def test_kernel_tolerances_copy_the_library():
-    """numba freezes module globals into its cache: the kernels keep copies."""
+    """numba freezes module globals into its cache: the kernels keep copies of these; the
+    regret tolerances are not copied but passed to the kernel from starc.regret."""
     from starc.batch import _kernels
     from starc.norms import ZERO_RTOL
-    from starc.regret import REGRET_RTOL, TIE_RTOL
     from starc.solve import BELLMAN_RTOL
 
-    assert (_kernels.ZERO_RTOL, _kernels.BELLMAN_RTOL, _kernels.REGRET_RTOL,
-            _kernels.TIE_RTOL) == (ZERO_RTOL, BELLMAN_RTOL, REGRET_RTOL, TIE_RTOL)
+    assert (_kernels.ZERO_RTOL, _kernels.BELLMAN_RTOL) == (ZERO_RTOL, BELLMAN_RTOL)
+    assert not hasattr(_kernels, "TIE_RTOL") and not hasattr(_kernels, "REGRET_RTOL")
+
+
+def test_kernel_regret_tolerances_come_from_starc_regret(monkeypatch):
+    """The batch regrets use starc.regret's tie and trivial tolerances (one place): with
+    REGRET_RTOL raised so far that every reward is trivial, both report regret 0."""
+    import sys
+
+    import starc
+    from starc.batch import regrets
+
+    reg = sys.modules["starc.regret"]
+
+    mdp = starc.random_mdp(5, 2, seed=0)
+    r = starc.random_reward(mdp, seed=1, size=(1, 2))
+    assert regrets(r[:, :1], -r[:, :1], mdp)[0, 0] == 1.0
+    monkeypatch.setattr(reg, "REGRET_RTOL", 10.0)
+    assert regrets(r[:, :1], -r[:, :1], mdp)[0, 0] == 0.0
+    assert starc.regret(r[0, 0], -r[0, 0], mdp) == 0.0

@@ -31,11 +31,11 @@ NORM_CODES = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
 N_NORMALIZATIONS = 7
 
 # Copies of the library's tolerances (numba freezes globals into its on-disk cache, which
-# is keyed on this file only; tests check that the copies match the originals).
+# is keyed on this file only; tests check that the copies match the originals). The
+# regret tolerances (starc.regret.TIE_RTOL, REGRET_RTOL) are not copied: group_kernel
+# takes them as an argument, ``regret_tols``.
 ZERO_RTOL = 512 * float(np.finfo(np.float64).eps)  # starc.norms.ZERO_RTOL
 BELLMAN_RTOL = 1e-10   # starc.solve.BELLMAN_RTOL
-REGRET_RTOL = 1e-9     # starc.regret.REGRET_RTOL
-TIE_RTOL = ZERO_RTOL   # starc.regret.TIE_RTOL
 TINY = np.finfo(np.float64).tiny
 
 # ----------------------------------------------------------------------------- linear algebra
@@ -92,6 +92,32 @@ def lu_solve(a, piv, b):
         if bj != 0.0:
             for i in range(j):
                 b[i] -= a[i, j] * bj
+
+
+@njit(cache=True)
+def lu_solve_transposed(a, piv, b):
+    """Solve ``A^T x = b`` in place from :func:`lu_factor` factors of ``A``.
+
+    ``P A = L U`` gives ``A^T = U^T L^T P``: forward substitution with ``U^T``, back
+    substitution with the unit ``L^T``, then the row interchanges in reverse order.
+    """
+    n = a.shape[0]
+    for j in range(n):
+        acc = b[j]
+        for i in range(j):
+            acc -= a[i, j] * b[i]
+        b[j] = acc / a[j, j]
+    for j in range(n - 1, -1, -1):
+        acc = b[j]
+        for i in range(j + 1, n):
+            acc -= a[i, j] * b[i]
+        b[j] = acc
+    for k in range(n - 1, -1, -1):
+        p = piv[k]
+        if p != k:
+            tmp = b[k]
+            b[k] = b[p]
+            b[p] = tmp
 
 
 @njit(cache=True)
@@ -857,9 +883,10 @@ def _factored_into(f, t, tt, gamma, w, low, rbar, v, mag, q, u_out):
 def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy, best_proxy, ties,
                 actions, v, q, a_work, piv):
     """Normalised regret under ``rb_true`` of an optimal policy of the proxy (0 when the
-    value range ``hi - lo`` is within the true reward's round-off ``tol_true``)."""
+    value range ``hi - lo`` is within the true reward's round-off ``tol_true``), its
+    status, the return ``j`` it came from and ``max |V|`` of that policy."""
     if hi - lo <= tol_true:
-        return 0.0, 0
+        return 0.0, 0, hi, 0.0
     if ties == 2:  # "first": the proxy's policy-iteration policy
         j = deterministic_return(t, gamma, mu, rb_true, best_proxy, a_work, piv, v)
         st = 0
@@ -873,7 +900,79 @@ def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy, best
         x = 0.0
     elif x > 1.0:
         x = 1.0
+    return x, st, j, max_abs1(v)
+
+
+@njit(cache=True)
+def _regret_checked(t, tt, gamma, mu, rb_true, mag_true, lo, hi, tol_true, allowed_proxy,
+                    doubtful_proxy, any_doubt, best_proxy, ties, tie_rtol, actions, v, q,
+                    a_work, piv, sure):
+    """:func:`_regret_one`, and when some allowed proxy actions are tied in doubt
+    (``starc.regret._tie_masks``), the same without them: status 5 when the two returns
+    differ by more than their round-off bound (``starc.regret._tie_bounds``, worst case)."""
+    x, st, j, vmax = _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy,
+                                 best_proxy, ties, actions, v, q, a_work, piv)
+    if ties == 2 or not any_doubt or hi - lo <= tol_true:
+        return x, st
+    n, m = allowed_proxy.shape
+    for s in range(n):
+        for a in range(m):
+            sure[s, a] = allowed_proxy[s, a] and not doubtful_proxy[s, a]
+    _, st2, j2, vmax2 = _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, sure,
+                                    best_proxy, ties, actions, v, q, a_work, piv)
+    if st2 != 0:
+        st = st2
+    size = max(vmax, vmax2)
+    worst = tie_rtol * (mag_true + size) + 2.0 * gamma * tie_rtol * size * 2.0 / (1.0 - gamma)
+    if abs(j - j2) > worst:
+        st = 5
     return x, st
+
+
+@njit(cache=True)
+def _tie_masks_into(t, gamma, rbar, mag, v, q, a_lu, piv, tie_rtol, regret_rtol, wcol,
+                    allowed, doubtful):
+    """The tie masks of ``starc.regret._tie_masks``, same rule, this module's arithmetic.
+
+    ``v``, ``q``: values and action values of an optimal policy whose ``I - gamma P_pi``
+    LU factors are ``a_lu``, ``piv`` (as :func:`policy_iteration` leaves them).
+    """
+    n, m = rbar.shape
+    size = max_abs1(v)
+    floor = tie_rtol * (mag + size)
+    unit = 2.0 * gamma * tie_rtol * size
+    worst = floor + unit * 2.0 / (1.0 - gamma)
+    limit = regret_rtol * mag
+    for s in range(n):
+        best = 0
+        qmax = q[s, 0]
+        for a in range(1, m):
+            if q[s, a] > qmax:
+                qmax = q[s, a]
+                best = a
+        for a in range(m):
+            gap = qmax - q[s, a]
+            doubtful[s, a] = False
+            if gap <= floor:
+                allowed[s, a] = True
+                if floor > limit and a != best:
+                    same = rbar[s, a] == rbar[s, best]
+                    for u in range(n):
+                        if t[s, a, u] != t[s, best, u]:
+                            same = False
+                    doubtful[s, a] = not same
+            elif gap <= worst:
+                for u in range(n):
+                    wcol[u] = t[s, a, u] - t[s, best, u]
+                lu_solve_transposed(a_lu, piv, wcol)
+                spread = 0.0
+                for u in range(n):
+                    spread += abs(wcol[u])
+                bound = floor + unit * spread
+                allowed[s, a] = gap <= bound
+                doubtful[s, a] = gap <= bound and bound > limit
+            else:
+                allowed[s, a] = False
 
 
 @njit(cache=True)
@@ -887,7 +986,7 @@ def _any_needed(need):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties,
+def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties, regret_tols,
                  lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv, status):
     """Distances (all needed families x normalizations x metrics) and regrets of each group.
 
@@ -895,8 +994,10 @@ def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties,
     ``out_reg[g, k-1] = (regret(R0 true, Rk proxy), regret(Rk true, R0 proxy))``;
     ``out_act[g, k, 0/1]``: policy-iteration optimal / pessimal actions of ``R[g, k]``;
     ``out_triv[g, k]``: every policy has the same return under ``R[g, k]`` (relative to
-    its scale), so regrets under it are 0 by convention. The loop body is a separate
-    function so that numba's parfor pass (slow on large bodies) sees one call.
+    its scale), so regrets under it are 0 by convention. ``regret_tols`` is
+    ``(starc.regret.TIE_RTOL, starc.regret.REGRET_RTOL)``. Status 5: a regret depends on
+    ties float64 cannot decide. The loop body is a separate function so that numba's
+    parfor pass (slow on large bodies) sees one call.
     """
     any_family = _any_needed(need)
     for g in prange(R.shape[0]):
@@ -904,13 +1005,13 @@ def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties,
         # int64 and a uint64 index, and a literal False would be a third signature; each
         # is a separate compilation of the large _group_one (~5-18 s apiece, cold)
         status[g] = _group_one(np.int64(g), T, gam, mu, pol, mdp_of, R, ds, da, need,
-                               any_family, do_regret, ties, lu, piv, w, low, fw, tt, full,
-                               out_d, out_reg, out_act, out_triv)
+                               any_family, do_regret, ties, regret_tols, lu, piv, w, low, fw,
+                               tt, full, out_d, out_reg, out_act, out_triv)
 
 
 @njit(cache=True)
 def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regret, ties,
-               lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv):
+               regret_tols, lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv):
     """One group of :func:`group_kernel`; returns its status."""
     n_k = R.shape[1]
     n, m = R.shape[2], R.shape[3]
@@ -969,6 +1070,8 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
                     inverse_norms(nrm, noisek, n, m, invk)
                     full_table(a0, ak, t, full[i], inv0, invk, needf, out_d[g, k - 1, f])
     if do_regret:
+        tie_rtol = regret_tols[0]
+        regret_rtol = regret_tols[1]
         a_work = np.empty((n, n))
         pv = np.empty(n, dtype=np.int64)
         v = np.empty(n)
@@ -978,6 +1081,10 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
         hi = np.empty(n_k)
         triv_tol = np.empty(n_k)  # largest value range counted as zero (starc.regret)
         allowed = np.zeros((n_k, n, m), dtype=np.bool_)
+        doubtful = np.zeros((n_k, n, m), dtype=np.bool_)
+        any_doubt = np.zeros(n_k, dtype=np.bool_)
+        sure = np.empty((n, m), dtype=np.bool_)
+        wcol = np.empty(n)
         acts = np.empty(n, dtype=np.int64)
         for k in range(n_k):
             st = policy_iteration(t, tt[i], gamma, rbar[k], 1.0, allowed[k], False,
@@ -985,34 +1092,36 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
             if st != 0:
                 st_g = st
             hi[k] = dot(v, mu[i])
-            # ties: within round-off (starc.regret._tie_tolerance)
-            tol = TIE_RTOL * max(mag[k], max_abs1(v)) / (1.0 - gamma)
-            for s in range(n):
-                qmax = -np.inf
-                for a in range(m):
-                    if q[s, a] > qmax:
-                        qmax = q[s, a]
-                for a in range(m):
-                    allowed[k, s, a] = q[s, a] >= qmax - tol
+            _tie_masks_into(t, gamma, rbar[k], mag[k], v, q, a_work, pv, tie_rtol,
+                            regret_rtol, wcol, allowed[k], doubtful[k])
             st = policy_iteration(t, tt[i], gamma, rbar[k], -1.0, allowed[k], False,
                                   out_act[g, k, 1], vw, q, a_work, pv, 10000)
             if st != 0:
                 st_g = st
             lo[k] = 0.0 - dot(vw, mu[i])
-            triv_tol[k] = REGRET_RTOL * mag[k] / (1.0 - gamma)
+            triv_tol[k] = regret_rtol * mag[k] / (1.0 - gamma)
             out_triv[g, k] = hi[k] - lo[k] <= triv_tol[k]
             if out_triv[g, k]:  # a trivial proxy: every action counts as optimal
                 for s in range(n):
                     for a in range(m):
                         allowed[k, s, a] = True
+                        doubtful[k, s, a] = False
+            for s in range(n):
+                for a in range(m):
+                    if doubtful[k, s, a]:
+                        any_doubt[k] = True
         for k in range(1, n_k):
-            x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[0], lo[0], hi[0], triv_tol[0],
-                                allowed[k], out_act[g, k, 0], ties, acts, v, q, a_work, pv)
+            x, st = _regret_checked(t, tt[i], gamma, mu[i], rbar[0], mag[0], lo[0], hi[0],
+                                    triv_tol[0], allowed[k], doubtful[k], any_doubt[k],
+                                    out_act[g, k, 0], ties, tie_rtol, acts, v, q, a_work, pv,
+                                    sure)
             if st != 0:
                 st_g = st
             out_reg[g, k - 1, 0] = x
-            x, st = _regret_one(t, tt[i], gamma, mu[i], rbar[k], lo[k], hi[k], triv_tol[k],
-                                allowed[0], out_act[g, 0, 0], ties, acts, v, q, a_work, pv)
+            x, st = _regret_checked(t, tt[i], gamma, mu[i], rbar[k], mag[k], lo[k], hi[k],
+                                    triv_tol[k], allowed[0], doubtful[0], any_doubt[0],
+                                    out_act[g, 0, 0], ties, tie_rtol, acts, v, q, a_work, pv,
+                                    sure)
             if st != 0:
                 st_g = st
             out_reg[g, k - 1, 1] = x

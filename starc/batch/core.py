@@ -405,10 +405,25 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
     out_act = np.zeros((n_groups, n_k, 2, n), dtype=np.int64)
     out_triv = np.zeros((n_groups, n_k), dtype=np.bool_)
     status = np.zeros(n_groups, dtype=np.int64)
+    from ..regret import REGRET_RTOL, TIE_RTOL, _check_regret_gamma
+
+    if do_regret:
+        for gamma in np.unique(prep.gam[mdp_of]):
+            _check_regret_gamma(float(gamma), "starc.batch regrets")
     K.group_kernel(prep.T, prep.gam, prep.mu, prep.pol, _writable(mdp_of, np.int64),
                    _writable(R), ds, da, _writable(need, np.bool_), bool(do_regret), int(ties),
+                   np.array([TIE_RTOL, REGRET_RTOL]),
                    prep.lu, prep.piv, prep.w, prep.low, prep.fw, prep.tt, prep.full,
                    out_d, out_reg, out_act, out_triv, status)
+    undecided = np.flatnonzero(status == 5)
+    if undecided.size:
+        g = int(undecided[0])
+        raise ValidationError(
+            f"starc.batch regrets: gamma = {float(prep.gam[mdp_of[g]])!r} is too close to 1 "
+            f"for the pairs of group {g}: float64 cannot decide whether some actions are "
+            "optimal for a proxy (their gap to the best action is within the round-off of "
+            "the linear solves, which grows like 1/(1 - gamma)^2, yet above 1e-9 of the "
+            "reward's size), and the regret depends on it; use a smaller gamma")
     _raise_status(status, "starc.batch")
     return out_d, out_reg, out_act, out_triv
 
@@ -904,6 +919,10 @@ def regrets(r_true, r_proxy, mdps, *, ties: str = "pessimistic") -> np.ndarray:
     a = check_rewards(r_true, batch, "r_true")
     b = check_rewards(r_proxy, batch, "r_proxy")
     check_choice(ties, "ties", tuple(_TIES))
+    from ..regret import _check_regret_gamma
+
+    for gamma in np.unique(batch.gamma):
+        _check_regret_gamma(float(gamma), "starc.batch.regrets")
     R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
     prep = prepare(batch)
     need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
@@ -1119,7 +1138,9 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     hz, n_rep, ss, prob, alias = _mc_setup(batch, horizon, n_repeats, seed)
     prep = prepare(batch)
     need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
-    _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True)
+    # only the optimal / pessimal actions are used: ties="first" skips the tie masks'
+    # doubt check (a refusal about exact regrets this function does not report)
+    _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=2)
     out = np.empty((R.shape[0], R.shape[1] - 1, 2))
     mc_regret_kernel(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
                      _stream_seeds(ss, R.shape[0]), out)

@@ -530,8 +530,12 @@ def maximal_lottery(P, *, kind="probability"):
     b_ub = np.zeros(n)
     A_eq = np.hstack([np.ones((1, n)), np.zeros((1, 1))])
     bounds = [(0.0, None)] * n + [(None, None)]
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[1.0], bounds=bounds,
-                  method="highs")
+    try:  # the data are already O(1): entries of P - P^T lie in [-1, 1]
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[1.0], bounds=bounds,
+                      method="highs")
+    except Exception as err:  # noqa: BLE001 - every solver failure becomes a SolverError
+        raise SolverError(f"HiGHS failed on the maximal-lottery LP "
+                          f"({type(err).__name__}: {err})") from None
     if res.status != 0 or res.x is None:
         raise SolverError(f"HiGHS did not solve the maximal-lottery LP: {res.message}")
     p = np.maximum(res.x[:n], 0.0)
