@@ -428,7 +428,7 @@ def _group_rewards(sweep: Sweep, mdp, rng: np.random.Generator) -> np.ndarray:
 def _run_chunk(sweep: Sweep, start: int, stop: int) -> dict[str, np.ndarray]:
     """Rows of MDPs ``start .. stop-1`` (a top-level function: picklable for executors)."""
     from .batch import core
-    from .batch._mc import mc_regret_kernel
+    from .batch._mc import mc_regrets as run_mc_regrets
 
     children = np.random.SeedSequence(sweep.seed).spawn(sweep.n_mdps)[start:stop]
     mdps, groups, mc_seeds = [], [], []
@@ -467,9 +467,8 @@ def _run_chunk(sweep: Sweep, start: int, stop: int) -> dict[str, np.ndarray]:
     if "mc" in sweep.regrets:
         hz, n_rep, _, prob, alias = core._mc_setup(batch, sweep.mc_horizon, sweep.mc_repeats,
                                                    0)
-        mc = np.empty((R.shape[0], k - 1, 2))
-        mc_regret_kernel(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
-                         np.concatenate(mc_seeds), mc)
+        mc = run_mc_regrets(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
+                            np.concatenate(mc_seeds))
         raw1 = mc[..., 0].reshape(rows)
         raw2 = mc[..., 1].reshape(rows)
         # the authors' ratio verbatim: heavy-tailed (noise / noise when the true reward
