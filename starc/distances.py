@@ -658,7 +658,8 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     -------
     ndarray of shape (K, K)
         Symmetric with a zero diagonal; differences are computed exactly (no Gram-matrix
-        cancellation), in row blocks that bound the memory.
+        cancellation), in row blocks that bound the memory. An empty stack (``K = 0``)
+        gives the empty ``(0, 0)`` matrix.
 
     References
     ----------
