@@ -913,6 +913,12 @@ def summary_table(result: SweepResult, method: str = "pearson") -> str:
         unnormalised variants per regret column, the paper's values, and the headline
         variants VAL-2-2, EPIC-2-2, DARD-2-2, VAL-1-1.
 
+    Raises
+    ------
+    ValidationError
+        When ``result`` has no regret column (a sweep run with ``regrets=()``) or
+        ``method`` is unknown.
+
     References
     ----------
     .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 and Fig. 1.
@@ -924,11 +930,19 @@ def summary_table(result: SweepResult, method: str = "pearson") -> str:
     >>> print(summary_table(res).splitlines()[0])
     mean pearson correlation with regret over the variants of each family
     """
+    if not isinstance(result, SweepResult):
+        raise ValidationError(f"result must be a SweepResult, got {type(result).__name__}")
     labels = {"regret": "exact", "mc_regret": "MC", "mc_regret_raw": "MC raw"}
     regrets = [r for r in labels if r in result.columns]
+    if not regrets:
+        raise ValidationError(
+            "result has no regret column to correlate with (it was run with regrets=(), "
+            f"columns {sorted(result.columns)}); run the sweep with regrets=('exact',) or "
+            "('exact', 'mc')")
     sums = {r: result.family_summary(method, r) for r in regrets}
+    first = labels[regrets[0]]
     head = (f"{'family':<17}{'n':>4}" + "".join(f"{labels[r] + ' norm.':>14}" for r in regrets)
-            + f"{'exact unnorm.':>15}{'paper (MC)':>12}   best (exact)")
+            + f"{first + ' unnorm.':>15}{'paper (MC)':>12}   best ({first})")
     lines = [f"mean {method} correlation with regret over the variants of each family", "",
              head, "-" * len(head)]
     for fam in FAMILIES:
