@@ -422,3 +422,17 @@ def test_not_a_graph_and_bad_edge_arrays():
         o.distance(0, 7)
     with pytest.raises(ValidationError, match="contains 'x', which is not a node"):
         o.distance("x", 1)
+
+
+@pytest.mark.parametrize("method", ["path", "resistance"])
+@pytest.mark.parametrize("c", [5e-324, 1e-320, 1e-300, 1e300, np.finfo(float).max])
+def test_weighted_mean_does_not_depend_on_the_units_of_the_weights(method, c):
+    G = nx.Graph()
+    G.add_weighted_edges_from([(0, 1, 1.0), (1, 2, 2.0), (2, 3, 0.5), (0, 3, 4.0)],
+                              weight="variance")
+    w = np.array([1.0, 1.0, 1.0, 1.0])
+    ref = mean_inference_distance(G, method)
+    assert mean_inference_distance(G, method, weights=c * w) == pytest.approx(ref, rel=1e-15)
+    kw = dict(n_samples=200, seed=3)
+    assert mean_inference_distance(G, method, weights=c * w, **kw) == \
+        mean_inference_distance(G, method, weights=w, **kw)
