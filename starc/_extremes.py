@@ -22,18 +22,31 @@ from __future__ import annotations
 import numpy as np
 
 
-def pow2_scale(magnitude) -> np.ndarray:
-    """``2**(e - 1)`` for ``magnitude = f * 2**e`` (``f`` in ``[0.5, 1)``); 1 where it is 0.
+def scale_exponent(magnitude) -> np.ndarray:
+    """``e - 1`` for ``magnitude = f * 2**e`` (``f`` in ``[0.5, 1)``); 0 where it is 0.
 
-    ``magnitude / pow2_scale(magnitude)`` lies in ``[1, 2)`` for positive finite input.
+    ``magnitude / 2**scale_exponent(magnitude)`` lies in ``[1, 2)`` for positive finite
+    input.
     """
     mag = np.asarray(magnitude, dtype=np.float64)
     _, e = np.frexp(mag)
-    return np.where(mag > 0, np.ldexp(1.0, e - 1), 1.0)
+    return np.where(mag > 0, e - 1, 0).astype(np.int64)
+
+
+def pow2_scale(magnitude) -> np.ndarray:
+    """``2**scale_exponent(magnitude)``: a power of two near ``magnitude`` (1 where 0)."""
+    return np.ldexp(1.0, scale_exponent(magnitude))
 
 
 def scaled_by_max_abs(x: np.ndarray, axis=None):
-    """``(x / scale, scale)`` with ``scale = pow2_scale(max |x|)`` over ``axis`` (kept)."""
+    """``(x_s, k)`` with ``x = x_s * 2**k`` exactly and ``|x_s| < 2``; ``k`` is
+    ``scale_exponent(max |x|)`` over ``axis`` (kept as length-1 axes)."""
     big = np.max(np.abs(x), axis=axis, keepdims=True, initial=0.0)
-    scale = pow2_scale(big)
-    return x / scale, scale
+    k = scale_exponent(big)
+    return np.ldexp(x, -k), k
+
+
+def unscale(x_s, k) -> np.ndarray:
+    """``x_s * 2**k`` (``inf`` where that exceeds the float range; the caller decides)."""
+    with np.errstate(over="ignore"):
+        return np.ldexp(x_s, k)
