@@ -50,3 +50,14 @@ def unscale(x_s, k) -> np.ndarray:
     """``x_s * 2**k`` (``inf`` where that exceeds the float range; the caller decides)."""
     with np.errstate(over="ignore"):
         return np.ldexp(x_s, k)
+
+
+def far_exponent(magnitude, limit: int = 256) -> int:
+    r"""``scale_exponent(magnitude)`` when it is beyond ``+-limit``, else 0 (one scalar).
+
+    For quantities that are exact under scaling but only need it far from 1: inputs
+    within :math:`2^{\pm 256}` are used as they are (the same numbers as ever), inputs
+    beyond are brought near 1 first.
+    """
+    k = int(scale_exponent(float(magnitude)))
+    return k if abs(k) > limit else 0
