@@ -197,17 +197,19 @@ def test_authors_horizon_refuses_threshold_outside_unit_interval():
 
 
 def test_mc_refuses_absurd_horizons_and_work():
-    from starc.batch import _mc
-
     mdp = starc.random_mdp(3, 2, gamma=1 - 1e-7, seed=0)
     r = starc.random_reward(mdp, seed=1, size=(1, 2))
     pis = np.zeros((1, 3), dtype=np.int64)
     # the authors' horizon at gamma = 1 - 1e-7 is 115 million steps per episode
-    assert B.authors_horizon(mdp.gamma) > _mc.MAX_HORIZON
-    with pytest.raises(starc.ValidationError, match="horizon"):
+    assert B.authors_horizon(mdp.gamma) == 115129249
+    with pytest.raises(starc.ValidationError, match="horizon of 115,129,249 steps"):
         B.mc_policy_returns(r, mdp, pis, seed=0)
     with pytest.raises(starc.ValidationError, match="horizon"):
         B.mc_regrets(r[:, :1], r, mdp, seed=0)
+    from starc.batch import _mc
+
+    assert _mc.MAX_HORIZON == 10**7
+    B.mc_policy_returns(r[:, :1], mdp, pis, horizon=_mc.MAX_HORIZON, n_repeats=1, seed=0)
     with pytest.raises(starc.ValidationError, match="horizon"):
         B.mc_policy_returns(r, mdp, pis, horizon=_mc.MAX_HORIZON + 1, seed=0)
     # a fine horizon with an absurd number of episodes: refused by the total work
