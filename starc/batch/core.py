@@ -1024,6 +1024,15 @@ def mc_policy_returns(rewards, mdps, policies, *, horizon=None, n_repeats=None,
         Unbiased for :math:`J` up to the truncation bias
         :math:`O(\gamma^H \max|R| / (1-\gamma))`.
 
+    Raises
+    ------
+    ValidationError
+        For invalid arguments, an episode longer than :math:`10^7` steps (the authors'
+        horizon for :math:`1 - \gamma < 1.15 \times 10^{-6}`) or more than
+        :math:`10^{12}` simulated steps in all, refused before any work. Long estimates
+        run in pieces of about :math:`2^{24}` steps (the result does not depend on them),
+        so Ctrl-C interrupts them promptly.
+
     References
     ----------
     .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1; authors' ``src/distance/rollout.py``.
@@ -1099,6 +1108,11 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     -------
     ndarray of shape (B, K, 2)
         ``[..., 0]`` regret under ``r_true``, ``[..., 1]`` under ``r_proxy``.
+
+    Raises
+    ------
+    ValidationError
+        As :func:`mc_policy_returns` (invalid arguments, absurd horizons or work).
 
     References
     ----------
