@@ -612,7 +612,8 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
         maximum-likelihood estimate exists only when the "beat" digraph is strongly
         connected [3]_, which is checked.
     tol : float
-        Convergence tolerance on the gradient (relative to the number of comparisons).
+        Convergence tolerance on the gradient, relative to the total count
+        :math:`\sum_{ij} W_{ij}`.
     max_iter : int
         Maximum number of Newton iterations.
 
@@ -624,9 +625,10 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
     ------
     ValidationError
         If ``l2 == 0`` and the MLE does not exist (some group of items never lost to
-        the rest).
+        the rest), or the log-likelihood exceeds the float range (about ``1.8e308``).
     ConvergenceError
-        If Newton's method does not converge in ``max_iter`` iterations.
+        If Newton's method does not converge in ``max_iter`` iterations (or meets a
+        singular Hessian).
 
     Notes
     -----
@@ -644,6 +646,13 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
     .. math::
 
         D = 2 \sum_{i \ne j} W_{ij} \log \frac{W_{ij}}{N_{ij}\, \sigma(\hat s_i - \hat s_j)} .
+
+    The likelihood is homogeneous of degree one in the counts,
+    :math:`\ell(s; cW) = c\,\ell(s; W)`, so the fit runs on the shares
+    :math:`W / \sum W` with the penalty :math:`\lambda / \sum W` (the same maximiser):
+    the scores do not depend on the units of ``wins`` (counts, weights, frequencies, from
+    :math:`10^{-300}` to :math:`10^{300}` and beyond), while the log-likelihood and the
+    deviance scale with them; when those exceed the float range the fit is refused.
 
     References
     ----------
