@@ -31,7 +31,8 @@ numpydoc_xref_param_type = False
 intersphinx_mapping = {}
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "theory/_*.rst"]
+# "_name.rst" files are fragments for ``.. include::`` (not documents of their own)
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/_*.rst"]
 
 html_theme = "pydata_sphinx_theme"
 html_static_path = ["_static"]

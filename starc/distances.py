@@ -408,6 +408,15 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization="val", normaliza
     return float(d) if np.ndim(d) == 0 else d
 
 
+def _check_batches(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Refuse two reward stacks whose batch axes (all but the last three) do not broadcast."""
+    try:
+        np.broadcast_shapes(a.shape[:-3], b.shape[:-3])
+    except ValueError:
+        raise ValidationError(f"{name_a} of shape {a.shape} and {name_b} of shape {b.shape} "
+                              "have batch axes that do not broadcast") from None
+
+
 def pearson_distance(x, y, weights=None):
     r"""Pearson distance :math:`\sqrt{(1 - \rho(x, y))/2}` over the last three axes.
 
@@ -448,6 +457,7 @@ def pearson_distance(x, y, weights=None):
     if a.shape[-3:] != b.shape[-3:]:
         raise ValidationError(f"x and y must share their last three axes, got {a.shape} and "
                               f"{b.shape}")
+    _check_batches(a, b, "x", "y")
     w = _check_coverage(weights, a.shape[-3:], "weights")
     ax = (-3, -2, -1)
     return _pearson(a, b, w, ZERO_RTOL * np.abs(a).max(axis=ax, initial=0.0),
@@ -553,6 +563,7 @@ def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None 
                                   "pass one of them")
         a = broadcast_reward(r1, mdp_like, name="r1")
         b = broadcast_reward(r2, mdp_like, name="r2")
+    _check_batches(a, b, "r1", "r2")
     _, pi, ds, da, _ = resolve_options(mdp_like, "epic", "uniform", state_dist, action_dist,
                                        None)
     return _canonical_pearson(a, b, mdp_like, "epic", pi, ds, da, coverage)
@@ -623,6 +634,7 @@ def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
     _, pi, ds, da, _ = resolve_options(mdp, "dard", "uniform", None, action_dist, None)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
+    _check_batches(a, b, "r1", "r2")
     return _canonical_pearson(a, b, mdp, "dard", pi, ds, da, coverage)
 
 
@@ -646,7 +658,8 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     -------
     ndarray of shape (K, K)
         Symmetric with a zero diagonal; differences are computed exactly (no Gram-matrix
-        cancellation), in row blocks that bound the memory.
+        cancellation), in row blocks that bound the memory. An empty stack (``K = 0``)
+        gives the empty ``(0, 0)`` matrix.
 
     References
     ----------
@@ -674,6 +687,8 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     r = broadcast_reward(rewards, mdp, name="rewards")
     if r.ndim != 4:
         raise ValidationError(f"rewards must be a stack of shape (K, S, A, S), got {r.shape}")
+    if r.shape[0] == 0:
+        return np.zeros((0, 0))     # no rewards, no pairs: numpy's empty distance matrix
     k = r.shape[0]
     s = standardize(r, mdp, method, normalization, pi=pi, state_dist=ds, action_dist=da,
                     minimal_norm=mnorm)

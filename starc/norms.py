@@ -214,7 +214,8 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
         Required for the weighted norms.
     reference : array_like of shape (..., S, A, S), optional
         The array that ``x`` was computed from (e.g. the reward before canonicalization);
-        its largest magnitude sets the scale of "zero". Defaults to ``x``.
+        its largest magnitude sets the scale of "zero". Defaults to ``x``. Its batch axes
+        must broadcast to those of ``x`` (``ValidationError`` otherwise).
 
     Returns
     -------
@@ -237,6 +238,15 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
     """
     arr, ord = _check_norm_args(x, ord, mdp)
     ref = arr if reference is None else as_float_array(reference, "reference", min_ndim=3)
+    try:
+        fits = (ref.shape[-3:] == arr.shape[-3:]
+                and np.broadcast_shapes(ref.shape[:-3], arr.shape[:-3]) == arr.shape[:-3])
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValidationError(f"reference of shape {ref.shape} must broadcast to the shape of "
+                              f"x {arr.shape}: the same last three axes and batch axes that "
+                              "broadcast to those of x")
     n = _norm_validated(arr, ord, mdp)
     zero = n <= zero_threshold(arr, ord, mdp, ref)
     safe = np.where(zero, 1.0, n)

@@ -429,7 +429,7 @@ def _group_rewards(sweep: Sweep, mdp, rng: np.random.Generator) -> np.ndarray:
 def _run_chunk(sweep: Sweep, start: int, stop: int) -> dict[str, np.ndarray]:
     """Rows of MDPs ``start .. stop-1`` (a top-level function: picklable for executors)."""
     from .batch import core
-    from .batch._mc import mc_regret_kernel
+    from .batch._mc import mc_regrets as run_mc_regrets
 
     children = np.random.SeedSequence(sweep.seed).spawn(sweep.n_mdps)[start:stop]
     mdps, groups, mc_seeds = [], [], []
@@ -468,9 +468,8 @@ def _run_chunk(sweep: Sweep, start: int, stop: int) -> dict[str, np.ndarray]:
     if "mc" in sweep.regrets:
         hz, n_rep, _, prob, alias = core._mc_setup(batch, sweep.mc_horizon, sweep.mc_repeats,
                                                    0)
-        mc = np.empty((R.shape[0], k - 1, 2))
-        mc_regret_kernel(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
-                         np.concatenate(mc_seeds), mc)
+        mc = run_mc_regrets(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
+                            np.concatenate(mc_seeds))
         raw1 = mc[..., 0].reshape(rows)
         raw2 = mc[..., 1].reshape(rows)
         # the authors' ratio verbatim: heavy-tailed (noise / noise when the true reward
@@ -967,6 +966,12 @@ def summary_table(result: SweepResult, method: str = "pearson") -> str:
         unnormalised variants per regret column, the paper's values, and the headline
         variants VAL-2-2, EPIC-2-2, DARD-2-2, VAL-1-1.
 
+    Raises
+    ------
+    ValidationError
+        When ``result`` has no regret column (a sweep run with ``regrets=()``) or
+        ``method`` is unknown.
+
     References
     ----------
     .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 and Fig. 1.
@@ -978,11 +983,19 @@ def summary_table(result: SweepResult, method: str = "pearson") -> str:
     >>> print(summary_table(res).splitlines()[0])
     mean pearson correlation with regret over the variants of each family
     """
+    if not isinstance(result, SweepResult):
+        raise ValidationError(f"result must be a SweepResult, got {type(result).__name__}")
     labels = {"regret": "exact", "mc_regret": "MC", "mc_regret_raw": "MC raw"}
     regrets = [r for r in labels if r in result.columns]
+    if not regrets:
+        raise ValidationError(
+            "result has no regret column to correlate with (it was run with regrets=(), "
+            f"columns {sorted(result.columns)}); run the sweep with regrets=('exact',) or "
+            "('exact', 'mc')")
     sums = {r: result.family_summary(method, r) for r in regrets}
+    first = labels[regrets[0]]
     head = (f"{'family':<17}{'n':>4}" + "".join(f"{labels[r] + ' norm.':>14}" for r in regrets)
-            + f"{'exact unnorm.':>15}{'paper (MC)':>12}   best (exact)")
+            + f"{first + ' unnorm.':>15}{'paper (MC)':>12}   best ({first})")
     lines = [f"mean {method} correlation with regret over the variants of each family", "",
              head, "-" * len(head)]
     for fam in FAMILIES:

@@ -338,3 +338,33 @@ def test_bad_inputs(small_mdp):
         starc.is_equivalent(np.zeros((2,) + r.shape), r, small_mdp)
     with pytest.raises(starc.ValidationError, match="rtol"):
         starc.is_equivalent(r, r, small_mdp, rtol=-1.0)
+
+
+# ----------------------------------------------------- empty stacks and batch mismatches
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "linf", "weighted_l2"])
+def test_pairwise_distances_of_an_empty_stack_is_an_empty_matrix(small_mdp, metric):
+    empty = np.zeros((0,) + small_mdp.shape)
+    D = starc.pairwise_distances(empty, small_mdp, metric=metric)
+    assert D.shape == (0, 0) and D.dtype == np.float64
+    # the same as numpy's answer for the distances among zero points
+    np.testing.assert_array_equal(D, np.zeros((0, 0)))
+
+
+def test_batched_distances_refuse_batches_that_do_not_broadcast(small_mdp):
+    shape = small_mdp.shape
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2,) + shape), rng.standard_normal((3,) + shape)
+    with pytest.raises(starc.ValidationError, match="r1 of shape.*r2 of shape.*broadcast"):
+        starc.epic_distance(a, b, gamma=0.9)
+    with pytest.raises(starc.ValidationError, match="r1 of shape.*r2 of shape.*broadcast"):
+        starc.epic_distance(a, b, small_mdp)
+    with pytest.raises(starc.ValidationError, match="r1 of shape.*r2 of shape.*broadcast"):
+        starc.dard_distance(a, b, small_mdp)
+    with pytest.raises(starc.ValidationError, match="x of shape.*y of shape.*broadcast"):
+        starc.pearson_distance(a, b)
+    # batches that do broadcast still work, pair by pair
+    d = starc.pearson_distance(a[:, None], b[None])
+    assert d.shape == (2, 3)
+    assert d[1, 2] == starc.pearson_distance(a[1], b[2])

@@ -84,3 +84,16 @@ def test_bad_inputs(small_mdp):
         starc.normalize(np.full((1, 1, 1), np.inf), "l2")
     with pytest.raises(starc.ValidationError, match="mdp must be"):
         starc.norm(x, "l2", mdp="yes")
+
+
+def test_normalize_refuses_a_reference_that_does_not_fit():
+    x = np.ones((2, 2, 2, 2))
+    with pytest.raises(starc.ValidationError, match="reference of shape"):
+        starc.normalize(x, "l2", reference=np.ones((3, 2, 2, 2)))
+    with pytest.raises(starc.ValidationError, match="reference of shape"):
+        starc.normalize(x, "l2", reference=np.ones((2, 2, 2, 3)))
+    with pytest.raises(starc.ValidationError, match="reference of shape"):
+        starc.normalize(x[0], "l2", reference=x)        # would enlarge x
+    # a reference that broadcasts over the batch axes is fine
+    np.testing.assert_array_equal(starc.normalize(x, "l2", reference=x[0]),
+                                  starc.normalize(x, "l2"))

@@ -315,3 +315,23 @@ def test_figure_script_quick(tmp_path):
     names = sorted(os.listdir(tmp_path))
     for expected in ("starc_figure1.png", "starc_figure1_table.csv", "starc_figure1_table.tex"):
         assert expected in names
+
+
+def test_summary_table_without_regret_column_is_refused():
+    from starc.sweep import summary_table
+
+    res = Sweep.preset("quick", n_mdps=2, variants=["VAL-2-2"], regrets=()).run()
+    assert not res.regret_columns
+    with pytest.raises(starc.ValidationError, match="no regret column.*regrets="):
+        summary_table(res)
+    with pytest.raises(starc.ValidationError, match="SweepResult"):
+        summary_table({"regret": [0.0]})
+
+
+def test_summary_table_labels_the_regret_it_shows():
+    from starc.sweep import summary_table
+
+    res = Sweep.preset("quick", n_mdps=2, variants=["VAL-2-2", "EPIC-2-2"],
+                       regrets=("mc",), mc_repeats=1, mc_horizon=20).run()
+    head = summary_table(res).splitlines()[2]
+    assert "MC unnorm." in head and "best (MC)" in head and "exact" not in head

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import as_float_array, check_choice, check_positive_int
+from .._validation import as_float_array, check_choice, check_memory, check_positive_int
 from ..exceptions import ValidationError
 from ..mdp import TabularMDP
 
@@ -49,6 +49,7 @@ def features(spec, n: int, name: str) -> np.ndarray:
     if isinstance(spec, str):
         check_choice(spec, name, FEATURE_KINDS)
         if spec == "onehot":
+            check_memory((n, n), f"{name}='onehot' (one row of {n} numbers per item)")
             return np.eye(n)
         return np.arange(n, dtype=np.int64)
     arr = np.asarray(spec)
@@ -78,11 +79,19 @@ def terminal_flags(terminal, n_states: int) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def check_table_memory(n_states: int, n_actions: int, what: str) -> None:
+    """Refuse, before anything is allocated, a reward table ``(S, A, S)`` beyond memory."""
+    check_memory((n_states, n_actions, n_states), f"{what}: the reward table R[s, a, s']")
+
+
 def batch_size_for(batch_size, total: int, width: int) -> int:
-    """Transitions per model call: the user's value, or a size bounded by memory."""
+    """Transitions per model call: the user's value (at most ``total``, and refused when
+    one batch of inputs would not fit in memory), or a size bounded by memory."""
     if batch_size is None:
         return int(max(1, min(total, _BATCH_FLOATS // max(1, width))))
-    return check_positive_int(batch_size, "batch_size")
+    step = min(check_positive_int(batch_size, "batch_size"), max(1, total))
+    check_memory((step, width), f"batch_size={batch_size} (one batch of model inputs)")
+    return step
 
 
 def row_width(*arrays: np.ndarray) -> int:

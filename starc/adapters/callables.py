@@ -38,8 +38,8 @@ import numpy as np
 
 from .._validation import check_choice
 from ..exceptions import ValidationError
-from ._common import (SIGNATURES, batch_size_for, check_model_output, features, mdp_shape,
-                      row_width, split_index, terminal_flags)
+from ._common import (SIGNATURES, batch_size_for, check_model_output, check_table_memory,
+                      features, mdp_shape, row_width, split_index, terminal_flags)
 
 __all__ = ["tabulate_callable"]
 
@@ -88,7 +88,8 @@ def tabulate_callable(fn, mdp, *, signature: str = "sas", state_features="index"
     ------
     ValidationError
         When ``fn`` returns the wrong shape, a non-numeric type, NaN or inf (the message
-        names ``fn`` and the first bad transition), or an option is invalid.
+        names ``fn`` and the first bad transition), or an option is invalid; before
+        allocating, when the table (or the one-hot features) would not fit in memory.
 
     See Also
     --------
@@ -113,6 +114,7 @@ def tabulate_callable(fn, mdp, *, signature: str = "sas", state_features="index"
     if not callable(fn):
         raise ValidationError(f"fn must be callable, got {type(fn).__name__}")
     n_states, n_actions = mdp_shape(mdp)
+    check_table_memory(n_states, n_actions, "tabulate_callable")
     check_choice(signature, "signature", SIGNATURES)
     fs = features(state_features, n_states, "state_features")
     fa = features(action_features, n_actions, "action_features")

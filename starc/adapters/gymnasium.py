@@ -33,7 +33,9 @@ Rewards on unreachable states are kept as they are (see :mod:`starc.shaping`,
 "Unreachable states"); there, values can differ from those of gymnasium's unused table
 rows (Taxi's "passenger already delivered" states move into a terminal state without
 the flag, which is absorbing here). The initial distribution is the environment's
-``initial_state_distrib`` (uniform when it has none).
+``initial_state_distrib`` (uniform when it has none); one that is not a distribution over
+the states (wrong length, a negative entry, a sum other than 1) is refused, never
+repaired, and so is a next state that is not an integer index.
 
 Pendulum
 --------
@@ -61,11 +63,12 @@ References
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._validation import check_gamma, check_real
+from .._validation import STOCHASTIC_ATOL, check_gamma, check_real
 from ..envs import TabularEnvironment
 from ..exceptions import MissingDependencyError, ValidationError
 from ..mdp import TabularMDP
@@ -151,11 +154,15 @@ def _raw_model(env):
                 raise ValidationError(f"env.unwrapped.P[{s}] has no entry for action {a}")
             for item in outcomes:
                 try:
-                    p, s2, r, done = item[:4]
-                    p, s2, r = float(p), int(s2), float(r)
+                    p, s2_raw, r, done = item[:4]
+                    p, s2, r = float(p), _state_index(s2_raw), float(r)
                 except (TypeError, ValueError):
                     raise ValidationError(f"env.unwrapped.P[{s}][{a}] holds {item!r}; expected "
                                           "(prob, next_state, reward, terminated)") from None
+                if s2 is None:
+                    raise ValidationError(
+                        f"env.unwrapped.P[{s}][{a}] holds {item!r}: next_state {s2_raw!r} is "
+                        "not an integer state index")
                 if not (0 <= s2 < n_states) or not np.isfinite(p) or p < 0 or \
                         not np.isfinite(r):
                     raise ValidationError(f"env.unwrapped.P[{s}][{a}] holds the invalid "
@@ -178,12 +185,42 @@ def _raw_model(env):
         reward = np.where(t > 0, pr / np.where(t > 0, t * sums[..., None], 1.0), 0.0)
     initial = getattr(unwrapped, "initial_state_distrib", None)
     if initial is not None:
-        initial = np.asarray(initial, dtype=np.float64)
-        if initial.shape != (n_states,) or np.any(initial < 0) or initial.sum() <= 0:
-            initial = None
-        else:
-            initial = initial / initial.sum()
+        initial = _initial_distribution(initial, n_states)
     return t, reward, entered_terminal, entered_plain, initial
+
+
+def _state_index(value) -> int | None:
+    """``value`` as an int when it is an integer (``3``, ``np.int64(3)``, ``3.0``), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if not isinstance(value, numbers.Real):
+        return None
+    x = float(value)
+    return int(x) if np.isfinite(x) and x == np.floor(x) else None
+
+
+def _initial_distribution(initial, n_states: int) -> np.ndarray:
+    """The environment's ``initial_state_distrib``, checked: a distribution over ``S``."""
+    name = "env.unwrapped.initial_state_distrib"
+    try:
+        arr = np.asarray(initial, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValidationError(f"{name} must be an array of {n_states} probabilities: "
+                              f"{err}") from None
+    if arr.shape != (n_states,):
+        raise ValidationError(f"{name} must have shape ({n_states},) (one probability per "
+                              f"state), got {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        bad = int(np.flatnonzero(~np.isfinite(arr) | (arr < 0))[0])
+        raise ValidationError(f"{name} must hold non-negative probabilities; entry {bad} is "
+                              f"{float(arr[bad])!r}")
+    total = float(arr.sum())
+    if abs(total - 1.0) > STOCHASTIC_ATOL:
+        raise ValidationError(f"{name} must sum to 1 (within {STOCHASTIC_ATOL:g}), got "
+                              f"{total!r}")
+    return arr / total
 
 
 def _reachable(t: np.ndarray, initial: np.ndarray | None, stop: np.ndarray) -> np.ndarray:
@@ -270,8 +307,10 @@ def from_toy_text(env, *, gamma: float = 0.99) -> TabularEnvironment:
         When gymnasium is not installed.
     ValidationError
         When a space is not ``Discrete`` (e.g. Pendulum's ``Box``), ``env`` has no ``P``
-        table or a malformed one, or a reachable state enters a terminal state without
-        the ``terminated`` flag.
+        table or a malformed one (a next state that is not an integer index,
+        probabilities that do not sum to 1), ``initial_state_distrib`` is not a
+        probability vector over the states, or a reachable state enters a terminal state
+        without the ``terminated`` flag.
 
     References
     ----------

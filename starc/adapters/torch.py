@@ -52,8 +52,8 @@ import numpy as np
 
 from .._validation import check_choice, check_positive_int
 from ..exceptions import MissingDependencyError, ValidationError
-from ._common import (SIGNATURES, batch_size_for, check_model_output, features, mdp_shape,
-                      row_width, terminal_flags)
+from ._common import (SIGNATURES, batch_size_for, check_model_output, check_table_memory,
+                      features, mdp_shape, row_width, terminal_flags)
 
 __all__ = ["tabulate", "load_weights", "require_torch"]
 
@@ -105,10 +105,16 @@ def _model_dtype(torch, model):
 
 def _device(torch, device):
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError, ValueError) as err:
         raise ValidationError(f"device must name a torch device such as 'cpu' or 'cuda:0', "
                               f"got {device!r} ({err})") from None
+    try:  # a valid name on a build or machine without that device (e.g. CUDA on a CPU build)
+        torch.empty(0, device=dev)
+    except (AssertionError, RuntimeError, TypeError, ValueError) as err:
+        raise ValidationError(f"device {device!r} is not available to this torch "
+                              f"{torch.__version__} ({err}); use device='cpu'") from None
+    return dev
 
 
 def tabulate(model, mdp, *, signature: str = "imitation", state_features="onehot",
@@ -165,7 +171,8 @@ def tabulate(model, mdp, *, signature: str = "imitation", state_features="onehot
     ValidationError
         When the model returns the wrong shape (e.g. ``(batch, 1)``), something other
         than a tensor, or NaN/inf (the message names ``model`` and the first bad
-        transition); or when an option is invalid.
+        transition); when an option is invalid or ``device`` is not available (CUDA on a
+        CPU build); before allocating, when the table would not fit in memory.
 
     See Also
     --------
@@ -198,6 +205,7 @@ def tabulate(model, mdp, *, signature: str = "imitation", state_features="onehot
         raise ValidationError(f"model must be a torch module or callable, got "
                               f"{type(model).__name__}")
     n_states, n_actions = mdp_shape(mdp)
+    check_table_memory(n_states, n_actions, "tabulate")
     check_choice(signature, "signature", SIGNATURES)
     fs = features(state_features, n_states, "state_features")
     fa = features(action_features, n_actions, "action_features")

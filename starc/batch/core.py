@@ -944,11 +944,19 @@ def authors_horizon(gamma: float, threshold: float = 1e-5) -> int:
     gamma : float
         Discount in ``[0, 1)``.
     threshold : float, default 1e-5
-        The authors' ``discount_thresh``.
+        The authors' ``discount_thresh``, in the open interval ``(0, 1)``.
 
     Returns
     -------
     int
+        Can be very large as :math:`\gamma \to 1` (115 million steps at
+        :math:`\gamma = 1 - 10^{-7}`); the Monte-Carlo estimators refuse horizons above
+        ``starc.batch._mc.MAX_HORIZON`` (:math:`10^7`).
+
+    Raises
+    ------
+    ValidationError
+        ``gamma`` outside ``[0, 1)`` or ``threshold`` outside ``(0, 1)``.
 
     References
     ----------
@@ -960,14 +968,18 @@ def authors_horizon(gamma: float, threshold: float = 1e-5) -> int:
     >>> authors_horizon(0.95), authors_horizon(0.9)
     (224, 109)
     """
+    from .._validation import check_real  # (local: keeps the import block merge-friendly)
+
     gamma = check_gamma(gamma)
+    threshold = check_real(threshold, "threshold", low=0.0, high=1.0, low_open=True,
+                           high_open=True)
     if gamma == 0.0:
         return 1
     return max(1, int(round(math.log(threshold) / math.log(gamma))))
 
 
 def _mc_setup(batch: MDPBatch, horizon, n_repeats, seed):
-    from ._mc import alias_tables
+    from ._mc import alias_tables, check_work
 
     if horizon is None:
         hz = np.array([authors_horizon(float(g)) for g in batch.gamma], dtype=np.int64)
@@ -983,6 +995,7 @@ def _mc_setup(batch: MDPBatch, horizon, n_repeats, seed):
         check_seed(seed)  # validates None / non-negative int
         ss = np.random.SeedSequence(None if seed is None else int(seed))
     n, m = batch.n_states, batch.n_actions
+    check_work(hz, np.arange(batch.n_mdps), 1, n_rep, n)   # before the alias tables
     prob = np.empty((batch.n_mdps, n, m, n))
     alias = np.empty((batch.n_mdps, n, m, n), dtype=np.int64)
     alias_tables(_writable(batch.transition), prob, alias)
@@ -1030,6 +1043,15 @@ def mc_policy_returns(rewards, mdps, policies, *, horizon=None, n_repeats=None,
         Unbiased for :math:`J` up to the truncation bias
         :math:`O(\gamma^H \max|R| / (1-\gamma))`.
 
+    Raises
+    ------
+    ValidationError
+        For invalid arguments, an episode longer than :math:`10^7` steps (the authors'
+        horizon for :math:`1 - \gamma < 1.15 \times 10^{-6}`) or more than
+        :math:`10^{12}` simulated steps in all, refused before any work. Long estimates
+        run in pieces of about :math:`2^{24}` steps (the result does not depend on them),
+        so Ctrl-C interrupts them promptly.
+
     References
     ----------
     .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1; authors' ``src/distance/rollout.py``.
@@ -1047,7 +1069,7 @@ def mc_policy_returns(rewards, mdps, policies, *, horizon=None, n_repeats=None,
     >>> bool(abs(est - exact) < 0.05 * abs(exact) + 0.5)
     True
     """
-    from ._mc import mc_returns_kernel
+    from ._mc import mc_returns
 
     batch = as_batch(mdps)
     r = check_rewards(rewards, batch)
@@ -1064,11 +1086,9 @@ def mc_policy_returns(rewards, mdps, policies, *, horizon=None, n_repeats=None,
     if np.any(pol < 0) or np.any(pol >= batch.n_actions):
         raise ValidationError(f"policies has actions outside [0, {batch.n_actions - 1}]")
     hz, n_rep, ss, prob, alias = _mc_setup(batch, horizon, n_repeats, seed)
-    out = np.empty((b, k))
-    mc_returns_kernel(prob, alias, _writable(batch.gamma), _writable(batch.initial),
+    return mc_returns(prob, alias, _writable(batch.gamma), _writable(batch.initial),
                       np.arange(b, dtype=np.int64), r, _writable(pol, np.int64), hz, n_rep,
-                      _stream_seeds(ss, b), out)
-    return out
+                      _stream_seeds(ss, b))
 
 
 def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
@@ -1108,6 +1128,11 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     ndarray of shape (B, K, 2)
         ``[..., 0]`` regret under ``r_true``, ``[..., 1]`` under ``r_proxy``.
 
+    Raises
+    ------
+    ValidationError
+        As :func:`mc_policy_returns` (invalid arguments, absurd horizons or work).
+
     References
     ----------
     .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1; authors'
@@ -1129,7 +1154,7 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     >>> bool(np.all(est[0, 0] != 0.0) and np.all(np.abs(est[0, 0]) < 0.1))
     True
     """
-    from ._mc import mc_regret_kernel
+    from ._mc import mc_regrets as run_mc_regrets
 
     batch = as_batch(mdps)
     a = check_rewards(r_true, batch, "r_true")
@@ -1141,7 +1166,6 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     # only the optimal / pessimal actions are used: ties="first" skips the tie masks'
     # doubt check (a refusal about exact regrets this function does not report)
     _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=2)
-    out = np.empty((R.shape[0], R.shape[1] - 1, 2))
-    mc_regret_kernel(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
-                     _stream_seeds(ss, R.shape[0]), out)
+    out = run_mc_regrets(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
+                         _stream_seeds(ss, R.shape[0]))
     return out.reshape(shape + (2,))

@@ -46,10 +46,12 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._extremes import pow2_scale
 from .._validation import (as_float_array, check_choice, check_positive_int, check_real)
 from ..exceptions import ConvergenceError, SolverError, ValidationError
 
@@ -192,7 +194,12 @@ def preference_matrix(wins, *, default=0.5):
     -----
     .. math::
 
-        P_{ij} = \frac{W_{ij}}{W_{ij} + W_{ji}} \quad (W_{ij} + W_{ji} > 0).
+        P_{ij} = \frac{W_{ij}}{W_{ij} + W_{ji}} \quad (W_{ij} + W_{ji} > 0),
+
+    evaluated as :math:`a_{ij} / (a_{ij} + a_{ji})` with :math:`a_{ij} = W_{ij} / 2^k`,
+    :math:`2^k` a power of two near :math:`\max(W_{ij}, W_{ji})`: the same number when
+    :math:`W_{ij} + W_{ji}` is finite, and the exact ratio for counts anywhere in the
+    float range (up to ``1.8e308``, down to subnormals).
 
     References
     ----------
@@ -208,9 +215,12 @@ def preference_matrix(wins, *, default=0.5):
     """
     W = _check_wins(wins)
     default = check_real(default, "default", low=0.0, high=1.0)
-    N = W + W.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        P = np.where(N > 0, W / np.where(N > 0, N, 1.0), default)
+    # each pair scaled by a power of two near its larger count: W_ij + W_ji cannot
+    # overflow, and the ratio is bit-for-bit W_ij / (W_ij + W_ji) wherever that is finite
+    big = np.maximum(W, W.T)
+    seen = big > 0
+    a = W / pow2_scale(big)
+    P = np.where(seen, a / np.where(seen, a + a.T, 1.0), default)
     upper = np.triu(np.ones_like(P, dtype=bool), 1)
     P = np.where(upper, P, (1.0 - P.T))
     np.fill_diagonal(P, 0.5)
@@ -606,7 +616,8 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
         maximum-likelihood estimate exists only when the "beat" digraph is strongly
         connected [3]_, which is checked.
     tol : float
-        Convergence tolerance on the gradient (relative to the number of comparisons).
+        Convergence tolerance on the gradient, relative to the total count
+        :math:`\sum_{ij} W_{ij}`.
     max_iter : int
         Maximum number of Newton iterations.
 
@@ -618,9 +629,10 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
     ------
     ValidationError
         If ``l2 == 0`` and the MLE does not exist (some group of items never lost to
-        the rest).
+        the rest), or the log-likelihood exceeds the float range (about ``1.8e308``).
     ConvergenceError
-        If Newton's method does not converge in ``max_iter`` iterations.
+        If Newton's method does not converge in ``max_iter`` iterations (or meets a
+        singular Hessian).
 
     Notes
     -----
@@ -638,6 +650,13 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
     .. math::
 
         D = 2 \sum_{i \ne j} W_{ij} \log \frac{W_{ij}}{N_{ij}\, \sigma(\hat s_i - \hat s_j)} .
+
+    The likelihood is homogeneous of degree one in the counts,
+    :math:`\ell(s; cW) = c\,\ell(s; W)`, so the fit runs on the shares
+    :math:`W / \sum W` with the penalty :math:`\lambda / \sum W` (the same maximiser):
+    the scores do not depend on the units of ``wins`` (counts, weights, frequencies, from
+    :math:`10^{-300}` to :math:`10^{300}` and beyond), while the log-likelihood and the
+    deviance scale with them; when those exceed the float range the fit is refused.
 
     References
     ----------
@@ -665,7 +684,15 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = check_positive_int(max_iter, "max_iter")
     n = W.shape[0]
-    N = W + W.T
+    # The likelihood is homogeneous in the counts: l(s; c W) = c l(s; W). Fit the shares
+    # w = W / sum(W) with the penalty l2 / sum(W) (the same maximiser), so the fit does not
+    # depend on the units of W. sum(W) = peak * total is kept as two factors: it can
+    # exceed the float range when the counts are near it.
+    peak = pow2_scale(W.max()).item()
+    W = W / peak                                   # entries in [0, 2): no overflow below
+    total = float(W.sum())
+    if total > 0:
+        W = W / total
     if l2 == 0.0 and n > 1:
         n_comp, _ = connected_components(W > 0, directed=True, connection="strong")
         if n_comp > 1:
@@ -674,44 +701,61 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
                 "the digraph 'i beat j' is not strongly connected (some items never lost, "
                 "never won, or were never compared with the rest); pass l2 > 0 for a "
                 "penalised fit")
-    total = max(float(W.sum()), 1.0)
+    N = W + W.T
+    with np.errstate(over="ignore"):
+        lam = l2 / peak / total if total > 0 else math.inf
 
     def objective(s):
         D = s[:, None] - s[None, :]
-        return float(np.sum(W * log_expit(D))) - 0.5 * l2 * float(s @ s)
+        return float(np.sum(W * log_expit(D))) - 0.5 * lam * float(s @ s)
 
     s = np.zeros(n)
-    obj = objective(s)
     n_iter = 0
-    for it in range(max_iter + 1):
-        p = expit(s[:, None] - s[None, :])
-        grad = (W - N * p).sum(axis=1) - l2 * s
-        if np.max(np.abs(grad)) <= tol * total:
-            break
-        if it == max_iter:
-            raise ConvergenceError(f"Bradley-Terry Newton iterations did not converge in "
-                                   f"{max_iter} steps (gradient tolerance {tol:g})")
-        C = N * p * (1.0 - p)
-        H = np.diag(C.sum(axis=1)) - C + l2 * np.eye(n)
-        if l2 == 0.0:
-            H = H + np.ones((n, n)) / n          # fixes the gauge sum(s) = 0
-        step = np.linalg.solve(H, grad)
-        t = 1.0
-        while True:
-            s_new = s + t * step
-            obj_new = objective(s_new)
-            if obj_new >= obj - 1e-12 * abs(obj) or t < 1e-10:
+    if math.isfinite(lam):          # an infinite penalty (no wins at all) leaves s = 0
+        obj = objective(s)
+        for it in range(max_iter + 1):
+            p = expit(s[:, None] - s[None, :])
+            grad = (W - N * p).sum(axis=1) - lam * s
+            if np.max(np.abs(grad)) <= tol:
                 break
-            t *= 0.5
-        s, obj = s_new, obj_new
-        n_iter = it + 1
+            if it == max_iter:
+                raise ConvergenceError(f"Bradley-Terry Newton iterations did not converge "
+                                       f"in {max_iter} steps (gradient tolerance {tol:g} "
+                                       "relative to the total count)")
+            C = N * p * (1.0 - p)
+            H = np.diag(C.sum(axis=1)) - C + lam * np.eye(n)
+            if l2 == 0.0:                  # fixes the gauge sum(s) = 0, at the scale of H
+                H = H + np.ones((n, n)) * (np.trace(H) / n**2)
+            try:
+                step = np.linalg.solve(H, grad)
+            except np.linalg.LinAlgError:
+                raise ConvergenceError("Bradley-Terry Newton step: the Hessian is singular "
+                                       "to working precision (counts spanning more than the "
+                                       "float range?)") from None
+            t = 1.0
+            while True:
+                s_new = s + t * step
+                obj_new = objective(s_new)
+                if obj_new >= obj - 1e-12 * abs(obj) or t < 1e-10:
+                    break
+                t *= 0.5
+            s, obj = s_new, obj_new
+            n_iter = it + 1
     if l2 == 0.0:
         s = s - s.mean()
     P = expit(s[:, None] - s[None, :])
     ll = float(np.sum(W * log_expit(s[:, None] - s[None, :])))
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = 2.0 * float(np.sum(xlogy(W, W) - xlogy(W, N * P)))
+    # back to the units of the counts
+    with np.errstate(over="ignore"):
+        ll, dev = ll * total * peak, max(dev, 0.0) * total * peak
+    if not (math.isfinite(ll) and math.isfinite(dev)):
+        raise ValidationError(
+            "wins: the log-likelihood of these counts exceeds the float range (about "
+            "1.8e308); divide wins by a constant first (the scores and probabilities do not "
+            "change, the log-likelihood and deviance scale with it)")
     n_pairs = int(np.count_nonzero(np.triu(N, 1) > 0))
     return BradleyTerryFit(scores=s, probabilities=P, log_likelihood=ll,
-                           deviance=max(dev, 0.0), df=n_pairs - (n - 1), n_iter=n_iter,
+                           deviance=dev, df=n_pairs - (n - 1), n_iter=n_iter,
                            l2=float(l2))

@@ -52,6 +52,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .._extremes import far_exponent
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
 from ._checks import (DEFAULT_WEIGHT, check_graph, check_variance_value, check_variances,
@@ -115,7 +116,15 @@ def hp_edge_variance(beta=1.0, *, model="logistic", margin=0.0):
     beta = check_real(beta, "beta", low=0.0, low_open=True)
     check_choice(model, "model", HP_MODELS)
     if model == "logistic":
-        value = math.pi ** 2 / (3.0 * beta ** 2)
+        try:
+            value = (math.pi / beta) ** 2 / 3.0      # no intermediate beta^2
+        except OverflowError:
+            value = math.inf
+        if not (math.isfinite(value) and value > 0.0):
+            raise ValidationError(
+                f"beta={beta!r} makes the logistic HP-edge variance pi^2 / (3 beta^2) "
+                f"{'overflow' if beta < 1 else 'underflow to 0'}: it is outside the float "
+                "range; use a beta between about 1e-154 and 1e154")
         if np.ndim(margin) == 0:
             check_real(margin, "margin")
             return value
@@ -125,10 +134,15 @@ def hp_edge_variance(beta=1.0, *, model="logistic", margin=0.0):
     m = (np.asarray(check_real(margin, "margin")) if scalar
          else as_float_array(margin, "margin", ndim=1))
     z = -beta * np.abs(m)
-    # s(1 - s) = e^{-|x|} / (1 + e^{-|x|})^2, stable for large |x|
-    info = beta ** 2 * np.exp(z) / (1.0 + np.exp(z)) ** 2
-    with np.errstate(divide="ignore"):
-        var = 1.0 / info
+    # 1 / (beta^2 s(1 - s)) = e^{|x|} ((1 + e^{-|x|}) / beta)^2: no intermediate beta^2
+    with np.errstate(over="ignore", under="ignore"):
+        var = np.exp(-z) * ((1.0 + np.exp(z)) / beta) ** 2
+    if np.any(var == 0.0):
+        raise ValidationError(f"beta={beta!r} makes the Fisher HP-edge variance underflow to "
+                              "0; use a beta below about 1e154")
+    if not np.all(np.isfinite(var)) and beta < 1.0 and np.all(np.isfinite(np.exp(-z))):
+        raise ValidationError(f"beta={beta!r} makes the Fisher HP-edge variance 4 / beta^2 "
+                              "overflow; use a beta above about 1e-154")
     if not np.all(np.isfinite(var)):
         raise ValidationError(
             f"margin too large for the Fisher variance at beta={beta}: beta*|margin| up to "
@@ -334,6 +348,9 @@ def merge_parallel_edges(G, *, method="resistance", weight=DEFAULT_WEIGHT):
     weight = check_weight_name(weight)
     check_choice(method, "method", MERGE_METHODS)
     nodes, _, us, vs, ws = edge_arrays(G, weight)
+    # conductances 1 / w of variances / 2^k: no 1 / w overflows (k = 0 near 1)
+    k = far_exponent(ws.max()) if method == "resistance" and ws.size else 0
+    ws = np.ldexp(ws, -k)
     H = nx.Graph()
     H.add_nodes_from(G.nodes(data=True))
     acc: dict[tuple[int, int], list[float]] = {}
@@ -346,7 +363,12 @@ def merge_parallel_edges(G, *, method="resistance", weight=DEFAULT_WEIGHT):
             slot[0] = slot[0] + 1.0 / w if method == "resistance" else min(slot[0], w)
             slot[1] += 1
     for (a, b), (val, mult) in acc.items():
-        var = 1.0 / val if method == "resistance" else val
+        var = float(np.ldexp(1.0 / val, k)) if method == "resistance" else val
+        if var == 0.0:
+            raise ValidationError(
+                f"G: the parallel edges between {nodes[a]!r} and {nodes[b]!r} merge to a "
+                "variance below the float range (it underflows to 0); multiply the "
+                "variances by a constant first")
         H.add_edge(nodes[a], nodes[b], **{weight: var, "multiplicity": mult})
     return H
 
@@ -417,7 +439,15 @@ def graph_laplacian(G, *, nodelist=None, weight=DEFAULT_WEIGHT):
         inv = np.empty(n, np.int64)
         inv[perm] = np.arange(n)
         us, vs = inv[us], inv[vs]
-    return laplacian_from_edges(n, us, vs, 1.0 / ws)
+    with np.errstate(over="ignore", divide="ignore"):
+        conductance = 1.0 / ws
+    if not np.all(np.isfinite(conductance)):
+        i = int(np.flatnonzero(~np.isfinite(conductance))[0])
+        raise ValidationError(
+            f"G: an edge variance of {float(ws[i])!r} has a conductance 1 / variance beyond "
+            "the float range, so the Laplacian is not representable; multiply the "
+            "variances by a constant first (inference distances scale with them)")
+    return laplacian_from_edges(n, us, vs, conductance)
 
 
 def laplacian_from_edges(n: int, us: np.ndarray, vs: np.ndarray, conductance: np.ndarray):

@@ -107,6 +107,7 @@ import math
 
 import numpy as np
 
+from .._extremes import scale_exponent, unscale
 from .._validation import (check_choice, check_memory, check_positive_int, check_seed)
 from ..exceptions import ConvergenceError, SolverError, ValidationError
 from ._checks import (DEFAULT_WEIGHT, check_graph, check_node_weights, check_variances,
@@ -545,6 +546,14 @@ class InferenceDistanceOracle:
         self.n_nodes = len(nodes)
         self._index = index
         self._identity = identity
+        # Both distances are linear in the variances: for variances far from 1 (beyond
+        # 2^+-256) work with variances / 2^k (2^k near the largest), so no sum of
+        # variances along a path, and no conductance 1 / w, overflows; results are scaled
+        # back (and refused if they exceed the float range). Nearer 1 nothing is scaled
+        # (the same numbers as ever).
+        k = int(scale_exponent(ws.max())) if ws.size else 0
+        self._k = k if abs(k) > 256 else 0
+        ws = np.ldexp(ws, -self._k)
         self._us, self._vs, self._ws = us, vs, ws
         self._solver = solver
         n = self.n_nodes
@@ -658,7 +667,8 @@ class InferenceDistanceOracle:
         check_choice(method, "method", METHODS)
         a = self._position(u, "u")
         b = self._position(v, "v")
-        return float(self._distances_idx(np.array([a]), np.array([b]), method)[0])
+        return float(self._unscaled(self._distances_idx(np.array([a]), np.array([b]),
+                                                        method))[0])
 
     def distances(self, pairs, method="path"):
         r"""Inference distances of many node pairs (see :func:`inference_distances`).
@@ -690,7 +700,18 @@ class InferenceDistanceOracle:
         """
         check_choice(method, "method", METHODS)
         a, b = self._pair_positions(pairs)
-        return self._distances_idx(a, b, method)
+        return self._unscaled(self._distances_idx(a, b, method))
+
+    def _unscaled(self, d):
+        """Distances of the scaled variances back in the units of the graph's variances."""
+        d = np.asarray(d, dtype=np.float64)
+        out = unscale(d, self._k)
+        if np.any(np.isfinite(d) & ~np.isfinite(out)):
+            raise ValidationError(
+                "an inference distance exceeds the float range (1.8e308) for these edge "
+                "variances (inf is reserved for nodes in different components); divide the "
+                "variances by a constant first: distances scale with them")
+        return out
 
     def _pair_positions(self, pairs):
         if isinstance(pairs, np.ndarray):
@@ -745,6 +766,9 @@ class InferenceDistanceOracle:
                [0.66666667, 0.66666667, 0.        ]])
         """
         check_choice(method, "method", METHODS)
+        return self._unscaled(self._matrix_scaled(nodes, method))
+
+    def _matrix_scaled(self, nodes, method):
         idx = self._node_subset(nodes)
         K = idx.shape[0]
         check_memory((K, K), "the inference-distance matrix")
@@ -827,6 +851,10 @@ class InferenceDistanceOracle:
         """
         check_choice(method, "method", METHODS)
         check_choice(sampling, "sampling", SAMPLINGS)
+        return float(self._unscaled(self._mean_scaled(method, nodes, weights, n_samples,
+                                                      sampling, seed)))
+
+    def _mean_scaled(self, method, nodes, weights, n_samples, sampling, seed):
         idx = self._node_subset(nodes)
         K = idx.shape[0]
         if weights is None:

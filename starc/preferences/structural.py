@@ -45,10 +45,12 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._extremes import far_exponent
 from .._validation import (as_float_array, check_choice, check_positive_int, check_real,
                            check_seed)
 from ..exceptions import ValidationError
@@ -151,8 +153,14 @@ def k_center(points, n_clusters, *, seed=None):
     if M > X.shape[0]:
         raise ValidationError(f"n_clusters={M} exceeds the number of points {X.shape[0]}")
     rng = check_seed(seed)
-    centers, snaps = _greedy_order(X, M, rng, [M])
+    k = far_exponent(np.abs(X).max())     # distances are exact under X -> X / 2^k
+    centers, snaps = _greedy_order(np.ldexp(X, -k), M, rng, [M])
     labels, radius = snaps[M]
+    with np.errstate(over="ignore"):
+        radius = float(np.ldexp(radius, k))
+    if not np.isfinite(radius):
+        raise ValidationError("points: the covering radius exceeds the float range "
+                              "(1.8e308); divide the points by a constant first")
     return centers, labels, radius
 
 
@@ -227,11 +235,21 @@ def structural_function(points, n_clusters, *, variance_scale=1.0, exponent=1.0,
     p = check_real(exponent, "exponent", low=0.0, low_open=True)
     max_pairs = check_positive_int(max_pairs, "max_pairs")
     rng = check_seed(seed)
+    # on X / 2^k (the same clusters), then times 2^(k p): homogeneous of degree p
+    k = far_exponent(np.abs(X).max())
+    X = np.ldexp(X, -k)
     _, snaps = _greedy_order(X, int(ms.max()), rng, ms.tolist())
     out = np.empty(ms.shape[0])
     for i, m in enumerate(ms.tolist()):
         labels, _ = snaps[m]
         out[i] = _within_mean(X, labels, s, p, max_pairs, rng)
+    if k:
+        whole = math.floor(k * p)
+        with np.errstate(over="ignore", under="ignore"):
+            out = np.ldexp(out * 2.0 ** (k * p - whole), whole)
+    if not np.all(np.isfinite(out)):
+        raise ValidationError("the structural function exceeds the float range (1.8e308) "
+                              "for these points; divide them by a constant first")
     return float(out[0]) if scalar else out
 
 

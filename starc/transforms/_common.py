@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 
+from .._extremes import scaled_by_max_abs, unscale
 from .._validation import STOCHASTIC_ATOL, as_float_array, check_real
 from ..exceptions import ValidationError
 
@@ -119,6 +120,108 @@ def elementwise_transform(arr: np.ndarray, kind: str, low, high) -> np.ndarray:
     from scipy.special import expit  # sigmoid
 
     return expit(arr)
+
+
+def finite_result(out: np.ndarray, what: str) -> np.ndarray:
+    """``out``, or ValidationError when some entry exceeded the float range (an overflow of
+    a value that is itself beyond +-1.8e308, computed without intermediate overflow)."""
+    if not np.all(np.isfinite(out)):
+        raise ValidationError(
+            f"{what} is beyond the float range (|value| > 1.8e308) for these inputs; the "
+            "exact result is not representable, so rescale the inputs first (e.g. divide "
+            "them by a power of ten)")
+    return out
+
+
+def moments(arr: np.ndarray, axes, weights=None):
+    r"""Centred values and standard deviation over ``axes``, without overflow.
+
+    Returns ``(centred_s, std_s, maxabs_s, k)``: ``arr - mean = centred_s * 2**k``,
+    ``std = std_s * 2**k`` (population, ``ddof=0``; under the distribution ``weights`` when
+    given) and ``maxabs_s * 2**k`` the largest ``|arr|`` (over the support of
+    ``weights``). Computed on ``arr / 2**k`` with :math:`2^k` a power of two near
+    ``max |arr|`` (kept axes): bit-for-bit the textbook numbers when those are finite.
+    """
+    r_s, k = scaled_by_max_abs(arr, axes)
+    if weights is None:
+        centred = r_s - r_s.mean(axis=axes, keepdims=True)
+        std = np.sqrt(np.mean(centred**2, axis=axes, keepdims=True))
+        maxabs = np.max(np.abs(r_s), axis=axes, keepdims=True)
+    else:
+        centred = r_s - np.sum(weights * r_s, axis=axes, keepdims=True)
+        std = np.sqrt(np.sum(weights * centred**2, axis=axes, keepdims=True))
+        maxabs = np.max(np.where(weights > 0, np.abs(r_s), 0.0), axis=axes, keepdims=True)
+    return centred, std, maxabs, k
+
+
+def centre(arr: np.ndarray, axes, what: str, weights=None) -> np.ndarray:
+    """``arr - mean(arr)`` over ``axes`` (weighted by ``weights``), refused if beyond range."""
+    centred, _, _, k = moments(arr, axes, weights)
+    return finite_result(unscale(centred, k), what)
+
+
+def zscore(arr: np.ndarray, axes, weights=None) -> np.ndarray:
+    """``(arr - mean) / std`` over ``axes``; 0 where ``std`` is round-off (never overflows)."""
+    centred, std, maxabs, _ = moments(arr, axes, weights)
+    return standardize_centred(centred, std, maxabs)
+
+
+def minmax(arr: np.ndarray, axes, weights=None) -> np.ndarray:
+    """``(arr - min) / (max - min)`` over ``axes`` (over the support of ``weights``)."""
+    r_s, _ = scaled_by_max_abs(arr, axes)
+    if weights is None:
+        lo, hi = (np.min(r_s, axis=axes, keepdims=True), np.max(r_s, axis=axes,
+                                                                keepdims=True))
+    else:
+        lo = np.min(np.where(weights > 0, r_s, np.inf), axis=axes, keepdims=True)
+        hi = np.max(np.where(weights > 0, r_s, -np.inf), axis=axes, keepdims=True)
+    return rescale(r_s, lo, hi)
+
+
+def scaled_sum(u: np.ndarray, ax: int, what: str, weights=None) -> np.ndarray:
+    """``sum(u * weights)`` along ``ax`` without intermediate overflow; refused if the sum
+    itself is beyond the float range. ``weights`` (shaped to broadcast) are optional."""
+    u_s, k = scaled_by_max_abs(u, ax)
+    k = np.squeeze(k, axis=ax)
+    if weights is not None:
+        w_s, kw = scaled_by_max_abs(weights)
+        u_s = u_s * w_s
+        k = k + kw.reshape(())
+    return finite_result(unscale(np.sum(u_s, axis=ax), k), what)
+
+
+def scaled_prod(u: np.ndarray, ax: int, what: str) -> np.ndarray:
+    """``prod(u)`` along ``ax`` as mantissa and exponent: no intermediate overflow or
+    underflow; refused if the product itself is beyond the float range."""
+    m, e = np.frexp(np.moveaxis(u, ax, 0))
+    acc = np.ones(m.shape[1:])
+    exp = np.zeros(m.shape[1:], dtype=np.int64)
+    for j in range(m.shape[0]):
+        acc, de = np.frexp(acc * m[j])
+        exp += e[j] + de
+    with np.errstate(under="ignore"):
+        return finite_result(unscale(acc, exp), what)
+
+
+def softmin(u: np.ndarray, beta: float, ax: int) -> np.ndarray:
+    r""":math:`-\beta \log \tfrac1K \sum_k e^{-u_k/\beta}` along ``ax``, finite inputs.
+
+    As :math:`-\beta \log(1 + \operatorname{mean}(\operatorname{expm1}(-(u -
+    \min u)/\beta))) + \min u`, exact in both limits, evaluated on :math:`u / 2^k` with
+    temperature :math:`\beta / 2^k` (the soft-min is positively homogeneous), so no
+    difference or ratio overflows; the result lies between the min and the mean.
+    """
+    u_s, k = scaled_by_max_abs(u, ax)
+    with np.errstate(over="ignore", under="ignore"):
+        b_s = np.ldexp(beta, -k)              # beta / 2^k, per slice; may be 0 or inf
+    low = u_s.min(axis=ax, keepdims=True)
+    safe = np.where((b_s > 0) & np.isfinite(b_s), b_s, 1.0)
+    with np.errstate(over="ignore"):
+        shrink = np.mean(np.expm1(-(u_s - low) / safe), axis=ax, keepdims=True)
+    out = low - safe * np.log1p(shrink)
+    out = np.where(b_s == 0, low, out)                          # beta << |u|: the min
+    out = np.where(np.isinf(b_s), u_s.mean(axis=ax, keepdims=True), out)  # >>: the mean
+    return np.squeeze(unscale(out, k), axis=ax)
 
 
 def standardize_centred(centred: np.ndarray, std: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -32,7 +32,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import broadcast_pair, check_axis, check_nonempty_axis
+from ._common import (broadcast_pair, check_axis, check_nonempty_axis, scaled_prod, scaled_sum,
+                      softmin)
 from .lsc import lsc, reference_reward
 
 __all__ = ["aggregate", "lsc_aggregate", "p_all_good", "AGGREGATIONS"]
@@ -82,7 +83,9 @@ def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
     ------
     ValidationError
         For NaN/inf inputs, an unknown ``how``, weights of the wrong length or given to
-        another aggregation, or ``beta <= 0``.
+        another aggregation, ``beta <= 0``, or a sum or product whose exact value is
+        beyond the float range (intermediate results never overflow: they are computed on
+        utilities divided by a power of two near the largest).
 
     References
     ----------
@@ -110,7 +113,7 @@ def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
                               f"how={how!r}")
     beta = check_real(beta, "beta", low=0.0, low_open=True)
     if how == "sum":
-        return u.sum(axis=ax)
+        return scaled_sum(u, ax, "aggregate(how='sum')")
     if how == "weighted_sum":
         if weights is None:
             raise ValidationError("how='weighted_sum' needs weights, one per property "
@@ -121,17 +124,12 @@ def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
                                   f"length {n_props} (U.shape[{axis}]), got {w.shape[0]}")
         shape = [1] * u.ndim
         shape[ax] = n_props
-        return np.sum(u * w.reshape(shape), axis=ax)
+        return scaled_sum(u, ax, "aggregate(how='weighted_sum')", w.reshape(shape))
     if how == "min":
         return u.min(axis=ax)
     if how == "prod":
-        return u.prod(axis=ax)
-    # -beta log mean exp(-(r - min)/beta) = -beta log1p(mean(expm1(-(r - min)/beta))):
-    # exact in both limits (no cancellation as beta -> inf, no overflow as beta -> 0)
-    low = u.min(axis=ax, keepdims=True)
-    with np.errstate(over="ignore"):
-        shrink = np.mean(np.expm1(-(u - low) / beta), axis=ax)  # in [1/K - 1, 0]
-    return np.squeeze(low, axis=ax) - beta * np.log1p(shrink)
+        return scaled_prod(u, ax, "aggregate(how='prod')")
+    return softmin(u, beta, ax)
 
 
 def _lsc_terms(R, r_ref, q: float, axis: int):
@@ -201,7 +199,7 @@ def lsc_aggregate(R, r_ref=None, *, q: float = 0.85, axis: int = 0) -> np.ndarra
     array([-1.38629436, -3.0971747 ])
     """
     terms, ax = _lsc_terms(R, r_ref, q, axis)
-    return terms.sum(axis=ax)
+    return scaled_sum(terms, ax, "lsc_aggregate")
 
 
 def p_all_good(R, r_ref=None, *, q: float = 0.85, axis: int = 0, policy=None) -> np.ndarray:

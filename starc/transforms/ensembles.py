@@ -49,7 +49,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import check_axis, check_nonempty_axis, standardize_centred
+from .._extremes import scaled_by_max_abs, unscale
+from ._common import check_axis, check_nonempty_axis, finite_result, softmin, zscore
 
 __all__ = ["ensemble_reward", "standardize_members", "ENSEMBLE_METHODS"]
 
@@ -104,9 +105,7 @@ def standardize_members(R, *, axis: int = 0) -> np.ndarray:
     other = tuple(i for i in range(r.ndim) if i != ax)
     if r.size == 0:
         raise ValidationError(f"R has no scores, got shape {r.shape}")
-    centred = r - r.mean(axis=other, keepdims=True)
-    std = np.sqrt(np.mean(centred**2, axis=other, keepdims=True))
-    return standardize_centred(centred, std, np.max(np.abs(r), axis=other, keepdims=True))
+    return zscore(r, other)
 
 
 def ensemble_reward(R, how: str = "mean", *, lam: float = 1.0, beta: float = 1.0,
@@ -158,7 +157,10 @@ def ensemble_reward(R, how: str = "mean", *, lam: float = 1.0, beta: float = 1.0
     ------
     ValidationError
         For NaN/inf, an unknown ``how``, ``lam < 0``, ``beta <= 0``, ``alpha`` outside
-        [0, 1], or a ``nominal`` index out of range.
+        [0, 1], a ``nominal`` index out of range, or a ``mean_minus_std`` /
+        ``mean_minus_var`` result beyond the float range (the other statistics lie
+        between the smallest and largest score, and are computed without overflow for
+        scores anywhere in the float range).
 
     References
     ----------
@@ -198,26 +200,30 @@ def ensemble_reward(R, how: str = "mean", *, lam: float = 1.0, beta: float = 1.0
     if standardize:
         r = standardize_members(r, axis=ax) if r.ndim >= 2 else np.zeros_like(r)
 
-    if how == "mean":
-        return r.mean(axis=ax)
-    if how == "median":
-        return np.median(r, axis=ax)
     if how == "min":
         return r.min(axis=ax)
     if how == "max":
         return r.max(axis=ax)
-    if how in ("mean_minus_std", "mean_minus_var"):
-        mean = r.mean(axis=ax)
-        var = np.mean((r - np.expand_dims(mean, ax)) ** 2, axis=ax)
-        penalty = np.sqrt(var) if how == "mean_minus_std" else var
-        return mean - lam * penalty
     if how == "softmin":
-        # -beta log mean exp(-(r - min)/beta) = -beta log1p(mean(expm1(-(r - min)/beta))):
-        # exact in both limits (no cancellation as beta -> inf, no overflow as beta -> 0)
-        low = r.min(axis=ax, keepdims=True)
+        return softmin(r, beta, ax)
+    # means, medians and spreads of r / 2^k (2^k near the largest |score| of each
+    # response): no sum or difference overflows, and the numbers are bit-for-bit the
+    # plain ones whenever those are finite
+    r_s, k = scaled_by_max_abs(r, ax)
+    k = np.squeeze(k, axis=ax)
+    if how == "mean":
+        return unscale(r_s.mean(axis=ax), k)
+    if how == "median":
+        return unscale(np.median(r_s, axis=ax), k)
+    if how in ("mean_minus_std", "mean_minus_var"):
+        mean = r_s.mean(axis=ax)
+        var = np.mean((r_s - np.expand_dims(mean, ax)) ** 2, axis=ax)
         with np.errstate(over="ignore"):
-            shrink = np.mean(np.expm1(-(r - low) / beta), axis=ax)  # in [1/K - 1, 0]
-        return np.squeeze(low, axis=ax) - beta * np.log1p(shrink)
+            if how == "mean_minus_std":
+                out = unscale(mean - lam * np.sqrt(var), k)
+            else:                        # the variance has units of r^2: one more 2^k
+                out = unscale(mean - lam * unscale(var, k), k)
+        return finite_result(out, f"ensemble_reward(how={how!r})")
     # nominal_min
-    nom = r.mean(axis=ax) if nominal == "mean" else np.take(r, int(nominal), axis=ax)
-    return alpha * nom + (1.0 - alpha) * r.min(axis=ax)
+    nom = r_s.mean(axis=ax) if nominal == "mean" else np.take(r_s, int(nominal), axis=ax)
+    return unscale(alpha * nom + (1.0 - alpha) * r_s.min(axis=ax), k)

@@ -36,8 +36,9 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import (ELEMENTWISE_KINDS, broadcast_pair, check_axis, check_kind_options,
-                      elementwise_transform, rescale, standardize_centred)
+from .._extremes import scaled_by_max_abs, unscale
+from ._common import (ELEMENTWISE_KINDS, broadcast_pair, centre, check_axis,
+                      check_kind_options, elementwise_transform, finite_result, minmax, zscore)
 
 __all__ = ["lsc", "reference_reward", "transform", "TRANSFORM_KINDS", "REFERENCE_METHODS"]
 
@@ -78,7 +79,9 @@ def lsc(r, r_ref) -> np.ndarray:
     Raises
     ------
     ValidationError
-        If an input contains NaN or inf, or the shapes do not broadcast.
+        If an input contains NaN or inf, the shapes do not broadcast, or
+        :math:`r - r_{\mathrm{ref}} < -1.8 \times 10^{308}` somewhere (the result, about
+        :math:`r - r_{\mathrm{ref}}`, is then beyond the float range).
 
     See Also
     --------
@@ -107,8 +110,11 @@ def lsc(r, r_ref) -> np.ndarray:
     r, ref = broadcast_pair(r, ref, "r", "r_ref")
     from scipy.special import log_expit
 
-    with np.errstate(over="ignore"):  # r - r_ref beyond the double range: +-inf, exact limits
-        return log_expit(r - ref)
+    with np.errstate(over="ignore"):  # r - r_ref beyond the double range: +-inf
+        out = log_expit(r - ref)
+    # r - r_ref above +1.8e308 gives -0.0 (the exact value underflows); below -1.8e308
+    # the value, about r - r_ref, is not representable
+    return finite_result(out, "lsc(r, r_ref) = log sigmoid(r - r_ref), about r - r_ref")
 
 
 def reference_reward(samples, q: float = 0.85, method: str = "empirical", *, axis: int = -1,
@@ -177,16 +183,23 @@ def reference_reward(samples, q: float = 0.85, method: str = "empirical", *, axi
     if m == 0:
         raise ValidationError(f"samples has no entries along axis {axis}; pass at least one "
                               "reward sample per prompt")
+    # statistics of s / 2^k, 2^k near max|s| per prompt: no overflow in a difference,
+    # a sum or a square (bit-for-bit the plain numbers when those are finite)
+    s_s, k = scaled_by_max_abs(s, ax)
+    if not keepdims:
+        k = np.squeeze(k, axis=ax)
     if method == "empirical":
-        return np.asarray(np.quantile(s, q, axis=ax, keepdims=keepdims), dtype=np.float64)
+        ref_s = np.quantile(s_s, q, axis=ax, keepdims=keepdims)
+        return np.asarray(unscale(ref_s, k), dtype=np.float64)
     if m < 2:
         raise ValidationError(f"method='normal' needs at least 2 samples per prompt to fit a "
                               f"standard deviation, got {m} along axis {axis}")
     from scipy.special import ndtri
 
-    mean = s.mean(axis=ax, keepdims=keepdims)
-    std = s.std(axis=ax, ddof=1, keepdims=keepdims)
-    return np.asarray(mean + std * ndtri(q), dtype=np.float64)
+    mean = s_s.mean(axis=ax, keepdims=keepdims)
+    std = s_s.std(axis=ax, ddof=1, keepdims=keepdims)
+    return np.asarray(finite_result(unscale(mean + std * ndtri(q), k),
+                                    "reference_reward(method='normal')"), dtype=np.float64)
 
 
 def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,
@@ -207,7 +220,12 @@ def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,
 
     where :math:`\bar r_x`, :math:`s_x` (``ddof=0``), :math:`\min_x`, :math:`\max_x` are
     taken over the responses of prompt :math:`x` (along ``axis``). A prompt whose rewards
-    are all equal maps to 0 under ``zscore`` and ``minmax`` (never NaN).
+    are all equal maps to 0 under ``zscore`` and ``minmax`` (never NaN). The statistics
+    are computed on :math:`r / 2^k` with :math:`2^k` a power of two near
+    :math:`\max_x |r|`, so rewards anywhere in the float range give the exact
+    ``zscore``/``minmax`` (``minmax([1e308, -1e308, 0]) = [1, 0, 0.5]``); ``center`` and
+    ``lsc`` raise ``ValidationError`` only when their exact result exceeds
+    :math:`1.8 \times 10^{308}` in magnitude.
 
     ``center``, ``zscore``, ``minmax`` and ``lsc`` (with its default per-prompt reference)
     are invariant to a per-prompt shift :math:`r \mapsto r + c(x)`; the others are not.
@@ -240,7 +258,8 @@ def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,
     ------
     ValidationError
         For an unknown ``kind``, NaN/inf inputs, ``clip`` without bounds or with
-        ``low > high``, or options given to a transform that does not use them.
+        ``low > high``, options given to a transform that does not use them, or a
+        ``center``/``lsc`` result beyond the float range.
 
     References
     ----------
@@ -271,13 +290,11 @@ def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,
     if kind in ELEMENTWISE_KINDS:
         return elementwise_transform(arr, kind, low, high)
     if kind == "center":
-        return arr - arr.mean(axis=ax, keepdims=True)
+        return centre(arr, ax, "transform(kind='center')")
     if kind == "zscore":
-        centred = arr - arr.mean(axis=ax, keepdims=True)
-        std = np.sqrt(np.mean(centred**2, axis=ax, keepdims=True))
-        return standardize_centred(centred, std, np.max(np.abs(arr), axis=ax, keepdims=True))
+        return zscore(arr, ax)
     if kind == "minmax":
-        return rescale(arr, arr.min(axis=ax, keepdims=True), arr.max(axis=ax, keepdims=True))
+        return minmax(arr, ax)
     # lsc
     if r_ref is None:
         ref = reference_reward(arr, q, axis=ax, keepdims=True)

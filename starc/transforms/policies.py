@@ -44,6 +44,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .._extremes import scale_exponent
 from .._validation import as_float_array, check_choice, check_positive_int
 from ..exceptions import ValidationError
 from ._common import (as_log_probs, as_probs, broadcast_all, broadcast_pair, prefix_and_tail,
@@ -587,6 +588,12 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
         arrays["target"] = as_float_array(target, "target", min_ndim=1)
     parts = broadcast_all(arrays)
     lp, uu = parts[0], parts[1]
+    # The tilt depends on (u, gamma) only through u / gamma: sweep u / 2^k, 2^k near the
+    # largest |u| on the support, and scale gamma back, so no spread or variance of u
+    # overflows (or underflows) for utilities anywhere in the float range.
+    u_k = int(scale_exponent(np.max(np.where(np.isfinite(lp), np.abs(uu), 0.0),
+                                    initial=0.0)))
+    uu = np.ldexp(uu, -u_k)
     tt = parts[2] if target is not None else uu
     grid = _as_kl_grid(kl)
     n_points = check_positive_int(n_points, "n_points", minimum=8)
@@ -613,6 +620,7 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
     k_hi = float(grid.max())
     if k_hi == 0.0:
         v0 = stats(0.0)[1]
+        v0 = v0 if target is not None else float(np.ldexp(v0, u_k))
         return KLSweep(kl=grid.copy(), gamma=np.full(grid.size, np.inf),
                        value=np.full(grid.size, v0), kl_max=kl_max)
     if k_hi >= kl_max * (1.0 - 1e-9):
@@ -658,8 +666,11 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
             else:
                 k_t, v_t, _ = stats(np.exp(t))
             log_beta[j], value[j] = t, v_t
-    gamma = np.exp(-log_beta)
+    with np.errstate(over="ignore"):
+        gamma = np.ldexp(np.exp(-log_beta), u_k)      # back to the units of u
     gamma[grid == 0] = np.inf
+    if target is None:
+        value = np.ldexp(value, u_k)
     return KLSweep(kl=grid.copy(), gamma=gamma, value=value, kl_max=kl_max)
 
 

@@ -41,8 +41,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._extremes import scaled_by_max_abs, unscale
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
+from ._common import finite_result
 
 __all__ = ["clip_process_rewards", "delta_process_rewards", "clip_delta_process_rewards",
            "returns_to_go", "DELTA_FINALS"]
@@ -112,7 +114,8 @@ def clip_process_rewards(r, eta: float = 0.0, *, lengths=None) -> np.ndarray:
     Raises
     ------
     ValidationError
-        For NaN/inf, a non-finite ``eta``, or ``lengths`` outside ``[0, K]``.
+        For NaN/inf, a non-finite ``eta``, ``lengths`` outside ``[0, K]``, or a shortfall
+        :math:`r_k - \eta` below :math:`-1.8 \times 10^{308}` (beyond the float range).
 
     References
     ----------
@@ -128,7 +131,9 @@ def clip_process_rewards(r, eta: float = 0.0, *, lengths=None) -> np.ndarray:
     arr = _steps(r)
     eta = check_real(eta, "eta")
     mask, _ = _mask(arr, lengths)
-    return np.where(mask, np.minimum(arr - eta, 0.0), 0.0)
+    with np.errstate(over="ignore"):
+        out = np.where(mask, np.minimum(arr - eta, 0.0), 0.0)
+    return finite_result(out, "clip_process_rewards: r - eta")
 
 
 def delta_process_rewards(r, *, final: str = "zero", lengths=None) -> np.ndarray:
@@ -160,7 +165,8 @@ def delta_process_rewards(r, *, final: str = "zero", lengths=None) -> np.ndarray
     Raises
     ------
     ValidationError
-        For NaN/inf, an unknown ``final``, or ``lengths`` outside ``[0, K]``.
+        For NaN/inf, an unknown ``final``, ``lengths`` outside ``[0, K]``, or a
+        difference :math:`r_k - r_{k+1}` beyond the float range.
 
     References
     ----------
@@ -178,10 +184,11 @@ def delta_process_rewards(r, *, final: str = "zero", lengths=None) -> np.ndarray
     mask, lens = _mask(arr, lengths)
     nxt = np.zeros_like(arr)
     nxt[..., :-1] = arr[..., 1:]
-    out = arr - nxt
+    with np.errstate(over="ignore"):
+        out = arr - nxt
     is_last = np.arange(arr.shape[-1]) == (lens[..., None] - 1)
     out = np.where(is_last, arr if final == "keep" else 0.0, out)
-    return np.where(mask, out, 0.0)
+    return finite_result(np.where(mask, out, 0.0), "delta_process_rewards: r_k - r_{k+1}")
 
 
 def clip_delta_process_rewards(r, eta: float = 0.0, *, final: str = "zero",
@@ -252,7 +259,9 @@ def returns_to_go(r, gamma: float = 1.0, *, lengths=None) -> np.ndarray:
     Raises
     ------
     ValidationError
-        For NaN/inf, ``gamma`` outside [0, 1], or ``lengths`` outside ``[0, K]``.
+        For NaN/inf, ``gamma`` outside [0, 1], ``lengths`` outside ``[0, K]``, or a
+        return-to-go beyond the float range (partial sums never overflow on their own:
+        they are computed on the rewards divided by a power of two near the largest).
 
     References
     ----------
@@ -270,9 +279,12 @@ def returns_to_go(r, gamma: float = 1.0, *, lengths=None) -> np.ndarray:
     arr = _steps(r)
     gamma = check_real(gamma, "gamma", low=0.0, high=1.0)
     mask, _ = _mask(arr, lengths)
-    x = np.where(mask, arr, 0.0)
+    # on x / 2^k (2^k near the largest |r| of the trace): partial sums cannot overflow
+    x, k = scaled_by_max_abs(np.where(mask, arr, 0.0), -1)
     if gamma == 1.0:
-        return np.cumsum(x[..., ::-1], axis=-1)[..., ::-1].copy()
-    from scipy.signal import lfilter
+        g = np.cumsum(x[..., ::-1], axis=-1)[..., ::-1]
+    else:
+        from scipy.signal import lfilter
 
-    return lfilter([1.0], [1.0, -gamma], x[..., ::-1], axis=-1)[..., ::-1].copy()
+        g = lfilter([1.0], [1.0, -gamma], x[..., ::-1], axis=-1)[..., ::-1]
+    return finite_result(np.ascontiguousarray(unscale(g, k)), "returns_to_go")

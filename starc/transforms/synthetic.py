@@ -303,7 +303,7 @@ def aggregation_utilities(rewards, r_ref, methods=("raw_sum", "lsc_sum"), *,
     for name in methods:
         name = check_choice(name, "aggregation method", AGGREGATION_METHODS)
         if name == "raw_sum":
-            out[name] = r.sum(axis=0)
+            out[name] = aggregate(r, "sum")        # no intermediate overflow
         elif name == "lsc_sum":
             out[name] = lsc_aggregate(r, r_ref)
         elif name == "sigmoid_sum":
@@ -328,7 +328,8 @@ def _sigmoid_sum(r: np.ndarray, r_ref) -> np.ndarray:
     from .._validation import as_float_array
 
     ref = as_float_array(r_ref, "r_ref")
-    return expit(r - ref).sum(axis=0)
+    with np.errstate(over="ignore"):      # r - r_ref beyond +-1.8e308: sigmoid 0 or 1
+        return expit(r - ref).sum(axis=0)
 
 
 def compare_aggregations(scenario: AggregationScenario, kl,

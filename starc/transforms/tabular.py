@@ -51,9 +51,9 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import (ELEMENTWISE_KINDS, check_kind_options, elementwise_transform, rescale,
-                      standardize_centred)
-from .lsc import TRANSFORM_KINDS
+from ._common import (ELEMENTWISE_KINDS, centre, check_kind_options, elementwise_transform,
+                      minmax, zscore)
+from .lsc import TRANSFORM_KINDS, lsc
 
 __all__ = ["transform_reward", "TABULAR_SCOPES"]
 
@@ -171,25 +171,15 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
 
     stat_axes = (-3, -2, -1) if per == "global" else (-2, -1)
     wb = np.broadcast_to(weight, r.shape)
-    support = wb > 0
 
-    def mean(x):
-        return np.sum(wb * x, axis=stat_axes, keepdims=True)
-
+    # weighted statistics of r / 2^k, 2^k near max|r|: no overflow for finite rewards
     if kind == "center":
-        return r - mean(r)
+        return centre(r, stat_axes, "transform_reward(kind='center')", wb)
     if kind == "zscore":
-        centred = r - mean(r)
-        std = np.sqrt(mean(centred**2))
-        scale = np.max(np.where(support, np.abs(r), 0.0), axis=stat_axes, keepdims=True)
-        return standardize_centred(centred, std, scale)
+        return zscore(r, stat_axes, wb)
     if kind == "minmax":
-        lo = np.min(np.where(support, r, np.inf), axis=stat_axes, keepdims=True)
-        hi = np.max(np.where(support, r, -np.inf), axis=stat_axes, keepdims=True)
-        return rescale(r, lo, hi)
+        return minmax(r, stat_axes, wb)
     # lsc
-    from scipy.special import log_expit
-
     if r_ref is not None:
         ref = as_float_array(r_ref, "r_ref")
         try:
@@ -199,11 +189,11 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
         if shape != r.shape:
             raise ValidationError(f"r_ref of shape {ref.shape} must broadcast to the reward "
                                   f"shape {r.shape} without enlarging it")
-        return log_expit(r - ref)
+        return lsc(r, ref)
     q = check_real(q, "q", low=0.0, high=1.0, low_open=True, high_open=True)
     n_keep = 3 if per == "global" else 2
     lead = r.shape[:-n_keep]
     flat_r = r.reshape(-1, int(np.prod(r.shape[-n_keep:])))
     flat_w = wb.reshape(flat_r.shape)
     ref = _weighted_quantile(flat_r, flat_w, q).reshape(lead + (1,) * n_keep)
-    return log_expit(r - ref)
+    return lsc(r, ref)

@@ -101,3 +101,28 @@ def test_bad_options(mdp):
         tabulate_callable(lambda *x: 0.0, mdp, batch_size=0)
     with pytest.raises(ValidationError, match="state_features contains"):
         tabulate_callable(lambda *x: 0.0, mdp, state_features=np.full((5, 2), np.nan))
+
+
+def test_tables_beyond_memory_are_refused_before_allocating(monkeypatch):
+    calls = []
+
+    def fn(s, a, s2):
+        calls.append(1)
+        return 0.0 * s
+
+    # 10^13 transitions (80 TB): refused without a MemoryError and without calling fn
+    with pytest.raises(ValidationError, match="tabulate_callable.*reward table.*bytes"):
+        tabulate_callable(fn, (10**6, 10))
+    # one-hot rows of 10^5 actions need 80 GB on their own (the table, 0.8 MB, fits)
+    import starc._validation as V
+
+    monkeypatch.setattr(V, "available_memory_bytes", lambda: 16 * 2**30)
+    with pytest.raises(ValidationError, match="action_features='onehot'"):
+        tabulate_callable(fn, (1, 10**5), action_features="onehot")
+    # a huge user batch_size is clipped to the table, and refused when one batch of
+    # inputs alone would not fit
+    assert tabulate_callable(fn, (3, 2), batch_size=10**15).shape == (3, 2, 3)
+    monkeypatch.setattr(V, "available_memory_bytes", lambda: 2**20)
+    with pytest.raises(ValidationError, match="batch_size"):
+        tabulate_callable(fn, (200, 2), batch_size=10**6)
+    assert len(calls) == 1

@@ -166,6 +166,29 @@ def test_bad_tables_are_refused():
         from_toy_text(gym.make("FrozenLake-v1"), gamma=1.0)
 
 
+def test_malformed_initial_distribution_and_next_states_are_refused_not_repaired():
+    table = {0: {0: [(1.0, 1, 0.0, False)]}, 1: {0: [(1.0, 0, 1.0, False)]}}
+    for bad, match in (([1.5, -0.5], "entry 1 is -0.5"), ([0.2, 0.3], "sum to 1"),
+                       ([1.0, 0.0, 0.0], r"shape \(2,\)"), ([np.nan, 1.0], "entry 0 is nan"),
+                       (["a", "b"], "array of 2 probabilities")):
+        env = TableEnv(table)
+        env.initial_state_distrib = bad
+        with pytest.raises(ValidationError, match="initial_state_distrib.*" + match):
+            from_toy_text(env)
+    for s2 in (1.7, np.float64(0.5), True, "1", float("nan")):
+        env = TableEnv({0: {0: [(1.0, s2, 0.0, False)]}, 1: {0: [(1.0, 0, 1.0, False)]}})
+        with pytest.raises(ValidationError, match=r"P\[0\]\[0\]"):
+            from_toy_text(env)
+    # what is well formed is taken as it is: integral next states of any integer type, and
+    # a distribution summing to 1 up to round-off
+    env = TableEnv({0: {0: [(1.0, np.int64(1), 0.0, False)]}, 1: {0: [(1.0, 0.0, 1.0, False)]}})
+    env.initial_state_distrib = np.array([0.1, 0.9])
+    mdp, reward = from_toy_text(env)
+    np.testing.assert_array_equal(mdp.initial, [0.1, 0.9])
+    np.testing.assert_array_equal(mdp.transition[:, 0], [[0.0, 1.0], [1.0, 0.0]])
+    assert reward[1, 0, 0] == 1.0
+
+
 def test_a_reachable_unflagged_entry_into_a_terminal_state_is_refused():
     # 0 -a0-> 2 (terminated), 0 -a1-> 1, 1 -a0/a1-> 2 without the flag: 2 cannot absorb.
     table = {0: {0: [(1.0, 2, 1.0, True)], 1: [(1.0, 1, 0.0, False)]},

@@ -177,3 +177,24 @@ def test_load_weights_round_trip_and_refuses_pickles(tmp_path):
         load_weights(net, tmp_path / "tensor.pt")
     with pytest.raises(ValidationError, match="model must be a torch.nn.Module"):
         load_weights(lambda x: x, path)
+
+
+def test_tables_beyond_memory_are_refused_before_allocating(monkeypatch):
+    import starc._validation as V
+
+    net = ImitationStyleNet(3, 2)
+    with pytest.raises(ValidationError, match="tabulate.*reward table.*bytes"):
+        tabulate(net, (10**6, 10))
+    # (200000, 2): 640 GB of table (and 320 GB of one-hot rows) on a 64 GiB machine
+    monkeypatch.setattr(V, "available_memory_bytes", lambda: 64 * 2**30)
+    with pytest.raises(ValidationError, match="tabulate.*reward table.*bytes"):
+        tabulate(net, (200000, 2))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device_is_a_validation_error(mdp):
+    net = ImitationStyleNet(6, 3)
+    with pytest.raises(ValidationError, match="device 'cuda' is not available"):
+        tabulate(net, mdp, device="cuda")
+    with pytest.raises(ValidationError, match="device 'cuda:0' is not available"):
+        load_weights(net, __file__, device="cuda:0")

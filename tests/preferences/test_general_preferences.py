@@ -202,3 +202,75 @@ def test_bradley_terry_needs_strong_connectivity_unless_penalised():
 def test_bad_inputs(call, fragment):
     with pytest.raises(ValidationError, match=fragment):
         call()
+
+
+# ------------------------------------------------------------ counts across the float range
+
+
+def test_preference_matrix_is_exact_across_the_float_range():
+    big = np.finfo(float).max
+    assert preference_matrix([[0, 1e308], [1e308, 0]])[0, 1] == 0.5
+    assert preference_matrix([[0, big], [big, 0]])[1, 0] == 0.5
+    assert preference_matrix([[0, 3e307], [1e308, 0]])[0, 1] == pytest.approx(3 / 13,
+                                                                             rel=1e-15)
+    tiny = 5e-324                                   # the smallest subnormal, 2^-1074
+    assert preference_matrix([[0, tiny], [2 * tiny, 0]])[0, 1] == pytest.approx(1 / 3,
+                                                                               rel=1e-15)
+    # where W + W.T is finite, the same numbers as the textbook formula (bit for bit)
+    rng = np.random.default_rng(0)
+    W = rng.integers(0, 50, size=(9, 9)).astype(float) * rng.uniform(size=(9, 9))
+    np.fill_diagonal(W, 0.0)
+    N = W + W.T
+    textbook = np.where(N > 0, W / np.where(N > 0, N, 1.0), 0.5)
+    upper = np.triu(np.ones((9, 9), dtype=bool), 1)
+    P = preference_matrix(W)
+    np.testing.assert_array_equal(P[upper], textbook[upper])
+    for c in (1e-300, 1e-12, 1e100, 1e300):        # c * W is exact to round-off
+        np.testing.assert_allclose(preference_matrix(c * W), P, rtol=0, atol=1e-15)
+
+
+W_EXAMPLE = np.array([[0, 8, 9], [2, 0, 6], [1, 4, 0]], dtype=float)
+
+
+@pytest.mark.parametrize("c", [1e-300, 1e-200, 1e-12, 1e-3, 1.0, 37.0, 1e12, 1e100, 1e300])
+def test_bradley_terry_fit_does_not_depend_on_the_units_of_the_counts(c):
+    ref = fit_bradley_terry(W_EXAMPLE)
+    fit = fit_bradley_terry(c * W_EXAMPLE)
+    np.testing.assert_allclose(fit.scores, ref.scores, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fit.probabilities, ref.probabilities, rtol=0, atol=1e-12)
+    # the likelihood is homogeneous of degree 1 in the counts
+    assert fit.log_likelihood == pytest.approx(c * ref.log_likelihood, rel=1e-12)
+    assert fit.deviance == pytest.approx(c * ref.deviance, rel=1e-9)
+    assert fit.df == ref.df
+    # a ridge penalty scaled with the counts gives the same penalised fit
+    pen = fit_bradley_terry(W_EXAMPLE, l2=0.7)
+    np.testing.assert_allclose(fit_bradley_terry(c * W_EXAMPLE, l2=0.7 * c).scores,
+                               pen.scores, rtol=0, atol=1e-12)
+
+
+def test_bradley_terry_fit_is_the_mle_independently_checked():
+    fit = fit_bradley_terry(1e-250 * W_EXAMPLE)
+    s = fit.scores
+    # stationarity: sum_j W_ij - N_ij sigma(s_i - s_j) = 0 (relative to the total count)
+    N = W_EXAMPLE + W_EXAMPLE.T
+    grad = (W_EXAMPLE - N * expit(s[:, None] - s[None, :])).sum(axis=1)
+    assert np.max(np.abs(grad)) <= 1e-9 * W_EXAMPLE.sum()
+    # and the optimum of an independent optimiser on the log-likelihood (gauge s_0 = 0)
+
+    def nll(x):
+        t = np.concatenate([[0.0], x])
+        return -np.sum(W_EXAMPLE * log_expit(t[:, None] - t[None, :]))
+
+    opt = minimize(nll, np.zeros(2), method="Nelder-Mead",
+                   options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 20000})
+    t = np.concatenate([[0.0], opt.x])
+    np.testing.assert_allclose(s, t - t.mean(), atol=1e-6)
+
+
+def test_bradley_terry_refuses_a_log_likelihood_beyond_the_float_range():
+    with pytest.raises(ValidationError, match="log-likelihood .* float range"):
+        fit_bradley_terry(1.5e307 * W_EXAMPLE)        # l = -15.02 * 1.5e307
+    # the largest counts whose log-likelihood is representable are fitted exactly
+    fit = fit_bradley_terry(np.array([[0, 1e307], [1e307, 0]]))
+    np.testing.assert_array_equal(fit.scores, [0.0, 0.0])
+    assert fit.log_likelihood == pytest.approx(2e307 * np.log(0.5), rel=1e-15)

@@ -422,3 +422,45 @@ def test_not_a_graph_and_bad_edge_arrays():
         o.distance(0, 7)
     with pytest.raises(ValidationError, match="contains 'x', which is not a node"):
         o.distance("x", 1)
+
+
+@pytest.mark.parametrize("method", ["path", "resistance"])
+@pytest.mark.parametrize("c", [5e-324, 1e-320, 1e-300, 1e300, np.finfo(float).max])
+def test_weighted_mean_does_not_depend_on_the_units_of_the_weights(method, c):
+    G = nx.Graph()
+    G.add_weighted_edges_from([(0, 1, 1.0), (1, 2, 2.0), (2, 3, 0.5), (0, 3, 4.0)],
+                              weight="variance")
+    w = np.array([1.0, 1.0, 1.0, 1.0])
+    ref = mean_inference_distance(G, method)
+    assert mean_inference_distance(G, method, weights=c * w) == pytest.approx(ref, rel=1e-15)
+    kw = dict(n_samples=200, seed=3)
+    assert mean_inference_distance(G, method, weights=c * w, **kw) == \
+        mean_inference_distance(G, method, weights=w, **kw)
+
+
+@pytest.mark.parametrize("j", [-1000, -300, 300, 1000])
+def test_distances_are_linear_in_the_variances_across_the_float_range(j):
+    """Path and resistance distances of variances c * w are c times those of w, for c
+    far outside the range where sums of variances or conductances 1 / w fit as they are."""
+    c = 2.0**j
+    u = np.array([0, 1, 2, 3, 0, 4])
+    v = np.array([1, 2, 3, 0, 2, 5])
+    w = np.array([1.0, 2.0, 0.5, 4.0, 3.0, 1.5])
+    ref = InferenceDistanceOracle.from_edges(7, u, v, w)
+    big = InferenceDistanceOracle.from_edges(7, u, v, c * w)
+    for method in ("path", "resistance"):
+        M = ref.matrix(method=method)
+        np.testing.assert_allclose(big.matrix(method=method), c * M, rtol=1e-13)
+        assert big.distance(0, 2, method) == pytest.approx(c * ref.distance(0, 2, method),
+                                                           rel=1e-13)
+        assert big.mean(method) == pytest.approx(c * ref.mean(method), rel=1e-13)
+        assert big.distance(0, 6, method) == math.inf        # other component: still inf
+
+
+def test_distances_beyond_the_float_range_are_refused_not_inf():
+    G = nx.path_graph(4)
+    nx.set_edge_attributes(G, 1e308, "variance")
+    for method in ("path", "resistance"):
+        with pytest.raises(ValidationError, match="exceeds the float range"):
+            inference_distance(G, 0, 3, method)          # 3e308
+        assert inference_distance(G, 0, 1, method) == pytest.approx(1e308, rel=1e-13)

@@ -160,3 +160,32 @@ def test_bad_edge_variances_are_refused(bad):
     G.add_edge("u", "v", variance=bad)
     with pytest.raises(ValidationError, match=r"G: edge \('u', 'v'\) has variance="):
         graph_laplacian(G)
+
+
+def test_variances_at_the_ends_of_the_float_range():
+    # no intermediate beta^2: the variance is exact wherever it is representable
+    for beta in (1e-150, 1e150):
+        assert hp_edge_variance(beta) == pytest.approx(math.pi**2 / 3 / beta / beta,
+                                                       rel=1e-15)
+        assert hp_edge_variance(beta, model="fisher") == pytest.approx(4 / beta / beta,
+                                                                       rel=1e-15)
+    for beta in (1e-160, 1e-300):
+        with pytest.raises(ValidationError, match="overflow"):
+            hp_edge_variance(beta)
+        with pytest.raises(ValidationError, match="overflow"):
+            hp_edge_variance(beta, model="fisher")
+    with pytest.raises(ValidationError, match="underflow"):
+        hp_edge_variance(1e300)
+    # parallel edges of tiny or huge variances merge in series of conductances exactly
+    for w in (1e-310, 1e300, 1e308):
+        G = nx.MultiGraph()
+        G.add_edge(0, 1, variance=w)
+        G.add_edge(0, 1, variance=w)
+        assert merge_parallel_edges(G)[0][1]["variance"] == pytest.approx(w / 2, rel=1e-15)
+    G = nx.MultiGraph()
+    G.add_edge(0, 1, variance=5e-324)
+    G.add_edge(0, 1, variance=5e-324)
+    with pytest.raises(ValidationError, match="underflows to 0"):
+        merge_parallel_edges(G)
+    with pytest.raises(ValidationError, match="conductance"):
+        graph_laplacian(nx.Graph([(0, 1, {"variance": 5e-324})]))

@@ -128,3 +128,28 @@ def test_predict_unknown_kind():
     fit = fit_structural_function([4, 8, 16], [0.5, 0.25, 0.125])
     with pytest.raises(ValidationError, match="unknown kind 'cubic'"):
         fit.predict(4, kind="cubic")
+
+
+@pytest.mark.parametrize("j", [-1000, -400, 400, 1000])
+def test_k_center_and_structural_function_in_the_units_of_the_points(j):
+    c = 2.0**j
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    centers, labels, radius = k_center(X, 4, seed=1)
+    c2, l2, r2 = k_center(c * X, 4, seed=1)
+    np.testing.assert_array_equal(c2, centers)
+    np.testing.assert_array_equal(l2, labels)
+    assert r2 == pytest.approx(c * radius, rel=1e-14)
+    for p in (1.0, 1.5):
+        ref = structural_function(X, [1, 3, 5], exponent=p, seed=2)
+        if abs(j * p) < 1000:
+            got = structural_function(c * X, [1, 3, 5], exponent=p, seed=2)
+            np.testing.assert_allclose(got, 2.0 ** (j * p) * ref, rtol=1e-13)
+
+
+def test_k_center_and_structural_function_beyond_the_float_range_are_refused():
+    X = np.array([[1e308], [-1e308]])
+    with pytest.raises(ValidationError, match="covering radius exceeds the float range"):
+        k_center(X, 1, seed=0)
+    assert k_center(X, 2, seed=0)[2] == 0.0
+    with pytest.raises(ValidationError, match="exceeds the float range"):
+        structural_function(X, 1, seed=0)
