@@ -27,7 +27,10 @@ References
    Quantifying Differences Between Reward Functions". ICLR 2024.
 """
 
+from .accuracy import one_to_many_accuracy, preference_accuracy
+from .bootstrap import STATISTICS, BootstrapResult, bootstrap
 from .canonical import CANONICALIZATIONS, canonicalize
+from .correlations import RANK_METHODS, rank_correlation
 from .distances import distance, pairwise_distances, pearson_distance
 from .frames import RewardTable, from_frame
 from .norms import NORMS, norm, normalize
@@ -40,6 +43,10 @@ __all__ = [
     "distance", "pearson_distance", "pairwise_distances",
     # regret
     "regret", "worst_case_regret", "regret_bound", "soundness_constant", "TIES",
+    # baselines and evaluation
+    "rank_correlation", "RANK_METHODS", "preference_accuracy", "one_to_many_accuracy",
+    # uncertainty
+    "bootstrap", "BootstrapResult", "STATISTICS",
     # data in
     "from_frame", "RewardTable",
 ]
