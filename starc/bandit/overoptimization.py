@@ -71,6 +71,7 @@ import numbers
 import numpy as np
 
 from .._validation import as_float_array, check_choice
+from ._checks import as_bandit_reward, check_pair_shapes, reward_shape, setting
 from ..exceptions import MissingDependencyError, ValidationError
 from ..transforms._common import as_log_probs
 from ..transforms.policies import (_tilt, best_of_n_kl, best_of_n_policy, kl_divergence,
@@ -90,89 +91,21 @@ DEFAULT_KL_POINTS = 20
 _REL_ZERO = 1e-12
 
 
-# -- argument checks (private) -----------------------------------------------------------
+# -- argument checks (private; the shared ones are in starc.bandit._checks) -----------------------------------------------------------
 
-def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
-    if mask is None:
-        return np.ones(shape, dtype=bool)
-    arr = np.asarray(mask)
-    if arr.dtype != bool:
-        raise ValidationError(f"mask must be a boolean array of shape {shape} (True marks a "
-                              f"real response), got dtype {arr.dtype}")
-    if arr.shape != shape:
-        raise ValidationError(f"mask must have the shape of the rewards {shape}, got "
-                              f"{arr.shape}")
-    empty = ~arr.any(axis=1)
-    if np.any(empty):
-        raise ValidationError(f"mask: prompt {int(np.argmax(empty))} has no valid response; "
-                              "every prompt needs at least one")
-    return arr
-
-
-def _check_rewards(r_true, r_proxy, mask):
-    a = as_float_array(r_true, "r_true", allow_nonfinite=True)
-    b = as_float_array(r_proxy, "r_proxy", allow_nonfinite=True)
-    for name, arr in (("r_true", a), ("r_proxy", b)):
-        if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise ValidationError(f"{name} must have shape (n_prompts, n_responses) with both "
-                                  f"> 0, got shape {arr.shape}")
-    if a.shape != b.shape:
-        raise ValidationError(f"r_true and r_proxy must have the same shape, got {a.shape} "
-                              f"and {b.shape}")
-    valid = _check_mask(mask, a.shape)
-    for name, arr in (("r_true", a), ("r_proxy", b)):
-        bad = valid & ~np.isfinite(arr)
-        if np.any(bad):
-            i, j = np.argwhere(bad)[0]
-            raise ValidationError(f"{name} has {int(bad.sum())} NaN or infinite value(s) on "
-                                  f"valid responses (first at [{i}, {j}]); only entries where "
-                                  "mask is False may hold them")
-    # padding is never read: replace it once, here
-    return np.where(valid, a, 0.0), np.where(valid, b, 0.0), valid
-
-
-def _check_prompt_weights(prompt_weights, n: int) -> np.ndarray:
-    if prompt_weights is None:
-        return np.full(n, 1.0 / n)
-    w = as_float_array(prompt_weights, "prompt_weights")
-    if w.shape != (n,):
-        raise ValidationError(f"prompt_weights must have shape ({n},) (one weight per "
-                              f"prompt), got {w.shape}")
-    if np.any(w < 0):
-        raise ValidationError(f"prompt_weights has a negative entry {float(w.min()):.3g}; "
-                              "weights must be >= 0")
-    total = float(w.sum())
-    if not abs(total - 1.0) <= 1e-9:
-        raise ValidationError(f"prompt_weights must sum to 1 (rtol 1e-9), got {total!r}; "
-                              "normalise them, e.g. w / w.sum()")
-    return w
-
-
-def _check_response_weights(response_weights, valid: np.ndarray) -> np.ndarray:
-    """Reference policy nu as log-probabilities (n, m): -inf off the mask and where nu = 0."""
-    if response_weights is None:
-        counts = valid.sum(axis=1, keepdims=True)
-        return np.where(valid, -np.log(counts), -np.inf)
-    w = as_float_array(response_weights, "response_weights", allow_nonfinite=True)
-    if w.shape != valid.shape:
-        raise ValidationError(f"response_weights must have the shape of the rewards "
-                              f"{valid.shape}, got {w.shape}")
-    w = np.where(valid, w, 0.0)
-    if not np.all(np.isfinite(w)):
-        raise ValidationError("response_weights has NaN or infinite value(s) on valid "
-                              "responses")
-    if np.any(w < 0):
-        raise ValidationError(f"response_weights has a negative entry {float(w.min()):.3g}; "
-                              "weights must be >= 0")
-    sums = w.sum(axis=1)
-    err = np.abs(sums - 1.0)
-    if np.any(err > 1e-9):
-        i = int(np.argmax(err))
-        raise ValidationError(f"response_weights: the valid entries of prompt {i} sum to "
-                              f"{float(sums[i])!r}; each prompt's must sum to 1 (rtol 1e-9)")
+def _check_inputs(r_true, r_proxy, mask, prompt_weights, response_weights):
+    """Rewards (padding 0), the valid mask, mu and log nu (-inf off the mask and at nu = 0)."""
+    for name, r in (("r_true", r_true), ("r_proxy", r_proxy)):
+        if len(reward_shape(r, name)) != 2:
+            raise ValidationError(f"{name} must have shape (n_prompts, n_responses) (one "
+                                  f"reward model), got shape {np.shape(r)}")
+    check_pair_shapes(np.shape(r_true), np.shape(r_proxy), "r_true", "r_proxy")
+    st = setting(np.shape(r_true), mask, prompt_weights, response_weights)
+    rt = as_bandit_reward(r_true, st.mask, "r_true")   # padding is never read: 0 from here
+    rp = as_bandit_reward(r_proxy, st.mask, "r_proxy")
     with np.errstate(divide="ignore"):
-        lw = np.log(w)
-    return as_log_probs(lw, "response_weights")  # renormalised exactly in log space
+        lw = np.log(st.nu)
+    return rt, rp, st.valid, st.mu, as_log_probs(lw, "response_weights")
 
 
 def _check_ns(n) -> np.ndarray:
@@ -313,10 +246,8 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
     >>> t["kl"].round(4).tolist()    # best-of-2 below log 2 - 1/2; the argmax: log 3
     [0.0, 0.1617, 1.0986]
     """
-    rt, rp, valid = _check_rewards(r_true, r_proxy, mask)
-    n_prompts = rt.shape[0]
-    mu = _check_prompt_weights(prompt_weights, n_prompts)
-    lp = _check_response_weights(response_weights, valid)
+    rt, rp, _, mu, lp = _check_inputs(r_true, r_proxy, mask, prompt_weights,
+                                          response_weights)
     ns = _check_ns(n)
     if kl is not None and betas is not None:
         raise ValidationError("give kl or betas, not both (KL values, or temperatures of the "

@@ -325,20 +325,21 @@ class TestBadInput:
     R = np.zeros((2, 3))
 
     @pytest.mark.parametrize("kw, match", [
-        ({"r_true": np.zeros(3)}, r"r_true must have shape \(n_prompts, n_responses\)"),
-        ({"r_proxy": np.zeros((2, 4))}, "r_true and r_proxy must have the same shape"),
-        ({"r_true": [[np.nan, 0, 0], [0, 0, 0]]}, r"r_true has 1 NaN .*\(first at \[0, 0\]\)"),
+        ({"r_true": np.zeros(3)}, r"r_true must have shape \(\.\.\., n_prompts"),
+        ({"r_true": np.zeros((1, 2, 3))}, r"r_true must have shape \(n_prompts, n_responses\) "
+                                          r"\(one reward model\)"),
+        ({"r_proxy": np.zeros((2, 4))}, "r_true and r_proxy must have the same"),
+        ({"r_true": [[np.nan, 0, 0], [0, 0, 0]]}, r"r_true has 1 NaN .*\(first at index \(0, 0\)\)"),
         ({"r_true": [["a", "b", "c"]] * 2}, "r_true must be real-valued"),
         ({"mask": np.ones((2, 3))}, "mask must be a boolean array"),
-        ({"mask": np.ones((3, 2), bool)}, "mask must have the shape of the rewards"),
-        ({"mask": np.array([[True] * 3, [False] * 3])}, "prompt 1 has no valid response"),
+        ({"mask": np.ones((3, 2), bool)}, r"mask must have shape \(2, 3\)"),
+        ({"mask": np.array([[True] * 3, [False] * 3])}, r"mask leaves 1 prompt\(s\) without a valid response \(first: prompt 1\)"),
         ({"prompt_weights": [1.0]}, r"prompt_weights must have shape \(2,\)"),
         ({"prompt_weights": [0.6, 0.6]}, "prompt_weights must sum to 1"),
-        ({"prompt_weights": [-1.0, 2.0]}, "prompt_weights has a negative entry"),
-        ({"response_weights": np.ones((2, 3))}, "response_weights: the valid entries of "
-                                                "prompt 0 sum to 3.0"),
-        ({"response_weights": np.ones(3) / 3}, "response_weights must have the shape"),
-        ({"response_weights": [[2, -1, 0]] * 2}, "response_weights has a negative entry"),
+        ({"prompt_weights": [-1.0, 2.0]}, "prompt_weights must be non-negative"),
+        ({"response_weights": np.ones((2, 3))}, "prompt 0 sums to"),
+        ({"response_weights": np.ones(3) / 3}, r"response_weights must have shape \(2, 3\)"),
+        ({"response_weights": [[2, -1, 0]] * 2}, "response_weights must be non-negative"),
         ({"n": [0]}, "n must hold integers >= 1"),
         ({"n": [2.5]}, "n must hold integers >= 1"),
         ({"n": True}, "n must hold integers >= 1"),
