@@ -85,7 +85,8 @@ OVEROPTIMIZATION_COLUMNS = ("method", "n", "beta", "kl", "kl_bound", "true_gain"
 
 #: Default numbers of draws of best-of-n.
 DEFAULT_N = (1, 2, 4, 8, 16, 32, 64, 128)
-#: Number of KL values of the default KL grid (from 0 to 95% of the largest reachable KL).
+#: Number of KL values of the default KL grid (from 0 to 95% of the largest reachable KL,
+#: quadratically spaced).
 DEFAULT_KL_POINTS = 20
 
 _REL_ZERO = 1e-12
@@ -167,7 +168,8 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         report the KL-regularised policy; each in :math:`[0, \mathrm{KL}_{\max})` with
         :math:`\mathrm{KL}_{\max} = -\sum_x \mu(x) \log \nu(\arg\max R_2(x, \cdot) \mid x)`.
         Give ``kl`` or ``betas``, not both; with neither, 20 KL values from 0 to
-        :math:`0.95\, \mathrm{KL}_{\max}`. An empty sequence skips the KL family.
+        :math:`0.95\, \mathrm{KL}_{\max}`, spaced quadratically (denser near 0). An
+        empty sequence skips the KL family.
     betas : float or sequence of float, optional
         Temperatures :math:`\beta \in [0, \infty]` of the KL-regularised policies instead:
         ``0`` is the proxy's argmax (ties share :math:`\nu`'s mass), ``inf`` is :math:`\nu`.
@@ -293,7 +295,7 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
     else:
         if kl is None:
             probe = kl_sweep(lp, rp, [0.0], weights=mu)
-            grid = np.linspace(0.0, 0.95, DEFAULT_KL_POINTS) * probe.kl_max
+            grid = np.linspace(0.0, 1.0, DEFAULT_KL_POINTS) ** 2 * 0.95 * probe.kl_max
             grid = grid[:1] if probe.kl_max <= 0 else grid
         else:
             grid = np.atleast_1d(as_float_array(kl, "kl"))
