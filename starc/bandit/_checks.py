@@ -25,15 +25,16 @@ WEIGHT_RTOL = 1e-9
 class Setting(NamedTuple):
     """The validated weights of a bandit problem of shape ``(n, m)``.
 
-    ``mask`` is None when every entry is valid (the fast path); ``nu`` is 0 on padding;
-    ``counts`` is the number of valid responses of each prompt.
+    ``mask`` is None when every entry is valid (the fast path); ``nu`` is None for the
+    default (uniform over each prompt's valid responses), else ``(n, m)`` with 0 on
+    padding; ``counts`` is the number of valid responses of each prompt.
     """
 
     n: int
     m: int
     mask: np.ndarray | None
     mu: np.ndarray
-    nu: np.ndarray
+    nu: np.ndarray | None
     counts: np.ndarray
 
     @property
@@ -42,9 +43,16 @@ class Setting(NamedTuple):
         return np.ones((self.n, self.m), bool) if self.mask is None else self.mask
 
     @property
+    def nu_full(self) -> np.ndarray:
+        r"""The response weights :math:`\nu` as a full ``(n, m)`` array (0 on padding)."""
+        if self.nu is not None:
+            return self.nu
+        return self.valid / self.counts[:, None].astype(np.float64)
+
+    @property
     def weights(self) -> np.ndarray:
         r"""The coverage :math:`D(x, y) = \mu(x)\,\nu(y|x)`, ``(n, m)``."""
-        return self.mu[:, None] * self.nu
+        return self.mu[:, None] * self.nu_full
 
 
 def check_mask(mask, shape: tuple[int, int], name: str = "mask") -> np.ndarray | None:
@@ -63,13 +71,13 @@ def check_mask(mask, shape: tuple[int, int], name: str = "mask") -> np.ndarray |
     if arr.shape != tuple(shape):
         raise ValidationError(f"{name} must have shape {tuple(shape)} (prompts x responses) "
                               f"to match the rewards, got {arr.shape}")
-    counts = arr.sum(axis=1)
+    counts = np.count_nonzero(arr, axis=1)
     if np.any(counts < 1):
         bad = np.flatnonzero(counts < 1)
         raise ValidationError(f"{name} leaves {bad.size} prompt(s) without a valid response "
                               f"(first: prompt {int(bad[0])}); every prompt needs at least "
                               "one True entry")
-    if arr.all():
+    if int(counts.sum()) == arr.size:
         return None
     return np.ascontiguousarray(arr)
 
@@ -128,11 +136,9 @@ def check_prompt_weights(weights, n: int, name: str = "prompt_weights") -> np.nd
 
 def check_response_weights(weights, n: int, m: int, mask: np.ndarray | None,
                            name: str = "response_weights") -> np.ndarray:
-    r"""Response weights :math:`\nu` ``(n, m)``, 0 on padding; None = uniform over valid."""
+    r"""Response weights :math:`\nu` ``(n, m)``, 0 on padding; None stays None (uniform)."""
     if weights is None:
-        if mask is None:
-            return np.full((n, m), 1.0 / m)
-        return mask / mask.sum(axis=1, keepdims=True, dtype=np.float64)
+        return None
     w = as_float_array(weights, name, allow_nonfinite=True, copy=mask is not None)
     if w.shape != (n, m):
         raise ValidationError(f"{name} must have shape ({n}, {m}) (a distribution over each "
@@ -158,7 +164,7 @@ def setting(shape: tuple[int, ...], mask, prompt_weights, response_weights) -> S
     mk = check_mask(mask, (n, m))
     mu = check_prompt_weights(prompt_weights, n)
     nu = check_response_weights(response_weights, n, m, mk)
-    counts = (np.full(n, m) if mk is None else mk.sum(axis=1)).astype(np.int64)
+    counts = (np.full(n, m) if mk is None else np.count_nonzero(mk, axis=1)).astype(np.int64)
     return Setting(n, m, mk, mu, nu, counts)
 
 

@@ -55,7 +55,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..norms import ZERO_RTOL
-from ._checks import as_bandit_reward, check_name, reward_shape, rows_max, rows_min, setting
+from ._checks import (Setting, as_bandit_reward, check_name, reward_shape, rows_max, rows_min,
+                      setting)
 
 __all__ = ["CANONICALIZATIONS", "canonicalize"]
 
@@ -85,30 +86,30 @@ def weighted_median(r: np.ndarray, nu: np.ndarray) -> np.ndarray:
     return 0.5 * a + 0.5 * b
 
 
-def offsets(r: np.ndarray, method: str, nu: np.ndarray, mask: np.ndarray | None
-            ) -> np.ndarray | None:
+def offsets(r: np.ndarray, method: str, st: Setting) -> np.ndarray | None:
     """The per-prompt offset ``(..., n)`` that ``method`` subtracts (None for "none").
 
-    ``r`` is validated (0 on padding), ``nu`` is 0 on padding.
+    ``r`` is validated (0 on padding).
     """
     if method == "none":
         return None
     if method == "mean":
-        return np.einsum("...ij,ij->...i", r, nu)
+        if st.nu is None:  # uniform over the valid responses; padding holds 0
+            return r.sum(axis=-1) / st.counts
+        return np.einsum("...ij,ij->...i", r, st.nu)
     if method == "midrange":
-        return 0.5 * rows_max(r, mask) + 0.5 * rows_min(r, mask)
-    return weighted_median(r, nu)
+        return 0.5 * rows_max(r, st.mask) + 0.5 * rows_min(r, st.mask)
+    return weighted_median(r, st.nu_full)
 
 
-def canonical(r: np.ndarray, method: str, nu: np.ndarray, mask: np.ndarray | None
-              ) -> np.ndarray:
+def canonical(r: np.ndarray, method: str, st: Setting) -> np.ndarray:
     """``r - o(r)`` for validated ``r``, 0 on padding (a new array unless method is "none")."""
-    o = offsets(r, method, nu, mask)
+    o = offsets(r, method, st)
     if o is None:
         return r
     c = r - o[..., None]
-    if mask is not None:
-        np.copyto(c, 0.0, where=~mask)
+    if st.mask is not None:
+        np.copyto(c, 0.0, where=~st.mask)
     return c
 
 
@@ -175,5 +176,5 @@ def canonicalize(reward, *, method="mean", response_weights=None, mask=None) -> 
     shape = reward_shape(reward, "reward")
     st = setting(shape, mask, None, response_weights)
     r = as_bandit_reward(reward, st.mask, "reward")
-    c = canonical(r, method, st.nu, st.mask)
+    c = canonical(r, method, st)
     return c.copy() if c is reward else c

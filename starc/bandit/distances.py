@@ -64,7 +64,7 @@ def unit_canonical(r: np.ndarray, method: str, st: Setting) -> tuple[np.ndarray,
     """``(c(R) / max|R|, max|R|)`` for validated ``r`` (a new array; 0 on padding)."""
     big = max_abs(r)
     u = r * (1.0 / np.where(big > 0, big, 1.0))[..., None, None]
-    o = offsets(u, method, st.nu, st.mask)
+    o = offsets(u, method, st)
     if o is not None:
         u -= o[..., None]
         if st.mask is not None:
@@ -106,6 +106,13 @@ def _pair(r1, r2, mask, prompt_weights, response_weights, names=("r1", "r2")):
     check_pair_shapes(s1, s2, *names)
     st = setting(s1, mask, prompt_weights, response_weights)
     return as_bandit_reward(r1, st.mask, names[0]), as_bandit_reward(r2, st.mask, names[1]), st
+
+
+def _coverage(st: Setting, *names) -> np.ndarray | None:
+    """The coverage ``mu nu`` when a weighted norm needs it and nu is not uniform."""
+    if st.nu is None or not any((nm or "").startswith("weighted_") for nm in names):
+        return None
+    return st.weights
 
 
 def _difference(a, big_a, b, big_b, normalization):
@@ -173,8 +180,7 @@ def distance(r1, r2, *, canonicalization="mean", normalization="l2", metric="l2"
     """
     method, normalization, metric = options(canonicalization, normalization, metric)
     a, b, st = _pair(r1, r2, mask, prompt_weights, response_weights)
-    d = st.weights if (metric.startswith("weighted_") or
-                       (normalization or "").startswith("weighted_")) else None
+    d = _coverage(st, normalization, metric)
     s1, big1, _, _ = standardize_unit(a, method, normalization, st, d)
     s2, big2, _, _ = standardize_unit(b, method, normalization, st, d)
     diff, factor = _difference(s1, big1, s2, big2, normalization)
@@ -219,7 +225,7 @@ def pearson_distance(r1, r2, *, prompt_weights=None, response_weights=None, mask
     (0.0, 1.0)
     """
     a, b, st = _pair(r1, r2, mask, prompt_weights, response_weights)
-    d = st.weights
+    d = _coverage(st, "weighted_l2")
     s1, _, _, z1 = standardize_unit(a, "mean", "weighted_l2", st, d)
     s2, _, _, z2 = standardize_unit(b, "mean", "weighted_l2", st, d)
     out = np.minimum(0.5 * norm_unit(s1 - s2, "weighted_l2", st, d), 1.0)
@@ -269,8 +275,7 @@ def pairwise_distances(rewards, *, canonicalization="mean", normalization="l2", 
                               f"{shape}")
     st = setting(shape, mask, prompt_weights, response_weights)
     r = as_bandit_reward(rewards, st.mask, "rewards")
-    d = st.weights if (metric.startswith("weighted_") or
-                       (normalization or "").startswith("weighted_")) else None
+    d = _coverage(st, normalization, metric)
     s, big, _, _ = standardize_unit(r, method, normalization, st, d)
     factor = 1.0
     if normalization is None:

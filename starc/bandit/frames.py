@@ -204,8 +204,10 @@ def _check_duplicates(p_codes, r_codes, n, n_resp, p_ids, r_ids) -> None:
         n_dup = same.size
         first = int(key[same[0]]) if same.size else 0
     if n_dup:
+        p_id, r_id = (x.item() if isinstance(x, np.generic) else x
+                      for x in (p_ids[first // n_resp], r_ids[first % n_resp]))
         raise ValidationError(f"duplicate (prompt, response) rows, e.g. "
-                              f"({p_ids[first // n_resp]!r}, {r_ids[first % n_resp]!r}); "
+                              f"({p_id!r}, {r_id!r}); "
                               f"{n_dup} duplicate row(s) in all: aggregate them first")
 
 

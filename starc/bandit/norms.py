@@ -51,6 +51,15 @@ def norm_unit(x: np.ndarray, ord: str, st: Setting, d: np.ndarray | None = None
     ``d`` is the coverage ``mu nu`` (computed when None and needed).
     """
     if ord.startswith("weighted_"):
+        if d is None and st.nu is None:
+            # uniform nu: D(x, y) = mu(x) / count(x) on the valid entries (padding holds 0)
+            row = st.mu / st.counts
+            if ord == "weighted_l2":
+                return np.sqrt(np.einsum("...ij,...ij->...i", x, x) @ row)
+            if ord == "weighted_l1":
+                return np.abs(x).sum(axis=-1) @ row
+            seen = st.mu > 0
+            return max_abs(x if seen.all() else x[..., seen, :])
         if d is None:
             d = st.weights
         if ord == "weighted_l2":
@@ -68,10 +77,10 @@ def norm_unit(x: np.ndarray, ord: str, st: Setting, d: np.ndarray | None = None
 def ones_norm(ord: str, st: Setting, d: np.ndarray | None = None) -> float:
     """The norm of the all-ones array over the valid entries (sets the scale of "zero")."""
     if ord.startswith("weighted_"):
-        d = st.weights if d is None else d
         if ord == "weighted_linf":
-            return 1.0 if np.any(d > 0) else 0.0
-        total = float(d.sum())
+            return 1.0  # mu sums to 1, so some D(x, y) > 0
+        total = float(st.mu.sum()) if d is None and st.nu is None else \
+            float((st.weights if d is None else d).sum())
         return total if ord == "weighted_l1" else float(np.sqrt(total))
     count = float(st.counts.sum())
     return {"l1": count, "l2": float(np.sqrt(count)), "linf": 1.0}[ord]

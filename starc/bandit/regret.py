@@ -424,10 +424,10 @@ def dual_constant(metric: str, st: Setting) -> float:
     if metric == "l2":
         return float(np.sqrt(2.0 * (mu * mu).sum()))
     if metric in ("linf", "weighted_linf"):
-        if metric == "weighted_linf" and np.any((st.nu[active] <= 0) & st.valid[active]):
+        if metric == "weighted_linf" and np.any((st.nu_full[active] <= 0) & st.valid[active]):
             return np.inf
         return float(2.0 * mu.sum())
-    nu = np.where(st.valid[active], st.nu[active], np.inf)
+    nu = np.where(st.valid[active], st.nu_full[active], np.inf)
     if np.any(nu <= 0):
         return np.inf  # a valid response the weighted metric cannot see
     two = np.sort(nu, axis=1)[:, :2]
