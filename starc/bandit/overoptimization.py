@@ -105,7 +105,7 @@ def _check_inputs(r_true, r_proxy, mask, prompt_weights, response_weights):
     rt = as_bandit_reward(r_true, st.mask, "r_true")   # padding is never read: 0 from here
     rp = as_bandit_reward(r_proxy, st.mask, "r_proxy")
     with np.errstate(divide="ignore"):
-        lw = np.log(st.nu)
+        lw = np.log(st.nu_full)
     return rt, rp, st.valid, st.mu, as_log_probs(lw, "response_weights")
 
 
