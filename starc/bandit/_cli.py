@@ -250,7 +250,7 @@ def run_compare(args: argparse.Namespace) -> int:
             continue
         interval = f"[{row['low']:.4f}, {row['high']:.4f}]" if "low" in row else ""
         bound = f"{row['regret_bound']:>12.4f}" if "regret_bound" in row else ""
-        print(f"{row['metric']:<36}{row['value']:>10.4f}  {interval:<20}{bound}")
+        print(f"{row['metric']:<36}{row['value']:>10.4f}  {interval:<20}{bound}".rstrip())
     if args.n_boot > 0:
         print(f"intervals: percentile bootstrap over prompts, {args.n_boot} replicates, "
               f"seed {args.seed}")
