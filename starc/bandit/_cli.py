@@ -96,7 +96,9 @@ def add_compare_parser(subparsers) -> argparse.ArgumentParser:
                    help="response identifier column (default: response)")
     p.add_argument("--n-boot", type=int, default=200, metavar="N",
                    help="bootstrap replicates over prompts for the intervals; 0 skips them "
-                        "(default: 200)")
+                        "(default: 200). Each replicate recomputes every statistic; the "
+                        "worst-case regret dominates (about 1 s per replicate at 100,000 "
+                        "prompts x 16 responses)")
     p.add_argument("--confidence", type=float, default=0.95,
                    help="confidence level of the intervals (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")

@@ -124,8 +124,8 @@ def _check_ns(n) -> np.ndarray:
 
 def _check_betas(betas) -> np.ndarray:
     b = np.atleast_1d(as_float_array(betas, "betas", allow_nonfinite=True))
-    if b.ndim != 1 or b.size == 0:
-        raise ValidationError(f"betas must be a non-empty 1-D array, got shape {b.shape}")
+    if b.ndim != 1:
+        raise ValidationError(f"betas must be a 1-D array of temperatures, got shape {b.shape}")
     if np.any(np.isnan(b)) or np.any(b < 0):
         raise ValidationError("betas must be temperatures in [0, inf] (0: the proxy's argmax, "
                               f"inf: the reference policy), got {b.tolist()!r}")
@@ -173,6 +173,7 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
     betas : float or sequence of float, optional
         Temperatures :math:`\beta \in [0, \infty]` of the KL-regularised policies instead:
         ``0`` is the proxy's argmax (ties share :math:`\nu`'s mass), ``inf`` is :math:`\nu`.
+        An empty sequence skips the KL family.
     prompt_weights : array_like of shape (n_prompts,), optional
         :math:`\mu`: non-negative, summing to 1. Default uniform.
     response_weights : array_like of shape (n_prompts, n_responses), optional

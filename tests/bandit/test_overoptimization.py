@@ -274,6 +274,12 @@ class TestOutput:
             np.testing.assert_array_equal(f[c].to_numpy(), t[c])
         assert all(t[c].dtype == np.float64 for c in OVEROPTIMIZATION_COLUMNS[1:])
 
+    def test_empty_grids_give_an_empty_table(self):
+        for kw in ({"kl": []}, {"betas": []}):
+            t = overoptimization(np.eye(3), np.eye(3), n=[], **kw)
+            assert tuple(t) == OVEROPTIMIZATION_COLUMNS
+            assert all(len(v) == 0 for v in t.values())
+
     def test_plot(self):
         import matplotlib.pyplot as plt
 
@@ -347,6 +353,7 @@ class TestBadInput:
         ({"kl": [-0.1]}, "kl values must be >= 0"),
         ({"betas": [-1.0]}, r"betas must be temperatures in \[0, inf\]"),
         ({"betas": [np.nan]}, r"betas must be temperatures in \[0, inf\]"),
+        ({"betas": [[1.0]]}, "betas must be a 1-D array"),
         ({"as_frame": "yes"}, "as_frame must be True or False"),
     ])
     def test_messages(self, kw, match):
