@@ -498,11 +498,11 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
         return np.inf
     if normalization is None:
         return float(k / span * (1.0 + ZERO_RTOL))
-    u, big = unit_canonical(a, method, st)
-    n_unit = float(norm_unit(u, normalization, st))
-    if n_unit <= ZERO_RTOL * ones_norm(normalization, st):
+    u, big, f = unit_canonical(a, method, st)  # u = c * f
+    n_u = float(norm_unit(u, normalization, st))
+    if n_u <= ZERO_RTOL * ones_norm(normalization, st) * float(big * f):
         return np.inf
-    return float(n_unit * k / (span / big) * (1.0 + ZERO_RTOL))
+    return float(n_u * k / (span * f) * (1.0 + ZERO_RTOL))
 
 
 def regret_bound(r_true, distance, *, canonicalization="mean", normalization="l2",
