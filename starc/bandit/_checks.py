@@ -55,10 +55,24 @@ class Setting(NamedTuple):
         return self.mu[:, None] * self.nu_full
 
 
+def mask_counts(mask: np.ndarray) -> np.ndarray:
+    """Valid responses per prompt, ``(n,)`` int64 (a float32 BLAS row sum: exact below 2**24,
+    several times faster than a boolean reduction along a short axis)."""
+    m = mask.shape[1]
+    if m < 2**24:
+        return (mask.astype(np.float32) @ np.ones(m, np.float32)).astype(np.int64)
+    return np.count_nonzero(mask, axis=1).astype(np.int64)  # pragma: no cover
+
+
 def check_mask(mask, shape: tuple[int, int], name: str = "mask") -> np.ndarray | None:
     """Return ``mask`` as an ``(n, m)`` bool array, or None when it is None or all True."""
+    return check_mask_counts(mask, shape, name)[0]
+
+
+def check_mask_counts(mask, shape: tuple[int, int], name: str = "mask"):
+    """``(mask or None, counts)``: :func:`check_mask` and the valid responses per prompt."""
     if mask is None:
-        return None
+        return None, np.full(shape[0], shape[1], dtype=np.int64)
     arr = np.asarray(mask)
     if arr.dtype != bool:
         if arr.dtype.kind in "iu" and arr.size and np.isin(arr, (0, 1)).all():
@@ -71,15 +85,15 @@ def check_mask(mask, shape: tuple[int, int], name: str = "mask") -> np.ndarray |
     if arr.shape != tuple(shape):
         raise ValidationError(f"{name} must have shape {tuple(shape)} (prompts x responses) "
                               f"to match the rewards, got {arr.shape}")
-    counts = np.count_nonzero(arr, axis=1)
+    counts = mask_counts(arr)
     if np.any(counts < 1):
         bad = np.flatnonzero(counts < 1)
         raise ValidationError(f"{name} leaves {bad.size} prompt(s) without a valid response "
                               f"(first: prompt {int(bad[0])}); every prompt needs at least "
                               "one True entry")
     if int(counts.sum()) == arr.size:
-        return None
-    return np.ascontiguousarray(arr)
+        return None, counts
+    return np.ascontiguousarray(arr), counts
 
 
 def reward_shape(reward, name: str) -> tuple[int, ...]:
@@ -94,19 +108,21 @@ def reward_shape(reward, name: str) -> tuple[int, ...]:
     return shape
 
 
-def as_bandit_reward(reward, mask: np.ndarray | None, name: str = "reward") -> np.ndarray:
+def as_bandit_reward(reward, mask: np.ndarray | None, name: str = "reward", *,
+                     copy: bool = False) -> np.ndarray:
     """``reward`` as float64 ``(..., n, m)`` with 0 where ``mask`` is False.
 
     Padding is never read: it is overwritten before the finiteness check, so it may hold
-    NaN. NaN or inf at a valid entry raises :class:`ValidationError`.
+    NaN. NaN or inf at a valid entry raises :class:`ValidationError`. The result is a new
+    array (safe to modify in place) when ``mask`` is given or ``copy`` is True.
     """
     arr = as_float_array(reward, name, min_ndim=2, allow_nonfinite=True,
-                         copy=mask is not None)
+                         copy=copy and mask is None)
     if mask is not None:
         if arr.shape[-2:] != mask.shape:
             raise ValidationError(f"{name} must have shape (..., {mask.shape[0]}, "
                                   f"{mask.shape[1]}) to match mask, got {arr.shape}")
-        np.copyto(arr, 0.0, where=~mask)
+        arr = np.where(mask, arr, 0.0)  # a new array: the input is never written
     # max/min propagate NaN and show inf: no boolean temporary of the input's size
     if arr.size and not (np.isfinite(arr.max()) and np.isfinite(arr.min())):
         bad = ~np.isfinite(arr)
@@ -161,10 +177,9 @@ def check_response_weights(weights, n: int, m: int, mask: np.ndarray | None,
 def setting(shape: tuple[int, ...], mask, prompt_weights, response_weights) -> Setting:
     """Validate the mask and weights of rewards of shape ``(..., n, m)``."""
     n, m = int(shape[-2]), int(shape[-1])
-    mk = check_mask(mask, (n, m))
+    mk, counts = check_mask_counts(mask, (n, m))
     mu = check_prompt_weights(prompt_weights, n)
     nu = check_response_weights(response_weights, n, m, mk)
-    counts = (np.full(n, m) if mk is None else np.count_nonzero(mk, axis=1)).astype(np.int64)
     return Setting(n, m, mk, mu, nu, counts)
 
 

@@ -95,7 +95,7 @@ def offsets(r: np.ndarray, method: str, st: Setting) -> np.ndarray | None:
         return None
     if method == "mean":
         if st.nu is None:  # uniform over the valid responses; padding holds 0
-            return r.sum(axis=-1) / st.counts
+            return (r @ np.ones(st.m)) / st.counts  # a BLAS row sum
         return np.einsum("...ij,ij->...i", r, st.nu)
     if method == "midrange":
         return 0.5 * rows_max(r, st.mask) + 0.5 * rows_min(r, st.mask)
@@ -109,7 +109,7 @@ def canonical(r: np.ndarray, method: str, st: Setting) -> np.ndarray:
         return r
     c = r - o[..., None]
     if st.mask is not None:
-        np.copyto(c, 0.0, where=~st.mask)
+        c *= st.mask  # padding: -o * 0 = 0
     return c
 
 
@@ -177,4 +177,7 @@ def canonicalize(reward, *, method="mean", response_weights=None, mask=None) -> 
     st = setting(shape, mask, None, response_weights)
     r = as_bandit_reward(reward, st.mask, "reward")
     c = canonical(r, method, st)
-    return c.copy() if c is reward else c
+    if c is reward:
+        return c.copy()
+    c += 0.0  # padding: -0.0 -> 0.0
+    return c

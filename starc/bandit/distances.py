@@ -52,44 +52,64 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from ..norms import ZERO_RTOL, check_norm_name
-from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes, max_abs,
-                      reward_shape, setting)
+from .._validation import as_float_array
+from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes,
+                      check_prompt_weights, check_response_weights, max_abs, reward_shape,
+                      setting)
 from .canonical import CANONICALIZATIONS, offsets
 from .norms import norm_unit, ones_norm
 
 __all__ = ["distance", "pearson_distance", "pairwise_distances"]
 
 
-def unit_canonical(r: np.ndarray, method: str, st: Setting) -> tuple[np.ndarray, np.ndarray]:
-    """``(c(R) / max|R|, max|R|)`` for validated ``r`` (a new array; 0 on padding)."""
+#: Rewards whose largest magnitude lies in this range are canonicalized and normed as they
+#: are: squares of sums of ``m`` such numbers neither overflow nor lose precision to
+#: underflow. Outside it, they are first divided by their largest magnitude.
+SAFE_RANGE = (1e-140, 1e140)
+
+
+def unit_canonical(r: np.ndarray, method: str, st: Setting, *, inplace: bool = False):
+    """``(u, big, f)``: ``u = c(R) * f`` (0 on padding), ``big = max|R|``.
+
+    ``f`` ``(...)`` is 1 where ``big`` lies in :data:`SAFE_RANGE` (no extra pass) and
+    ``1 / big`` elsewhere, so the entries of ``u`` are safe to square and sum. With
+    ``inplace`` the canonical overwrites ``r`` (one fewer array of the input's size: large
+    temporaries cost page faults as well as passes); otherwise ``u`` is a new array.
+    """
     big = max_abs(r)
-    u = r * (1.0 / np.where(big > 0, big, 1.0))[..., None, None]
+    u = r if inplace else r.copy()
+    lo, hi = SAFE_RANGE
+    if np.all((big > lo) & (big < hi)):
+        f = np.ones_like(big)
+    else:
+        f = 1.0 / np.where(big > 0, big, 1.0)
+        u *= f[..., None, None]
     o = offsets(u, method, st)
     if o is not None:
         u -= o[..., None]
         if st.mask is not None:
-            np.copyto(u, 0.0, where=~st.mask)
-    return u, big
+            u *= st.mask  # padding: -o * 0 = 0
+    return u, big, f
 
 
 def standardize_unit(r: np.ndarray, method: str, normalization: str | None, st: Setting,
-                     d: np.ndarray | None):
-    """``s(R)`` of validated rewards, with the scale left out when ``normalization`` is None.
+                     d: np.ndarray | None, *, inplace: bool = False):
+    """``s(R)`` of validated rewards: ``(s, big, f, zero)``.
 
-    Returns ``(s, big, n_unit, zero)``: ``s`` is ``c/n(c)`` (0 where ``zero``), or
-    ``c / max|R|`` without normalization; ``n_unit`` is ``n(c)/max|R|``.
+    ``s = c / n(c)`` (0 where ``zero``); without normalization ``s = c * f`` as returned by
+    :func:`unit_canonical` (``big = max|R|``). ``inplace`` overwrites ``r``.
     """
-    u, big = unit_canonical(r, method, st)
+    u, big, f = unit_canonical(r, method, st, inplace=inplace)
     if normalization is None:
-        return u, big, None, big == 0
+        return u, big, f, big == 0
     n = norm_unit(u, normalization, st, d)
-    # the canonical's entries carry round-off ZERO_RTOL * max|R| (= ZERO_RTOL here)
-    zero = n <= ZERO_RTOL * ones_norm(normalization, st, d)
+    # the canonical's entries carry round-off ZERO_RTOL * max|R| (times f in u's units)
+    zero = n <= ZERO_RTOL * ones_norm(normalization, st, d) * (big * f)
     inv = 1.0 / np.where(zero, 1.0, n)
     if np.any(zero):
         inv = np.where(zero, 0.0, inv)
     u *= inv[..., None, None]
-    return u, big, n, zero
+    return u, big, f, zero
 
 
 def options(canonicalization, normalization, metric):
@@ -101,11 +121,12 @@ def options(canonicalization, normalization, metric):
     return method, normalization, metric
 
 
-def _pair(r1, r2, mask, prompt_weights, response_weights, names=("r1", "r2")):
+def _pair(r1, r2, mask, prompt_weights, response_weights, names=("r1", "r2"), copy=False):
     s1, s2 = reward_shape(r1, names[0]), reward_shape(r2, names[1])
     check_pair_shapes(s1, s2, *names)
     st = setting(s1, mask, prompt_weights, response_weights)
-    return as_bandit_reward(r1, st.mask, names[0]), as_bandit_reward(r2, st.mask, names[1]), st
+    return (as_bandit_reward(r1, st.mask, names[0], copy=copy),
+            as_bandit_reward(r2, st.mask, names[1], copy=copy), st)
 
 
 def _coverage(st: Setting, *names) -> np.ndarray | None:
@@ -115,13 +136,58 @@ def _coverage(st: Setting, *names) -> np.ndarray | None:
     return st.weights
 
 
-def _difference(a, big_a, b, big_b, normalization):
-    """``s1 - s2`` on a common scale, and the factor that restores it."""
+def _difference(a, big_a, f_a, b, big_b, f_b, normalization):
+    """``s1 - s2`` on a common scale, and the factor that restores it (``a``, ``b`` may be
+    overwritten)."""
     if normalization is not None:
-        return a - b, 1.0
+        a -= b
+        return a, 1.0
+    # c_i = u_i / f_i; measure (c1 - c2) / top, top = max(max|R1|, max|R2|)
     top = np.maximum(big_a, big_b)
     safe = np.where(top > 0, top, 1.0)
-    return (a * (big_a / safe)[..., None, None] - b * (big_b / safe)[..., None, None]), top
+    a *= (1.0 / (f_a * safe))[..., None, None]
+    b *= (1.0 / (f_b * safe))[..., None, None]
+    return a - b, top
+
+
+#: Inputs with at least this many entries go through the fused kernel
+#: (:mod:`starc.bandit._kernels`) when it covers the options; smaller ones use numpy.
+FUSED_MIN_SIZE = 2**16
+
+
+def _fused(r1, r2, mask, prompt_weights, response_weights, method, normalization, metric,
+           force: bool = False):
+    """The distance from the fused numba kernel, or None to use the numpy path.
+
+    The numpy path is taken for batches, small inputs, options the kernel does not cover,
+    magnitudes outside :data:`SAFE_RANGE`, and every invalid input (it raises the errors).
+    """
+    if normalization is None or method not in ("mean", "midrange", "none"):
+        return None
+    if not (isinstance(r1, np.ndarray) and isinstance(r2, np.ndarray)):
+        return None
+    if r1.ndim != 2 or r1.shape != r2.shape or (r1.size < FUSED_MIN_SIZE and not force):
+        return None
+    try:
+        from . import _kernels
+    except ImportError:  # pragma: no cover - numba is a core dependency
+        return None
+    a = as_float_array(r1, "r1", allow_nonfinite=True)
+    b = as_float_array(r2, "r2", allow_nonfinite=True)
+    n, m = a.shape
+    mk = None
+    if mask is not None:
+        mk = np.asarray(mask)
+        if mk.dtype != bool or mk.shape != (n, m):
+            return None  # the numpy path explains the problem
+        mk = np.ascontiguousarray(mk)
+    mu = check_prompt_weights(prompt_weights, n)
+    nu = None if response_weights is None else check_response_weights(response_weights, n,
+                                                                       m, mk)
+    status, value = _kernels.run(a, b, mk, mu, nu, method, normalization, metric)
+    if status != 0:
+        return None
+    return float(min(value, 2.0)) if normalization == metric else float(value)
 
 
 def distance(r1, r2, *, canonicalization="mean", normalization="l2", metric="l2",
@@ -179,12 +245,20 @@ def distance(r1, r2, *, canonicalization="mean", normalization="l2", metric="l2"
     0.444444
     """
     method, normalization, metric = options(canonicalization, normalization, metric)
-    a, b, st = _pair(r1, r2, mask, prompt_weights, response_weights)
+    fast = _fused(r1, r2, mask, prompt_weights, response_weights, method, normalization,
+                  metric)
+    if fast is not None:
+        return fast
+    a, b, st = _pair(r1, r2, mask, prompt_weights, response_weights, copy=True)
     d = _coverage(st, normalization, metric)
-    s1, big1, _, _ = standardize_unit(a, method, normalization, st, d)
-    s2, big2, _, _ = standardize_unit(b, method, normalization, st, d)
-    diff, factor = _difference(s1, big1, s2, big2, normalization)
+    s1, big1, f1, _ = standardize_unit(a, method, normalization, st, d, inplace=True)
+    s2, big2, f2, _ = standardize_unit(b, method, normalization, st, d, inplace=True)
+    if s1.shape != s2.shape:
+        s1, s2 = (np.array(x) for x in np.broadcast_arrays(s1, s2))
+    diff, factor = _difference(s1, big1, f1, s2, big2, f2, normalization)
     out = norm_unit(diff, metric, st, d) * factor
+    if normalization == metric:  # the triangle inequality: <= 2 up to round-off
+        out = np.minimum(out, 2.0)
     return float(out) if np.ndim(out) == 0 else out
 
 
@@ -224,10 +298,10 @@ def pearson_distance(r1, r2, *, prompt_weights=None, response_weights=None, mask
     >>> round(pearson_distance(r, 2 * r + 1), 12), round(pearson_distance(r, -r), 12)
     (0.0, 1.0)
     """
-    a, b, st = _pair(r1, r2, mask, prompt_weights, response_weights)
+    a, b, st = _pair(r1, r2, mask, prompt_weights, response_weights, copy=True)
     d = _coverage(st, "weighted_l2")
-    s1, _, _, z1 = standardize_unit(a, "mean", "weighted_l2", st, d)
-    s2, _, _, z2 = standardize_unit(b, "mean", "weighted_l2", st, d)
+    s1, _, _, z1 = standardize_unit(a, "mean", "weighted_l2", st, d, inplace=True)
+    s2, _, _, z2 = standardize_unit(b, "mean", "weighted_l2", st, d, inplace=True)
     out = np.minimum(0.5 * norm_unit(s1 - s2, "weighted_l2", st, d), 1.0)
     out = np.where(z1 & z2, 0.0, np.where(z1 | z2, np.sqrt(0.5), out))
     return float(out) if np.ndim(out) == 0 else out
@@ -274,18 +348,20 @@ def pairwise_distances(rewards, *, canonicalization="mean", normalization="l2", 
         raise ValidationError(f"rewards must have shape (K, n_prompts, n_responses), got "
                               f"{shape}")
     st = setting(shape, mask, prompt_weights, response_weights)
-    r = as_bandit_reward(rewards, st.mask, "rewards")
+    r = as_bandit_reward(rewards, st.mask, "rewards", copy=True)
     d = _coverage(st, normalization, metric)
-    s, big, _, _ = standardize_unit(r, method, normalization, st, d)
+    s, big, f, _ = standardize_unit(r, method, normalization, st, d, inplace=True)
     factor = 1.0
     if normalization is None:
         top = float(big.max(initial=0.0))
         factor = top if top > 0 else 1.0
-        s *= (big / factor)[:, None, None]
+        s *= (1.0 / (f * factor))[:, None, None]
     k = s.shape[0]
     out = np.zeros((k, k))
     for i in range(k - 1):
         row = norm_unit(s[i] - s[i + 1:], metric, st, d) * factor
+        if normalization == metric:
+            row = np.minimum(row, 2.0)
         out[i, i + 1:] = row
         out[i + 1:, i] = row
     return out

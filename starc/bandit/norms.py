@@ -68,6 +68,9 @@ def norm_unit(x: np.ndarray, ord: str, st: Setting, d: np.ndarray | None = None
             return np.einsum("...ij,ij->...", np.abs(x), d)
         return max_abs(np.where(d > 0, x, 0.0))
     if ord == "l2":
+        if x.ndim == 2 and x.flags.c_contiguous:
+            flat = x.reshape(-1)
+            return np.sqrt(np.dot(flat, flat))
         return np.sqrt(np.einsum("...ij,...ij->...", x, x))
     if ord == "l1":
         return np.abs(x).sum(axis=(-2, -1))

@@ -221,62 +221,64 @@ def regret(r_true, r_proxy, *, prompt_weights=None, mask=None, ties="pessimistic
 def _prepare(a: np.ndarray, b: np.ndarray, st: Setting):
     """Offset-free, unit-scale copies of one (true, proxy) pair, on the active prompts.
 
-    Returns ``(a, b, valid, mu)`` restricted to prompts with mu > 0 and >= 2 responses,
-    the proxy's round-off ties merged into its maximum; or None when none remains.
+    Returns ``(a, b, valid, mu)`` restricted to prompts with mu > 0 and >= 2 responses
+    (0 on padding), the proxy's round-off ties merged into its maximum.
     """
     tied, bmax = proxy_ties(b, st)
     keep = (st.mu > 0) & (st.counts >= 2)
-    valid = st.valid
     amax = rows_max(a, st.mask)
     a = a - amax[:, None]
     b = np.where(tied, 0.0, b - bmax[:, None])
-    a, b, valid, mu = a[keep], b[keep], valid[keep], st.mu[keep]
-    a = np.where(valid, a, 0.0)
-    b = np.where(valid, b, 0.0)
+    if st.mask is not None:
+        np.copyto(a, 0.0, where=~st.mask)
+        np.copyto(b, 0.0, where=~st.mask)
+    valid = st.valid
+    if not keep.all():
+        a, b, valid = a[keep], b[keep], valid[keep]
+    mu = st.mu[keep]
     sa, sb = max_abs(a), max_abs(b)
     if sa > 0:
-        a /= sa
+        a *= 1.0 / sa
     if sb > 0:
-        b /= sb
+        b *= 1.0 / sb
     return a, b, valid, mu
 
 
-def _upper_breaks(a: np.ndarray, b: np.ndarray, valid: np.ndarray):
+def _upper_breaks(a: np.ndarray, b: np.ndarray):
     r"""Breakpoints of :math:`U(\lambda) = \max_y (a_y - \lambda b_y)` on :math:`\lambda > 0`.
 
-    Gift wrapping, all rows at once: start from the maximiser of ``a`` (ties: the least
-    ``b``, the steepest line), and repeatedly move to the line of smaller ``b`` that
-    overtakes the current one first. Returns ``(b0, rows, lams, drops)``: the slope
-    :math:`-b_0` of each row at :math:`0^+`, and for each breakpoint its row, its
-    :math:`\lambda` and the slope increase :math:`b_{\text{cur}} - b_{\text{next}} > 0`.
+    Padding must hold ``a = -inf, b = +inf`` (never selected). Gift wrapping, all rows at
+    once: start from the maximiser of ``a`` (ties: the least ``b``, the steepest line),
+    and repeatedly move to the line of smaller ``b`` that overtakes the current one first
+    (ties: the least ``b``, skipping lines through the same point). Returns
+    ``(b0, rows, lams, drops)``: the slope :math:`-b_0` of each row at :math:`0^+`, and for
+    each breakpoint its row, its :math:`\lambda` and the slope increase
+    :math:`b_{\text{cur}} - b_{\text{next}} > 0`.
     """
     n = a.shape[0]
     rows = np.arange(n)
-    top = np.where(valid, a, -np.inf).max(axis=1)
-    first = valid & (a == top[:, None])
-    cur = np.argmin(np.where(first, b, np.inf), axis=1)
+    top = a.max(axis=1)
+    cur = np.argmin(np.where(a == top[:, None], b, np.inf), axis=1)
     b0 = b[rows, cur]
     acur, bcur, lcur = top, b0.copy(), np.zeros(n)
     out_rows, out_lams, out_drops = [], [], []
-    live = rows[np.any(valid & (b < bcur[:, None]), axis=1)]
-    while live.size:
-        aa, bb, vv = a[live], b[live], valid[live]
-        ac, bc, lc = acur[live], bcur[live], lcur[live]
-        db = bc[:, None] - bb
-        ok = vv & (db > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lam = np.where(ok, (ac[:, None] - aa) / np.where(ok, db, 1.0), np.inf)
-        lam = np.maximum(lam, lc[:, None])
-        lmin = lam.min(axis=1)
-        nxt = np.argmin(np.where(ok & (lam == lmin[:, None]), bb, np.inf), axis=1)
-        k = np.arange(live.size)
-        bn, an = bb[k, nxt], aa[k, nxt]
-        out_rows.append(live)
-        out_lams.append(lmin)
-        out_drops.append(bc - bn)
-        acur[live], bcur[live], lcur[live] = an, bn, lmin
-        still = np.any(vv & (bb < bn[:, None]), axis=1)
-        live = live[still]
+    live = rows[(b < bcur[:, None]).any(axis=1)]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        while live.size:
+            aa, bb = a[live], b[live]
+            ac, bc = acur[live], bcur[live]
+            db = bc[:, None] - bb
+            lam = (ac[:, None] - aa) / db
+            lam = np.where(db > 0, lam, np.inf)  # only lines of smaller b overtake
+            lmin = np.maximum(lam.min(axis=1), lcur[live])  # round-off: never go back
+            nxt = np.argmin(np.where(lam <= lmin[:, None], bb, np.inf), axis=1)
+            k = np.arange(live.size)
+            bn = bb[k, nxt]
+            out_rows.append(live)
+            out_lams.append(lmin)
+            out_drops.append(bc - bn)
+            acur[live], bcur[live], lcur[live] = aa[k, nxt], bn, lmin
+            live = live[(bb < bn[:, None]).any(axis=1)]
     if out_rows:
         return (b0, np.concatenate(out_rows), np.concatenate(out_lams),
                 np.concatenate(out_drops))
@@ -287,6 +289,8 @@ def _upper_breaks(a: np.ndarray, b: np.ndarray, valid: np.ndarray):
 def _width(a: np.ndarray, b: np.ndarray, valid: np.ndarray, mu: np.ndarray, lam: float):
     r""":math:`g(\lambda) = \sum_x \mu(x)\,(\max_y - \min_y)(a - \lambda b)`."""
     v = a - lam * b
+    if valid.all():
+        return float((v.max(axis=1) - v.min(axis=1)) @ mu)
     return float((np.where(valid, v, -np.inf).max(axis=1)
                   - np.where(valid, v, np.inf).min(axis=1)) @ mu)
 
@@ -295,8 +299,10 @@ def _wcr_parametric(a, b, valid, mu) -> float:
     g0 = _width(a, b, valid, mu, 0.0)
     if not np.any(b != 0):  # trivial proxy: g is constant
         return 1.0
-    bu, ru, lu, du = _upper_breaks(a, b, valid)
-    bl, rl, ll, dl = _upper_breaks(-a, -b, valid)  # -(lower envelope)
+    pad = ~valid
+    bu, ru, lu, du = _upper_breaks(np.where(pad, -np.inf, a), np.where(pad, np.inf, b))
+    # the lower envelope is minus the upper envelope of (-a, -b)
+    bl, rl, ll, dl = _upper_breaks(np.where(pad, -np.inf, -a), np.where(pad, np.inf, -b))
     slope0 = float(mu @ (-bu - bl))
     if slope0 >= 0:
         return 1.0
@@ -492,11 +498,11 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
         return np.inf
     if normalization is None:
         return float(k / span * (1.0 + ZERO_RTOL))
-    u, big = unit_canonical(a, method, st)
-    n_unit = float(norm_unit(u, normalization, st))
-    if n_unit <= ZERO_RTOL * ones_norm(normalization, st):
+    u, big, f = unit_canonical(a, method, st)  # u = c * f
+    n_u = float(norm_unit(u, normalization, st))
+    if n_u <= ZERO_RTOL * ones_norm(normalization, st) * float(big * f):
         return np.inf
-    return float(n_unit * k / (span / big) * (1.0 + ZERO_RTOL))
+    return float(n_u * k / (span * f) * (1.0 + ZERO_RTOL))
 
 
 def regret_bound(r_true, distance, *, canonicalization="mean", normalization="l2",

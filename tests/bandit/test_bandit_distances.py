@@ -263,3 +263,50 @@ def test_bad_input():
         norm(np.zeros(3))
     with pytest.raises(ValidationError, match="unknown ord"):
         norm(r, "l5")
+
+
+FUSED = [(c, n, m) for c in ("mean", "midrange", "none") for n in NORMS for m in NORMS]
+
+
+@given(prob=problems(max_n=6, max_m=6), data=st.data())
+def test_fused_kernel_matches_the_numpy_oracle(prob, data):
+    """The numba kernel used for large inputs against the numpy path (small inputs)."""
+    from starc.bandit.distances import _fused
+
+    method, normalization, metric = data.draw(st.sampled_from(FUSED))
+    fast = _fused(prob.r1, prob.r2, prob.mask, prob.mu, prob.nu, method, normalization,
+                  metric, force=True)
+    oracle = distance(prob.r1, prob.r2, canonicalization=method,
+                      normalization=normalization, metric=metric, **prob.kw_nu)
+    assert fast is not None
+    tol = 1e-12 + 1e-13 * prob.r1.size * (
+        conditioning(prob.r1, method, prob.mask, prob.nu)
+        + conditioning(prob.r2, method, prob.mask, prob.nu))
+    assert fast == pytest.approx(oracle, rel=1e-10, abs=max(tol, 1e-10))
+
+
+def test_large_inputs_take_the_kernel_and_keep_the_checks():
+    from starc.bandit.distances import FUSED_MIN_SIZE
+
+    rng = np.random.default_rng(0)
+    n = FUSED_MIN_SIZE // 8 + 1
+    r1, r2 = rng.normal(size=(n, 8)), rng.normal(size=(n, 8))
+    mask = rng.random((n, 8)) < 0.7
+    mask[:, 0] = True
+    a, b = np.where(mask, r1, np.nan), np.where(mask, r2, -np.inf)
+    for kw in ({}, {"canonicalization": "midrange", "metric": "weighted_linf",
+                    "normalization": "weighted_l1"}):
+        fast = distance(a, b, mask=mask, **kw)
+        # the numpy oracle on the same data, through a batch axis (never fused)
+        oracle = distance(a[None], b, mask=mask, **kw)[0]
+        assert fast == pytest.approx(oracle, rel=1e-12)
+    # scores too large to square go through the scaled numpy path
+    assert distance(1e300 * r1, r2) == pytest.approx(distance(r1[None], r2)[0], rel=1e-12)
+    bad = r1.copy()
+    bad[5, 3] = np.nan
+    with pytest.raises(ValidationError, match="r1 has 1 NaN"):
+        distance(bad, r2)
+    empty = mask.copy()
+    empty[7] = False
+    with pytest.raises(ValidationError, match="mask leaves 1 prompt"):
+        distance(a, b, mask=empty)
