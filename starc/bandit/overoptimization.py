@@ -167,9 +167,11 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         KL values (nats, :math:`\sum_x \mu(x) \mathrm{KL}(\pi_\beta \| \nu)`) at which to
         report the KL-regularised policy; each in :math:`[0, \mathrm{KL}_{\max})` with
         :math:`\mathrm{KL}_{\max} = -\sum_x \mu(x) \log \nu(\arg\max R_2(x, \cdot) \mid x)`.
-        Give ``kl`` or ``betas``, not both; with neither, 20 KL values from 0 to
-        :math:`0.95\, \mathrm{KL}_{\max}`, spaced quadratically (denser near 0). An
-        empty sequence skips the KL family.
+        Each is reached to :math:`10^{-11}` relative (a root search per value). Give ``kl``
+        or ``betas``, not both; with neither, 20 temperatures whose KL values spread from 0
+        to about :math:`0.95\, \mathrm{KL}_{\max}`, quadratically (denser near 0), found
+        by interpolation on a coarse sweep without a root search (faster; the ``kl``
+        column holds each policy's exact KL). An empty sequence skips the KL family.
     betas : float or sequence of float, optional
         Temperatures :math:`\beta \in [0, \infty]` of the KL-regularised policies instead:
         ``0`` is the proxy's argmax (ties share :math:`\nu`'s mass), ``inf`` is :math:`\nu`.
@@ -295,12 +297,15 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         temps = _check_betas(betas)
     else:
         if kl is None:
+            # a spread of KL values, not prescribed ones: interpolate the temperatures on a
+            # coarse exact sweep (no root finding); the table reports each policy's exact KL
             probe = kl_sweep(lp, rp, [0.0], weights=mu)
             grid = np.linspace(0.0, 1.0, DEFAULT_KL_POINTS) ** 2 * 0.95 * probe.kl_max
             grid = grid[:1] if probe.kl_max <= 0 else grid
+            temps = kl_sweep(lp, rp, grid, weights=mu, n_points=48, refine=False).gamma
         else:
             grid = np.atleast_1d(as_float_array(kl, "kl"))
-        temps = kl_sweep(lp, rp, grid, weights=mu).gamma if grid.size else np.empty(0)
+            temps = kl_sweep(lp, rp, grid, weights=mu).gamma if grid.size else np.empty(0)
     for beta in temps:
         with np.errstate(divide="ignore"):
             inv = np.float64(1.0) / np.float64(beta)  # 0 -> inf (argmax), inf -> 0 (nu)

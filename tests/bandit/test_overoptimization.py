@@ -162,7 +162,13 @@ class TestKLRegularized:
         t = overoptimization(r_true, r_proxy, n=[], mask=mask)
         assert t["kl"].size == 20 and t["kl"][0] == 0.0 and np.all(np.diff(t["kl"]) > 0)
         kl_max = np.mean([np.log(k) for k in mask.sum(axis=1)])   # distinct proxy scores
-        assert t["kl"][-1] == pytest.approx(0.95 * kl_max, rel=1e-9)
+        assert t["kl"][-1] == pytest.approx(0.95 * kl_max, rel=0.02)   # interpolated
+        grid = np.linspace(0.0, 1.0, 20) ** 2 * 0.95 * kl_max
+        np.testing.assert_allclose(t["kl"], grid, rtol=0.05, atol=1e-3 * kl_max)
+        # the kl column is the exact KL of each tabulated policy
+        for beta, kl in zip(t["beta"][1:], t["kl"][1:]):
+            exact = overoptimization(r_true, r_proxy, n=[], betas=[beta], mask=mask)["kl"][0]
+            assert kl == exact
         with pytest.raises(ValidationError, match="kl values must be below kl_max"):
             overoptimization(r_true, r_proxy, n=[], kl=[kl_max], mask=mask)
 
