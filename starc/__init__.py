@@ -2,7 +2,8 @@
 
 The top-level namespace re-exports the tabular core. Subpackages with heavier
 dependencies are imported on first use: ``starc.preferences`` (networkx),
-``starc.transforms``, ``starc.batch`` (numba), ``starc.sweep`` and ``starc.adapters``.
+``starc.transforms``, ``starc.batch`` (numba), ``starc.sweep``, ``starc.adapters`` and
+``starc.bandit`` (reward models on prompts and responses).
 """
 
 import importlib as _importlib
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 _SUBPACKAGES = ("preferences", "transforms", "batch", "sweep", "adapters", "plotting",
-                "sampled")
+                "sampled", "bandit")
 
 
 def __getattr__(name):

@@ -13,6 +13,11 @@ Subcommands
     certified bound.
 ``starc sweep ...``
     The experiment runner (:func:`starc.sweep.cli_main`).
+``starc bandit compare FILE --true COL --proxy COL [--prompt COL --response COL]``
+    Two reward models' scores in a long table (CSV, Parquet, JSON Lines): STARC and
+    Pearson distances, rank correlations, accuracy, regret, worst-case regret and the
+    certified bound with bootstrap intervals; ``--plot`` writes the over-optimisation
+    curves (:mod:`starc.bandit._cli`).
 ``starc figures [NAME ...| --all] [--quick]``
     Run the scripts of ``paper_figures/`` (needs a source checkout).
 ``starc bandit score --model DIR --data FILE --output FILE [--dpo-reference DIR --beta B]``
@@ -220,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
                        add_help=False)
     p.add_argument("sweep_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_sweep)
+
+    bandit = sub.add_parser("bandit", help="reward models on prompts x responses (see "
+                            "'starc bandit -h')").add_subparsers(metavar="COMMAND")
+    from .bandit._cli import add_compare_parser
+    add_compare_parser(bandit)
 
     p = sub.add_parser("figures", help="run the paper_figures/ scripts")
     p.add_argument("names", nargs="*", metavar="NAME", help="figure scripts to run")

@@ -7,6 +7,9 @@ A block may carry a ``:class:`` option (it only styles the HTML):
 ``requires-starc-bandit``
     run when :mod:`starc.bandit` is importable and has every ``bandit.NAME`` the block
     uses, skipped otherwise (the page's expected output is then not checked).
+
+Pages in :data:`SHOWS_OUTPUT` also show what their code prints: each python block followed
+directly by a ``.. code-block:: text`` block must print exactly that text.
 """
 
 from __future__ import annotations
@@ -20,33 +23,41 @@ import pytest
 
 TUTORIALS = Path(__file__).resolve().parent.parent / "docs" / "tutorials"
 #: Tutorials whose code needs no cluster, download or long run, and a word their output has.
-RUNNABLE = {"compare_learned_reward.rst": "distance", "llm_reward_models.rst": "distance"}
+RUNNABLE = {"compare_learned_reward.rst": "distance", "llm_reward_models.rst": "distance",
+            "compare_reward_models.rst": "distance"}
+#: Tutorials that show what their code prints.
+SHOWS_OUTPUT = ["compare_reward_models.rst"]
 
 
-def python_blocks(text: str) -> list[tuple[str, set[str]]]:
-    """``(code, classes)`` of every ``.. code-block:: python`` of a page."""
-    blocks, current, classes, inside, options = [], [], set(), False, False
-    for line in text.splitlines():
-        if re.match(r"\.\. code-block:: python\s*$", line.strip()):
-            if inside:  # a block right after a block
-                blocks.append((textwrap.dedent("\n".join(current)), classes))
-            inside, options, current, classes = True, True, [], set()
+def literal_blocks(text: str) -> list[tuple[str, str, set[str]]]:
+    """Every ``.. code-block:: LANG`` of ``text`` in order, as (LANG, dedented body,
+    classes of its ``:class:`` option)."""
+    blocks: list[tuple[str, str, set[str]]] = []
+    current: list[str] = []
+    lang, classes, options = None, set(), False
+    for line in text.splitlines() + ["<end>"]:
+        m = re.match(r"\.\. code-block:: (\w+)\s*$", line.strip())
+        if lang is not None and (m or not (line.strip() == "" or line.startswith("   "))):
+            blocks.append((lang, textwrap.dedent("\n".join(current)).strip("\n"), classes))
+            lang = None
+        if m:
+            lang, current, classes, options = m.group(1), [], set(), True
             continue
-        if inside:
+        if lang is not None:
             option = re.match(r"\s+:([\w-]+):\s*(.*)$", line)
             if options and option:
                 if option.group(1) == "class":
                     classes.update(option.group(2).split())
                 continue
             options = False
-            if line.strip() == "" or line.startswith("   "):
-                current.append(line)
-                continue
-            blocks.append((textwrap.dedent("\n".join(current)), classes))
-            inside = False
-    if inside:
-        blocks.append((textwrap.dedent("\n".join(current)), classes))
+            current.append(line)
     return blocks
+
+
+def python_blocks(text: str) -> list[tuple[str, set[str]]]:
+    """``(code, classes)`` of every ``.. code-block:: python`` of a page."""
+    return [(body, classes) for lang, body, classes in literal_blocks(text)
+            if lang == "python"]
 
 
 def bandit_has(code: str) -> bool:
@@ -57,8 +68,29 @@ def bandit_has(code: str) -> bool:
     return all(hasattr(bandit, name) for name in re.findall(r"\bbandit\.(\w+)", code))
 
 
+@pytest.mark.parametrize("page", SHOWS_OUTPUT)
+def test_tutorial_shows_what_its_code_prints(page, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)   # files the tutorial writes land here
+    blocks = literal_blocks((TUTORIALS / page).read_text())
+    namespace: dict = {}
+    checked = 0
+    for k, (lang, body, classes) in enumerate(blocks):
+        if lang != "python" or "not-run" in classes:
+            continue
+        exec(compile(body, page, "exec"), namespace)  # noqa: S102 - our own docs
+        printed = "\n".join(line.rstrip() for line in capsys.readouterr().out.splitlines())
+        if k + 1 < len(blocks) and blocks[k + 1][0] == "text":
+            shown = "\n".join(line.rstrip() for line in blocks[k + 1][1].splitlines())
+            assert printed.strip("\n") == shown, f"{page}: block {k} prints\n{printed}"
+            checked += 1
+        else:
+            assert printed == "", f"{page}: block {k} prints output the page does not show"
+    assert checked >= 3
+
+
 @pytest.mark.parametrize("page", sorted(RUNNABLE))
-def test_tutorial_code_runs(page, capsys):
+def test_tutorial_code_runs(page, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)   # files the tutorial writes land here
     namespace: dict = {}
     blocks = python_blocks((TUTORIALS / page).read_text())
     assert blocks, f"no python code in {page}"
@@ -81,5 +113,5 @@ def test_block_options_are_parsed():
     text = ("Intro\n\n.. code-block:: python\n   :class: requires-starc-bandit\n\n"
             "   x = 1\n   print(x)\n\nText\n\n.. code-block:: python\n\n   y = 2\n\n"
             ".. code-block:: python\n   :class: not-run\n\n   z = 3\n")
-    assert python_blocks(text) == [("\nx = 1\nprint(x)\n", {"requires-starc-bandit"}),
-                                   ("\ny = 2\n", set()), ("\nz = 3", {"not-run"})]
+    assert python_blocks(text) == [("x = 1\nprint(x)", {"requires-starc-bandit"}),
+                                   ("y = 2", set()), ("z = 3", {"not-run"})]

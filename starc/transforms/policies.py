@@ -515,8 +515,26 @@ def _as_kl_grid(kl) -> np.ndarray:
     return grid
 
 
+def _as_prompt_weights(weights, shape: tuple[int, ...]):
+    """Prompt weights of shape ``shape`` (the batch axes): non-negative, summing to 1."""
+    from .._validation import STOCHASTIC_ATOL
+
+    w = as_float_array(weights, "weights")
+    if w.shape != shape:
+        raise ValidationError(f"weights must have the shape of the prompt axes {shape} (one "
+                              f"weight per prompt), got shape {w.shape}")
+    if np.any(w < 0):
+        raise ValidationError(f"weights has a negative entry {float(w.min()):.3g}; prompt "
+                              "weights must be >= 0")
+    total = float(w.sum())
+    if abs(total - 1.0) > max(STOCHASTIC_ATOL, 1e-9):
+        raise ValidationError(f"weights must sum to 1, got {total!r}; normalise them first, "
+                              "e.g. w / w.sum()")
+    return w
+
+
 def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
-             refine: bool = True) -> KLSweep:
+             refine: bool = True, weights=None) -> KLSweep:
     r"""Sweep the KL tilt over :math:`\gamma` and read a statistic off at given KL values.
 
     The tilt :math:`\pi_\beta \propto \pi_0 e^{\beta u}` (:math:`\beta = 1/\gamma`) has
@@ -535,7 +553,10 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
     :math:`\log\beta` inside its grid bracket, using the derivative above, until the KL
     matches to :math:`10^{-11}` relative, and the statistic is evaluated at that exact
     tilt. Over several prompts (leading axes) one :math:`\gamma` is shared and both the
-    KL and the statistic are averaged over prompts, as in RLHF with one KL coefficient.
+    KL and the statistic are averaged over prompts, as in RLHF with one KL coefficient:
+    uniformly, or with the prompt weights :math:`\mu` given as ``weights``
+    (:math:`\sum_x \mu(x)\, \mathrm{KL}_x` and :math:`\sum_x \mu(x)\,
+    \mathbb E_{\pi_x}[\text{target}]`).
 
     Parameters
     ----------
@@ -552,6 +573,9 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
         Number of :math:`\beta` grid points, >= 8.
     refine : bool
         Polish each point to the exact KL (otherwise: linear interpolation only).
+    weights : array_like of shape (...), optional
+        Prompt weights :math:`\mu` over the leading (prompt) axes of the broadcast inputs:
+        non-negative, summing to 1. ``None`` averages the prompts uniformly.
 
     Returns
     -------
@@ -599,6 +623,14 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
     n_points = check_positive_int(n_points, "n_points", minimum=8)
     if not isinstance(refine, (bool, np.bool_)):
         raise ValidationError(f"refine must be True or False, got {refine!r}")
+    if weights is None:
+        def average(x) -> float:
+            return float(np.mean(x))
+    else:
+        w = _as_prompt_weights(weights, lp.shape[:-1])
+
+        def average(x) -> float:
+            return float(np.sum(w * x))
 
     # Supremum of the KL: all mass on the argmax set of u within the support of pi0.
     finite = np.isfinite(lp)
@@ -606,7 +638,7 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
     top = u_sup == u_sup.max(axis=-1, keepdims=True)
     from scipy.special import logsumexp
 
-    kl_max = float(np.mean(-logsumexp(np.where(top, lp, -np.inf), axis=-1)))
+    kl_max = average(-logsumexp(np.where(top, lp, -np.inf), axis=-1))
 
     def stats(beta: float):
         """Mean KL, mean target and d(KL)/d(log beta) of the tilt at ``beta``."""
@@ -614,8 +646,8 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
         with np.errstate(over="ignore", invalid="ignore"):
             mean_u = np.sum(pi * uu, axis=-1, keepdims=True)
             var_u = np.sum(np.where(pi > 0, pi * (uu - mean_u) ** 2, 0.0), axis=-1)
-            slope = float(np.mean(beta * beta * var_u))
-        return float(np.mean(k)), float(np.mean(np.sum(pi * tt, axis=-1))), slope
+            slope = average(beta * beta * var_u)
+        return average(k), average(np.sum(pi * tt, axis=-1)), slope
 
     k_hi = float(grid.max())
     if k_hi == 0.0:
@@ -675,7 +707,8 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
 
 
 def compare_at_equal_kl(logp0, utilities: Mapping[str, object], target, kl, *,
-                        n_points: int = 128, refine: bool = True) -> dict[str, np.ndarray]:
+                        n_points: int = 128, refine: bool = True,
+                        weights=None) -> dict[str, np.ndarray]:
     r"""Expected ``target`` under the KL tilts of several utilities, at equal KL.
 
     For each named utility :math:`u_m`, :func:`kl_sweep` finds the tilt
@@ -702,6 +735,8 @@ def compare_at_equal_kl(logp0, utilities: Mapping[str, object], target, kl, *,
         Grid size passed to :func:`kl_sweep`.
     refine : bool
         Polish each point to the exact KL (see :func:`kl_sweep`).
+    weights : array_like of shape (...), optional
+        Prompt weights passed to :func:`kl_sweep` (``None``: uniform).
 
     Returns
     -------
@@ -735,6 +770,6 @@ def compare_at_equal_kl(logp0, utilities: Mapping[str, object], target, kl, *,
         if not isinstance(name, str):
             raise ValidationError(f"utilities keys must be strings, got {name!r}")
         out[name] = kl_sweep(logp0, u, kl, target=target, n_points=n_points,
-                             refine=refine).value
+                             refine=refine, weights=weights).value
     return out
 

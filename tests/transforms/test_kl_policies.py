@@ -324,6 +324,34 @@ class TestKLSweep:
         assert np.mean(kl_divergence(pi, np.exp(logp0))) == pytest.approx(0.5, rel=1e-9)
         assert res.value[0] == pytest.approx(np.mean(np.sum(pi * u, -1)), rel=1e-9)
 
+    def test_prompt_weights_equal_repeated_prompts(self):
+        # weights (1/4, 3/4) on two prompts == uniform weights on the prompts (a, b, b, b)
+        rng = np.random.default_rng(5)
+        logp0 = np.log(rng.dirichlet(np.ones(12), size=2))
+        u = rng.standard_normal((2, 12))
+        target = rng.uniform(size=(2, 12))
+        rep = [0, 1, 1, 1]
+        weighted = kl_sweep(logp0, u, [0.0, 0.2, 0.9], target=target, weights=[0.25, 0.75])
+        repeated = kl_sweep(logp0[rep], u[rep], [0.0, 0.2, 0.9], target=target[rep])
+        np.testing.assert_allclose(weighted.value, repeated.value, rtol=1e-9)
+        np.testing.assert_allclose(weighted.gamma[1:], repeated.gamma[1:], rtol=1e-8)
+        assert weighted.kl_max == pytest.approx(repeated.kl_max, rel=1e-12)
+        pi = kl_tilted_policy(logp0, u, weighted.gamma[2])
+        kl = kl_divergence(pi, np.exp(logp0))
+        assert 0.25 * kl[0] + 0.75 * kl[1] == pytest.approx(0.9, rel=1e-9)
+        out = compare_at_equal_kl(logp0, {"u": u}, target, [0.2], weights=[0.25, 0.75])
+        assert out["u"][0] == pytest.approx(weighted.value[1], rel=1e-12)
+
+    @pytest.mark.parametrize("weights, match", [
+        ([0.5, 0.5, 0.0], r"weights must have the shape of the prompt axes \(2,\)"),
+        ([-0.5, 1.5], "weights has a negative entry"),
+        ([0.5, 0.6], "weights must sum to 1"),
+        ([np.nan, 1.0], "weights contains 1 NaN"),
+    ])
+    def test_bad_weights(self, weights, match):
+        with pytest.raises(ValidationError, match=match):
+            kl_sweep(np.log(np.full((2, 3), 1 / 3)), np.eye(2, 3), [0.1], weights=weights)
+
     def test_compare_at_equal_kl(self):
         logp0 = np.log(np.full(50, 0.02))
         t = np.linspace(0, 1, 50)
