@@ -20,11 +20,9 @@ Run ``python benchmarks/bench_bandit.py [--quick]``; writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -35,26 +33,7 @@ import starc
 from starc import bandit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import median_time  # noqa: E402
-
-
-# TODO(lead): use starc._io
-def write_json_atomically(path: str, data) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    print(f"wrote {path}")
+from _bench import median_time, write_json  # noqa: E402
 
 
 def ragged(n: int, m: int, seed: int):
@@ -149,7 +128,7 @@ def main(argv=None) -> int:
                               3 if args.quick else 5, warmup=1)
         report(f"from_frame, pandas, {len(frame):,} rows (shuffled)", t_frame, "s", "<= 2 s")
 
-    write_json_atomically(args.output, results)
+    write_json(args.output, results)
     return 0
 
 

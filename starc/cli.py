@@ -226,11 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sweep_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_sweep)
 
-    bandit = sub.add_parser("bandit", help="reward models on prompts x responses (see "
-                            "'starc bandit -h')").add_subparsers(metavar="COMMAND")
-    from .bandit._cli import add_compare_parser
-    add_compare_parser(bandit)
-
     p = sub.add_parser("figures", help="run the paper_figures/ scripts")
     p.add_argument("names", nargs="*", metavar="NAME", help="figure scripts to run")
     p.add_argument("--all", action="store_true", help="run every script")
@@ -244,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bandit", help="reward models on prompts x responses (starc.bandit)")
     bandit = p.add_subparsers(dest="bandit_command", metavar="BANDIT_COMMAND")
     from .adapters._transformers_cli import add_score_parser
+    from .bandit._cli import add_compare_parser
 
+    add_compare_parser(bandit)
     add_score_parser(bandit)
     return parser
 

@@ -267,7 +267,7 @@ def test_demo_checks_the_output_before_computing(tmp_path, capsys, monkeypatch):
     def refuse(*args, **kwargs):
         pytest.fail("the demo computed although its --output cannot be written")
 
-    monkeypatch.setattr(starc.demo, "demo_table", refuse)
+    monkeypatch.setattr("starc.demo.demo_table", refuse)
     assert main(["demo", "--output", str(tmp_path / "nowhere" / "d.png")]) == 1
     assert "does not exist" in _one_line_error(capsys)
     assert main(["demo", "--output", str(tmp_path / "d.xyz")]) == 1

@@ -30,6 +30,7 @@ import os
 
 import numpy as np
 
+from .._io import check_writable, figure_path, save_figure
 from ..exceptions import MissingDependencyError, ValidationError
 
 __all__ = ["add_compare_parser", "run_compare", "read_long_table"]
@@ -169,33 +170,6 @@ def _rows(r1, r2, mask, args) -> list[dict]:
     return rows
 
 
-# TODO(lead): use starc._io
-def _save_figure_atomically(fig, path: str) -> None:
-    """Save ``fig`` to ``path`` through a temporary file in the same folder and os.replace."""
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValidationError(f"--plot: the folder {folder!r} does not exist")
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    formats = fig.canvas.get_supported_filetypes()
-    if ext not in formats:
-        raise ValidationError(f"--plot: cannot write a {ext or 'suffix-less'!r} file; use one "
-                              f"of {sorted(formats)}")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=ext, dpi=120)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run_compare(args: argparse.Namespace) -> int:
     """Run ``starc bandit compare``; print the table (or JSON); return the exit status."""
     import json
@@ -207,10 +181,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if not 0.0 < args.confidence < 1.0:
         raise ValidationError(f"--confidence must be in (0, 1), got {args.confidence}")
     if args.plot is not None:
-        # fail before the work if the plot cannot be written
-        folder = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(folder):
-            raise ValidationError(f"--plot: the folder {folder!r} does not exist")
+        figure_path(args.plot, "--plot")  # a known format, and writable: before the work
+        check_writable(args.plot, "--plot")
     frame = read_long_table(args.file)
     columns = list(dict.fromkeys([args.true_col, args.proxy_col]))
     table = from_frame(frame, prompt=args.prompt, response=args.response, rewards=columns)
@@ -234,7 +206,7 @@ def run_compare(args: argparse.Namespace) -> int:
                      fontsize="medium")
         fig.tight_layout()
         try:
-            _save_figure_atomically(fig, args.plot)
+            save_figure(fig, args.plot, dpi=120)
         finally:
             plt.close(fig)
         info["plot"] = args.plot

@@ -164,8 +164,8 @@ def one_line_error(capsys, argv) -> str:
     (["--proxy", "nope"], "'nope' is not in the frame"),
     (["--n-boot", "-1"], "--n-boot must be >= 0"),
     (["--confidence", "1.5"], r"--confidence must be in \(0, 1\)"),
-    (["--plot", "/nonexistent/folder/x.png"], "--plot: the folder"),
-    (["--plot", "curves.xyz"], "--plot: cannot write a 'xyz' file"),
+    (["--plot", "/nonexistent/folder/x.png"], "--plot .* its folder .* does not exist"),
+    (["--plot", "curves.xyz"], "--plot 'curves.xyz': unknown figure format 'xyz'"),
 ])
 def test_bad_arguments(scores, capsys, extra, match, monkeypatch, tmp_path):
     import re
