@@ -66,8 +66,6 @@ def fused_distance(r1, r2, mask, use_mask, mu, nu, use_nu, method, pn, wn, pm, w
                 continue
             x = r1[i, j]
             y = r2[i, j]
-            if not (np.isfinite(x) and np.isfinite(y)):
-                return 1, 0.0
             cnt += 1
             if use_nu:
                 s1 += nu[i, j] * x
@@ -81,6 +79,10 @@ def fused_distance(r1, r2, mask, use_mask, mu, nu, use_nu, method, pn, wn, pm, w
             lo2 = min(lo2, y)
         if cnt == 0:
             return 2, 0.0
+        # NaN and inf propagate into the sums (an overflowing sum of finite scores only
+        # sends the call to the numpy path, which decides)
+        if not (np.isfinite(s1) and np.isfinite(s2)):
+            return 1, 0.0
         inv = 1.0 / cnt
         inv_counts[i] = inv
         big1 = max(big1, max(hi1, -lo1))

@@ -91,8 +91,9 @@ weighted_linf   :math:`2 \sum_x \mu(x)`
 duals pair :math:`\delta/D` with :math:`e` under :math:`D` (Hölder in the measure
 :math:`D`), so a valid response with :math:`\nu = 0` on an active prompt gives
 :math:`K = \infty`: the weighted metric cannot see it. Hence
-:math:`\operatorname{WCR} \le \min(1, U\, d)` with :math:`U = n(c_1) K_m / \operatorname{range}(R_1)`
-(:func:`soundness_constant`, :func:`regret_bound`).
+:math:`\operatorname{WCR} \le \min(1, U\, d)` with
+:math:`U = n(c_1) K_m / \operatorname{range}(R_1)` (:func:`soundness_constant`,
+:func:`regret_bound`).
 
 References
 ----------

@@ -263,6 +263,10 @@ def test_bad_input():
         norm(np.zeros(3))
     with pytest.raises(ValidationError, match="unknown ord"):
         norm(r, "l5")
+    with pytest.raises(ValidationError, match="reference must have shape"):
+        normalize(r, reference=np.zeros((2, 4)))
+    with pytest.raises(ValidationError, match="mask must have shape"):
+        normalize(r, mask=np.ones((2, 2), bool))
 
 
 FUSED = [(c, n, m) for c in ("mean", "midrange", "none") for n in NORMS for m in NORMS]

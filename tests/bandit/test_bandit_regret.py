@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from bandit_cases import problems, prompt_weights, valid_rows
 from starc.bandit import (CANONICALIZATIONS, NORMS, TIES, distance, regret, regret_bound,
