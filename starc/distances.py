@@ -309,14 +309,41 @@ def _check_mdp(mdp) -> TabularMDP:
     return mdp
 
 
+class _Default(str):
+    """A keyword default that :func:`_distance_options` can tell from the same value passed
+    explicitly (``variant=`` must not silently override an explicit choice)."""
+
+    __slots__ = ()
+
+
+_CANONICALIZATION_DEFAULT = _Default("val")
+_NORMALIZATION_DEFAULT = _Default("l2")
+_METRIC_DEFAULT = _Default("l2")
+
+
 def _distance_options(mdp, canonicalization, normalization, metric, policy, state_dist,
                       action_dist, minimal_norm, variant):
     if variant is not None:
-        kw = resolve_variant(variant).kwargs()
-        canonicalization = kw["canonicalization"]
-        normalization = kw["normalization"]
-        metric = kw["metric"]
-        minimal_norm = kw.get("minimal_norm", minimal_norm)
+        v = resolve_variant(variant)
+        given = {"canonicalization": canonicalization, "normalization": normalization,
+                 "metric": metric, "minimal_norm": minimal_norm}
+        for key, value in given.items():
+            if isinstance(value, _Default) or (key == "minimal_norm" and value is None):
+                continue
+            mine = getattr(v, key)
+            if key != "canonicalization" and value is not None and mine is not None:
+                same = check_norm_name(value, key) == mine
+            else:
+                same = value == mine
+            if not same:
+                raise ValidationError(
+                    f"{key}={value!r} contradicts variant={variant!r}, which sets {key}="
+                    f"{mine!r}; pass either the variant or the separate keywords")
+        canonicalization, normalization, metric = (v.canonicalization, v.normalization,
+                                                   v.metric)
+        minimal_norm = v.minimal_norm if v.minimal_norm is not None else minimal_norm
+    canonicalization = str(canonicalization) if isinstance(canonicalization, _Default) \
+        else canonicalization
     normalization = None if normalization is None else check_norm_name(normalization,
                                                                        "normalization")
     metric = check_norm_name(metric, "metric")
@@ -341,8 +368,8 @@ def _standardize_pair(r1, r2, mdp, method, normalization, opts):
             standardize(r2, mdp, method, normalization, **opts))
 
 
-def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization="val", normalization="l2",
-                   metric="l2", policy="uniform", state_dist=None, action_dist=None,
+def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATION_DEFAULT,
+                   normalization=_NORMALIZATION_DEFAULT, metric=_METRIC_DEFAULT, policy="uniform", state_dist=None, action_dist=None,
                    minimal_norm=None, variant: str | None = None):
     r"""STARC distance :math:`d(R_1, R_2) = m(s(R_1), s(R_2))` with :math:`s(R) = c(R)/n(c(R))`.
 
@@ -367,7 +394,8 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization="val", normaliza
         normalization (``"l2"`` when there is none).
     variant : str, optional
         A paper variant name (``"VAL-2-2"``...; see :func:`resolve_variant`) that sets
-        the three choices above at once.
+        the three choices above at once. Passing one of them explicitly as well is
+        allowed only when it agrees with the variant; a contradiction raises.
 
     Returns
     -------
@@ -668,8 +696,9 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
         raise ValidationError(f"unknown keyword(s) {sorted(unknown)}; pairwise_distances "
                               f"accepts {sorted(allowed)}")
     method, normalization, metric, pi, ds, da, mnorm = _distance_options(
-        mdp, kwargs.get("canonicalization", "val"), kwargs.get("normalization", "l2"),
-        kwargs.get("metric", "l2"), kwargs.get("policy", "uniform"), kwargs.get("state_dist"),
+        mdp, kwargs.get("canonicalization", _CANONICALIZATION_DEFAULT),
+        kwargs.get("normalization", _NORMALIZATION_DEFAULT),
+        kwargs.get("metric", _METRIC_DEFAULT), kwargs.get("policy", "uniform"), kwargs.get("state_dist"),
         kwargs.get("action_dist"), kwargs.get("minimal_norm"), kwargs.get("variant"))
     r = broadcast_reward(rewards, mdp, name="rewards")
     if r.ndim != 4:

@@ -14,6 +14,18 @@ row ``transition[s, a, :]`` sums to one. A reward is an array ``R[s, a, s']`` of
 rewards ``(S, A)`` are broadcast to that shape by :func:`broadcast_reward`, and any number
 of leading batch axes may come first.
 
+Reward layout
+    Every public function that takes a reward reads its layout the same way (one rule,
+    in :func:`broadcast_reward`): the longest matching trailing form wins, ``(..., S, A,
+    S)`` before ``(..., S, A)`` before ``(..., S)``. An array with the size of one
+    ``(S, A, S)`` reward in another layout — a transposed ``(A, S, S)`` or ``(S, S, A)``
+    array, a reshaped ``(S * A, S)`` one — or whose last three axes reorder ``(S, A,
+    S)``, raises :class:`~starc.exceptions.ValidationError` naming the expected layout,
+    instead of being read as a batch of state or state-action rewards. To pass such a
+    batch on purpose, convert it first with the explicit keyword
+    ``broadcast_reward(rewards, mdp, form="state")`` (or ``form="state_action"``) and
+    pass the result.
+
 The discounted return of a policy :math:`\pi` is
 
 .. math::
@@ -187,8 +199,10 @@ def broadcast_reward(reward, mdp: TabularMDP, *, form: str = "auto",
     mdp : TabularMDP
     form : {"auto", "transition", "state_action", "state"}
         Which form ``reward`` is in. ``"auto"`` picks the longest trailing match
-        (``(S, A, S)``, then ``(S, A)``, then ``(S,)``); pass the form explicitly when
-        a batch axis could be mistaken for a state axis.
+        (``(S, A, S)``, then ``(S, A)``, then ``(S,)``) and refuses a batch of lower
+        forms that has the size of one ``(S, A, S)`` reward or a reordering of its axes
+        (a likely mis-laid transition reward; see "Reward layout" in :mod:`starc.mdp`).
+        Pass the form explicitly for a batch whose axes could be mistaken that way.
     name : str
         Name used in error messages.
 
