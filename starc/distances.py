@@ -332,7 +332,7 @@ def _common_scale(e1, e2):
 
 
 def metric_between(s1, s2, ord: str, mdp: TabularMDP) -> np.ndarray:
-    """``n'(s1 - s2)`` for standardized rewards (both full or both Factored).
+    r"""``n'(s1 - s2)`` for standardized rewards (both full or both Factored).
 
     Unnormalized canonicals of rescaled rewards (:class:`Unnormalized`) are brought to
     their larger scale :math:`2^E` (the smaller one multiplied by :math:`2^{e - E} \le
