@@ -121,6 +121,20 @@ def elementwise_transform(arr: np.ndarray, kind: str, low, high) -> np.ndarray:
     return expit(arr)
 
 
+def scale_free(x: np.ndarray, big: np.ndarray) -> np.ndarray:
+    """``x`` times a power of two per slice (exact) bringing ``big`` (its largest relevant
+    magnitude, with kept axes) into ``[1/2, 1)``, when it lies outside the safe window of
+    :data:`starc.norms.SAFE_EXPONENT`; else ``x`` itself.
+
+    For scale-free results (z-scores): the squares and differences of the rescaled
+    numbers neither overflow nor underflow, and power-of-two scalings change nothing.
+    """
+    from ..norms import scale_exponents
+
+    ex = scale_exponents(big)
+    return x if ex is None else np.ldexp(x, -ex)
+
+
 def standardize_centred(centred: np.ndarray, std: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """``centred / std``, 0 where ``std`` is round-off of ``scale`` (the largest |r|)."""
     flat = std <= 1e-12 * np.maximum(scale, 1e-300)

@@ -49,7 +49,7 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import check_axis, check_nonempty_axis, standardize_centred
+from ._common import check_axis, check_nonempty_axis, scale_free, standardize_centred
 
 __all__ = ["ensemble_reward", "standardize_members", "ENSEMBLE_METHODS"]
 
@@ -104,6 +104,7 @@ def standardize_members(R, *, axis: int = 0) -> np.ndarray:
     other = tuple(i for i in range(r.ndim) if i != ax)
     if r.size == 0:
         raise ValidationError(f"R has no scores, got shape {r.shape}")
+    r = scale_free(r, np.max(np.abs(r), axis=other, keepdims=True))  # no over/underflow
     centred = r - r.mean(axis=other, keepdims=True)
     std = np.sqrt(np.mean(centred**2, axis=other, keepdims=True))
     return standardize_centred(centred, std, np.max(np.abs(r), axis=other, keepdims=True))

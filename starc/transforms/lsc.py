@@ -37,7 +37,8 @@ import numpy as np
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
 from ._common import (ELEMENTWISE_KINDS, broadcast_pair, check_axis, check_kind_options,
-                      elementwise_transform, rescale, standardize_centred)
+                      elementwise_transform, rescale, scale_free,
+                      standardize_centred)
 
 __all__ = ["lsc", "reference_reward", "transform", "TRANSFORM_KINDS", "REFERENCE_METHODS"]
 
@@ -273,6 +274,7 @@ def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,
     if kind == "center":
         return arr - arr.mean(axis=ax, keepdims=True)
     if kind == "zscore":
+        arr = scale_free(arr, np.max(np.abs(arr), axis=ax, keepdims=True))  # scale-free
         centred = arr - arr.mean(axis=ax, keepdims=True)
         std = np.sqrt(np.mean(centred**2, axis=ax, keepdims=True))
         return standardize_centred(centred, std, np.max(np.abs(arr), axis=ax, keepdims=True))

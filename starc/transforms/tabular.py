@@ -52,7 +52,7 @@ import numpy as np
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
 from ._common import (ELEMENTWISE_KINDS, check_kind_options, elementwise_transform, rescale,
-                      standardize_centred)
+                      scale_free, standardize_centred)
 from .lsc import TRANSFORM_KINDS
 
 __all__ = ["transform_reward", "TABULAR_SCOPES"]
@@ -179,6 +179,9 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
     if kind == "center":
         return r - mean(r)
     if kind == "zscore":
+        # scale-free: rescale by a power of two so the squares neither over- nor underflow
+        r = scale_free(r, np.max(np.where(support, np.abs(r), 0.0), axis=stat_axes,
+                                 keepdims=True))
         centred = r - mean(r)
         std = np.sqrt(mean(centred**2))
         scale = np.max(np.where(support, np.abs(r), 0.0), axis=stat_axes, keepdims=True)
