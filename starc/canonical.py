@@ -804,7 +804,8 @@ def _canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndar
     t, gamma = mdp.transition, mdp.gamma
     if method in ("none", "epic", "dard", "val_potential", "minimal_potential"):
         big = _max_abs(r, 3)
-        ex = scale_exponents(big)
+        # cvxpy's solvers have absolute tolerances: always solve at unit scale
+        ex = scale_exponents(big, always=method == "minimal_potential" and norm != "l2")
         if ex is not None:
             r = rescale(r, ex)
             big = _max_abs(r, 3)
@@ -830,8 +831,9 @@ def _canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndar
     ex = None
     # magnitude <= max|R|: a small or zero one (tiny rewards, or rewards off the support
     # only) or a non-finite one (a sum that overflowed) asks for max|R| itself
-    if not (magnitude.size == 0 or _SAFE_LOW <= magnitude.min() and magnitude.max() <= _SAFE_HIGH):
-        ex = scale_exponents(_max_abs(r, 3))
+    if method == "minimal" or not (magnitude.size == 0 or _SAFE_LOW <= magnitude.min()
+                                   and magnitude.max() <= _SAFE_HIGH):
+        ex = scale_exponents(_max_abs(r, 3), always=method == "minimal")
         if ex is not None:
             r = rescale(r, ex)
             rbar = _expected_reward(r, t)

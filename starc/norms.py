@@ -104,7 +104,7 @@ SAFE_EXPONENT = 256
 _SAFE_LOW, _SAFE_HIGH = 2.0 ** -SAFE_EXPONENT, 2.0 ** SAFE_EXPONENT
 
 
-def scale_exponents(big) -> np.ndarray | None:
+def scale_exponents(big, always: bool = False) -> np.ndarray | None:
     r"""Exponents ``e`` with ``big * 2**-e`` in ``[1/2, 1)``, or None when none is needed.
 
     ``big`` holds the largest magnitude :math:`\max|x|` of each array of a batch. When
@@ -113,10 +113,14 @@ def scale_exponents(big) -> np.ndarray | None:
     every array gets its own exponent (0 for an all-zero array): multiplying by
     :math:`2^{-e}` is exact, and the computations that follow are exactly equivariant
     under powers of two, so rescaling changes no result beyond what round-off allows.
+    ``always=True`` returns the exponents even inside the window (for optimisers, whose
+    absolute tolerances make them scale-dependent at any magnitude).
     """
     big = np.asarray(big, dtype=np.float64)
     if big.size == 0:
         return None
+    if always:
+        return np.where(big > 0.0, np.frexp(big)[1], 0).astype(np.int64)
     high = big.max()
     if high <= _SAFE_HIGH:
         low = big.min()
