@@ -435,13 +435,18 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
     :func:`starc.canonicalize` for every reward (the numpy reference path, about 7 ms per
     reward at 32 states, in this process only).
     """
+    from ..canonical import _max_abs
+    from ..norms import rescale, scale_exponents
     from ._lp import minimal_potential_l1_kernel
 
+    # the simplex's tolerances are absolute: solve every reward at unit scale (exact
+    # powers of two), so the vertex found does not depend on the reward's scale
+    exps = scale_exponents(_max_abs(R, 3), always=True)
+    R = _writable(rescale(R, exps))
     out = np.empty_like(R)
     status = np.ones(R.shape[0], dtype=np.int64)
     if solver == "simplex":
-        minimal_potential_l1_kernel(prep.gam, _writable(mdp_of, np.int64), _writable(R), out,
-                                    status)
+        minimal_potential_l1_kernel(prep.gam, _writable(mdp_of, np.int64), R, out, status)
     if np.any(status):
         from ..canonical import canonicalize as np_canonicalize
 
@@ -449,7 +454,7 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
             i = int(mdp_of[g])
             mdp = TabularMDP(prep.T[i], float(prep.gam[i]), prep.mu[i])
             out[g] = np_canonicalize(R[g], mdp, "minimal_potential", norm="l1")
-    return out
+    return np.ldexp(out, exps[..., None, None, None])  # back: |R| <= 1 here, no overflow
 
 
 def _lp_noise(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, canon: np.ndarray
