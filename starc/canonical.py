@@ -899,7 +899,11 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     Raises
     ------
     ValidationError
-        For unknown methods (the message lists the valid ones), bad shapes or options.
+        For unknown methods (the message lists the valid ones), bad shapes or options,
+        or a canonical reward beyond the float64 range (rewards near
+        :math:`1.8\times10^{308}`; rewards of any smaller size are canonicalized exactly
+        to round-off, see "Numerical range and failure modes" in
+        :doc:`/theory/distances`).
     SolverError
         When a cvxpy solve (``"minimal"``, non-L2 ``"minimal_potential"``) is not optimal.
 

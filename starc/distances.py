@@ -456,7 +456,18 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATIO
     Returns
     -------
     float or ndarray of shape (...)
-        In ``[0, 2]`` when normalization and metric are the same :math:`L_p`.
+        In ``[0, 2]`` when normalization and metric are the same :math:`L_p`. Exact to
+        round-off for rewards of any finite magnitude (see "Numerical range and failure
+        modes" in :doc:`/theory/distances`).
+
+    Raises
+    ------
+    ValidationError
+        For bad options, a ``variant`` contradicted by an explicit keyword, a reward in a
+        layout other than ``(..., S, A, S)`` with the size of one (see "Reward layout" in
+        :mod:`starc.mdp`), or an unnormalized distance beyond the float64 range.
+    SolverError
+        When an optimiser (``"minimal"``, ``"minimal_potential"``) fails.
 
     References
     ----------

@@ -44,6 +44,13 @@ to :math:`\sigma`, would call a small but well-resolved canonical "zero" for one
 not for its shaped copy. Canonicals below about :math:`10^3` units of round-off carry
 fewer than two correct digits whatever the tolerance (see :doc:`/theory/distances`).
 
+Norms of arrays whose largest magnitude lies outside :math:`[2^{-256}, 2^{256}]`
+(:data:`SAFE_EXPONENT`) are computed on the array multiplied by a power of two (exact),
+so the squares neither overflow nor underflow; :func:`normalize` is then exactly
+invariant to power-of-two scalings, and :func:`norm` raises when the norm itself
+exceeds the float64 range (see :doc:`/theory/distances`, "Numerical range and failure
+modes").
+
 References
 ----------
 .. [1] Skalse et al. "STARC: A General Framework for Quantifying Differences Between
@@ -58,7 +65,7 @@ from ._validation import as_float_array, check_choice
 from .exceptions import ValidationError
 from .mdp import TabularMDP
 
-__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL"]
+__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL", "SAFE_EXPONENT"]
 
 #: Names accepted by :func:`norm` and :func:`normalize`.
 NORMS = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
@@ -230,6 +237,13 @@ def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
     Returns
     -------
     float or ndarray of shape (...)
+
+    Raises
+    ------
+    ValidationError
+        For a bad ``ord``, shape or ``mdp``, or when the norm exceeds the float64 range
+        (an :math:`L_1`/:math:`L_2` norm of entries near :math:`1.8\times10^{308}`);
+        inputs of any finite size are otherwise exact to round-off.
 
     References
     ----------
