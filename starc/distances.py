@@ -425,8 +425,9 @@ def _standardize_pair(r1, r2, mdp, method, normalization, opts):
 
 
 def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATION_DEFAULT,
-                   normalization=_NORMALIZATION_DEFAULT, metric=_METRIC_DEFAULT, policy="uniform", state_dist=None, action_dist=None,
-                   minimal_norm=None, variant: str | None = None):
+                   normalization=_NORMALIZATION_DEFAULT, metric=_METRIC_DEFAULT,
+                   policy="uniform", state_dist=None, action_dist=None, minimal_norm=None,
+                   variant: str | None = None):
     r"""STARC distance :math:`d(R_1, R_2) = m(s(R_1), s(R_2))` with :math:`s(R) = c(R)/n(c(R))`.
 
     Parameters
@@ -773,8 +774,9 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     method, normalization, metric, pi, ds, da, mnorm = _distance_options(
         mdp, kwargs.get("canonicalization", _CANONICALIZATION_DEFAULT),
         kwargs.get("normalization", _NORMALIZATION_DEFAULT),
-        kwargs.get("metric", _METRIC_DEFAULT), kwargs.get("policy", "uniform"), kwargs.get("state_dist"),
-        kwargs.get("action_dist"), kwargs.get("minimal_norm"), kwargs.get("variant"))
+        kwargs.get("metric", _METRIC_DEFAULT), kwargs.get("policy", "uniform"),
+        kwargs.get("state_dist"), kwargs.get("action_dist"), kwargs.get("minimal_norm"),
+        kwargs.get("variant"))
     r = broadcast_reward(rewards, mdp, name="rewards")
     if r.ndim != 4:
         raise ValidationError(f"rewards must be a stack of shape (K, S, A, S), got {r.shape}")
