@@ -120,8 +120,8 @@ from ._validation import as_float_array, check_choice, check_distribution, check
 from ._solvers import solve_cvxpy
 from .exceptions import SolverError, ValidationError
 from .mdp import TabularMDP, _expected_reward, broadcast_reward
-from .norms import (_SAFE_HIGH, _SAFE_LOW, SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name,
-                    rescale, scale_exponents, unscale)
+from .norms import (SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name, in_window, rescale,
+                    scale_exponents, unscale)
 from .solve import _linalg, evaluate_expected, q_from_values
 
 __all__ = ["CANONICALIZATIONS", "canonicalize"]
@@ -831,8 +831,7 @@ def _canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndar
     ex = None
     # magnitude <= max|R|: a small or zero one (tiny rewards, or rewards off the support
     # only) or a non-finite one (a sum that overflowed) asks for max|R| itself
-    if method == "minimal" or not (magnitude.size == 0 or _SAFE_LOW <= magnitude.min()
-                                   and magnitude.max() <= _SAFE_HIGH):
+    if method == "minimal" or not in_window(magnitude):
         ex = scale_exponents(_max_abs(r, 3), always=method == "minimal")
         if ex is not None:
             r = rescale(r, ex)

@@ -111,6 +111,15 @@ SAFE_EXPONENT = 256
 _SAFE_LOW, _SAFE_HIGH = 2.0 ** -SAFE_EXPONENT, 2.0 ** SAFE_EXPONENT
 
 
+def in_window(big: np.ndarray) -> bool:
+    """Whether every entry of ``big`` lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]``
+    (cheap for the few entries of a pair of rewards: no numpy reductions)."""
+    if big.size <= 16:
+        vals = big.ravel().tolist()
+        return not vals or (_SAFE_LOW <= min(vals) and max(vals) <= _SAFE_HIGH)
+    return bool(_SAFE_LOW <= big.min() and big.max() <= _SAFE_HIGH)
+
+
 def scale_exponents(big, always: bool = False) -> np.ndarray | None:
     r"""Exponents ``e`` with ``big * 2**-e`` in ``[1/2, 1)``, or None when none is needed.
 
@@ -128,6 +137,8 @@ def scale_exponents(big, always: bool = False) -> np.ndarray | None:
         return None
     if always:
         return np.where(big > 0.0, np.frexp(big)[1], 0).astype(np.int64)
+    if in_window(big):
+        return None
     high = big.max()
     if high <= _SAFE_HIGH:
         low = big.min()
