@@ -342,3 +342,25 @@ def test_sampled_estimates_ignore_scales(which):
     for k in (-300, 300):
         got = run(10.0**k * r1, 10.0**k * r2)
         assert got.estimate == pytest.approx(ref.estimate, abs=RTOL)
+
+
+# ------------------------------------------------------------------ transforms
+
+
+@pytest.mark.parametrize("j", [-1060, -900, -300, 7, 300, 1000])
+def test_zscores_ignore_power_of_two_scales(j):
+    """z-scores are scale-free: identical for 2**j R (squares no longer overflow)."""
+    from starc.transforms import standardize_members, transform, transform_reward
+
+    rng = np.random.default_rng(0)
+    scores = _unit(rng.standard_normal((4, 6)))
+    mdp = starc.random_mdp(4, 2, seed=1, kind="garnet", n_successors=2)
+    r = _unit(starc.random_reward(mdp, seed=2))
+    if j < -1050:  # subnormal scores keep a few bits: compare with those bits at unit scale
+        scores, r = _unit(np.ldexp(scores, j)), _unit(np.ldexp(r, j))
+    np.testing.assert_array_equal(standardize_members(np.ldexp(scores, j)),
+                                  standardize_members(scores))
+    np.testing.assert_array_equal(transform(np.ldexp(scores, j), "zscore"),
+                                  transform(scores, "zscore"))
+    np.testing.assert_array_equal(transform_reward(np.ldexp(r, j), "zscore", mdp=mdp),
+                                  transform_reward(r, "zscore", mdp=mdp))
