@@ -364,3 +364,22 @@ def test_zscores_ignore_power_of_two_scales(j):
                                   transform(scores, "zscore"))
     np.testing.assert_array_equal(transform_reward(np.ldexp(r, j), "zscore", mdp=mdp),
                                   transform_reward(r, "zscore", mdp=mdp))
+
+
+# ------------------------------------------------------------------ shaping
+
+
+@pytest.mark.parametrize("j", [-1000, 0, 900])
+def test_shaping_is_homogeneous_and_refuses_overflow(j):
+    mdp = starc.random_mdp(4, 2, seed=0)
+    r = _unit(starc.random_reward(mdp, seed=1))
+    phi = _unit(np.random.default_rng(2).standard_normal(4))
+    np.testing.assert_array_equal(
+        starc.potential_shaping(np.ldexp(r, j), np.ldexp(phi, j), mdp.gamma),
+        np.ldexp(starc.potential_shaping(r, phi, mdp.gamma), j))
+    big = np.full(4, 1.7e308)
+    big[0] = -1.7e308
+    with pytest.raises(starc.ValidationError, match="float64 range"):
+        starc.potential_shaping(r / np.abs(r).max() * 1.7e308, big, 0.5)
+    with pytest.raises(starc.ValidationError, match="float64 range"):
+        starc.s_prime_redistribution(r, mdp, scale=1e308, seed=0)
