@@ -242,6 +242,12 @@ def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
     -------
     ndarray of shape (..., S, A)
 
+    Raises
+    ------
+    ValidationError
+        For a bad shape, or when the expectation exceeds the float64 range (rows may sum
+        to :math:`1 + 10^{-10}`, so entries near :math:`1.8\times10^{308}` can overflow).
+
     Examples
     --------
     >>> import numpy as np
@@ -252,7 +258,13 @@ def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
            [2.]])
     """
     r = broadcast_reward(reward, mdp)
-    return _expected_reward(r, mdp.transition)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _expected_reward(r, mdp.transition)
+    if not np.all(np.isfinite(out)):
+        # rows may sum to 1 + 1e-10: an average of entries near 1.8e308 can overflow
+        raise ValidationError("reward is finite but its expectation over s' overflows "
+                              "float64 (entries near 1.8e308); scale the reward down")
+    return out
 
 
 def _expected_reward(r: np.ndarray, t: np.ndarray) -> np.ndarray:

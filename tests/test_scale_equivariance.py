@@ -383,3 +383,17 @@ def test_shaping_is_homogeneous_and_refuses_overflow(j):
         starc.potential_shaping(r / np.abs(r).max() * 1.7e308, big, 0.5)
     with pytest.raises(starc.ValidationError, match="float64 range"):
         starc.s_prime_redistribution(r, mdp, scale=1e308, seed=0)
+
+
+def test_expected_reward_overflow_is_refused_but_distances_work():
+    """Rows summing to 1 + 5e-11 can push an average of 1.8e308 entries past float64:
+    expected_reward refuses; canonicals and distances rescale first and are exact."""
+    t = np.full((2, 2, 2), 0.5)
+    t[0, 0, 0] += 5e-11
+    mdp = starc.TabularMDP(t, 0.5)
+    huge = np.finfo(np.float64).max
+    with pytest.raises(starc.ValidationError, match="overflows float64"):
+        starc.expected_reward([[huge, 0.0], [0.0, 0.0]], mdp)
+    one = np.array([[1.0, 0.0], [0.0, 0.0]])
+    assert starc.starc_distance(huge * one, one, mdp) == 0.0
+    assert starc.starc_distance(huge * one, -one, mdp) == 2.0
