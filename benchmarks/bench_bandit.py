@@ -23,7 +23,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 import scipy.linalg  # noqa: F401 - load scipy's BLAS before threadpoolctl pins it

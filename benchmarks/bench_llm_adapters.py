@@ -29,7 +29,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _bench import timed, write_json  # noqa: E402

@@ -191,8 +191,14 @@ def reward_form(shape: tuple[int, ...], n_states: int, n_actions: int, form: str
                 name: str = "reward") -> str:
     """Name the form of a reward of ``shape``: 'transition', 'state_action' or 'state'.
 
-    In ``"auto"`` mode the longest matching trailing form wins: ``(S, A, S)`` before
-    ``(S, A)`` before ``(S,)``.
+    This is the one place where reward layouts are read. In ``"auto"`` mode the longest
+    matching trailing form wins: ``(S, A, S)`` before ``(S, A)`` before ``(S,)``. An
+    array that holds exactly as many numbers as one ``(S, A, S)`` reward, or whose last
+    three axes are a reordering of ``(S, A, S)``, is refused unless it *is* laid out as
+    ``(..., S, A, S)``: it is far more likely a transposed or reshaped transition reward
+    (``(A, S, S)``, ``(S, S, A)``, ``(S * A, S)``...) than a batch of state or
+    state-action rewards. A genuine batch of that shape is passed with an explicit
+    ``form`` (``"state"`` or ``"state_action"``; see :func:`starc.broadcast_reward`).
     """
     check_choice(form, "reward form", REWARD_FORMS)
     tails = {"transition": (n_states, n_actions, n_states),
@@ -202,11 +208,37 @@ def reward_form(shape: tuple[int, ...], n_states: int, n_actions: int, form: str
     for kind in candidates:
         tail = tails[kind]
         if len(shape) >= len(tail) and tuple(shape[len(shape) - len(tail):]) == tail:
+            if form == "auto" and kind != "transition":
+                _refuse_ambiguous_layout(tuple(shape), n_states, n_actions, kind, name)
             return kind
     expected = " or ".join(f"(..., {', '.join(map(str, tails[k]))})" for k in candidates)
     raise ValidationError(
         f"{name} has shape {tuple(shape)}, which does not fit an MDP with {n_states} states "
         f"and {n_actions} actions; expected {expected}")
+
+
+def _refuse_ambiguous_layout(shape: tuple[int, ...], n_states: int, n_actions: int,
+                             kind: str, name: str) -> None:
+    """Refuse a lower-form batch that looks like a mis-laid ``(S, A, S)`` reward."""
+    if len(shape) == (1 if kind == "state" else 2):
+        return  # a single lower-form reward: no batch axis to mistake
+    full = (n_states, n_actions, n_states)
+    size = 1
+    for d in shape:
+        size *= int(d)
+    one_reward = size == n_states * n_actions * n_states
+    permuted = len(shape) >= 3 and sorted(shape[-3:]) == sorted(full)
+    if not (one_reward or permuted):
+        return
+    lower = "state rewards (..., S)" if kind == "state" else \
+        "state-action rewards (..., S, A)"
+    raise ValidationError(
+        f"{name} has shape {shape}, which would be read as a batch of {lower}, but it "
+        f"{'holds as many numbers as one' if one_reward else 'has the axes of a reordered'} "
+        f"transition reward of shape (S, A, S) = {full}; a transition reward must be laid "
+        f"out as (..., S, A, S) with reward[..., s, a, s'] = R(s, a, s') (transpose it, "
+        f"e.g. np.moveaxis(r, 0, 1) for an (A, S, S) array). If it really is a batch of "
+        f"{lower}, say so: pass starc.broadcast_reward({name}, mdp, form={kind!r}) instead")
 
 
 def as_reward(reward, n_states: int, n_actions: int, *, name: str = "reward",

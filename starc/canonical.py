@@ -120,7 +120,8 @@ from ._validation import as_float_array, check_choice, check_distribution, check
 from ._solvers import solve_cvxpy
 from .exceptions import SolverError, ValidationError
 from .mdp import TabularMDP, _expected_reward, broadcast_reward
-from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name
+from .norms import (SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name, in_window, rescale,
+                    scale_exponents, unscale)
 from .solve import _linalg, evaluate_expected, q_from_values
 
 __all__ = ["CANONICALIZATIONS", "canonicalize"]
@@ -156,10 +157,18 @@ class Canonical(NamedTuple):
     it combined — the reward (through :math:`\max_{s,a} \mathbb E_\tau|R|` when only
     :math:`\bar R` enters), and the values or potentials computed from it. A canonical
     whose norm is at most ``n(1) * noise`` is zero up to round-off ([1]_, Def. 3).
+
+    Rewards with magnitudes outside the safe window of :data:`starc.norms.SAFE_EXPONENT`
+    (beyond about :math:`10^{\pm 77}`) are canonicalized after an exact power-of-two
+    rescaling; ``exponent`` then records it (see :func:`canonical_parts`).
     """
 
     value: np.ndarray | Factored
     noise: np.ndarray
+    #: ``None``, or per-reward exponents ``(...)``: then ``value`` and ``noise`` belong to
+    #: the rewards multiplied by ``2**-exponent`` (:func:`starc.norms.scale_exponents`),
+    #: and the canonical of the reward itself is ``value * 2**exponent``.
+    exponent: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------- checks
@@ -773,32 +782,76 @@ def _minimal_potential(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarray:
 
 def canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndarray,
                     state_dist: np.ndarray, action_dist: np.ndarray,
-                    norm: str | None) -> Canonical:
+                    norm: str | None, rescaled: bool = False) -> Canonical:
     """Canonicalize validated ``r (..., S, A, S)``: a full array, or Factored when possible.
 
-    Returns the canonical with its round-off bound (:class:`Canonical`).
+    Returns the canonical with its round-off bound (:class:`Canonical`). Every method is
+    positively homogeneous, so a reward whose largest magnitude leaves the safe window
+    (:data:`starc.norms.SAFE_EXPONENT`) is canonicalized after multiplying it by
+    :math:`2^{-e}` (exact), which keeps values, potentials, norms and round-off bounds
+    away from overflow and from subnormal numbers. With ``rescaled=True`` the result is
+    left in those units and :attr:`Canonical.exponent` holds ``e`` (scale-invariant
+    callers — normalization, Pearson distances, equivalence — need nothing else);
+    otherwise it is multiplied back by :math:`2^{e}`, raising
+    :class:`~starc.exceptions.ValidationError` when the canonical exceeds the float64
+    range.
     """
+    canon = _canonical_parts(r, mdp, method, pi=pi, state_dist=state_dist,
+                             action_dist=action_dist, norm=norm)
+    if rescaled or canon.exponent is None:
+        return canon
+    ex = canon.exponent
+    value = canon.value
+    what = f"the {method} canonical reward"
+    if isinstance(value, Factored):
+        value = Factored(unscale(value.u, ex, what, axes=2), value.profile)
+    else:
+        value = unscale(value, ex, what, axes=3)
+    with np.errstate(over="ignore"):
+        noise = np.ldexp(canon.noise, ex)
+    return Canonical(value, noise)
+
+
+def _canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndarray,
+                     state_dist: np.ndarray, action_dist: np.ndarray,
+                     norm: str | None) -> Canonical:
+    """:func:`canonical_parts` in rescaled units (``Canonical.exponent`` set when rescaled)."""
     t, gamma = mdp.transition, mdp.gamma
-    if method in ("none", "epic", "dard"):
-        # combinations of R and of averages of R: round-off on the scale of max |R|
-        if method == "none":
-            c = r
-        elif method == "epic":
-            c = _epic(r, gamma, state_dist, action_dist)
-        else:
-            c = _dard(r, mdp, action_dist)
-        return Canonical(c, ZERO_RTOL * _max_abs(r, 3))
-    if method == "val_potential":
-        v = evaluate_expected(_expected_reward(r, t), mdp, pi)
-        c = r - v[..., :, None, None] + gamma * v[..., None, None, :]
-        return Canonical(c, ZERO_RTOL * np.maximum(_max_abs(r, 3), _max_abs(v, 1)))
-    if method == "minimal_potential":
+    if method in ("none", "epic", "dard", "val_potential", "minimal_potential"):
+        big = _max_abs(r, 3)
+        # cvxpy's solvers have absolute tolerances: always solve at unit scale
+        ex = scale_exponents(big, always=method == "minimal_potential" and norm != "l2")
+        if ex is not None:
+            r = rescale(r, ex)
+            big = _max_abs(r, 3)
+        if method in ("none", "epic", "dard"):
+            # combinations of R and of averages of R: round-off on the scale of max |R|
+            if method == "none":
+                c = r
+            elif method == "epic":
+                c = _epic(r, gamma, state_dist, action_dist)
+            else:
+                c = _dard(r, mdp, action_dist)
+            return Canonical(c, ZERO_RTOL * big, ex)
+        if method == "val_potential":
+            v = evaluate_expected(_expected_reward(r, t), mdp, pi)
+            c = r - v[..., :, None, None] + gamma * v[..., None, None, :]
+            return Canonical(c, ZERO_RTOL * np.maximum(big, _max_abs(v, 1)), ex)
         c = _minimal_potential(r, mdp, norm)
         rtol = ZERO_RTOL if norm == "l2" else SOLVER_ZERO_RTOL
-        return Canonical(c, shaping_noise(r, c, gamma, rtol))
+        return Canonical(c, shaping_noise(r, c, gamma, rtol), ex)
     # factored canonicals depend on R only through rbar
     rbar = _expected_reward(r, t)
     magnitude = expected_magnitude(r, t)
+    ex = None
+    # magnitude <= max|R|: a small or zero one (tiny rewards, or rewards off the support
+    # only) or a non-finite one (a sum that overflowed) asks for max|R| itself
+    if method == "minimal" or not in_window(magnitude):
+        ex = scale_exponents(_max_abs(r, 3), always=method == "minimal")
+        if ex is not None:
+            r = rescale(r, ex)
+            rbar = _expected_reward(r, t)
+            magnitude = expected_magnitude(r, t)
     if method == "val":
         u, v = val_advantage(rbar, mdp, pi)
         profile, rtol = "ones", ZERO_RTOL
@@ -808,7 +861,7 @@ def canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndarr
     else:  # "minimal"
         u, v = minimal_coefficients(rbar, mdp, norm)
         profile, rtol = _MINIMAL_PROFILE[norm], SOLVER_ZERO_RTOL
-    return Canonical(Factored(u, profile), rtol * np.maximum(magnitude, _max_abs(v, 1)))
+    return Canonical(Factored(u, profile), rtol * np.maximum(magnitude, _max_abs(v, 1)), ex)
 
 
 def resolve_options(mdp: TabularMDP, method, policy, state_dist, action_dist, norm):
@@ -860,7 +913,11 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     Raises
     ------
     ValidationError
-        For unknown methods (the message lists the valid ones), bad shapes or options.
+        For unknown methods (the message lists the valid ones), bad shapes or options,
+        or a canonical reward beyond the float64 range (rewards near
+        :math:`1.8\times10^{308}`; rewards of any smaller size are canonicalized exactly
+        to round-off, see "Numerical range and failure modes" in
+        :doc:`/theory/distances`).
     SolverError
         When a cvxpy solve (``"minimal"``, non-L2 ``"minimal_potential"``) is not optimal.
 

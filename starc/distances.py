@@ -81,7 +81,8 @@ from ._validation import as_float_array, check_gamma, check_real
 from .canonical import Factored, canonical_parts, resolve_options
 from .exceptions import ValidationError
 from .mdp import TabularMDP, broadcast_reward
-from .norms import ZERO_RTOL, _norm_validated, check_norm_name, p_of
+from .norms import (ZERO_RTOL, _norm_validated, check_norm_name, p_of, rescale,
+                    scale_exponents, unscale)
 
 __all__ = [
     "starc_distance",
@@ -261,18 +262,34 @@ def _ones_norm_uncached(mdp: TabularMDP, ord: str) -> float:
     return 1.0 if p == np.inf else float(count) ** (1.0 / p)
 
 
+class Unnormalized(NamedTuple):
+    """Unnormalized canonicals of rescaled rewards: the true ones are ``value * 2**exponent``.
+
+    Returned by :func:`standardize` without a normalization when some reward left the
+    safe window of :data:`starc.norms.SAFE_EXPONENT`; :func:`metric_between` and
+    :func:`pairwise_distances` combine the two scales without forming either canonical in
+    its own units.
+    """
+
+    value: np.ndarray | Factored
+    exponent: np.ndarray
+
+
 def standardize(r: np.ndarray, mdp: TabularMDP, method, normalization: str | None, *, pi,
                 state_dist, action_dist, minimal_norm):
     """``s(R)``: canonicalize validated rewards then divide by the norm (zero stays zero).
 
     "Zero" means a norm of at most ``n(1)`` times the canonical's round-off bound
-    (:class:`starc.canonical.Canonical`).
+    (:class:`starc.canonical.Canonical`). The canonical is computed on the rewards
+    rescaled by a power of two where needed (:func:`starc.canonical.canonical_parts`);
+    :math:`c(R)/n(c(R))` does not depend on that scale, and without a normalization the
+    scale is kept aside (:class:`Unnormalized`).
     """
     canon = canonical_parts(r, mdp, method, pi=pi, state_dist=state_dist,
-                            action_dist=action_dist, norm=minimal_norm)
+                            action_dist=action_dist, norm=minimal_norm, rescaled=True)
     c = canon.value
     if normalization is None:
-        return c
+        return c if canon.exponent is None else Unnormalized(c, canon.exponent)
     n = canonical_norm(c, normalization, mdp)
     zero = n <= _ones_norm(mdp, normalization) * canon.noise
     any_zero = bool(zero.any())
@@ -288,8 +305,49 @@ def standardize(r: np.ndarray, mdp: TabularMDP, method, normalization: str | Non
     return out
 
 
+def _item(s, index):
+    """Item ``index`` of the batch of a standardized result."""
+    if isinstance(s, Unnormalized):
+        return Unnormalized(_item(s.value, index), s.exponent[index])
+    if isinstance(s, Factored):
+        return Factored(s.u[index], s.profile)
+    return s[index]
+
+
+def _scaled(s, factor):
+    """A standardized result times per-item ``factor`` (``(...)``, or 1 when None)."""
+    if factor is None:
+        return s
+    if isinstance(s, Factored):
+        return Factored(s.u * factor[..., None, None], s.profile)
+    return s * factor[..., None, None, None]
+
+
+def _common_scale(e1, e2):
+    """Factors ``2**(e - E)`` of two exponent arrays (None: 0) and the larger ``E``."""
+    e1 = np.zeros((), dtype=np.int64) if e1 is None else e1
+    e2 = np.zeros((), dtype=np.int64) if e2 is None else e2
+    big = np.maximum(e1, e2)
+    return np.ldexp(1.0, e1 - big), np.ldexp(1.0, e2 - big), big
+
+
 def metric_between(s1, s2, ord: str, mdp: TabularMDP) -> np.ndarray:
-    """``n'(s1 - s2)`` for standardized rewards (both full or both Factored)."""
+    r"""``n'(s1 - s2)`` for standardized rewards (both full or both Factored).
+
+    Unnormalized canonicals of rescaled rewards (:class:`Unnormalized`) are brought to
+    their larger scale :math:`2^E` (the smaller one multiplied by :math:`2^{e - E} \le
+    1`, exact unless it underflows below the round-off of the larger) and the metric is
+    multiplied by :math:`2^E`; a distance beyond the float64 range raises.
+    """
+    if isinstance(s1, Unnormalized) or isinstance(s2, Unnormalized):
+        e1 = s1.exponent if isinstance(s1, Unnormalized) else None
+        e2 = s2.exponent if isinstance(s2, Unnormalized) else None
+        f1, f2, big = _common_scale(e1, e2)
+        v1 = s1.value if isinstance(s1, Unnormalized) else s1
+        v2 = s2.value if isinstance(s2, Unnormalized) else s2
+        d = metric_between(_scaled(v1, f1), _scaled(v2, f2), ord, mdp)
+        return unscale(d, np.broadcast_to(big, np.shape(d)).astype(np.int64),
+                       "the unnormalised distance")
     if isinstance(s1, Factored) and isinstance(s2, Factored) and s1.profile == s2.profile:
         return canonical_norm(Factored(s1.u - s2.u, s1.profile), ord, mdp)
     from .canonical import expand
@@ -309,14 +367,41 @@ def _check_mdp(mdp) -> TabularMDP:
     return mdp
 
 
+class _Default(str):
+    """A keyword default that :func:`_distance_options` can tell from the same value passed
+    explicitly (``variant=`` must not silently override an explicit choice)."""
+
+    __slots__ = ()
+
+
+_CANONICALIZATION_DEFAULT = _Default("val")
+_NORMALIZATION_DEFAULT = _Default("l2")
+_METRIC_DEFAULT = _Default("l2")
+
+
 def _distance_options(mdp, canonicalization, normalization, metric, policy, state_dist,
                       action_dist, minimal_norm, variant):
     if variant is not None:
-        kw = resolve_variant(variant).kwargs()
-        canonicalization = kw["canonicalization"]
-        normalization = kw["normalization"]
-        metric = kw["metric"]
-        minimal_norm = kw.get("minimal_norm", minimal_norm)
+        v = resolve_variant(variant)
+        given = {"canonicalization": canonicalization, "normalization": normalization,
+                 "metric": metric, "minimal_norm": minimal_norm}
+        for key, value in given.items():
+            if isinstance(value, _Default) or (key == "minimal_norm" and value is None):
+                continue
+            mine = getattr(v, key)
+            if key != "canonicalization" and value is not None and mine is not None:
+                same = check_norm_name(value, key) == mine
+            else:
+                same = value == mine
+            if not same:
+                raise ValidationError(
+                    f"{key}={value!r} contradicts variant={variant!r}, which sets {key}="
+                    f"{mine!r}; pass either the variant or the separate keywords")
+        canonicalization, normalization, metric = (v.canonicalization, v.normalization,
+                                                   v.metric)
+        minimal_norm = v.minimal_norm if v.minimal_norm is not None else minimal_norm
+    canonicalization = str(canonicalization) if isinstance(canonicalization, _Default) \
+        else canonicalization
     normalization = None if normalization is None else check_norm_name(normalization,
                                                                        "normalization")
     metric = check_norm_name(metric, "metric")
@@ -334,16 +419,15 @@ def _standardize_pair(r1, r2, mdp, method, normalization, opts):
     """Standardize two reward batches, in one pass when they are small and alike."""
     if r1.shape == r2.shape and r1.size <= 2**20:
         both = standardize(np.stack([r1, r2]), mdp, method, normalization, **opts)
-        if isinstance(both, Factored):
-            return Factored(both.u[0], both.profile), Factored(both.u[1], both.profile)
-        return both[0], both[1]
+        return _item(both, 0), _item(both, 1)
     return (standardize(r1, mdp, method, normalization, **opts),
             standardize(r2, mdp, method, normalization, **opts))
 
 
-def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization="val", normalization="l2",
-                   metric="l2", policy="uniform", state_dist=None, action_dist=None,
-                   minimal_norm=None, variant: str | None = None):
+def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATION_DEFAULT,
+                   normalization=_NORMALIZATION_DEFAULT, metric=_METRIC_DEFAULT,
+                   policy="uniform", state_dist=None, action_dist=None, minimal_norm=None,
+                   variant: str | None = None):
     r"""STARC distance :math:`d(R_1, R_2) = m(s(R_1), s(R_2))` with :math:`s(R) = c(R)/n(c(R))`.
 
     Parameters
@@ -367,12 +451,24 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization="val", normaliza
         normalization (``"l2"`` when there is none).
     variant : str, optional
         A paper variant name (``"VAL-2-2"``...; see :func:`resolve_variant`) that sets
-        the three choices above at once.
+        the three choices above at once. Passing one of them explicitly as well is
+        allowed only when it agrees with the variant; a contradiction raises.
 
     Returns
     -------
     float or ndarray of shape (...)
-        In ``[0, 2]`` when normalization and metric are the same :math:`L_p`.
+        In ``[0, 2]`` when normalization and metric are the same :math:`L_p`. Exact to
+        round-off for rewards of any finite magnitude (see "Numerical range and failure
+        modes" in :doc:`/theory/distances`).
+
+    Raises
+    ------
+    ValidationError
+        For bad options, a ``variant`` contradicted by an explicit keyword, a reward in a
+        layout other than ``(..., S, A, S)`` with the size of one (see "Reward layout" in
+        :mod:`starc.mdp`), or an unnormalized distance beyond the float64 range.
+    SolverError
+        When an optimiser (``"minimal"``, ``"minimal_potential"``) fails.
 
     References
     ----------
@@ -460,8 +556,15 @@ def pearson_distance(x, y, weights=None):
     _check_batches(a, b, "x", "y")
     w = _check_coverage(weights, a.shape[-3:], "weights")
     ax = (-3, -2, -1)
-    return _pearson(a, b, w, ZERO_RTOL * np.abs(a).max(axis=ax, initial=0.0),
-                    ZERO_RTOL * np.abs(b).max(axis=ax, initial=0.0))
+    big_a, big_b = np.abs(a).max(axis=ax, initial=0.0), np.abs(b).max(axis=ax, initial=0.0)
+    # the correlation ignores the scale of each argument: rescale (exactly, by powers of
+    # two) arrays whose squares would over- or underflow
+    ex_a, ex_b = scale_exponents(big_a), scale_exponents(big_b)
+    if ex_a is not None:
+        a, big_a = rescale(a, ex_a), rescale(big_a, ex_a, axes=0)
+    if ex_b is not None:
+        b, big_b = rescale(b, ex_b), rescale(big_b, ex_b, axes=0)
+    return _pearson(a, b, w, ZERO_RTOL * big_a, ZERO_RTOL * big_b)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray, noise_a, noise_b):
@@ -577,8 +680,9 @@ def _canonical_pearson(a, b, mdp, method, pi, ds, da, coverage):
     other reward.
     """
     opts = dict(pi=pi, state_dist=ds, action_dist=da, norm=None)
-    c1 = canonical_parts(a, mdp, method, **opts)
-    c2 = canonical_parts(b, mdp, method, **opts)
+    # rescaled canonicals: the correlation ignores the scale of each
+    c1 = canonical_parts(a, mdp, method, rescaled=True, **opts)
+    c2 = canonical_parts(b, mdp, method, rescaled=True, **opts)
     w = _check_coverage(coverage, mdp.shape, "coverage")
     return _pearson(c1.value, c2.value, w, c1.noise, c2.noise)
 
@@ -681,9 +785,11 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
         raise ValidationError(f"unknown keyword(s) {sorted(unknown)}; pairwise_distances "
                               f"accepts {sorted(allowed)}")
     method, normalization, metric, pi, ds, da, mnorm = _distance_options(
-        mdp, kwargs.get("canonicalization", "val"), kwargs.get("normalization", "l2"),
-        kwargs.get("metric", "l2"), kwargs.get("policy", "uniform"), kwargs.get("state_dist"),
-        kwargs.get("action_dist"), kwargs.get("minimal_norm"), kwargs.get("variant"))
+        mdp, kwargs.get("canonicalization", _CANONICALIZATION_DEFAULT),
+        kwargs.get("normalization", _NORMALIZATION_DEFAULT),
+        kwargs.get("metric", _METRIC_DEFAULT), kwargs.get("policy", "uniform"),
+        kwargs.get("state_dist"), kwargs.get("action_dist"), kwargs.get("minimal_norm"),
+        kwargs.get("variant"))
     r = broadcast_reward(rewards, mdp, name="rewards")
     if r.ndim != 4:
         raise ValidationError(f"rewards must be a stack of shape (K, S, A, S), got {r.shape}")
@@ -692,19 +798,30 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     k = r.shape[0]
     s = standardize(r, mdp, method, normalization, pi=pi, state_dist=ds, action_dist=da,
                     minimal_norm=mnorm)
+    exps = None
+    if isinstance(s, Unnormalized):  # rescaled rewards: each pair at its larger scale
+        s, exps = s.value, s.exponent
     flat_u = s.u if isinstance(s, Factored) else s
     per_item = int(np.prod(flat_u.shape[1:]))
-    if metric in ("l2", "weighted_l2"):
+    if metric in ("l2", "weighted_l2") and exps is None:
         return _pairwise_l2(s, metric, mdp)
     block = max(1, int(2**22 // max(1, k * per_item)))
     out = np.zeros((k, k))
     for i0 in range(0, k, block):
         i1 = min(k, i0 + block)
-        if isinstance(s, Factored):
-            diff = Factored(s.u[i0:i1, None] - s.u[None, :], s.profile)
-            out[i0:i1] = canonical_norm(diff, metric, mdp)
+        if exps is None:
+            f1 = f2 = None
         else:
-            out[i0:i1] = _norm_validated(s[i0:i1, None] - s[None, :], metric, mdp)
+            f1, f2, big = _common_scale(exps[i0:i1, None], exps[None, :])
+        if isinstance(s, Factored):
+            diff = Factored(_scaled(Factored(s.u[i0:i1, None], s.profile), f1).u
+                            - _scaled(Factored(s.u[None, :], s.profile), f2).u, s.profile)
+            block_d = canonical_norm(diff, metric, mdp)
+        else:
+            block_d = _norm_validated(_scaled(s[i0:i1, None], f1) - _scaled(s[None, :], f2),
+                                      metric, mdp)
+        out[i0:i1] = block_d if exps is None else unscale(block_d, big,
+                                                           "an unnormalised distance")
     # Exact symmetry (|x - y| and |y - x| round identically, but be explicit).
     out = 0.5 * (out + out.T)
     np.fill_diagonal(out, 0.0)
@@ -802,7 +919,7 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
                               f"{a.shape[:-3]} and {b.shape[:-3]}")
     method, pi, ds, da, _ = resolve_options(mdp, "val", "uniform", None, None, None)
     canon = canonical_parts(np.stack([a, b]), mdp, method, pi=pi, state_dist=ds,
-                            action_dist=da, norm=None)
+                            action_dist=da, norm=None, rescaled=True)  # scale-free test
     c = canon.value
     n = canonical_norm(c, "weighted_l2", mdp)
     ones = _ones_norm(mdp, "weighted_l2")

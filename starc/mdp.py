@@ -14,6 +14,18 @@ row ``transition[s, a, :]`` sums to one. A reward is an array ``R[s, a, s']`` of
 rewards ``(S, A)`` are broadcast to that shape by :func:`broadcast_reward`, and any number
 of leading batch axes may come first.
 
+Reward layout
+    Every public function that takes a reward reads its layout the same way (one rule,
+    in :func:`broadcast_reward`): the longest matching trailing form wins, ``(..., S, A,
+    S)`` before ``(..., S, A)`` before ``(..., S)``. An array with the size of one
+    ``(S, A, S)`` reward in another layout — a transposed ``(A, S, S)`` or ``(S, S, A)``
+    array, a reshaped ``(S * A, S)`` one — or whose last three axes reorder ``(S, A,
+    S)``, raises :class:`~starc.exceptions.ValidationError` naming the expected layout,
+    instead of being read as a batch of state or state-action rewards. To pass such a
+    batch on purpose, convert it first with the explicit keyword
+    ``broadcast_reward(rewards, mdp, form="state")`` (or ``form="state_action"``) and
+    pass the result.
+
 The discounted return of a policy :math:`\pi` is
 
 .. math::
@@ -187,8 +199,10 @@ def broadcast_reward(reward, mdp: TabularMDP, *, form: str = "auto",
     mdp : TabularMDP
     form : {"auto", "transition", "state_action", "state"}
         Which form ``reward`` is in. ``"auto"`` picks the longest trailing match
-        (``(S, A, S)``, then ``(S, A)``, then ``(S,)``); pass the form explicitly when
-        a batch axis could be mistaken for a state axis.
+        (``(S, A, S)``, then ``(S, A)``, then ``(S,)``) and refuses a batch of lower
+        forms that has the size of one ``(S, A, S)`` reward or a reordering of its axes
+        (a likely mis-laid transition reward; see "Reward layout" in :mod:`starc.mdp`).
+        Pass the form explicitly for a batch whose axes could be mistaken that way.
     name : str
         Name used in error messages.
 
@@ -228,6 +242,12 @@ def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
     -------
     ndarray of shape (..., S, A)
 
+    Raises
+    ------
+    ValidationError
+        For a bad shape, or when the expectation exceeds the float64 range (rows may sum
+        to :math:`1 + 10^{-10}`, so entries near :math:`1.8\times10^{308}` can overflow).
+
     Examples
     --------
     >>> import numpy as np
@@ -238,7 +258,13 @@ def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
            [2.]])
     """
     r = broadcast_reward(reward, mdp)
-    return _expected_reward(r, mdp.transition)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _expected_reward(r, mdp.transition)
+    if not np.all(np.isfinite(out)):
+        # rows may sum to 1 + 1e-10: an average of entries near 1.8e308 can overflow
+        raise ValidationError("reward is finite but its expectation over s' overflows "
+                              "float64 (entries near 1.8e308); scale the reward down")
+    return out
 
 
 def _expected_reward(r: np.ndarray, t: np.ndarray) -> np.ndarray:

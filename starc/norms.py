@@ -44,6 +44,13 @@ to :math:`\sigma`, would call a small but well-resolved canonical "zero" for one
 not for its shaped copy. Canonicals below about :math:`10^3` units of round-off carry
 fewer than two correct digits whatever the tolerance (see :doc:`/theory/distances`).
 
+Norms of arrays whose largest magnitude lies outside :math:`[2^{-256}, 2^{256}]`
+(:data:`SAFE_EXPONENT`) are computed on the array multiplied by a power of two (exact),
+so the squares neither overflow nor underflow; :func:`normalize` is then exactly
+invariant to power-of-two scalings, and :func:`norm` raises when the norm itself
+exceeds the float64 range (see :doc:`/theory/distances`, "Numerical range and failure
+modes").
+
 References
 ----------
 .. [1] Skalse et al. "STARC: A General Framework for Quantifying Differences Between
@@ -58,7 +65,7 @@ from ._validation import as_float_array, check_choice
 from .exceptions import ValidationError
 from .mdp import TabularMDP
 
-__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL"]
+__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL", "SAFE_EXPONENT"]
 
 #: Names accepted by :func:`norm` and :func:`normalize`.
 NORMS = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
@@ -95,12 +102,86 @@ def p_of(ord: str) -> float:
     return _EXPONENTS[ord]
 
 
+#: Arrays whose largest magnitude lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]`` are
+#: used as they are: their squares, sums over any MDP that fits in memory, values
+#: (:math:`\le \max|R|/(1-\gamma)`) and round-off bounds all stay normal float64 numbers.
+#: Others are first multiplied by a power of two (exact) that brings the largest
+#: magnitude into ``[1/2, 1)`` (:func:`scale_exponents`).
+SAFE_EXPONENT = 256
+_SAFE_LOW, _SAFE_HIGH = 2.0 ** -SAFE_EXPONENT, 2.0 ** SAFE_EXPONENT
+
+
+def in_window(big: np.ndarray) -> bool:
+    """Whether every entry of ``big`` lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]``
+    (cheap for the few entries of a pair of rewards: no numpy reductions)."""
+    if big.size <= 16:
+        vals = big.ravel().tolist()
+        return not vals or (_SAFE_LOW <= min(vals) and max(vals) <= _SAFE_HIGH)
+    return bool(_SAFE_LOW <= big.min() and big.max() <= _SAFE_HIGH)
+
+
+def scale_exponents(big, always: bool = False) -> np.ndarray | None:
+    r"""Exponents ``e`` with ``big * 2**-e`` in ``[1/2, 1)``, or None when none is needed.
+
+    ``big`` holds the largest magnitude :math:`\max|x|` of each array of a batch. When
+    every nonzero one lies inside the safe window (:data:`SAFE_EXPONENT`) the arrays are
+    used as they are and ``None`` is returned (the common case: one comparison). Else
+    every array gets its own exponent (0 for an all-zero array): multiplying by
+    :math:`2^{-e}` is exact, and the computations that follow are exactly equivariant
+    under powers of two, so rescaling changes no result beyond what round-off allows.
+    ``always=True`` returns the exponents even inside the window (for optimisers, whose
+    absolute tolerances make them scale-dependent at any magnitude).
+    """
+    big = np.asarray(big, dtype=np.float64)
+    if big.size == 0:
+        return None
+    if always:
+        return np.where(big > 0.0, np.frexp(big)[1], 0).astype(np.int64)
+    if in_window(big):
+        return None
+    high = big.max()
+    if high <= _SAFE_HIGH:
+        low = big.min()
+        if low >= _SAFE_LOW or not np.any((big > 0.0) & (big < _SAFE_LOW)):
+            return None  # zeros (all-zero arrays) need no rescaling
+    return np.where(big > 0.0, np.frexp(big)[1], 0).astype(np.int64)
+
+
+def rescale(x: np.ndarray, exponents: np.ndarray | None, axes: int = 3) -> np.ndarray:
+    """``x * 2**-exponents`` over batches of arrays with ``axes`` trailing axes (exact)."""
+    if exponents is None:
+        return x
+    return np.ldexp(x, -exponents.reshape(exponents.shape + (1,) * axes))
+
+
+def unscale(x, exponents: np.ndarray | None, what: str, axes: int = 0):
+    """``x * 2**exponents``: a result computed on rescaled arrays, back in their units.
+
+    Raises :class:`~starc.exceptions.ValidationError` when it exceeds the float64 range:
+    the true value is then not representable (never returned as ``inf``).
+    """
+    if exponents is None:
+        return x
+    with np.errstate(over="ignore"):
+        out = np.ldexp(x, exponents.reshape(exponents.shape + (1,) * axes))
+    if not np.all(np.isfinite(out)):
+        raise ValidationError(
+            f"{what} exceeds the float64 range (about 1.8e308) for inputs this large, so it "
+            "cannot be returned; scale the inputs down (normalised distances, equivalence "
+            "and Pearson distances do not depend on the scale)")
+    return out
+
+
 def norm_from_weights(x: np.ndarray, weights: np.ndarray | None, p: float,
                       support: np.ndarray | None = None, axes: int = 3) -> np.ndarray:
     r"""The (weighted) :math:`L_p` norm over the last ``axes`` axes of ``x``.
 
     ``weights`` (broadcast against the trailing axes) multiply :math:`|x|^p`; for
     :math:`p = \infty` they are ignored and ``support`` (a boolean mask) restricts the max.
+    Arrays whose largest magnitude lies outside the safe window (:data:`SAFE_EXPONENT`)
+    are summed after an exact power-of-two rescaling, so neither the squares nor the sum
+    over- or underflow; a norm beyond the float64 range comes back as ``inf`` (the public
+    :func:`norm` refuses it).
     """
     ax = tuple(range(-axes, 0))
     a = np.abs(x)
@@ -108,12 +189,19 @@ def norm_from_weights(x: np.ndarray, weights: np.ndarray | None, p: float,
         if support is not None:
             a = np.where(support, a, 0.0)
         return a.max(axis=ax, initial=0.0)
+    if p not in (1.0, 2.0):
+        raise ValidationError(f"unsupported norm exponent {p}")  # pragma: no cover
+    exps = scale_exponents(a.max(axis=ax, initial=0.0))
+    a = rescale(a, exps, axes)
     if p == 1.0:
-        return (a if weights is None else a * weights).sum(axis=ax)
-    if p == 2.0:
+        out = (a if weights is None else a * weights).sum(axis=ax)
+    else:
         sq = a * a
-        return np.sqrt((sq if weights is None else sq * weights).sum(axis=ax))
-    raise ValidationError(f"unsupported norm exponent {p}")  # pragma: no cover
+        out = np.sqrt((sq if weights is None else sq * weights).sum(axis=ax))
+    if exps is None:
+        return out
+    with np.errstate(over="ignore"):
+        return np.ldexp(out, exps)
 
 
 def _norm_validated(x: np.ndarray, ord: str, mdp: TabularMDP | None) -> np.ndarray:
@@ -161,6 +249,13 @@ def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
     -------
     float or ndarray of shape (...)
 
+    Raises
+    ------
+    ValidationError
+        For a bad ``ord``, shape or ``mdp``, or when the norm exceeds the float64 range
+        (an :math:`L_1`/:math:`L_2` norm of entries near :math:`1.8\times10^{308}`);
+        inputs of any finite size are otherwise exact to round-off.
+
     References
     ----------
     .. [1] Skalse et al. 2024 ("STARC"), Def. 3 and Sec. 4.1.
@@ -175,6 +270,9 @@ def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
     """
     arr, ord = _check_norm_args(x, ord, mdp)
     out = _norm_validated(arr, ord, mdp)
+    if not np.all(np.isfinite(out)):
+        raise ValidationError(f"the {ord} norm of x exceeds the float64 range (about "
+                              "1.8e308), so it cannot be returned; scale x down")
     return float(out) if out.ndim == 0 else out
 
 
@@ -247,6 +345,13 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
         raise ValidationError(f"reference of shape {ref.shape} must broadcast to the shape of "
                               f"x {arr.shape}: the same last three axes and batch axes that "
                               "broadcast to those of x")
+    # x / n(x) does not depend on the scale of x: divide by a power of two first when the
+    # magnitudes leave the safe window, so the norm neither overflows nor underflows
+    exps = scale_exponents(np.abs(arr).max(axis=(-3, -2, -1), initial=0.0))
+    if exps is not None:
+        arr = rescale(arr, exps)
+        with np.errstate(over="ignore"):  # a reference far larger than x: inf, so "zero"
+            ref = rescale(ref, exps)
     n = _norm_validated(arr, ord, mdp)
     zero = n <= zero_threshold(arr, ord, mdp, ref)
     safe = np.where(zero, 1.0, n)

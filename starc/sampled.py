@@ -93,6 +93,17 @@ which equals :func:`starc.starc_distance` (VAL, L2, L2) for uniform coverage of
 the measure cancels). The canonical is constant in :math:`s'`, so the coverage's next
 states are not used.
 
+Scale
+-----
+Every estimate is invariant to a positive scaling of either reward. Each reward's
+outputs (and its value function's) are multiplied by a power of two :math:`2^{-e}`
+(exact) fixed by its first batch of outputs whenever their largest magnitude lies
+outside :math:`[2^{-256}, 2^{256}]`, so rewards of any magnitude from about
+:math:`10^{-323}` to :math:`1.8\times 10^{308}` give the estimate of the same rewards
+at unit scale (exactly the same for power-of-two scalings). A reward whose values span
+more than float64 can hold after that rescaling raises
+:class:`~starc.exceptions.ValidationError` instead of returning a non-finite estimate.
+
 Bias correction of the inner noise
 ----------------------------------
 In DARD and VAL each :math:`\hat C_i` carries independent inner noise, which inflates
@@ -152,7 +163,7 @@ from ._validation import (check_distribution, check_gamma, check_policy, check_p
 from .distances import _pearson_from_moments
 from .exceptions import ValidationError
 from .mdp import TabularMDP
-from .norms import ZERO_RTOL
+from .norms import ZERO_RTOL, scale_exponents
 
 __all__ = [
     "SampledDistance",
@@ -277,13 +288,51 @@ def _values(out, n: int, name: str) -> np.ndarray:
     return arr
 
 
+class _PowerOfTwo:
+    """The power-of-two scale of one reward's outputs (and of its value function's).
+
+    Fixed by the first batch of outputs: when their largest magnitude leaves the safe
+    window of :data:`starc.norms.SAFE_EXPONENT`, every later output of the reward is
+    multiplied by :math:`2^{-e}` (exact), so that squares, second moments and sums of
+    many terms neither overflow nor underflow. Every estimator here is invariant to a
+    positive scaling of each reward, so nothing is scaled back.
+    """
+
+    __slots__ = ("exponent",)
+
+    def __init__(self):
+        self.exponent = None
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        if self.exponent is None:
+            ex = scale_exponents(np.abs(values).max(initial=0.0))
+            self.exponent = 0 if ex is None else int(ex)
+        return values if self.exponent == 0 else np.ldexp(values, -self.exponent)
+
+
+class _Scaled(NamedTuple):
+    """A reward (or value) callable whose checked outputs pass through ``scale``."""
+
+    fn: Callable
+    scale: _PowerOfTwo
+
+
+def _scaled_pair(reward1, reward2):
+    """``reward1``, ``reward2`` wrapped with a power-of-two scale each (:class:`_PowerOfTwo`)."""
+    return _Scaled(reward1, _PowerOfTwo()), _Scaled(reward2, _PowerOfTwo())
+
+
 def _evaluate(fn, name: str, args: tuple, batch: int) -> np.ndarray:
-    """``fn(*args)`` in chunks of ``batch`` rows, checked."""
+    """``fn(*args)`` in chunks of ``batch`` rows, checked (and rescaled, for :class:`_Scaled`)."""
+    scale = None
+    if isinstance(fn, _Scaled):
+        fn, scale = fn
     n = len(args[0])
     out = np.empty(n)
     for start in range(0, n, batch):
         stop = min(n, start + batch)
-        out[start:stop] = _values(fn(*(x[start:stop] for x in args)), stop - start, name)
+        values = _values(fn(*(x[start:stop] for x in args)), stop - start, name)
+        out[start:stop] = values if scale is None else scale(values)
     return out
 
 
@@ -439,7 +488,13 @@ def _bootstrap_items(stat, arrays, n_bootstrap, rng, n) -> np.ndarray:
 
 
 def _result(estimate, reps, n) -> SampledDistance:
-    return SampledDistance(float(estimate), float(np.std(reps, ddof=1)), int(n))
+    out = SampledDistance(float(estimate), float(np.std(reps, ddof=1)), int(n))
+    if not (np.isfinite(out.estimate) and np.isfinite(out.stderr)):
+        raise ValidationError(
+            "the estimate is not finite: a reward's values span more than the float64 range "
+            "allows (each reward is rescaled by a power of two fixed by its first batch of "
+            "values); rescale the rewards to comparable magnitudes")
+    return out
 
 
 def _repeat(x: np.ndarray, k: int) -> np.ndarray:
@@ -526,6 +581,7 @@ def sampled_epic_distance(reward1, reward2, coverage, *, gamma: float, state_sam
     """
     gamma, n, n_boot, batch, rng, boot_rng = _common_options(
         reward1, reward2, gamma, n_samples, n_bootstrap, batch_size, seed)
+    reward1, reward2 = _scaled_pair(reward1, reward2)  # scale-free estimates
     m = n if n_mean_samples is None else _check_count(n_mean_samples, "n_mean_samples", 1)
     draw = _as_coverage(coverage)
     draw_s = _as_sampler(state_sampler, "state_sampler")
@@ -651,6 +707,7 @@ def sampled_dard_distance(reward1, reward2, coverage, transition_sampler, *, gam
     """
     gamma, n, n_boot, batch, rng, boot_rng = _common_options(
         reward1, reward2, gamma, n_samples, n_bootstrap, batch_size, seed)
+    reward1, reward2 = _scaled_pair(reward1, reward2)  # scale-free estimates
     m = _check_count(n_inner_samples, "n_inner_samples", 1)
     draw = _as_coverage(coverage)
     step = _as_transition(transition_sampler)
@@ -798,6 +855,7 @@ def sampled_val_distance(reward1, reward2, coverage, transition_sampler, *, gamm
     """
     gamma, n, n_boot, batch, rng, boot_rng = _common_options(
         reward1, reward2, gamma, n_samples, n_bootstrap, batch_size, seed)
+    reward1, reward2 = _scaled_pair(reward1, reward2)  # scale-free estimates
     k = _check_count(n_next_samples, "n_next_samples", 1)
     draw = _as_coverage(coverage)
     step = _as_transition(transition_sampler)
@@ -820,6 +878,7 @@ def sampled_val_distance(reward1, reward2, coverage, transition_sampler, *, gamm
     else:
         _check_callable(value1, "value1")
         _check_callable(value2, "value2")
+        value1, value2 = _Scaled(value1, reward1.scale), _Scaled(value2, reward2.scale)
         if policy is not None or horizon is not None or n_rollouts != 1:
             raise ValidationError("policy, horizon and n_rollouts are used only by the "
                                   "Monte-Carlo values; leave them out with value1/value2")

@@ -83,6 +83,12 @@ def potential_shaping(reward, potential, gamma: float) -> np.ndarray:
     -------
     ndarray of shape (..., S, A, S)
 
+    Raises
+    ------
+    ValidationError
+        For bad shapes or ``gamma``, or when the shaped reward exceeds the float64 range
+        (it is never returned with ``inf`` entries).
+
     References
     ----------
     .. [1] Ng, Harada, Russell 1999, Theorem 1; Skalse et al. 2024 ("STARC"), Sec. 2.
@@ -107,10 +113,21 @@ def potential_shaping(reward, potential, gamma: float) -> np.ndarray:
         raise ValidationError(f"potential must have shape (..., {n}) to match reward of "
                               f"shape {r.shape}, got {phi.shape}")
     try:
-        return r + gamma * phi[..., None, None, :] - phi[..., :, None, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = r + gamma * phi[..., None, None, :] - phi[..., :, None, None]
     except ValueError:
         raise ValidationError(f"potential of shape {phi.shape} does not broadcast against "
                               f"reward of shape {r.shape}") from None
+    return _finite(out, "the shaped reward")
+
+
+def _finite(out: np.ndarray, what: str) -> np.ndarray:
+    """``out``, or a ValidationError when a sum of finite numbers left the float64 range."""
+    if not np.all(np.isfinite(out)):
+        raise ValidationError(f"{what} exceeds the float64 range (about 1.8e308): the "
+                              "reward and the added terms are too large to add; scale them "
+                              "down")
+    return out
 
 
 def random_potential_shaping(reward, mdp: TabularMDP, *, scale: float = 1.0,
@@ -128,7 +145,8 @@ def random_potential_shaping(reward, mdp: TabularMDP, *, scale: float = 1.0,
     Returns
     -------
     shaped : ndarray of shape (..., S, A, S)
-        :math:`R + \gamma\Phi(s') - \Phi(s)`.
+        :math:`R + \gamma\Phi(s') - \Phi(s)`; a ValidationError when it exceeds the
+        float64 range.
     potential : ndarray of shape (..., S)
         One potential per reward of the batch.
 
@@ -197,6 +215,8 @@ def s_prime_redistribution(reward, mdp: TabularMDP, *, scale: float = 1.0,
     r = broadcast_reward(reward, mdp)
     scale = check_real(scale, "scale", low=0.0)
     rng = check_seed(seed)
-    z = scale * rng.standard_normal(r.shape)
-    mean = np.einsum("...sat,sat->...sa", z, mdp.transition)
-    return r + (z - mean[..., None])
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = scale * rng.standard_normal(r.shape)
+        mean = np.einsum("...sat,sat->...sa", z, mdp.transition)
+        out = r + (z - mean[..., None])
+    return _finite(out, "the redistributed reward")

@@ -151,7 +151,8 @@ class Sweep:
         Discount in ``[0, 1)``.
     mdp_generator : {"starc", "dirichlet", "garnet"} or callable
         A kind of :func:`starc.random_mdp`, or ``f(rng) -> TabularMDP`` (picklable for
-        process executors).
+        process executors) whose MDPs have the discount ``gamma`` (another one raises
+        :class:`~starc.exceptions.ValidationError`).
     reward_generator : {"starc", "gaussian"} or callable
         A kind of :func:`starc.random_reward`, or ``f(mdp, rng) -> ndarray (S, A, S)``.
     protocol : {"interpolate", "shaped", "redistributed", "independent"}
@@ -377,6 +378,13 @@ def _make_mdp(sweep: Sweep, rng: np.random.Generator):
             raise ValidationError(
                 f"mdp_generator must return a TabularMDP with {sweep.n_states} states and "
                 f"{sweep.n_actions} actions, got {mdp!r}")
+        if mdp.gamma != sweep.gamma:
+            # the result's config records Sweep.gamma: refuse rather than record a
+            # discount that did not run
+            raise ValidationError(
+                f"mdp_generator returned an MDP with gamma={mdp.gamma}, but the Sweep has "
+                f"gamma={sweep.gamma} (recorded in the result's config); build the Sweep "
+                f"with gamma={mdp.gamma} or make the generator use the Sweep's discount")
         return mdp
     return random_mdp(sweep.n_states, sweep.n_actions, gamma=sweep.gamma, seed=rng,
                       kind=sweep.mdp_generator)

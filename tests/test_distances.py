@@ -368,3 +368,26 @@ def test_batched_distances_refuse_batches_that_do_not_broadcast(small_mdp):
     d = starc.pearson_distance(a[:, None], b[None])
     assert d.shape == (2, 3)
     assert d[1, 2] == starc.pearson_distance(a[1], b[2])
+
+
+@pytest.mark.parametrize("kw", [dict(metric="l1"), dict(normalization="l1"),
+                                dict(normalization=None), dict(canonicalization="epic"),
+                                dict(minimal_norm="l1")])
+def test_variant_contradicted_by_an_explicit_keyword_raises(kw, small_mdp):
+    """Issue 14, item 8: variant= no longer silently overrides an explicit keyword."""
+    r1 = starc.random_reward(small_mdp, seed=1)
+    r2 = starc.random_reward(small_mdp, seed=2)
+    variant = "MinimalPotential-2-2" if "minimal_norm" in kw else "VAL-2-2"
+    with pytest.raises(starc.ValidationError, match="contradicts variant="):
+        starc.starc_distance(r1, r2, small_mdp, variant=variant, **kw)
+    with pytest.raises(starc.ValidationError, match="contradicts variant="):
+        starc.pairwise_distances(np.stack([r1, r2]), small_mdp, variant=variant, **kw)
+
+
+def test_variant_agreeing_with_explicit_keywords_is_accepted(small_mdp):
+    r1 = starc.random_reward(small_mdp, seed=1)
+    r2 = starc.random_reward(small_mdp, seed=2)
+    ref = starc.starc_distance(r1, r2, small_mdp, variant="VAL-1-inf")
+    assert starc.starc_distance(r1, r2, small_mdp, variant="VAL-1-inf", metric="inf",
+                                normalization=1, canonicalization="val") == ref
+    assert starc.starc_distance(r1, r2, small_mdp, variant="VAL-1-inf", metric="linf") == ref

@@ -174,11 +174,22 @@ def test_independent_protocol_and_generators():
         return rng.standard_normal(mdp.shape)
 
     res = small(protocol="independent", mdp_generator=mdp_gen, reward_generator=reward_gen,
-                n_states=5, variants=["VAL-2-2"]).run()
+                n_states=5, variants=["VAL-2-2"], gamma=0.9).run()
     assert len(res) == 4 * 2 * 4 and res["VAL-2-2"].min() > 0.05
     assert "mdp_gen" in res.config["mdp_generator"]
     with pytest.raises(starc.ValidationError, match="mdp_generator"):
         small(mdp_generator=lambda rng: starc.random_mdp(3, 2, seed=rng)).run()
+
+
+def test_generator_gamma_must_match_the_sweeps():
+    """config["gamma"] records what ran: an mdp_generator with another discount is refused."""
+    def mdp_gen(rng):
+        return starc.random_mdp(5, 2, gamma=0.5, seed=rng)
+
+    with pytest.raises(starc.ValidationError, match=r"gamma=0\.5.*gamma=0\.95"):
+        small(mdp_generator=mdp_gen, n_states=5, variants=["VAL-2-2"]).run()
+    res = small(mdp_generator=mdp_gen, n_states=5, variants=["VAL-2-2"], gamma=0.5).run()
+    assert res.config["gamma"] == 0.5
 
 
 def test_quick_preset_reproduces_the_papers_ordering():

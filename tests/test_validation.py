@@ -470,3 +470,39 @@ def test_reward_whose_expectation_overflows():
     with pytest.raises(ValidationError, match=r"reward is finite but its expectation over s' "
                                               r"overflows float64"):
         starc.policy_evaluation([huge, 0.0], mdp)
+
+
+@pytest.mark.parametrize("layout", ["asa_transposed", "ssa_transposed", "flat_rows",
+                                    "batch_of_transposed"])
+def test_mislaid_transition_reward_is_refused(layout, tmp_path):
+    """Issue 14, item 4: an (S, A, S) reward in another layout is not read as a batch of
+    state or state-action rewards; the error names the expected layout; save_mdp refuses
+    it too; an explicit form= passes a genuine batch."""
+    n, m = 5, 3
+    mdp = starc.random_mdp(n, m, seed=0)
+    r = starc.random_reward(mdp, seed=1)
+    bad = {"asa_transposed": np.moveaxis(r, 1, 0),  # (A, S, S): was a (3, 5) batch
+           "ssa_transposed": np.moveaxis(r, 1, 2),  # (S, S, A): was (5,) (S, A) rewards
+           "flat_rows": r.reshape(n * m, n),        # (S*A, S)
+           "batch_of_transposed": np.stack([np.moveaxis(r, 1, 0)] * 2)}[layout]
+    expected = r"laid out as \(\.\.\., S, A, S\)"
+    with pytest.raises(ValidationError, match=expected):
+        starc.starc_distance(bad, r, mdp)
+    with pytest.raises(ValidationError, match=expected):
+        starc.canonicalize(bad, mdp)
+    with pytest.raises(ValidationError, match=expected):
+        starc.save_mdp(tmp_path / "m.npz", mdp, bad)
+    assert not (tmp_path / "m.npz").exists()
+    if layout != "ssa_transposed":  # an explicit form: a batch of state rewards
+        batch = starc.broadcast_reward(bad, mdp, form="state")
+        assert batch.shape == bad.shape[:-1] + mdp.shape
+        d = starc.starc_distance(batch, r, mdp)
+        assert np.shape(d) == bad.shape[:-1]
+
+
+def test_single_lower_form_rewards_still_read_on_tiny_mdps():
+    """One state (or state-action) reward has no batch axis to mistake."""
+    mdp = starc.TabularMDP(np.ones((1, 1, 1)), 0.5)
+    assert starc.broadcast_reward([2.0], mdp).shape == (1, 1, 1)
+    mdp2 = starc.TabularMDP(np.ones((1, 3, 1)), 0.5)
+    assert starc.broadcast_reward(np.ones((1, 3)), mdp2).shape == (1, 3, 1)

@@ -19,6 +19,8 @@ no normalization.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -986,9 +988,15 @@ def _any_needed(need):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties, regret_tols,
+def group_kernel(T, gam, mu, pol, mdp_of, R, ex, ds, da, need, do_regret, ties, regret_tols,
                  lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv, status):
     """Distances (all needed families x normalizations x metrics) and regrets of each group.
+
+    ``ex (N, K)`` int64: the rewards ``R`` are the caller's multiplied by ``2**-ex``
+    (exact; ``starc.norms.scale_exponents``). Normalized distances and regrets do not
+    depend on it; the unnormalized ones (normalization 6) of a pair are computed at the
+    pair's larger scale ``2**E``, ``E = max(ex[g, 0], ex[g, k])``, and the caller
+    multiplies them by ``2**E``.
 
     ``out_d[g, k-1, f, j, metric]``: distance between ``R[g, 0]`` and ``R[g, k]``;
     ``out_reg[g, k-1] = (regret(R0 true, Rk proxy), regret(Rk true, R0 proxy))``;
@@ -1004,13 +1012,23 @@ def group_kernel(T, gam, mu, pol, mdp_of, R, ds, da, need, do_regret, ties, regr
         # np.int64(g) and a computed (not literal) bool: parfor types the body with an
         # int64 and a uint64 index, and a literal False would be a third signature; each
         # is a separate compilation of the large _group_one (~5-18 s apiece, cold)
-        status[g] = _group_one(np.int64(g), T, gam, mu, pol, mdp_of, R, ds, da, need,
+        status[g] = _group_one(np.int64(g), T, gam, mu, pol, mdp_of, R, ex, ds, da, need,
                                any_family, do_regret, ties, regret_tols, lu, piv, w, low, fw,
                                tt, full, out_d, out_reg, out_act, out_triv)
 
 
 @njit(cache=True)
-def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regret, ties,
+def _pair_units(ex, g, k, inv0, invk):
+    """Unnormalized slot of a pair: ``inv[6] = 2**(ex - max(ex0, exk))`` (exact, <= 1)."""
+    e0 = ex[g, 0]
+    ek = ex[g, k]
+    big = e0 if e0 > ek else ek
+    inv0[6] = math.ldexp(1.0, e0 - big)
+    invk[6] = math.ldexp(1.0, ek - big)
+
+
+@njit(cache=True)
+def _group_one(g, T, gam, mu, pol, mdp_of, R, ex, ds, da, need, any_family, do_regret, ties,
                regret_tols, lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv):
     """One group of :func:`group_kernel`; returns its status."""
     n_k = R.shape[1]
@@ -1057,6 +1075,7 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
                                             vals[k], mag[k], qwork, uk)
                     factored_norms(uk, wts, nrm)
                     inverse_norms(nrm, noisek, n, m, invk)
+                    _pair_units(ex, g, k, inv0, invk)
                     factored_table(u0, uk, wts, inv0, invk, needf, out_d[g, k - 1, f])
             else:
                 a0, noise0 = canonical_full_into(f, R[g, 0], t, tt[i], gamma, ds, da,
@@ -1068,6 +1087,7 @@ def _group_one(g, T, gam, mu, pol, mdp_of, R, ds, da, need, any_family, do_regre
                                                      rbar[k], vals[k], ck, work, h)
                     full_norms(ak, t, full[i], nrm)
                     inverse_norms(nrm, noisek, n, m, invk)
+                    _pair_units(ex, g, k, inv0, invk)
                     full_table(a0, ak, t, full[i], inv0, invk, needf, out_d[g, k - 1, f])
     if do_regret:
         tie_rtol = regret_tols[0]

@@ -394,9 +394,17 @@ def _pair_groups(r1: np.ndarray, r2: np.ndarray, name1: str, name2: str):
 
 
 def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarray,
-               *, do_regret: bool, ties: int = 0, state_dist=None, action_dist=None):
-    """Run :func:`_kernels.group_kernel`; returns ``(out_d, out_reg, out_act, out_triv)``."""
+               *, do_regret: bool, ties: int = 0, state_dist=None, action_dist=None,
+               exponents=None):
+    """Run :func:`_kernels.group_kernel`; returns ``(out_d, out_reg, out_act, out_triv)``.
+
+    ``exponents (N, K)``: ``R`` holds rewards multiplied by ``2**-exponents``
+    (:func:`_rescaled_groups`); the unnormalized distances come back at each pair's larger
+    scale (multiply by :func:`_pair_scale`).
+    """
     n_groups, n_k = R.shape[:2]
+    ex = (np.zeros((n_groups, n_k), dtype=np.int64) if exponents is None
+          else _writable(exponents, np.int64))
     n, m = R.shape[2], R.shape[3]
     ds = _writable(np.full(n, 1.0 / n) if state_dist is None else state_dist)
     da = _writable(np.full(m, 1.0 / m) if action_dist is None else action_dist)
@@ -411,8 +419,8 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
         for gamma in np.unique(prep.gam[mdp_of]):
             _check_regret_gamma(float(gamma), "starc.batch regrets")
     K.group_kernel(prep.T, prep.gam, prep.mu, prep.pol, _writable(mdp_of, np.int64),
-                   _writable(R), ds, da, _writable(need, np.bool_), bool(do_regret), int(ties),
-                   np.array([TIE_RTOL, REGRET_RTOL]),
+                   _writable(R), ex, ds, da, _writable(need, np.bool_), bool(do_regret),
+                   int(ties), np.array([TIE_RTOL, REGRET_RTOL]),
                    prep.lu, prep.piv, prep.w, prep.low, prep.fw, prep.tt, prep.full,
                    out_d, out_reg, out_act, out_triv, status)
     undecided = np.flatnonzero(status == 5)
@@ -442,13 +450,18 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
     :func:`starc.canonicalize` for every reward (the numpy reference path, about 7 ms per
     reward at 32 states, in this process only).
     """
+    from ..canonical import _max_abs
+    from ..norms import rescale, scale_exponents
     from ._lp import minimal_potential_l1_kernel
 
+    # the simplex's tolerances are absolute: solve every reward at unit scale (exact
+    # powers of two), so the vertex found does not depend on the reward's scale
+    exps = scale_exponents(_max_abs(R, 3), always=True)
+    R = _writable(rescale(R, exps))
     out = np.empty_like(R)
     status = np.ones(R.shape[0], dtype=np.int64)
     if solver == "simplex":
-        minimal_potential_l1_kernel(prep.gam, _writable(mdp_of, np.int64), _writable(R), out,
-                                    status)
+        minimal_potential_l1_kernel(prep.gam, _writable(mdp_of, np.int64), R, out, status)
     if np.any(status):
         from ..canonical import canonicalize as np_canonicalize
 
@@ -456,7 +469,7 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
             i = int(mdp_of[g])
             mdp = TabularMDP(prep.T[i], float(prep.gam[i]), prep.mu[i])
             out[g] = np_canonicalize(R[g], mdp, "minimal_potential", norm="l1")
-    return out
+    return np.ldexp(out, exps[..., None, None, None])  # back: |R| <= 1 here, no overflow
 
 
 def _lp_noise(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, canon: np.ndarray
@@ -469,14 +482,35 @@ def _lp_noise(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, canon: np.ndarr
     return shaping_noise(R, canon, gamma, SOLVER_ZERO_RTOL)
 
 
+def _rescaled_groups(R: np.ndarray):
+    """``(R * 2**-e, e)`` with per-reward exponents ``e (N, K)`` (``starc.norms``), or
+    ``(R, None)`` when every reward lies in the safe window (the common case)."""
+    from ..canonical import _max_abs
+    from ..norms import rescale, scale_exponents
+
+    exps = scale_exponents(_max_abs(R, 3))
+    if exps is None:
+        return R, None
+    return _writable(rescale(R, exps)), exps
+
+
+def _pair_scale(exps: np.ndarray) -> np.ndarray:
+    """The larger exponent ``(N, K-1)`` of each pair ``(R[g, 0], R[g, k])``."""
+    return np.maximum(exps[:, :1], exps[:, 1:])
+
+
 def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
                      *, do_regret: bool = False, ties: int = 0, state_dist=None,
                      action_dist=None, lp_solver: str = "simplex"):
     """Distances ``(N, K-1, V)`` of the variants ``specs`` for the groups ``R``.
 
     Also returns the regrets ``(N, K-1, 2)``, the optimal / pessimal actions
-    ``(N, K, 2, S)`` and the trivial-reward flags ``(N, K)``.
+    ``(N, K, 2, S)`` and the trivial-reward flags ``(N, K)``. Rewards outside the safe
+    window of :data:`starc.norms.SAFE_EXPONENT` are rescaled by powers of two first
+    (exact; every result here but the unnormalized distances is scale-free, and those
+    are multiplied back, raising when they exceed the float64 range).
     """
+    R, exps = _rescaled_groups(R)
     need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
     need_lp = np.zeros(7, dtype=np.bool_)
     for sp in specs:
@@ -486,7 +520,7 @@ def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: 
             need[sp.family, sp.normalization] = True
     out_d, out_reg, out_act, out_triv = run_groups(prep, R, mdp_of, need, do_regret=do_regret,
                                          ties=ties, state_dist=state_dist,
-                                         action_dist=action_dist)
+                                         action_dist=action_dist, exponents=exps)
     n_groups, n_k = R.shape[:2]
     cols = np.empty((n_groups, max(n_k - 1, 0), len(specs)))
     lp_table = None
@@ -503,6 +537,11 @@ def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: 
             cols[:, :, c] = lp_table[:, :, sp.normalization, sp.metric]
         else:
             cols[:, :, c] = out_d[:, :, sp.family, sp.normalization, sp.metric]
+        if exps is not None and sp.normalization == 6:
+            from ..norms import unscale
+
+            cols[:, :, c] = unscale(cols[:, :, c], _pair_scale(exps),
+                                    f"the unnormalised distance of {sp.name}")
     return cols, out_reg, out_act, out_triv
 
 
@@ -657,13 +696,21 @@ def canonicalize(rewards, mdps, method="val", *, norm=None, policy="uniform",
     da = _distribution(action_dist, m, "action_dist")
     prep = prepare(batch, policy)
     mdp_of = np.arange(batch.n_mdps, dtype=np.int64)
+    # canonicals are positively homogeneous: rewards outside the safe window are
+    # canonicalized at a power-of-two scale and multiplied back (starc.canonical)
+    r, exps = _rescaled_groups(r)
     if method == "minimal_potential" and nrm == "l1":
-        return lp_canonicals(prep, r, mdp_of, lp_solver)
-    out = np.empty_like(r)
-    status = np.zeros(batch.n_mdps, dtype=np.int64)
-    K.canonical_kernel(prep.T, prep.gam, mdp_of, prep.pol, r, _FAMILY[method], ds, da,
-                       prep.w, prep.low, out, status)
-    return out
+        out = lp_canonicals(prep, r, mdp_of, lp_solver)
+    else:
+        out = np.empty_like(r)
+        status = np.zeros(batch.n_mdps, dtype=np.int64)
+        K.canonical_kernel(prep.T, prep.gam, mdp_of, prep.pol, r, _FAMILY[method], ds, da,
+                           prep.w, prep.low, out, status)
+    if exps is None:
+        return out
+    from ..norms import unscale
+
+    return unscale(out, exps, f"the {method} canonical reward", axes=3)
 
 
 def norm(x, mdps, ord="l2") -> np.ndarray:
@@ -709,9 +756,15 @@ def norm(x, mdps, ord="l2") -> np.ndarray:
         if isinstance(ord, str):
             ord = _NORM_ALIASES.get(ord, ord)
         check_choice(ord, "ord", K.NORM_CODES + ("all",))
+    arr, exps = _rescaled_groups(arr)  # sums of squares that neither over- nor underflow
     out = np.empty(arr.shape[:2] + (6,))
     K.norms_kernel(_writable(batch.transition), np.arange(batch.n_mdps), arr, out)
-    return out if ord == "all" else out[..., _NORM_INDEX[ord]].copy()
+    out = out if ord == "all" else out[..., _NORM_INDEX[ord]].copy()
+    if exps is None:
+        return out
+    from ..norms import unscale
+
+    return unscale(out, exps, "a norm of x", axes=1 if ord == "all" else 0)
 
 
 def variant_distances(r1, r2, mdps, variants=None, *, state_dist=None,
