@@ -174,17 +174,23 @@ EPIC_GROUPS = 64
 MC_TRUNCATION = 1e-6
 
 
-class SampledDistance(NamedTuple):
+class _SampledDistanceFields(NamedTuple):
+    estimate: float
+    stderr: float
+    n_samples: int
+
+
+class SampledDistance(_SampledDistanceFields):
     """A sampled distance with its bootstrap standard error.
 
     Attributes
     ----------
     estimate : float
-        The estimated distance.
+        The estimated distance (finite).
     stderr : float
-        Bootstrap standard error of ``estimate``.
+        Bootstrap standard error of ``estimate`` (finite, >= 0).
     n_samples : int
-        Number of coverage samples :math:`N` behind the estimate.
+        Number of coverage samples :math:`N` behind the estimate (>= 1).
 
     References
     ----------
@@ -198,9 +204,17 @@ class SampledDistance(NamedTuple):
     True
     """
 
-    estimate: float
-    stderr: float
-    n_samples: int
+    __slots__ = ()
+
+    def __new__(cls, estimate: float, stderr: float, n_samples: int) -> SampledDistance:
+        from ._validation import check_real
+
+        estimate = check_real(estimate, "estimate")
+        stderr = check_real(stderr, "stderr", low=0.0)
+        if isinstance(n_samples, (float, np.floating)) and float(n_samples).is_integer():
+            n_samples = int(n_samples)
+        n_samples = check_positive_int(n_samples, "n_samples")
+        return super().__new__(cls, estimate, stderr, n_samples)
 
 
 class TabularSamplers(NamedTuple):

@@ -114,8 +114,15 @@ def hp_edge_variance(beta=1.0, *, model="logistic", margin=0.0):
     """
     beta = check_real(beta, "beta", low=0.0, low_open=True)
     check_choice(model, "model", HP_MODELS)
+    # pi^2 / (3 beta^2) is a positive float64 only for beta in about [1.4e-154, 1e154]
+    q = math.pi / beta
+    value = q * (q / 3.0)  # float products overflow to inf and underflow to 0, never raise
+    if not (0.0 < value < math.inf):
+        raise ValidationError(
+            f"beta = {beta:g} gives an HP edge variance pi^2 / (3 beta^2) = "
+            f"{'0 (underflow)' if value == 0.0 else 'inf (overflow)'} outside the float64 "
+            "range; use a beta between about 1.4e-154 and 1e154")
     if model == "logistic":
-        value = math.pi ** 2 / (3.0 * beta ** 2)
         if np.ndim(margin) == 0:
             check_real(margin, "margin")
             return value
@@ -124,11 +131,12 @@ def hp_edge_variance(beta=1.0, *, model="logistic", margin=0.0):
     scalar = np.ndim(margin) == 0
     m = (np.asarray(check_real(margin, "margin")) if scalar
          else as_float_array(margin, "margin", ndim=1))
-    z = -beta * np.abs(m)
-    # s(1 - s) = e^{-|x|} / (1 + e^{-|x|})^2, stable for large |x|
-    info = beta ** 2 * np.exp(z) / (1.0 + np.exp(z)) ** 2
-    with np.errstate(divide="ignore"):
-        var = 1.0 / info
+    with np.errstate(over="ignore", under="ignore"):
+        z = -beta * np.abs(m)
+        # 1 / (beta^2 s (1 - s)) with s(1 - s) = e^{-|x|} / (1 + e^{-|x|})^2, stable
+        # for large |x|; beta^2 enters through value = pi^2 / (3 beta^2), which is
+        # representable (checked above)
+        var = value * (3.0 / math.pi ** 2) * (1.0 + np.exp(z)) ** 2 * np.exp(-z)
     if not np.all(np.isfinite(var)):
         raise ValidationError(
             f"margin too large for the Fisher variance at beta={beta}: beta*|margin| up to "
