@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import (as_float_array, check_choice, check_positive_int, check_real,
-                           check_seed)
+from .._validation import (as_float_array, check_choice, check_memory, check_positive_int,
+                           check_real, check_seed)
 from ..exceptions import ValidationError
 from ._checks import check_variances
 from .graphs import HP_MODELS, hp_edge_variance
@@ -333,8 +333,8 @@ def complexity_function(n_clusters, kind="polynomial", *, intensity=1.0, alpha=0
     check_choice(kind, "kind", COMPLEXITY_CLASSES)
     intensity = check_real(intensity, "intensity", low=0.0, low_open=True)
     alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
-    scalar = np.ndim(n_clusters) == 0
     M = as_float_array(n_clusters, "n_clusters")
+    scalar = M.ndim == 0
     low = {"polynomial": 1.0, "logarithmic": 2.0, "sublogarithmic": 3.0}[kind]
     if np.any(M < low):
         raise ValidationError(f"n_clusters must be >= {low:g} for kind={kind!r}, got "
@@ -390,6 +390,7 @@ def semantic_clusters(n_responses, n_clusters, *, seed=None):
     """
     n = check_positive_int(n_responses, "n_responses", minimum=0)
     M = check_positive_int(n_clusters, "n_clusters")
+    check_memory((n,), "semantic_clusters")
     rng = check_seed(seed)
     return rng.integers(0, M, size=n)
 
@@ -397,6 +398,9 @@ def semantic_clusters(n_responses, n_clusters, *, seed=None):
 def _cluster_setup(n_comparisons, n_clusters, within_variance, complexity, intensity, alpha,
                    beta, hp_model):
     n = check_positive_int(n_comparisons, "n_comparisons", minimum=2)
+    # a dataset stores about 3n edges (end points, variance and a kind string each, about
+    # 100 bytes with the temporaries): refuse before drawing anything
+    check_memory((3 * n,), f"a preference dataset of {n} comparisons", itemsize=100)
     M = threshold_n_clusters(n) if n_clusters is None else \
         check_positive_int(n_clusters, "n_clusters")
     if within_variance is None:

@@ -45,6 +45,7 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,36 @@ def _check_points(points):
     if X.shape[0] < 1:
         raise ValidationError("points must contain at least one point")
     return np.ascontiguousarray(X)
+
+
+#: Points whose largest magnitude lies outside [2^-500, 2^500] are clustered as
+#: ``2^-k X`` (an exact scaling; k-center labels do not depend on the scale, distances
+#: scale by ``2^k``), so squared distances neither overflow nor underflow.
+_SAFE_EXPONENT = 500
+
+
+def _scaled_points(X):
+    """``(2^-k X, k)``: ``k = 0`` unless ``max|X|`` is outside ``[2^-500, 2^500]``."""
+    m = float(np.max(np.abs(X), initial=0.0))
+    if m == 0.0 or 2.0 ** -_SAFE_EXPONENT <= m <= 2.0 ** _SAFE_EXPONENT:
+        return X, 0
+    k = int(np.frexp(m)[1])
+    return np.ldexp(X, -k), k
+
+
+def _scale_up(value: float, exponent: float, what: str) -> float:
+    """``value * 2^exponent``; a ValidationError when that is not a finite float64."""
+    if value == 0.0 or exponent == 0.0:
+        return value
+    whole = math.floor(exponent)
+    with np.errstate(over="ignore", under="ignore"):
+        out = float(np.ldexp(value * 2.0 ** (exponent - whole), whole))
+    if not math.isfinite(out):
+        raise ValidationError(
+            f"the {what} exceeds the float64 range (about 1.8e308): the points are too far "
+            f"apart (about 2^{exponent:.0f}); rescale the points (e.g. divide them by "
+            "their largest magnitude)")
+    return out
 
 
 def _greedy_order(X, m_max, rng, snapshots):
@@ -151,9 +182,14 @@ def k_center(points, n_clusters, *, seed=None):
     if M > X.shape[0]:
         raise ValidationError(f"n_clusters={M} exceeds the number of points {X.shape[0]}")
     rng = check_seed(seed)
+    X, k = _scaled_points(X)
     centers, snaps = _greedy_order(X, M, rng, [M])
     labels, radius = snaps[M]
-    return centers, labels, radius
+    if not math.isfinite(radius):  # |x - y| of points near the float64 limit
+        raise ValidationError(
+            "the covering radius exceeds the float64 range (about 1.8e308): the points are "
+            "too far apart; rescale the points (e.g. divide them by their largest magnitude)")
+    return centers, labels, _scale_up(radius, k, "covering radius")
 
 
 def structural_function(points, n_clusters, *, variance_scale=1.0, exponent=1.0,
@@ -227,11 +263,20 @@ def structural_function(points, n_clusters, *, variance_scale=1.0, exponent=1.0,
     p = check_real(exponent, "exponent", low=0.0, low_open=True)
     max_pairs = check_positive_int(max_pairs, "max_pairs")
     rng = check_seed(seed)
+    X, k = _scaled_points(X)
     _, snaps = _greedy_order(X, int(ms.max()), rng, ms.tolist())
     out = np.empty(ms.shape[0])
     for i, m in enumerate(ms.tolist()):
         labels, _ = snaps[m]
-        out[i] = _within_mean(X, labels, s, p, max_pairs, rng)
+        # s |x - y|^p of the scaled points, times 2^(k p): |2^k x - 2^k y|^p = 2^(kp) |x - y|^p
+        with np.errstate(over="ignore", under="ignore"):
+            mean = _within_mean(X, labels, s, p, max_pairs, rng)
+        if not math.isfinite(mean):
+            raise ValidationError(
+                f"the structural function at M = {m} exceeds the float64 range: "
+                f"variance_scale * |x - y|^exponent overflows (exponent = {p:g}); rescale "
+                "the points or use a smaller exponent or variance_scale")
+        out[i] = _scale_up(mean, k * p, f"structural function at M = {m}")
     return float(out[0]) if scalar else out
 
 
@@ -262,6 +307,9 @@ def _within_mean(X, labels, s, p, max_pairs, rng):
 
 
 _LOWEST = {"polynomial": 1.0, "logarithmic": 2.0, "sublogarithmic": 3.0}
+
+#: ``ln`` of the largest float64.
+_LOG_MAX = math.log(np.finfo(float).max)
 
 
 def _feature(kind, M):
@@ -431,6 +479,11 @@ def fit_structural_function(n_clusters, values):
         A = np.column_stack([np.ones_like(g), -g])
         coef, *_ = np.linalg.lstsq(A, y[ok], rcond=None)
         resid = y[ok] - A @ coef
+        if not np.all(np.isfinite(coef)) or coef[0] > _LOG_MAX:
+            raise ValidationError(
+                f"the {kind} fit has intensity exp({coef[0]:.4g}), beyond the float64 range "
+                f"(exp({_LOG_MAX:.1f})); n_clusters and values are too extreme for this "
+                "class — rescale the values or use n_clusters of a realistic size")
         intensity[kind] = float(np.exp(coef[0]))
         alpha[kind] = float(coef[1])
         rss[kind] = float(resid @ resid)
