@@ -261,7 +261,8 @@ def build_cases() -> dict[str, Case]:
     add(transforms.best_of_n_kl, 4)
     add(transforms.win_probability, u, u[::-1].copy())
     add(transforms.win_rate, np.full(5, 0.2), np.full(5, 0.2), u)
-    add(transforms.kl_sweep, logp0, u, np.array([0.1, 0.5]))
+    # gamma is documented as inf at KL 0 (the base policy, KLSweep.gamma)
+    add(transforms.kl_sweep, logp0, u, np.array([0.1, 0.5]), nonfinite=("gamma",))
     sw = transforms.kl_sweep(logp0, u, np.array([0.1, 0.5]))
     add(transforms.KLSweep, *_fields_of(sw), mutate=())
     add(transforms.compare_at_equal_kl, logp0, {"a": u, "b": -u}, u, np.array([0.1, 0.5]))
@@ -299,13 +300,22 @@ def build_cases() -> dict[str, Case]:
     # --- demo -----------------------------------------------------------------------------
     add(demo.demo_environment)
     env = demo.demo_environment()
-    add(demo.demo_table, *env if isinstance(env, tuple) else (env,), mutate=())
+    add(demo.demo_table, env[0], env[1])  # (mdp, rewards); the cells are not an argument
     # --- optional: torch and gymnasium adapters -------------------------------------------
     try:
         import torch
 
         net = torch.nn.Linear(S + A + S, 1)
-        add(adapters.tabulate, net, mdp, signature="imitation")
+
+        class _RewardNet(torch.nn.Module):  # model(state, action, next_state, done)
+            def __init__(self):
+                super().__init__()
+                self.linear = torch.nn.Linear(S + A + S, 1)
+
+            def forward(self, s, a, s2, done):
+                return self.linear(torch.cat([s, a, s2], dim=-1)).squeeze(-1)
+
+        add(adapters.tabulate, _RewardNet(), mdp, signature="imitation")
         add(adapters.load_weights, net, "{tmp}/w.pt", mutate=("1",))
     except ImportError:
         pass

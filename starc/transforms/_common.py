@@ -43,6 +43,32 @@ def as_log_probs(logp, name: str) -> np.ndarray:
     return arr - logsumexp(arr, axis=-1, keepdims=True)
 
 
+#: Inputs whose largest magnitude exceeds ``2^500`` are fed to linear maps scaled by
+#: ``2^-k`` (exact), so intermediate sums and differences cannot overflow.
+_SAFE_EXPONENT = 500
+
+
+def linear_scaled(fn, x: np.ndarray, what: str, *, extra_exponent: int = 0) -> np.ndarray:
+    """``fn(x)`` for a linear ``fn``, computed as ``2^k fn(2^-k x)`` for extreme ``x``.
+
+    ``k = 0`` unless ``max|x| > 2^500``; the result is multiplied by
+    ``2^(k + extra_exponent)``. A result beyond the float64 range raises ValidationError
+    (the value itself is not representable), so no intermediate overflow can turn a
+    representable result into inf or NaN.
+    """
+    m = float(np.max(np.abs(x), initial=0.0))
+    k = int(np.frexp(m)[1]) if m > 2.0 ** _SAFE_EXPONENT else 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = fn(np.ldexp(x, -k) if k else x)
+        if k + extra_exponent:
+            out = np.ldexp(out, k + extra_exponent)
+    if not np.all(np.isfinite(out)):
+        raise ValidationError(
+            f"the {what} exceeds the float64 range (about 1.8e308): the inputs reach "
+            f"{m:.3g}; rescale them (e.g. divide by their largest magnitude)")
+    return out
+
+
 def as_probs(p, name: str) -> np.ndarray:
     """Return ``p`` (..., n) as a float64 array of probabilities summing to 1 along the last axis."""
     arr = as_float_array(p, name, min_ndim=1)
@@ -52,6 +78,9 @@ def as_probs(p, name: str) -> np.ndarray:
     if np.any(arr < 0):
         raise ValidationError(f"{name} has a negative entry {arr.min():.3g}; probabilities "
                               "must be >= 0")
+    if np.any(arr > 1.0 + STOCHASTIC_ATOL):  # before summing: a huge entry would overflow
+        raise ValidationError(f"{name} has the entry {arr.max():.3g}; probabilities must "
+                              "lie in [0, 1] (and sum to 1)")
     sums = arr.sum(axis=-1)
     err = np.abs(sums - 1.0)
     if np.any(err > STOCHASTIC_ATOL):

@@ -32,7 +32,7 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import broadcast_pair, check_axis, check_nonempty_axis
+from ._common import broadcast_pair, check_axis, check_nonempty_axis, linear_scaled
 from .lsc import lsc, reference_reward
 
 __all__ = ["aggregate", "lsc_aggregate", "p_all_good", "AGGREGATIONS"]
@@ -110,7 +110,7 @@ def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
                               f"how={how!r}")
     beta = check_real(beta, "beta", low=0.0, low_open=True)
     if how == "sum":
-        return u.sum(axis=ax)
+        return linear_scaled(lambda x: x.sum(axis=ax), u, "sum of U")
     if how == "weighted_sum":
         if weights is None:
             raise ValidationError("how='weighted_sum' needs weights, one per property "
@@ -121,11 +121,20 @@ def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
                                   f"length {n_props} (U.shape[{axis}]), got {w.shape[0]}")
         shape = [1] * u.ndim
         shape[ax] = n_props
-        return np.sum(u * w.reshape(shape), axis=ax)
+        mw = float(np.max(np.abs(w), initial=0.0))
+        kw = int(np.frexp(mw)[1]) if mw > 2.0 ** 500 else 0
+        ws = np.ldexp(w, -kw).reshape(shape)
+        return linear_scaled(lambda x: np.sum(x * ws, axis=ax), u, "weighted sum of U",
+                             extra_exponent=kw)
     if how == "min":
         return u.min(axis=ax)
     if how == "prod":
-        return u.prod(axis=ax)
+        with np.errstate(over="ignore", under="ignore"):
+            out = u.prod(axis=ax)
+        if not np.all(np.isfinite(out)):
+            raise ValidationError("the product of U exceeds the float64 range (about "
+                                  "1.8e308); how='prod' is meant for probabilities in [0, 1]")
+        return out
     # -beta log mean exp(-(r - min)/beta) = -beta log1p(mean(expm1(-(r - min)/beta))):
     # exact in both limits (no cancellation as beta -> inf, no overflow as beta -> 0)
     low = u.min(axis=ax, keepdims=True)
@@ -200,8 +209,20 @@ def lsc_aggregate(R, r_ref=None, *, q: float = 0.85, axis: int = 0) -> np.ndarra
     >>> lsc_aggregate(R, r_ref=np.zeros((2, 1)))
     array([-1.38629436, -3.0971747 ])
     """
+    out = _lsc_sum(R, r_ref, q, axis)
+    if not np.all(np.isfinite(out)):
+        raise ValidationError(
+            "the sum of LSC rewards, log p(all good), is below the float64 range (about "
+            "-1.8e308): some rewards lie about 1e308 below their references; rescale the "
+            "rewards (p_all_good returns the probability, 0 here)")
+    return out
+
+
+def _lsc_sum(R, r_ref, q, axis):
+    """The sum of LSC terms; ``-inf`` where it is below the float64 range."""
     terms, ax = _lsc_terms(R, r_ref, q, axis)
-    return terms.sum(axis=ax)
+    with np.errstate(over="ignore"):
+        return terms.sum(axis=ax)
 
 
 def p_all_good(R, r_ref=None, *, q: float = 0.85, axis: int = 0, policy=None) -> np.ndarray:
@@ -256,7 +277,7 @@ def p_all_good(R, r_ref=None, *, q: float = 0.85, axis: int = 0, policy=None) ->
     >>> round(float(p_all_good(R, r_ref=np.zeros((2, 1)), policy=[0.5, 0.5])), 6)
     0.147588
     """
-    logp = lsc_aggregate(R, r_ref, q=q, axis=axis)
+    logp = _lsc_sum(R, r_ref, q, axis)  # -inf: probability 0 (underflow), exactly
     p = np.exp(logp)
     if policy is None:
         return p

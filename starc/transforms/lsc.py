@@ -37,7 +37,7 @@ import numpy as np
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
 from ._common import (ELEMENTWISE_KINDS, broadcast_pair, check_axis, check_kind_options,
-                      elementwise_transform, rescale, standardize_centred)
+                      elementwise_transform, linear_scaled, rescale, standardize_centred)
 
 __all__ = ["lsc", "reference_reward", "transform", "TRANSFORM_KINDS", "REFERENCE_METHODS"]
 
@@ -178,15 +178,21 @@ def reference_reward(samples, q: float = 0.85, method: str = "empirical", *, axi
         raise ValidationError(f"samples has no entries along axis {axis}; pass at least one "
                               "reward sample per prompt")
     if method == "empirical":
-        return np.asarray(np.quantile(s, q, axis=ax, keepdims=keepdims), dtype=np.float64)
+        # quantiles are linear in the samples: computed on 2^-k s for extreme samples
+        return linear_scaled(lambda x: np.asarray(np.quantile(x, q, axis=ax,
+                                                              keepdims=keepdims),
+                                                  dtype=np.float64), s, "reference reward")
     if m < 2:
         raise ValidationError(f"method='normal' needs at least 2 samples per prompt to fit a "
                               f"standard deviation, got {m} along axis {axis}")
     from scipy.special import ndtri
 
-    mean = s.mean(axis=ax, keepdims=keepdims)
-    std = s.std(axis=ax, ddof=1, keepdims=keepdims)
-    return np.asarray(mean + std * ndtri(q), dtype=np.float64)
+    def fit(x):
+        mean = x.mean(axis=ax, keepdims=keepdims)
+        std = x.std(axis=ax, ddof=1, keepdims=keepdims)
+        return np.asarray(mean + std * ndtri(q), dtype=np.float64)
+
+    return linear_scaled(fit, s, "reference reward")  # mean + z std is linear in s
 
 
 def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._validation import as_float_array, check_choice, check_positive_int
+from .._validation import as_float_array, check_choice, check_memory, check_positive_int
 from ..exceptions import ValidationError
 from ._common import (as_log_probs, as_probs, broadcast_all, broadcast_pair, prefix_and_tail,
                       tie_groups)
@@ -587,11 +587,19 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
         arrays["target"] = as_float_array(target, "target", min_ndim=1)
     parts = broadcast_all(arrays)
     lp, uu = parts[0], parts[1]
-    tt = parts[2] if target is not None else uu
     grid = _as_kl_grid(kl)
     n_points = check_positive_int(n_points, "n_points", minimum=8)
+    check_memory((n_points,), "n_points KL sweep points", copies=4)
     if not isinstance(refine, (bool, np.bool_)):
         raise ValidationError(f"refine must be True or False, got {refine!r}")
+    # The tilt depends on beta * u only: for u of extreme magnitude sweep 2^-k u (exact)
+    # and return gamma = 2^k gamma_scaled, so std(u) and beta * u stay in range.
+    u_mag = float(np.max(np.abs(np.where(np.isfinite(lp), uu, 0.0)), initial=0.0))
+    k_u = 0 if u_mag == 0.0 or 2.0 ** -500 <= u_mag <= 2.0 ** 500 \
+        else int(np.frexp(u_mag)[1])
+    if k_u:
+        uu = np.ldexp(uu, -k_u)
+    tt = parts[2] if target is not None else uu
 
     # Supremum of the KL: all mass on the argmax set of u within the support of pi0.
     finite = np.isfinite(lp)
@@ -658,7 +666,15 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
             else:
                 k_t, v_t, _ = stats(np.exp(t))
             log_beta[j], value[j] = t, v_t
-    gamma = np.exp(-log_beta)
+    with np.errstate(over="ignore", under="ignore"):
+        gamma = np.ldexp(np.exp(-log_beta), k_u)
+    if target is None and k_u:
+        value = np.ldexp(value, k_u)  # the value of u itself, back to its scale
+    bad = (~np.isfinite(gamma) | (gamma <= 0)) & (grid != 0)
+    if np.any(bad):
+        raise ValidationError(
+            f"the temperature gamma reaching KL {float(grid[bad][0]):g} is outside the "
+            f"float64 range: u has magnitude {u_mag:.3g}; rescale u (gamma scales with it)")
     gamma[grid == 0] = np.inf
     return KLSweep(kl=grid.copy(), gamma=gamma, value=value, kl_max=kl_max)
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
+from ._common import linear_scaled
 
 __all__ = ["clip_process_rewards", "delta_process_rewards", "clip_delta_process_rewards",
            "returns_to_go", "DELTA_FINALS"]
@@ -176,9 +177,13 @@ def delta_process_rewards(r, *, final: str = "zero", lengths=None) -> np.ndarray
     arr = _steps(r)
     final = check_choice(final, "final", DELTA_FINALS)
     mask, lens = _mask(arr, lengths)
-    nxt = np.zeros_like(arr)
-    nxt[..., :-1] = arr[..., 1:]
-    out = arr - nxt
+
+    def delta(x):
+        nxt = np.zeros_like(x)
+        nxt[..., :-1] = x[..., 1:]
+        return x - nxt
+
+    out = linear_scaled(delta, arr, "difference of consecutive process rewards")
     is_last = np.arange(arr.shape[-1]) == (lens[..., None] - 1)
     out = np.where(is_last, arr if final == "keep" else 0.0, out)
     return np.where(mask, out, 0.0)
@@ -272,7 +277,10 @@ def returns_to_go(r, gamma: float = 1.0, *, lengths=None) -> np.ndarray:
     mask, _ = _mask(arr, lengths)
     x = np.where(mask, arr, 0.0)
     if gamma == 1.0:
-        return np.cumsum(x[..., ::-1], axis=-1)[..., ::-1].copy()
+        return linear_scaled(lambda y: np.cumsum(y[..., ::-1], axis=-1)[..., ::-1].copy(), x,
+                             "return-to-go")
     from scipy.signal import lfilter
 
-    return lfilter([1.0], [1.0, -gamma], x[..., ::-1], axis=-1)[..., ::-1].copy()
+    return linear_scaled(
+        lambda y: lfilter([1.0], [1.0, -gamma], y[..., ::-1], axis=-1)[..., ::-1].copy(), x,
+        "return-to-go")

@@ -58,7 +58,7 @@ import dataclasses
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int, check_real, check_seed
+from .._validation import check_choice, check_memory, check_positive_int, check_real, check_seed
 from ..exceptions import ValidationError
 from .aggregation import aggregate, lsc_aggregate, p_all_good
 from .lsc import reference_reward, transform
@@ -211,6 +211,7 @@ def aggregation_scenario(kind: str = "iid", *, sampling: str = "quadrature",
     (mu1, sd1), (mu2, sd2) = _REFUSAL
     if sampling == "quadrature":
         n_nodes = check_positive_int(n_nodes, "n_nodes", minimum=4)
+        check_memory((n_nodes, n_nodes), "an n_nodes x n_nodes quadrature grid", copies=8)
         nodes, weights = _gauss_hermite_2d(n_nodes)
         if rho > 0:
             refusals = np.array([[mu1], [mu2]]) + np.array([[sd1], [sd2]]) * nodes
@@ -226,6 +227,7 @@ def aggregation_scenario(kind: str = "iid", *, sampling: str = "quadrature",
         r_ref = true_ref * np.array([[1.0], [c]])
     else:
         n = check_positive_int(n_responses, "n_responses", minimum=10)
+        check_memory((2, n), "n_responses sampled responses", copies=8)
         rng = check_seed(seed)
         z = rng.standard_normal((2, n))
         if rho > 0:
@@ -303,7 +305,7 @@ def aggregation_utilities(rewards, r_ref, methods=("raw_sum", "lsc_sum"), *,
     for name in methods:
         name = check_choice(name, "aggregation method", AGGREGATION_METHODS)
         if name == "raw_sum":
-            out[name] = r.sum(axis=0)
+            out[name] = aggregate(r, "sum")
         elif name == "lsc_sum":
             out[name] = lsc_aggregate(r, r_ref)
         elif name == "sigmoid_sum":
@@ -328,7 +330,8 @@ def _sigmoid_sum(r: np.ndarray, r_ref) -> np.ndarray:
     from .._validation import as_float_array
 
     ref = as_float_array(r_ref, "r_ref")
-    return expit(r - ref).sum(axis=0)
+    with np.errstate(over="ignore"):  # r - ref beyond float64: +-inf, sigma of it exact
+        return expit(r - ref).sum(axis=0)
 
 
 def compare_aggregations(scenario: AggregationScenario, kl,
