@@ -338,3 +338,15 @@ def test_bad_inputs(small_mdp):
         starc.is_equivalent(np.zeros((2,) + r.shape), r, small_mdp)
     with pytest.raises(starc.ValidationError, match="rtol"):
         starc.is_equivalent(r, r, small_mdp, rtol=-1.0)
+
+
+def test_variant_record_validates_its_fields():
+    from starc.distances import Variant
+
+    v = Variant("mine", "val", "2", "l2", None, False)
+    assert v.normalization == "l2" and v.kwargs()["metric"] == "l2"
+    for args in (("x", "nope", "l2", "l2", None, False), ("x", "val", "l7", "l2", None, False),
+                 ("x", "val", "l2", "l2", float("nan"), False),
+                 ("x", "val", "l2", "l2", None, float("nan")), (None, "val", "l2", "l2", None, 1)):
+        with pytest.raises(starc.ValidationError):
+            Variant(*args)

@@ -318,3 +318,14 @@ def test_bad_tabular_helpers():
     smp = tabular_samplers(mdp)
     with pytest.raises(ValidationError, match="states holds indices outside"):
         smp.transition(np.array([mdp.n_states]), np.array([0]), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("args, match", [((float("nan"), 0.1, 10), "estimate"),
+                                         ((0.5, float("inf"), 10), "stderr"),
+                                         ((0.5, -0.1, 10), "stderr"),
+                                         ((0.5, 0.1, 0), "n_samples"),
+                                         ((0.5, 0.1, float("nan")), "n_samples")])
+def test_sampled_distance_record_refuses_bad_fields(args, match):
+    with pytest.raises(ValidationError, match=match):
+        SampledDistance(*args)
+    assert SampledDistance(0.5, 0.1, 10.0).n_samples == 10

@@ -315,3 +315,15 @@ def test_figure_script_quick(tmp_path):
     names = sorted(os.listdir(tmp_path))
     for expected in ("starc_figure1.png", "starc_figure1_table.csv", "starc_figure1_table.tex"):
         assert expected in names
+
+
+def test_sweep_result_constructor_refuses_bad_fields():
+    d = np.zeros((3, 1))
+    cols = {"regret": np.zeros(3)}
+    assert len(SweepResult(["VAL-2-2"], d, cols, {})) == 3
+    for args in ((None, d, cols, {}), (3, d, cols, {}), (["VAL-2-2"], [[1.0, 2.0], [3.0]], cols, {}),
+                 (["VAL-2-2"], d.astype(complex), cols, {}), (["VAL-2-2"], "abc", cols, {}),
+                 (["VAL-2-2"], d, None, {}), (["VAL-2-2"], d, {"x": ["a", "b", "c"]}, {}),
+                 (["VAL-2-2"], d, cols, None), (["VAL-2-2"], d, cols, 3)):
+        with pytest.raises(starc.ValidationError):
+            SweepResult(*args)

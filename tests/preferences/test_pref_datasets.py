@@ -179,3 +179,17 @@ def test_chain_dataset_bad_inputs():
         chain_dataset(0)
     with pytest.raises(ValidationError, match="seed must be non-negative"):
         chain_dataset(10, seed=-1)
+
+
+def test_datasets_of_absurd_size_are_refused_before_drawing():
+    from starc.preferences import semantic_clusters, tree_dataset
+
+    for call in (lambda: chain_dataset(2**62, seed=0), lambda: tree_dataset(2**62, seed=0),
+                 lambda: semantic_clusters(2**62, 4, seed=0), lambda: chain_dataset(2**63)):
+        with pytest.raises(ValidationError, match=r"(would need|must be an integer <=)"):
+            call()
+
+
+def test_complexity_function_refuses_ragged_input():
+    with pytest.raises(ValidationError, match="n_clusters"):
+        complexity_function([[1.0, 2.0], [3.0]])

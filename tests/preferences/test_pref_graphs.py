@@ -160,3 +160,12 @@ def test_bad_edge_variances_are_refused(bad):
     G.add_edge("u", "v", variance=bad)
     with pytest.raises(ValidationError, match=r"G: edge \('u', 'v'\) has variance="):
         graph_laplacian(G)
+
+
+def test_hp_edge_variance_outside_float64_raises():
+    assert hp_edge_variance(1e100) == pytest.approx(math.pi ** 2 / 3 * 1e-200, rel=1e-12)
+    for beta in (1e300, 1e-300, 5e-324):
+        with pytest.raises(ValidationError, match="outside the float64 range"):
+            hp_edge_variance(beta)
+    # Fisher form at margin 0: 4 / beta^2, computed without overflow for large beta
+    assert hp_edge_variance(1e100, model="fisher") == pytest.approx(4e-200, rel=1e-12)

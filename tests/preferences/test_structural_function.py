@@ -128,3 +128,33 @@ def test_predict_unknown_kind():
     fit = fit_structural_function([4, 8, 16], [0.5, 0.25, 0.125])
     with pytest.raises(ValidationError, match="unknown kind 'cubic'"):
         fit.predict(4, kind="cubic")
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e300, 1e-300])
+def test_k_center_and_structural_function_at_extreme_scales(scale):
+    """Labels do not depend on the scale; the radius scales by it, F(M) by its power p."""
+    import warnings
+
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    c0, l0, r0 = k_center(X, 4, seed=0)
+    F0 = structural_function(X, [2, 4], exponent=1.0, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c1, l1, r1 = k_center(X * scale, 4, seed=0)
+        F1 = structural_function(X * scale, [2, 4], exponent=1.0, seed=0)
+    np.testing.assert_array_equal(c0, c1)
+    np.testing.assert_array_equal(l0, l1)
+    assert r1 / scale == pytest.approx(r0, rel=1e-12)
+    np.testing.assert_allclose(F1 / scale, F0, rtol=1e-12)
+
+
+def test_structural_extremes_beyond_float64_raise():
+    X = np.random.default_rng(1).normal(size=(10, 2))
+    huge = np.where(X >= 0, 1.7e308, -1.7e308)
+    with pytest.raises(ValidationError, match="float64 range"):
+        k_center(huge, 3, seed=0)
+    with pytest.raises(ValidationError, match="float64 range"):
+        structural_function(X * 1e300, 3, exponent=2.0, seed=0)
+    ks = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    with pytest.raises(ValidationError, match="beyond the float64 range"):
+        fit_structural_function(ks * 1e300, ks ** -0.5)
