@@ -178,7 +178,7 @@ def check_stochastic(p: np.ndarray, name: str, *, axis: int = -1) -> np.ndarray:
     if np.any(outside):
         idx = np.unravel_index(int(np.argmax(outside)), p.shape)
         raise ValidationError(
-            f"{name} has the entry {p[idx]!r} at index {tuple(int(i) for i in idx)}; "
+            f"{name} has the entry {float(p[idx])!r} at index {tuple(int(i) for i in idx)}; "
             "probabilities must lie in [0, 1] (and each row sum to 1)")
     sums = p.sum(axis=axis)
     err = np.abs(sums - 1.0)

@@ -1002,7 +1002,11 @@ def tabular_reward(reward) -> Callable:
     >>> f(np.array([0, 1]), np.array([1, 1]), np.array([0, 1]))
     array([2., 7.])
     """
-    r = np.asarray(reward)
+    try:
+        r = np.asarray(reward)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"reward must be a numeric array of shape (S, A, S): {err}") \
+            from None
     if r.dtype == object or r.dtype.kind not in "biuf" or r.ndim != 3 or \
             r.shape[0] != r.shape[2]:
         raise ValidationError(f"reward must be a numeric array of shape (S, A, S), got "

@@ -134,9 +134,8 @@ def hp_edge_variance(beta=1.0, *, model="logistic", margin=0.0):
     with np.errstate(over="ignore", under="ignore"):
         z = -beta * np.abs(m)
         # 1 / (beta^2 s (1 - s)) with s(1 - s) = e^{-|x|} / (1 + e^{-|x|})^2, stable
-        # for large |x|; beta^2 enters through value = pi^2 / (3 beta^2), which is
-        # representable (checked above)
-        var = value * (3.0 / math.pi ** 2) * (1.0 + np.exp(z)) ** 2 * np.exp(-z)
+        # for large |x|; dividing by beta twice never overflows before the result does
+        var = (1.0 + np.exp(z)) ** 2 * np.exp(-z) / beta / beta
     if not np.all(np.isfinite(var)):
         raise ValidationError(
             f"margin too large for the Fisher variance at beta={beta}: beta*|margin| up to "

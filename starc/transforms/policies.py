@@ -42,6 +42,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+import math
+
 import numpy as np
 
 from .._validation import as_float_array, check_choice, check_memory, check_positive_int
@@ -635,6 +637,11 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
         beta_hi *= 2.0
     else:  # pragma: no cover - kl < kl_max guarantees termination
         raise ValidationError("kl_sweep could not reach the requested KL")
+    if not math.isfinite(beta_hi * 1e-8):
+        raise ValidationError(
+            f"reaching KL {k_hi:g} needs a temperature gamma below the float64 range "
+            "(1 / beta overflows): logp0 gives the responses of high u log-probabilities "
+            "near -1e308; use log-probabilities of a realistic range")
     betas = np.concatenate([[0.0], np.geomspace(beta_hi * 1e-8, beta_hi, n_points)])
     kls = np.empty(betas.size)
     vals = np.empty(betas.size)
