@@ -321,7 +321,8 @@ def test_sweep_result_constructor_refuses_bad_fields():
     d = np.zeros((3, 1))
     cols = {"regret": np.zeros(3)}
     assert len(SweepResult(["VAL-2-2"], d, cols, {})) == 3
-    for args in ((None, d, cols, {}), (3, d, cols, {}), (["VAL-2-2"], [[1.0, 2.0], [3.0]], cols, {}),
+    for args in ((None, d, cols, {}), (3, d, cols, {}),
+                 (["VAL-2-2"], [[1.0, 2.0], [3.0]], cols, {}),
                  (["VAL-2-2"], d.astype(complex), cols, {}), (["VAL-2-2"], "abc", cols, {}),
                  (["VAL-2-2"], d, None, {}), (["VAL-2-2"], d, {"x": ["a", "b", "c"]}, {}),
                  (["VAL-2-2"], d, cols, None), (["VAL-2-2"], d, cols, 3)):

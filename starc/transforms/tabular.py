@@ -51,8 +51,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import (ELEMENTWISE_KINDS, check_kind_options, elementwise_transform, rescale,
-                      standardize_centred)
+from ._common import (ELEMENTWISE_KINDS, check_kind_options, elementwise_transform,
+                      linear_scaled, rescale, standardize_centred)
 from .lsc import TRANSFORM_KINDS
 
 __all__ = ["transform_reward", "TABULAR_SCOPES"]
@@ -176,8 +176,14 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
     def mean(x):
         return np.sum(wb * x, axis=stat_axes, keepdims=True)
 
-    if kind == "center":
-        return r - mean(r)
+    if kind == "center":  # linear in R: computed on 2^-k R for extreme rewards
+        return linear_scaled(lambda x: x - mean(x), r, "centred reward")
+    if kind in ("zscore", "minmax"):
+        # scale invariant: computed on 2^-k R (exact) so that R - mean and R - min cannot
+        # overflow for rewards near the float64 limit
+        m = float(np.max(np.abs(r), initial=0.0))
+        if m > 2.0 ** 500:
+            r = np.ldexp(r, -int(np.frexp(m)[1]))
     if kind == "zscore":
         centred = r - mean(r)
         std = np.sqrt(mean(centred**2))
@@ -188,8 +194,6 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
         hi = np.max(np.where(support, r, -np.inf), axis=stat_axes, keepdims=True)
         return rescale(r, lo, hi)
     # lsc
-    from scipy.special import log_expit
-
     if r_ref is not None:
         ref = as_float_array(r_ref, "r_ref")
         try:
@@ -199,11 +203,25 @@ def transform_reward(reward, kind: str, mdp=None, *, per: str = "global", r_ref=
         if shape != r.shape:
             raise ValidationError(f"r_ref of shape {ref.shape} must broadcast to the reward "
                                   f"shape {r.shape} without enlarging it")
-        return log_expit(r - ref)
+        return _finite_lsc(r, ref)
     q = check_real(q, "q", low=0.0, high=1.0, low_open=True, high_open=True)
     n_keep = 3 if per == "global" else 2
     lead = r.shape[:-n_keep]
     flat_r = r.reshape(-1, int(np.prod(r.shape[-n_keep:])))
     flat_w = wb.reshape(flat_r.shape)
     ref = _weighted_quantile(flat_r, flat_w, q).reshape(lead + (1,) * n_keep)
-    return log_expit(r - ref)
+    return _finite_lsc(r, ref)
+
+
+def _finite_lsc(r: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``log sigma(r - ref)``; a ValidationError where it is below the float64 range."""
+    from scipy.special import log_expit
+
+    with np.errstate(over="ignore"):  # r - ref = +inf gives log sigma = 0, exactly
+        out = log_expit(r - ref)
+    if not np.all(np.isfinite(out)):
+        raise ValidationError(
+            "the LSC reward log sigma(R - r_ref) is below the float64 range (about "
+            "-1.8e308): some rewards lie about 1e308 below their reference; rescale the "
+            "reward")
+    return out
