@@ -228,8 +228,7 @@ def build_cases() -> dict[str, Case]:
     ks = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
     add(preferences.fit_structural_function, ks, ks ** -0.5)
     fit = preferences.fit_structural_function(ks, ks ** -0.5)
-    add(preferences.StructuralFit, *_fields_of(fit),
-        mutate=())
+    add(preferences.StructuralFit, *_fields_of(fit))  # validates its fields
     add(preferences.topology_gap_curve, [50, 100], n_samples=50, n_resistance_pairs=4,
         seed=0, mutate=("0", "n_samples", "n_repeats", "seed"))
     curve = preferences.topology_gap_curve([50, 100], n_samples=50, n_resistance_pairs=4,
@@ -264,7 +263,7 @@ def build_cases() -> dict[str, Case]:
     # gamma is documented as inf at KL 0 (the base policy, KLSweep.gamma)
     add(transforms.kl_sweep, logp0, u, np.array([0.1, 0.5]), nonfinite=("gamma",))
     sw = transforms.kl_sweep(logp0, u, np.array([0.1, 0.5]))
-    add(transforms.KLSweep, *_fields_of(sw), mutate=())
+    add(transforms.KLSweep, *_fields_of(sw), nonfinite=("gamma",))  # validates its fields
     add(transforms.compare_at_equal_kl, logp0, {"a": u, "b": -u}, u, np.array([0.1, 0.5]))
     add(transforms.ensemble_reward, ensemble)
     add(transforms.standardize_members, ensemble)
@@ -273,8 +272,9 @@ def build_cases() -> dict[str, Case]:
     add(transforms.clip_delta_process_rewards, process)
     add(transforms.returns_to_go, process)
     add(transforms.transform_reward, r1, "minmax", mdp)
-    add(transforms.AggregationScenario,
-        *_fields_of(scenario), mutate=())
+    # validates its fields; logp0 = -inf marks a response of probability 0 (as everywhere
+    # in starc.transforms)
+    add(transforms.AggregationScenario, *_fields_of(scenario), nonfinite=("logp0",))
     add(transforms.aggregation_scenario, "iid", n_nodes=6, seed=0)
     add(transforms.aggregation_utilities, scenario.rewards, scenario.r_ref)
     add(transforms.compare_aggregations, scenario, np.array([0.1, 0.5]), n_points=16)

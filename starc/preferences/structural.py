@@ -366,6 +366,26 @@ class StructuralFit:
     n_clusters: np.ndarray
     values: np.ndarray
 
+    def __post_init__(self):
+        if not isinstance(self.best, str) or self.best not in COMPLEXITY_CLASSES:
+            raise ValidationError(f"best must be one of {COMPLEXITY_CLASSES}, got "
+                                  f"{self.best!r}")
+        for name in ("intensity", "alpha", "rss"):
+            d = getattr(self, name)
+            if not isinstance(d, dict) or self.best not in d or \
+                    not set(d) <= set(COMPLEXITY_CLASSES):
+                raise ValidationError(f"{name} must be a dict from complexity classes to "
+                                      f"floats that includes best={self.best!r}, got {d!r}")
+            object.__setattr__(self, name, {k: check_real(v, f"{name}[{k!r}]")
+                                            for k, v in d.items()})
+        M = as_float_array(self.n_clusters, "n_clusters", ndim=1)
+        F = as_float_array(self.values, "values", ndim=1)
+        if M.shape != F.shape:
+            raise ValidationError(f"n_clusters and values must have the same length, got "
+                                  f"{M.shape[0]} and {F.shape[0]}")
+        object.__setattr__(self, "n_clusters", M)
+        object.__setattr__(self, "values", F)
+
     def predict(self, n_clusters, kind=None):
         r"""Evaluate a fitted class at new :math:`M`.
 

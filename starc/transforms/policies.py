@@ -40,13 +40,13 @@ References
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
-from .._validation import as_float_array, check_choice, check_memory, check_positive_int
+from .._validation import (as_float_array, check_choice, check_memory, check_positive_int,
+                           check_real)
 from ..exceptions import ValidationError
 from ._common import (as_log_probs, as_probs, broadcast_all, broadcast_pair, prefix_and_tail,
                       tie_groups)
@@ -503,6 +503,21 @@ class KLSweep:
     gamma: np.ndarray
     value: np.ndarray
     kl_max: float
+
+    def __post_init__(self):
+        kl = _as_kl_grid(self.kl)
+        gamma = as_float_array(self.gamma, "gamma", ndim=1, allow_nonfinite=True)
+        value = as_float_array(self.value, "value", ndim=1)
+        if gamma.shape != kl.shape or value.shape != kl.shape:
+            raise ValidationError(f"kl, gamma and value must have one shape (k,), got "
+                                  f"{kl.shape}, {gamma.shape} and {value.shape}")
+        ok = (gamma > 0) & (np.isfinite(gamma) | (kl == 0))  # nan fails both
+        if not np.all(ok):
+            raise ValidationError("gamma must be finite and > 0 (inf only at KL 0), got "
+                                  f"{gamma[~ok][:3]}")
+        kl_max = check_real(self.kl_max, "kl_max", low=0.0)
+        for name, arr in (("kl", kl), ("gamma", gamma), ("value", value), ("kl_max", kl_max)):
+            object.__setattr__(self, name, arr)
 
 
 def _as_kl_grid(kl) -> np.ndarray:

@@ -110,6 +110,33 @@ class AggregationScenario:
     target: np.ndarray
     q: float
 
+    def __post_init__(self):
+        from .._validation import as_float_array
+
+        if not isinstance(self.kind, str):
+            raise ValidationError(f"kind must be a str, got {self.kind!r}")
+        rewards = as_float_array(self.rewards, "rewards", ndim=2)
+        n = rewards.shape[1]
+        fields = {"rewards": rewards,
+                  "true_rewards": as_float_array(self.true_rewards, "true_rewards", ndim=2),
+                  "logp0": as_float_array(self.logp0, "logp0", ndim=1,
+                                          allow_nonfinite=True),
+                  "r_ref": as_float_array(self.r_ref, "r_ref", ndim=2),
+                  "true_ref": as_float_array(self.true_ref, "true_ref", ndim=2),
+                  "target": as_float_array(self.target, "target", ndim=1)}
+        shapes = {"true_rewards": rewards.shape, "logp0": (n,), "target": (n,),
+                  "r_ref": (rewards.shape[0], 1), "true_ref": (rewards.shape[0], 1)}
+        for name, shape in shapes.items():
+            if fields[name].shape != shape:
+                raise ValidationError(f"{name} must have shape {shape} (rewards has shape "
+                                      f"{rewards.shape}), got {fields[name].shape}")
+        if np.any(np.isnan(fields["logp0"]) | (fields["logp0"] == np.inf)):
+            raise ValidationError("logp0 must hold log-probabilities: finite or -inf")
+        fields["q"] = check_real(self.q, "q", low=0.0, high=1.0, low_open=True,
+                                 high_open=True)
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
 
 def _mixture_quantile(q: float, rho: float, mu: float, sd: float) -> float:
     """q-quantile of (1 - rho) N(0, 1) + rho N(mu, sd^2), by Brent's method."""

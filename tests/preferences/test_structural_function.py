@@ -158,3 +158,18 @@ def test_structural_extremes_beyond_float64_raise():
     ks = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
     with pytest.raises(ValidationError, match="beyond the float64 range"):
         fit_structural_function(ks * 1e300, ks ** -0.5)
+
+
+def test_structural_fit_record_validates_its_fields():
+    import dataclasses
+
+    from starc.preferences import StructuralFit
+
+    ks = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    fit = fit_structural_function(ks, ks ** -0.5)
+    fields = {f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)}
+    assert StructuralFit(**fields).best == fit.best
+    for name, bad in (("best", "cubic"), ("intensity", None), ("alpha", {fit.best: np.nan}),
+                      ("rss", {}), ("n_clusters", ks[:-1]), ("values", "abc")):
+        with pytest.raises(ValidationError):
+            StructuralFit(**{**fields, name: bad})

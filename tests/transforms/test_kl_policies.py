@@ -373,3 +373,16 @@ def test_probabilities_above_one_refused_before_summing():
         warnings.simplefilter("error")
         with pytest.raises(ValidationError, match=r"\[0, 1\]"):
             kl_divergence(np.full(3, 1.7e308), np.full(3, 1 / 3))
+
+
+def test_kl_sweep_record_validates_its_fields():
+    from starc.transforms import KLSweep
+
+    ok = KLSweep([0.0, 0.1], [np.inf, 2.0], [1.0, 1.5], 1.6)
+    assert ok.gamma[0] == np.inf and ok.kl_max == 1.6
+    for args in (([0.1], [np.nan], [1.0], 1.0), ([0.1], [np.inf], [1.0], 1.0),
+                 ([0.1], [-1.0], [1.0], 1.0), ([0.1, 0.2], [1.0], [1.0], 1.0),
+                 ([0.1], [1.0], [np.nan], 1.0), ([0.1], [1.0], [1.0], None),
+                 ([-0.1], [1.0], [1.0], 1.0)):
+        with pytest.raises(ValidationError):
+            KLSweep(*args)
