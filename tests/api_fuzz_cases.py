@@ -218,8 +218,7 @@ def build_cases() -> dict[str, Case]:
     add(preferences.chain_dataset, 20, seed=0)
     add(preferences.tree_dataset, 20, seed=0)
     ds = preferences.chain_dataset(20, seed=0)
-    add(preferences.PreferenceDataset, *_fields_of(ds),
-        mutate=())
+    add(preferences.PreferenceDataset, *_fields_of(ds))  # validates its fields
     add(preferences.semantic_clusters, 20, 4, seed=0)
     add(preferences.threshold_n_clusters, 100)
     add(preferences.complexity_function, np.array([1.0, 2.0, 4.0]))

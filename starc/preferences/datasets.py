@@ -152,11 +152,59 @@ class PreferenceDataset:
     tree: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        self._validate()
         for name in ("edges_u", "edges_v", "variances", "edge_kinds", "responses",
                      "comparisons", "clusters"):
             arr = getattr(self, name)
             if isinstance(arr, np.ndarray):
                 arr.setflags(write=False)
+
+    def _validate(self) -> None:
+        """Check the fields of a user-built dataset (ValidationError naming the field)."""
+        check_choice(self.kind, "kind", ("chain", "tree"))
+        n_nodes = check_positive_int(self.n_nodes, "n_nodes")
+        fields = {}
+
+        def ints(name, ndim, high):
+            try:
+                arr = np.asarray(getattr(self, name))
+            except (TypeError, ValueError) as err:
+                raise ValidationError(f"{name} must be an integer array: {err}") from None
+            if arr.dtype.kind not in "iu" or arr.ndim != ndim:
+                raise ValidationError(f"{name} must be a {ndim}-D integer array, got dtype "
+                                      f"{arr.dtype} and shape {arr.shape}")
+            if arr.size and (arr.min() < 0 or arr.max() >= high):
+                raise ValidationError(f"{name} has entries outside [0, {high - 1}]")
+            fields[name] = arr
+            return arr
+
+        u = ints("edges_u", 1, n_nodes)
+        if ints("edges_v", 1, n_nodes).shape != u.shape:
+            raise ValidationError("edges_u and edges_v must have the same length")
+        fields["variances"] = check_variances(self.variances, "variances", size=u.shape[0])
+        try:
+            kinds = np.asarray(self.edge_kinds)
+        except (TypeError, ValueError) as err:
+            raise ValidationError(f"edge_kinds must be an array of str: {err}") from None
+        if kinds.shape != u.shape or not np.isin(kinds, EDGE_KINDS).all():
+            raise ValidationError(f"edge_kinds must hold one of {EDGE_KINDS} per edge")
+        fields["edge_kinds"] = kinds
+        responses = ints("responses", 1, n_nodes)
+        comparisons = ints("comparisons", 2, n_nodes)
+        if comparisons.shape[1:] != (2,):
+            raise ValidationError(f"comparisons must have shape (n, 2), got "
+                                  f"{comparisons.shape}")
+        n_clusters = check_positive_int(self.n_clusters, "n_clusters")
+        if ints("clusters", 1, n_clusters).shape != responses.shape:
+            raise ValidationError("clusters must hold one cluster per response")
+        for name, value in (("within_variance", self.within_variance),
+                            ("hp_variance", self.hp_variance)):
+            fields[name] = check_real(value, name, low=0.0, low_open=True)
+        if not isinstance(self.tree, dict):
+            raise ValidationError(f"tree must be a dict, got {type(self.tree).__name__}")
+        fields["n_nodes"], fields["n_clusters"] = n_nodes, n_clusters
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
     @property
     def n_comparisons(self) -> int:

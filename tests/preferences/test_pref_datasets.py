@@ -193,3 +193,22 @@ def test_datasets_of_absurd_size_are_refused_before_drawing():
 def test_complexity_function_refuses_ragged_input():
     with pytest.raises(ValidationError, match="n_clusters"):
         complexity_function([[1.0, 2.0], [3.0]])
+
+
+def test_preference_dataset_record_validates_its_fields():
+    import dataclasses
+
+    from starc.preferences import PreferenceDataset
+
+    ds = chain_dataset(20, seed=0)
+    fields = {f.name: getattr(ds, f.name) for f in dataclasses.fields(ds)}
+    assert PreferenceDataset(**fields).n_comparisons == 20
+    m = ds.edges_u.shape[0]
+    for name, bad in (("kind", "forest"), ("n_nodes", 3), ("edges_u", ds.edges_u[:-1]),
+                      ("edges_v", ds.edges_v.astype(float)), ("variances", np.zeros(m)),
+                      ("edge_kinds", np.full(m, "x")), ("comparisons", ds.comparisons[:, :1]),
+                      ("clusters", ds.clusters[:-1]), ("n_clusters", 0),
+                      ("within_variance", np.nan), ("hp_variance", -1.0), ("tree", None),
+                      ("responses", [[1, 2], [3]])):
+        with pytest.raises(ValidationError):
+            PreferenceDataset(**{**fields, name: bad})
