@@ -362,6 +362,11 @@ def _common_options(reward1, reward2, gamma, n_samples, n_bootstrap, batch_size,
     gamma = check_gamma(gamma)
     n = _check_count(n_samples, "n_samples", 2)
     b = _check_count(n_bootstrap, "n_bootstrap", 2)
+    from ._validation import check_memory
+
+    # refuse before sampling: the samples (s, a, s', two rewards, ...) and the replicates
+    check_memory((n,), f"n_samples = {n:,} coverage samples", copies=8)
+    check_memory((b,), f"n_bootstrap = {b:,} bootstrap replicates", copies=2)
     batch = DEFAULT_BATCH if batch_size is None else _check_count(batch_size, "batch_size", 1)
     rng = check_seed(seed)
     sample_rng, boot_rng = rng.spawn(2)

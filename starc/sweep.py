@@ -235,6 +235,14 @@ class Sweep:
         if len(set(variants)) != len(variants):
             raise ValidationError("variants contains duplicate names")
         object.__setattr__(self, "variants", variants)
+        # refuse sizes that cannot run before anything is drawn: the result table (distances
+        # and about 16 columns per row) and the rewards of one MDP (each pair's rewards at
+        # every step, with working copies)
+        from ._validation import check_memory
+
+        check_memory((self.n_rows, len(variants) + 16), "the sweep's result table")
+        check_memory((self.pairs_per_mdp * (self.n_steps + 1), self.n_states, self.n_actions,
+                      self.n_states), "the rewards of one MDP of the sweep", copies=4)
         regrets = (self.regrets,) if isinstance(self.regrets, str) else tuple(self.regrets)
         for r in regrets:
             check_choice(r, "regrets", REGRETS)

@@ -328,3 +328,10 @@ def test_sweep_result_constructor_refuses_bad_fields():
                  (["VAL-2-2"], d, cols, None), (["VAL-2-2"], d, cols, 3)):
         with pytest.raises(starc.ValidationError):
             SweepResult(*args)
+
+
+@pytest.mark.parametrize("field", ["n_mdps", "pairs_per_mdp", "n_steps", "n_states"])
+def test_sweep_sizes_beyond_memory_are_refused_at_construction(field):
+    base = dict(n_mdps=2, pairs_per_mdp=1, n_steps=2, n_states=3, n_actions=2)
+    with pytest.raises(starc.ValidationError, match="would need"):
+        Sweep(**{**base, field: 2**40})
