@@ -201,6 +201,8 @@ def random_mdp(n_states: int, n_actions: int, *, gamma: float = 0.95, seed=None,
     elif kind == "dirichlet":
         alpha = check_real(concentration, "concentration", low=0.0, low_open=True)
         g = rng.standard_gamma(alpha, size=shape)
+        if alpha > 2.0 ** 900:  # draws near 1e308 would overflow their row sums; the
+            g /= alpha          # Dirichlet draw g / sum(g) does not change with a common scale
         sums = g.sum(axis=-1, keepdims=True)
         # Tiny alpha can underflow a whole row to zero: fall back to a random one-hot row.
         empty = sums[..., 0] == 0
@@ -356,12 +358,23 @@ def gridworld(height: int = 4, width: int = 4, *, walls=(), goal=None, start=(0,
     def cell(c, name):
         try:
             r, col = (int(x) for x in c)
-        except (TypeError, ValueError):
+            exact = all(x == int(x) for x in c)
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError(f"{name} must be a (row, col) pair, got {c!r}") from None
+        if not exact or any(isinstance(x, (bool, np.bool_)) for x in c):
+            raise ValidationError(f"{name} must be a (row, col) pair of integers, got {c!r}")
         if not (0 <= r < height and 0 <= col < width):
             raise ValidationError(f"{name} {c!r} lies outside the {height} x {width} grid")
         return r, col
 
+    if isinstance(walls, (str, bytes)):
+        raise ValidationError(f"walls must be an iterable of (row, col) pairs, got {walls!r}")
+    try:
+        walls = list(walls)
+    except TypeError:
+        raise ValidationError(f"walls must be an iterable of (row, col) pairs, got "
+                              f"{walls!r}") from None
+    check_memory((len(walls),), "walls")
     wall_set = {cell(w, "walls entry") for w in walls}
     goal = cell(goal if goal is not None else (height - 1, width - 1), "goal")
     if goal in wall_set:

@@ -532,3 +532,27 @@ def test_tabular_environment_validates_and_broadcasts():
                                        (mdp, np.ones((2, 4, 2, 4)), "one reward")):
         with pytest.raises(starc.ValidationError, match=match):
             starc.TabularEnvironment(bad_mdp, bad_reward)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(walls=None), "walls must be an iterable"), (dict(walls=3), "walls must be an iterable"),
+    (dict(goal=(1.5, 2.7)), "pair of integers"), (dict(start=(True, False)), "pair of integers"),
+    (dict(goal=(float("nan"), 1)), "pair"), (dict(walls=[(1,)]), "pair")])
+def test_gridworld_refuses_malformed_cells(kwargs, match):
+    with pytest.raises(starc.ValidationError, match=match):
+        starc.gridworld(3, 3, **kwargs)
+
+
+def test_gridworld_accepts_integer_valued_cells_and_arrays():
+    a = starc.gridworld(3, 3, walls=np.array([[1, 1]]), goal=np.array([2, 2]))
+    b = starc.gridworld(3, 3, walls=[(1.0, 1.0)], goal=(2.0, 2.0))
+    np.testing.assert_array_equal(a.mdp.transition, b.mdp.transition)
+
+
+def test_dirichlet_of_huge_concentration_is_uniform_without_overflow():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mdp = starc.random_mdp(3, 2, kind="dirichlet", concentration=1e308, seed=0)
+    np.testing.assert_allclose(mdp.transition, 1.0 / 3.0, rtol=1e-12)
