@@ -40,7 +40,10 @@ def as_log_probs(logp, name: str) -> np.ndarray:
                               "needs at least one response of positive probability")
     from scipy.special import logsumexp
 
-    return arr - logsumexp(arr, axis=-1, keepdims=True)
+    # a log-probability below -1.8e308 overflows to -inf: probability 0, exactly as its
+    # exponential underflows anyway
+    with np.errstate(over="ignore"):
+        return arr - logsumexp(arr, axis=-1, keepdims=True)
 
 
 #: Inputs whose largest magnitude exceeds ``2^500`` are fed to linear maps scaled by

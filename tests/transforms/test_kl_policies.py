@@ -386,3 +386,14 @@ def test_kl_sweep_record_validates_its_fields():
                  ([-0.1], [1.0], [1.0], 1.0)):
         with pytest.raises(ValidationError):
             KLSweep(*args)
+
+
+def test_log_probabilities_below_float64_normalise_to_probability_zero():
+    import warnings
+
+    logp0 = np.array([0.0, 0.0, 0.0, 1.7e308, -9.769313486231587e306])
+    u = np.array([0.0, 1.0, -1.0, 0.5, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pi = kl_tilted_policy(logp0, u, 1.0)
+    np.testing.assert_array_equal(pi, [0.0, 0.0, 0.0, 1.0, 0.0])
