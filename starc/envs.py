@@ -126,8 +126,12 @@ def starc_size_threshold(n_states: int, small: float, medium: float, large: floa
     Returns
     -------
     float
-        The threshold of the size class of ``n_states`` (STARC paper, Sec. 4.1 and the
-        authors' generators).
+        The threshold of the size class of ``n_states``.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 and the authors' MDP and reward
+       generators (the thresholds 1 / 1.5 / 1.8 and 3 / 3.5 / 3.8).
 
     Examples
     --------
