@@ -73,13 +73,29 @@ def check_gamma(gamma, name: str = "gamma") -> float:
     return gamma
 
 
-def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as an ``int`` that is at least ``minimum``."""
+#: Largest count an argument may give: the largest array index of this platform.
+MAX_COUNT = int(np.iinfo(np.intp).max)
+
+
+def check_positive_int(value, name: str, *, minimum: int = 1,
+                       maximum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` in ``[minimum, maximum]``.
+
+    ``maximum`` defaults to :data:`MAX_COUNT`: a count, size or number of samples beyond
+    the largest array index can never be allocated or looped over, so it is refused here,
+    before any allocation (callers that allocate ``value`` items also call
+    :func:`check_memory` with the real shape).
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValidationError(f"{name} must be an integer >= {minimum}, got {value!r}")
     value = int(value)
     if value < minimum:
         raise ValidationError(f"{name} must be an integer >= {minimum}, got {value}")
+    top = MAX_COUNT if maximum is None else int(maximum)
+    if value > top:
+        raise ValidationError(f"{name} must be an integer <= {top:,}, got {value:,}"
+                              + ("" if maximum is not None else
+                                 " (larger than any array this platform can index)"))
     return value
 
 
@@ -148,12 +164,22 @@ def check_memory(shape: Iterable[int], what: str, *, itemsize: int = 8,
 
 
 def check_stochastic(p: np.ndarray, name: str, *, axis: int = -1) -> np.ndarray:
-    """Check that ``p`` is non-negative and sums to 1 along ``axis`` (within 1e-10)."""
+    """Check that ``p`` is non-negative and sums to 1 along ``axis`` (within 1e-10).
+
+    The entries are checked to lie in ``[0, 1]`` (NaN included, as not in it) *before*
+    they are summed, so a huge entry is reported as such instead of overflowing the sum.
+    """
     if np.any(p < 0):
         idx = np.unravel_index(int(np.argmin(p)), p.shape)
         raise ValidationError(
             f"{name} has a negative entry {p[idx]:.3g} at index {tuple(int(i) for i in idx)}; "
             "probabilities must be >= 0")
+    outside = ~(p <= 1.0 + STOCHASTIC_ATOL)
+    if np.any(outside):
+        idx = np.unravel_index(int(np.argmax(outside)), p.shape)
+        raise ValidationError(
+            f"{name} has the entry {float(p[idx])!r} at index {tuple(int(i) for i in idx)}; "
+            "probabilities must lie in [0, 1] (and each row sum to 1)")
     sums = p.sum(axis=axis)
     err = np.abs(sums - 1.0)
     if np.any(err > STOCHASTIC_ATOL):
@@ -275,9 +301,15 @@ def check_policy(policy, n_states: int, n_actions: int, name: str = "policy") ->
         raise ValidationError(f"unknown {name} {policy!r}; pass 'uniform', an int array of "
                               f"shape ({n_states},) or a float array of shape "
                               f"({n_states}, {n_actions})")
-    arr = np.asarray(policy)
+    try:
+        arr = np.asarray(policy)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"{name} must be 'uniform' or a numeric array: {err}") from None
     if arr.dtype == object:
         raise ValidationError(f"{name} has dtype object; pass an int or float array")
+    if arr.dtype.kind not in "biuf":
+        raise ValidationError(f"{name} must be 'uniform', an int array or a float array, "
+                              f"got dtype {arr.dtype}")
     if arr.ndim == 1:
         if arr.dtype.kind not in "iu":
             if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):

@@ -95,6 +95,17 @@ def demo_table(mdp, rewards) -> list[dict]:
     >>> [round(row["VAL-2-2"], 6) for row in demo_table(mdp, rewards)]
     [0.0, 0.0, 0.944523]
     """
+    from collections.abc import Mapping
+
+    from ._validation import check_mdp
+    from .exceptions import ValidationError
+
+    check_mdp(mdp)
+    if not isinstance(rewards, Mapping) or "true" not in rewards:
+        raise ValidationError("rewards must be a dict of reward arrays with the key 'true' "
+                              f"(as demo_environment returns), got {type(rewards).__name__}"
+                              + (f" with keys {list(rewards)}" if isinstance(rewards, Mapping)
+                                 else ""))
     true = rewards["true"]
     rows = []
     for name, r in rewards.items():

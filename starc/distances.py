@@ -100,15 +100,61 @@ __all__ = [
 # ------------------------------------------------------------------ variant registry
 
 
-class Variant(NamedTuple):
-    """One (canonicalization, normalization, metric) triple of the paper's experiment."""
-
+class _VariantFields(NamedTuple):
     name: str
     canonicalization: str
     normalization: str | None
     metric: str
     minimal_norm: str | None
     needs_lp: bool
+
+
+class Variant(_VariantFields):
+    """One (canonicalization, normalization, metric) triple of the paper's experiment.
+
+    Parameters
+    ----------
+    name : str
+        The paper's name, e.g. ``"VAL-2-2"``.
+    canonicalization : str
+        One of :data:`starc.canonical.CANONICALIZATIONS`.
+    normalization : str or None
+        A norm name of :mod:`starc.norms` (``"l1"``, ``"2"``, ...) or ``None``.
+    metric : str
+        A norm name.
+    minimal_norm : str or None
+        The norm a ``"minimal_potential"`` canonicalization minimises.
+    needs_lp : bool
+        Whether computing the variant solves a linear program.
+
+    Norm names are stored in their canonical spelling (``"2"`` becomes ``"l2"``).
+
+    Examples
+    --------
+    >>> from starc.distances import Variant
+    >>> Variant("my-VAL", "val", "2", "l2", None, False).kwargs()
+    {'canonicalization': 'val', 'normalization': 'l2', 'metric': 'l2'}
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, name: str, canonicalization: str, normalization: str | None,
+                metric: str, minimal_norm: str | None, needs_lp: bool) -> Variant:
+        from .canonical import CANONICALIZATIONS
+        from ._validation import check_choice
+
+        if not isinstance(name, str) or not name:
+            raise ValidationError(f"name must be a non-empty str, got {name!r}")
+        check_choice(canonicalization, "canonicalization", CANONICALIZATIONS)
+        if normalization is not None:
+            normalization = check_norm_name(normalization, "normalization")
+        metric = check_norm_name(metric, "metric")
+        if minimal_norm is not None:
+            minimal_norm = check_norm_name(minimal_norm, "minimal_norm")
+        if not isinstance(needs_lp, (bool, np.bool_)):
+            raise ValidationError(f"needs_lp must be a bool, got {needs_lp!r}")
+        return super().__new__(cls, name, canonicalization, normalization, metric,
+                               minimal_norm, bool(needs_lp))
 
     def kwargs(self) -> dict:
         """Keyword arguments of :func:`starc_distance` for this variant."""

@@ -80,15 +80,72 @@ MDP_KINDS = ("starc", "dirichlet", "garnet")
 REWARD_KINDS = ("gaussian", "starc")
 
 
-class TabularEnvironment(NamedTuple):
-    """A named environment: the MDP and its reward ``(S, A, S)``; unpacks as ``mdp, reward``."""
-
+class _EnvironmentFields(NamedTuple):
     mdp: TabularMDP
     reward: np.ndarray
 
 
+class TabularEnvironment(_EnvironmentFields):
+    """A named environment: the MDP and its reward ``(S, A, S)``; unpacks as ``mdp, reward``.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    reward : array_like of shape (S, A, S), (S, A) or (S,)
+        Finite; broadcast to ``(S, A, S)`` (see :func:`starc.broadcast_reward`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularEnvironment, random_mdp
+    >>> mdp = random_mdp(3, 2, seed=0)
+    >>> env = TabularEnvironment(mdp, np.arange(3.0))
+    >>> env.reward.shape
+    (3, 2, 3)
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, mdp: TabularMDP, reward) -> TabularEnvironment:
+        if not isinstance(mdp, TabularMDP):
+            raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+        reward = broadcast_reward(reward, mdp)
+        if reward.ndim != 3:
+            raise ValidationError(f"reward must be one reward of shape {mdp.shape}, "
+                                  f"(S, A) or (S,), got a batch of shape {reward.shape}")
+        return super().__new__(cls, mdp, reward)
+
+
 def starc_size_threshold(n_states: int, small: float, medium: float, large: float) -> float:
-    """The STARC generators' size classes: ``small`` if S < 50, ``medium`` if S < 100."""
+    """The STARC generators' size classes: ``small`` if S < 50, ``medium`` if S < 100.
+
+    Parameters
+    ----------
+    n_states : int
+        :math:`|S| \\ge 1`.
+    small, medium, large : float
+        Finite thresholds of the three size classes.
+
+    Returns
+    -------
+    float
+        The threshold of the size class of ``n_states``.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 and the authors' MDP and reward
+       generators (the thresholds 1 / 1.5 / 1.8 and 3 / 3.5 / 3.8).
+
+    Examples
+    --------
+    >>> from starc.envs import starc_size_threshold
+    >>> starc_size_threshold(64, 1.0, 1.5, 1.8)
+    1.5
+    """
+    n_states = check_positive_int(n_states, "n_states")
+    small = check_real(small, "small")
+    medium = check_real(medium, "medium")
+    large = check_real(large, "large")
     if n_states < 50:
         return small
     if n_states < 100:
@@ -151,6 +208,8 @@ def random_mdp(n_states: int, n_actions: int, *, gamma: float = 0.95, seed=None,
     elif kind == "dirichlet":
         alpha = check_real(concentration, "concentration", low=0.0, low_open=True)
         g = rng.standard_gamma(alpha, size=shape)
+        if alpha > 2.0 ** 900:  # draws near 1e308 would overflow their row sums; the
+            g /= alpha          # Dirichlet draw g / sum(g) does not change with a common scale
         sums = g.sum(axis=-1, keepdims=True)
         # Tiny alpha can underflow a whole row to zero: fall back to a random one-hot row.
         empty = sums[..., 0] == 0
@@ -300,16 +359,29 @@ def gridworld(height: int = 4, width: int = 4, *, walls=(), goal=None, start=(0,
     gamma = check_gamma(gamma)
     goal_reward = check_real(goal_reward, "goal_reward")
     step_reward = check_real(step_reward, "step_reward")
+    # refuse before looping over height * width cells: T and R are (S, 4, S)
+    check_memory((height * width, len(_MOVES), height * width), "gridworld", copies=2)
 
     def cell(c, name):
         try:
             r, col = (int(x) for x in c)
-        except (TypeError, ValueError):
+            exact = all(x == int(x) for x in c)
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError(f"{name} must be a (row, col) pair, got {c!r}") from None
+        if not exact or any(isinstance(x, (bool, np.bool_)) for x in c):
+            raise ValidationError(f"{name} must be a (row, col) pair of integers, got {c!r}")
         if not (0 <= r < height and 0 <= col < width):
             raise ValidationError(f"{name} {c!r} lies outside the {height} x {width} grid")
         return r, col
 
+    if isinstance(walls, (str, bytes)):
+        raise ValidationError(f"walls must be an iterable of (row, col) pairs, got {walls!r}")
+    try:
+        walls = list(walls)
+    except TypeError:
+        raise ValidationError(f"walls must be an iterable of (row, col) pairs, got "
+                              f"{walls!r}") from None
+    check_memory((len(walls),), "walls")
     wall_set = {cell(w, "walls entry") for w in walls}
     goal = cell(goal if goal is not None else (height - 1, width - 1), "goal")
     if goal in wall_set:
@@ -385,6 +457,7 @@ def chain(n_states: int = 5, *, slip: float = 0.0, gamma: float = 0.95,
     gamma = check_gamma(gamma)
     left_reward = check_real(left_reward, "left_reward")
     right_reward = check_real(right_reward, "right_reward")
+    check_memory((n, 2, n), "chain", copies=2)
     t = np.zeros((n, 2, n))
     for s in range(n):
         left, right = max(s - 1, 0), min(s + 1, n - 1)

@@ -185,17 +185,23 @@ EPIC_GROUPS = 64
 MC_TRUNCATION = 1e-6
 
 
-class SampledDistance(NamedTuple):
+class _SampledDistanceFields(NamedTuple):
+    estimate: float
+    stderr: float
+    n_samples: int
+
+
+class SampledDistance(_SampledDistanceFields):
     """A sampled distance with its bootstrap standard error.
 
     Attributes
     ----------
     estimate : float
-        The estimated distance.
+        The estimated distance (finite).
     stderr : float
-        Bootstrap standard error of ``estimate``.
+        Bootstrap standard error of ``estimate`` (finite, >= 0).
     n_samples : int
-        Number of coverage samples :math:`N` behind the estimate.
+        Number of coverage samples :math:`N` behind the estimate (>= 1).
 
     References
     ----------
@@ -209,9 +215,17 @@ class SampledDistance(NamedTuple):
     True
     """
 
-    estimate: float
-    stderr: float
-    n_samples: int
+    __slots__ = ()
+
+    def __new__(cls, estimate: float, stderr: float, n_samples: int) -> SampledDistance:
+        from ._validation import check_real
+
+        estimate = check_real(estimate, "estimate")
+        stderr = check_real(stderr, "stderr", low=0.0)
+        if isinstance(n_samples, (float, np.floating)) and float(n_samples).is_integer():
+            n_samples = int(n_samples)
+        n_samples = check_positive_int(n_samples, "n_samples")
+        return super().__new__(cls, estimate, stderr, n_samples)
 
 
 class TabularSamplers(NamedTuple):
@@ -397,6 +411,11 @@ def _common_options(reward1, reward2, gamma, n_samples, n_bootstrap, batch_size,
     gamma = check_gamma(gamma)
     n = _check_count(n_samples, "n_samples", 2)
     b = _check_count(n_bootstrap, "n_bootstrap", 2)
+    from ._validation import check_memory
+
+    # refuse before sampling: the samples (s, a, s', two rewards, ...) and the replicates
+    check_memory((n,), f"n_samples = {n:,} coverage samples", copies=8)
+    check_memory((b,), f"n_bootstrap = {b:,} bootstrap replicates", copies=2)
     batch = DEFAULT_BATCH if batch_size is None else _check_count(batch_size, "batch_size", 1)
     rng = check_seed(seed)
     sample_rng, boot_rng = rng.spawn(2)
@@ -1047,7 +1066,11 @@ def tabular_reward(reward) -> Callable:
     >>> f(np.array([0, 1]), np.array([1, 1]), np.array([0, 1]))
     array([2., 7.])
     """
-    r = np.asarray(reward)
+    try:
+        r = np.asarray(reward)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"reward must be a numeric array of shape (S, A, S): {err}") \
+            from None
     if r.dtype == object or r.dtype.kind not in "biuf" or r.ndim != 3 or \
             r.shape[0] != r.shape[2]:
         raise ValidationError(f"reward must be a numeric array of shape (S, A, S), got "

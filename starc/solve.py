@@ -43,6 +43,16 @@ when the Bellman optimality residual
 :math:`\max |\bar R| / (1 - \gamma)`; otherwise it raises
 :class:`~starc.exceptions.ConvergenceError`.
 
+Rewards of extreme magnitude
+----------------------------
+:math:`|V^\pi| \le \max|\bar R| / (1 - \gamma)` can exceed the float64 range although
+:math:`\bar R` is finite. Values are linear in the reward, so when that bound exceeds
+:math:`2^{1000}` the functions here solve for :math:`2^{-k} \bar R` (an exact scaling,
+:math:`2^{k-1} \le \max|\bar R| < 2^k`, per reward of a batch) and multiply the result
+by :math:`2^k`. If the result itself is not representable they raise
+:class:`~starc.exceptions.ValidationError` naming the magnitude; optimal policies are
+scale invariant and are computed for every finite reward.
+
 Occupancy measures
 ------------------
 The discounted state occupancy :math:`d^\pi(s) = \sum_t \gamma^t P(s_t = s)` solves
@@ -176,6 +186,46 @@ def expected_rewards(reward, mdp: TabularMDP, name: str = "reward") -> np.ndarra
     return rbar
 
 
+#: Bound on :math:`\max|\bar R| / (1 - \gamma)` above which values are computed on a
+#: reward scaled down by a power of two (a margin of :math:`2^{23}` below float64's max).
+_SAFE_VALUE_BOUND = 2.0 ** 1000
+
+
+def scale_down(rbar: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(2^-k rbar, k)`` with ``k (...)`` an int exponent per reward of ``rbar (..., S, A)``.
+
+    ``k = 0`` (no scaling) unless ``max|rbar| / (1 - gamma)`` exceeds
+    :data:`_SAFE_VALUE_BOUND`; otherwise ``2^(k-1) <= max|rbar| < 2^k``, so the scaled
+    reward lies in ``(-1, 1)`` and its values in ``(-1/(1-gamma), 1/(1-gamma))``. The
+    scaling by a power of two is exact.
+    """
+    m = np.max(np.abs(rbar), axis=(-2, -1), initial=0.0)
+    big = m > _SAFE_VALUE_BOUND * (1.0 - gamma)
+    if not np.any(big):
+        return rbar, np.zeros(m.shape, dtype=np.int64)
+    k = np.where(big, np.frexp(m)[1], 0).astype(np.int64)
+    return np.ldexp(rbar, -k[..., None, None]), k
+
+
+def scale_up(x: np.ndarray, k: np.ndarray, rbar: np.ndarray, gamma: float, what: str,
+             name: str = "reward") -> np.ndarray:
+    """``2^k x`` (``k`` broadcast over the trailing axes of ``x``); a ValidationError when
+    that exceeds the float64 range."""
+    if not np.any(k):
+        return x
+    kk = k.reshape(k.shape + (1,) * (np.ndim(x) - k.ndim))
+    with np.errstate(over="ignore"):
+        out = np.ldexp(x, kk)
+    if not np.all(np.isfinite(out)):
+        m = float(np.max(np.abs(rbar)))
+        raise ValidationError(
+            f"the {what} of {name} exceed the float64 range (about 1.8e308): its expected "
+            f"rewards reach {m:.3g} and, with gamma = {gamma}, values reach up to "
+            f"{m:.3g} / (1 - gamma); rescale the reward, e.g. divide it by {m:.3g} (the "
+            "optimal policy and the STARC distances do not change)")
+    return out
+
+
 def policy_matrix(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
     """``P_pi[s, s'] = sum_a pi[s, a] T[s, a, s']`` for a validated ``(S, A)`` policy."""
     t = mdp.transition
@@ -256,7 +306,9 @@ def policy_evaluation(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     """
     mdp = _check_mdp(mdp)
     pi = _as_policy(policy, mdp)
-    return evaluate_expected(expected_rewards(reward, mdp), mdp, pi)
+    rbar = expected_rewards(reward, mdp)
+    scaled, k = scale_down(rbar, mdp.gamma)
+    return scale_up(evaluate_expected(scaled, mdp, pi), k, rbar, mdp.gamma, "values")
 
 
 def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
@@ -289,7 +341,9 @@ def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     mdp = _check_mdp(mdp)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
-    return q_from_values(rbar, evaluate_expected(rbar, mdp, pi), mdp)
+    scaled, k = scale_down(rbar, mdp.gamma)
+    q = q_from_values(scaled, evaluate_expected(scaled, mdp, pi), mdp)
+    return scale_up(q, k, rbar, mdp.gamma, "action values")
 
 
 def _deterministic_values(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
@@ -391,7 +445,8 @@ def optimal_policy(reward, mdp: TabularMDP) -> np.ndarray:
     """
     mdp = _check_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_policy")
-    actions, _ = policy_iteration(rbar, mdp)
+    # scale invariant: an extreme reward is solved as 2^-k R, exactly the same policy
+    actions, _ = policy_iteration(scale_down(rbar, mdp.gamma)[0], mdp)
     return actions.astype(np.int64)
 
 
@@ -426,7 +481,9 @@ def optimal_values(reward, mdp: TabularMDP, *, return_policy: bool = False):
     """
     mdp = _check_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_values")
-    actions, v = policy_iteration(rbar, mdp)
+    scaled, k = scale_down(rbar, mdp.gamma)
+    actions, v = policy_iteration(scaled, mdp)
+    v = scale_up(v, k, rbar, mdp.gamma, "optimal values")
     return (v, actions.astype(np.int64)) if return_policy else v
 
 
@@ -456,8 +513,12 @@ def policy_return(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray | flo
     >>> round(policy_return(R, TabularMDP(T, gamma=0.9)), 12)
     2.5
     """
-    v = policy_evaluation(reward, mdp, policy)
-    j = v @ mdp.initial
+    mdp = _check_mdp(mdp)
+    pi = _as_policy(policy, mdp)
+    rbar = expected_rewards(reward, mdp)
+    scaled, k = scale_down(rbar, mdp.gamma)
+    j = scale_up(evaluate_expected(scaled, mdp, pi) @ mdp.initial, k, rbar, mdp.gamma,
+                 "return")
     return float(j) if np.ndim(j) == 0 else j
 
 

@@ -237,6 +237,14 @@ class Sweep:
         if len(set(variants)) != len(variants):
             raise ValidationError("variants contains duplicate names")
         object.__setattr__(self, "variants", variants)
+        # refuse sizes that cannot run before anything is drawn: the result table (distances
+        # and about 16 columns per row) and the rewards of one MDP (each pair's rewards at
+        # every step, with working copies)
+        from ._validation import check_memory
+
+        check_memory((self.n_rows, len(variants) + 16), "the sweep's result table")
+        check_memory((self.pairs_per_mdp * (self.n_steps + 1), self.n_states, self.n_actions,
+                      self.n_states), "the rewards of one MDP of the sweep", copies=4)
         regrets = (self.regrets,) if isinstance(self.regrets, str) else tuple(self.regrets)
         for r in regrets:
             check_choice(r, "regrets", REGRETS)
@@ -644,18 +652,45 @@ class SweepResult:
     """
 
     def __init__(self, variants, distances, columns, config, elapsed=float("nan")):
+        from collections.abc import Mapping
+
+        from ._validation import as_float_array
+
+        if isinstance(variants, (str, bytes)) or not isinstance(variants, (Sequence, np.ndarray)):
+            raise ValidationError(f"variants must be a sequence of variant names, "
+                                  f"got {type(variants).__name__}")
+        if not all(isinstance(v, (str, np.str_)) for v in variants):
+            raise ValidationError(f"variants must be a sequence of str, got {list(variants)!r}")
         self.variants = tuple(str(v) for v in variants)
-        self.distances = np.asarray(distances, dtype=np.float64)
-        if self.distances.ndim != 2 or self.distances.shape[1] != len(self.variants):
+        # NaN marks a distance that was not computed; it is kept (correlations skip it)
+        self.distances = as_float_array(distances, "distances", ndim=2, allow_nonfinite=True)
+        if self.distances.shape[1] != len(self.variants):
             raise ValidationError(f"distances must have shape (n_rows, {len(self.variants)}), "
                                   f"got {self.distances.shape}")
-        self.columns = {str(k): np.asarray(v) for k, v in columns.items()}
-        for k, v in self.columns.items():
-            if v.shape != (self.distances.shape[0],):
+        if not isinstance(columns, Mapping):
+            raise ValidationError(f"columns must be a dict of str to arrays, "
+                                  f"got {type(columns).__name__}")
+        self.columns = {}
+        for k, v in columns.items():
+            try:
+                arr = np.asarray(v)
+            except (TypeError, ValueError) as err:
+                raise ValidationError(f"column {k!r} must be a numeric array: {err}") from None
+            if arr.dtype.kind not in "biuf":
+                raise ValidationError(f"column {k!r} must be a numeric array, "
+                                      f"got dtype {arr.dtype}")
+            if arr.shape != (self.distances.shape[0],):
                 raise ValidationError(f"column {k!r} must have shape "
-                                      f"({self.distances.shape[0]},), got {v.shape}")
+                                      f"({self.distances.shape[0]},), got {arr.shape}")
+            self.columns[str(k)] = arr
+        if not isinstance(config, Mapping):
+            raise ValidationError(f"config must be a dict (Sweep.describe()), "
+                                  f"got {type(config).__name__}")
         self.config = dict(config)
-        self.elapsed = float(elapsed)
+        if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float, np.integer,
+                                                                  np.floating)):
+            raise ValidationError(f"elapsed must be a number of seconds, got {elapsed!r}")
+        self.elapsed = float(elapsed)  # nan: unknown
 
     def __len__(self) -> int:
         return self.distances.shape[0]

@@ -123,3 +123,11 @@ def test_figures_runs_a_script(tmp_path, capsys):
 def test_sweep_is_dispatched_to_the_sweep_runner(tmp_path, capsys):
     assert main(["sweep", "--help"]) == 0
     assert "--preset" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mdp_ok, rewards", [(False, None), (True, None), (True, {}),
+                                             (True, {"shaped": np.zeros(3)}), (True, 3)])
+def test_demo_table_refuses_bad_arguments(mdp_ok, rewards):
+    mdp, good, _ = demo_environment()
+    with pytest.raises(starc.ValidationError):
+        demo_table(mdp if mdp_ok else None, rewards if mdp_ok else good)

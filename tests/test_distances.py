@@ -391,3 +391,15 @@ def test_variant_agreeing_with_explicit_keywords_is_accepted(small_mdp):
     assert starc.starc_distance(r1, r2, small_mdp, variant="VAL-1-inf", metric="inf",
                                 normalization=1, canonicalization="val") == ref
     assert starc.starc_distance(r1, r2, small_mdp, variant="VAL-1-inf", metric="linf") == ref
+
+
+def test_variant_record_validates_its_fields():
+    from starc.distances import Variant
+
+    v = Variant("mine", "val", "2", "l2", None, False)
+    assert v.normalization == "l2" and v.kwargs()["metric"] == "l2"
+    for args in (("x", "nope", "l2", "l2", None, False), ("x", "val", "l7", "l2", None, False),
+                 ("x", "val", "l2", "l2", float("nan"), False),
+                 ("x", "val", "l2", "l2", None, float("nan")), (None, "val", "l2", "l2", None, 1)):
+        with pytest.raises(starc.ValidationError):
+            Variant(*args)

@@ -487,3 +487,72 @@ def test_save_rejects_bad_rewards(tmp_path, toy_mdp):
     with pytest.raises(ValidationError, match=r"reward has shape \(3,\)"):
         starc.save_mdp(tmp_path / "m.npz", toy_mdp, np.zeros(3))
     assert not (tmp_path / "m.npz").exists()
+
+
+# ------------------------------------------------------------ bad inputs (issue 14)
+
+
+def test_absurd_sizes_are_refused_before_any_allocation():
+    import time
+
+    t0 = time.perf_counter()
+    for call in (lambda: starc.gridworld(2**40, 2**40), lambda: starc.gridworld(2**63, 2),
+                 lambda: starc.chain(2**62), lambda: starc.chain(2**63)):
+        with pytest.raises(starc.ValidationError, match=r"(would need|must be an integer <=)"):
+            call()
+    assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.parametrize("args", [(None, 1.0, 2.0, 3.0), ("5", 1.0, 2.0, 3.0),
+                                  (np.array([5, 6]), 1.0, 2.0, 3.0), (5, float("nan"), 2.0, 3.0),
+                                  (5, 1.0, 2.0, float("inf")), (0, 1.0, 2.0, 3.0)])
+def test_starc_size_threshold_refuses_bad_arguments(args):
+    from starc.envs import starc_size_threshold
+
+    with pytest.raises(starc.ValidationError):
+        starc_size_threshold(*args)
+
+
+def test_starc_size_threshold_classes():
+    from starc.envs import starc_size_threshold
+
+    assert [starc_size_threshold(n, 1.0, 1.5, 1.8) for n in (1, 49, 50, 99, 100)] == \
+        [1.0, 1.0, 1.5, 1.5, 1.8]
+
+
+def test_tabular_environment_validates_and_broadcasts():
+    mdp, reward = starc.chain(4)
+    env = starc.TabularEnvironment(mdp, np.arange(4.0))
+    np.testing.assert_array_equal(env.reward, starc.broadcast_reward(np.arange(4.0), mdp))
+    assert env.mdp is mdp and env._fields == ("mdp", "reward")
+    m2, r2 = env
+    assert m2 is mdp
+    for bad_mdp, bad_reward, match in ((None, reward, "mdp must be"),
+                                       (mdp, np.full(mdp.shape, np.nan), "NaN or infinite"),
+                                       (mdp, np.ones((2, 4, 2, 4)), "one reward")):
+        with pytest.raises(starc.ValidationError, match=match):
+            starc.TabularEnvironment(bad_mdp, bad_reward)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(walls=None), "walls must be an iterable"), (dict(walls=3), "walls must be an iterable"),
+    (dict(goal=(1.5, 2.7)), "pair of integers"), (dict(start=(True, False)), "pair of integers"),
+    (dict(goal=(float("nan"), 1)), "pair"), (dict(walls=[(1,)]), "pair")])
+def test_gridworld_refuses_malformed_cells(kwargs, match):
+    with pytest.raises(starc.ValidationError, match=match):
+        starc.gridworld(3, 3, **kwargs)
+
+
+def test_gridworld_accepts_integer_valued_cells_and_arrays():
+    a = starc.gridworld(3, 3, walls=np.array([[1, 1]]), goal=np.array([2, 2]))
+    b = starc.gridworld(3, 3, walls=[(1.0, 1.0)], goal=(2.0, 2.0))
+    np.testing.assert_array_equal(a.mdp.transition, b.mdp.transition)
+
+
+def test_dirichlet_of_huge_concentration_is_uniform_without_overflow():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mdp = starc.random_mdp(3, 2, kind="dirichlet", concentration=1e308, seed=0)
+    np.testing.assert_allclose(mdp.transition, 1.0 / 3.0, rtol=1e-12)

@@ -318,3 +318,24 @@ def test_bad_tabular_helpers():
     smp = tabular_samplers(mdp)
     with pytest.raises(ValidationError, match="states holds indices outside"):
         smp.transition(np.array([mdp.n_states]), np.array([0]), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("args, match", [((float("nan"), 0.1, 10), "estimate"),
+                                         ((0.5, float("inf"), 10), "stderr"),
+                                         ((0.5, -0.1, 10), "stderr"),
+                                         ((0.5, 0.1, 0), "n_samples"),
+                                         ((0.5, 0.1, float("nan")), "n_samples")])
+def test_sampled_distance_record_refuses_bad_fields(args, match):
+    with pytest.raises(ValidationError, match=match):
+        SampledDistance(*args)
+    assert SampledDistance(0.5, 0.1, 10.0).n_samples == 10
+
+
+@pytest.mark.parametrize("kw", [dict(n_samples=2**62), dict(n_bootstrap=2**62),
+                                dict(n_samples=2**63)])
+def test_sample_counts_beyond_memory_are_refused_before_sampling(kw):
+    mdp = starc.random_mdp(3, 2, seed=0)
+    smp = tabular_samplers(mdp)
+    f = tabular_reward(np.random.default_rng(0).normal(size=mdp.shape))
+    with pytest.raises(ValidationError, match=r"(would need|must be an integer <=)"):
+        sampled_epic_distance(f, f, smp.coverage, gamma=0.9, seed=0, **kw)

@@ -471,3 +471,51 @@ def test_optimal_values_can_return_the_policy(small_mdp):
     v, pi = starc.optimal_values(r, small_mdp, return_policy=True)
     np.testing.assert_array_equal(pi, starc.optimal_policy(r, small_mdp))
     np.testing.assert_allclose(v, starc.policy_evaluation(r, small_mdp, pi), atol=1e-10)
+
+
+# ------------------------------------------------------ rewards of extreme magnitude
+
+
+def test_values_of_extreme_rewards_are_exact_multiples(small_mdp):
+    """V, Q, V*, J are linear in R: at R * 2^1000 (V beyond 2^1000) they are computed on a
+    scaled reward and equal 2^1000 times the values of R, to round-off."""
+    import warnings
+
+    R = starc.random_reward(small_mdp, seed=4)
+    big = np.ldexp(R, 1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for f in (starc.policy_evaluation, starc.q_values, starc.optimal_values):
+            np.testing.assert_allclose(np.ldexp(f(big, small_mdp), -1000), f(R, small_mdp),
+                                       rtol=1e-12, atol=1e-12)
+        assert np.isclose(np.ldexp(starc.policy_return(big, small_mdp), -1000),
+                          starc.policy_return(R, small_mdp), rtol=1e-12)
+        np.testing.assert_array_equal(starc.optimal_policy(big, small_mdp),
+                                      starc.optimal_policy(R, small_mdp))
+        # a batch: each reward scaled by its own power of two
+        batch = np.stack([R, big])
+        V = starc.policy_evaluation(batch, small_mdp)
+        np.testing.assert_allclose(np.ldexp(V[1], -1000), V[0], rtol=1e-12, atol=1e-12)
+
+
+def test_values_beyond_float64_raise_and_optimal_policy_still_works(small_mdp):
+    import warnings
+
+    R = starc.random_reward(small_mdp, seed=5)
+    huge = np.where(R >= 0, 1.7e308, -1.7e308)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for f in (starc.policy_evaluation, starc.q_values, starc.optimal_values):
+            with pytest.raises(ValidationError, match=r"exceed the float64 range.*rescale"):
+                f(np.full(small_mdp.shape, 1.7e308), small_mdp)
+        # scale invariant: the same policy as for sign(R), from any finite reward
+        np.testing.assert_array_equal(starc.optimal_policy(huge, small_mdp),
+                                      starc.optimal_policy(np.sign(huge), small_mdp))
+
+
+def test_occupancy_refuses_bad_policies(small_mdp):
+    for bad in ([[0.5, 0.5], [1.0]], np.full((small_mdp.n_states, small_mdp.n_actions),
+                                              1.7e308)):
+        for f in (starc.occupancy, starc.state_occupancy, starc.state_action_occupancy):
+            with pytest.raises(ValidationError, match="policy"):
+                f(small_mdp, bad)

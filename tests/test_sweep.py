@@ -346,3 +346,23 @@ def test_summary_table_labels_the_regret_it_shows():
                        regrets=("mc",), mc_repeats=1, mc_horizon=20).run()
     head = summary_table(res).splitlines()[2]
     assert "MC unnorm." in head and "best (MC)" in head and "exact" not in head
+
+
+def test_sweep_result_constructor_refuses_bad_fields():
+    d = np.zeros((3, 1))
+    cols = {"regret": np.zeros(3)}
+    assert len(SweepResult(["VAL-2-2"], d, cols, {})) == 3
+    for args in ((None, d, cols, {}), (3, d, cols, {}),
+                 (["VAL-2-2"], [[1.0, 2.0], [3.0]], cols, {}),
+                 (["VAL-2-2"], d.astype(complex), cols, {}), (["VAL-2-2"], "abc", cols, {}),
+                 (["VAL-2-2"], d, None, {}), (["VAL-2-2"], d, {"x": ["a", "b", "c"]}, {}),
+                 (["VAL-2-2"], d, cols, None), (["VAL-2-2"], d, cols, 3)):
+        with pytest.raises(starc.ValidationError):
+            SweepResult(*args)
+
+
+@pytest.mark.parametrize("field", ["n_mdps", "pairs_per_mdp", "n_steps", "n_states"])
+def test_sweep_sizes_beyond_memory_are_refused_at_construction(field):
+    base = dict(n_mdps=2, pairs_per_mdp=1, n_steps=2, n_states=3, n_actions=2)
+    with pytest.raises(starc.ValidationError, match="would need"):
+        Sweep(**{**base, field: 2**40})

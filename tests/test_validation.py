@@ -506,3 +506,30 @@ def test_single_lower_form_rewards_still_read_on_tiny_mdps():
     assert starc.broadcast_reward([2.0], mdp).shape == (1, 1, 1)
     mdp2 = starc.TabularMDP(np.ones((1, 3, 1)), 0.5)
     assert starc.broadcast_reward(np.ones((1, 3)), mdp2).shape == (1, 3, 1)
+
+
+# ------------------------------------------------------------ extreme inputs (issue 14)
+
+
+def test_check_positive_int_refuses_counts_beyond_any_array_index():
+    assert v.check_positive_int(2**40, "n") == 2**40
+    with pytest.raises(ValidationError, match=r"n must be an integer <= .*larger than any array"):
+        v.check_positive_int(2**63, "n")
+    with pytest.raises(ValidationError, match=r"n must be an integer <= 5"):
+        v.check_positive_int(6, "n", maximum=5)
+
+
+def test_check_policy_refuses_ragged_and_huge_entries_without_overflow(toy_mdp):
+    import warnings
+
+    S, A = toy_mdp.n_states, toy_mdp.n_actions
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValidationError, match=r"policy must be 'uniform' or a numeric"):
+            v.check_policy([[1.0, 0.0], [1.0]], S, A)
+        with pytest.raises(ValidationError, match=r"policy has the entry 1.7e\+308.*\[0, 1\]"):
+            v.check_policy(np.full((S, A), 1.7e308), S, A)
+        with pytest.raises(ValidationError, match=r"policy must be 'uniform', an int array"):
+            v.check_policy(np.full((S, A), "a"), S, A)
+        with pytest.raises(ValidationError, match=r"transition has the entry"):
+            starc.TabularMDP(np.full((2, 1, 2), 1.7e308), 0.9)

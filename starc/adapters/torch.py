@@ -233,7 +233,15 @@ def tabulate(model, mdp, *, signature: str = "imitation", state_features="onehot
         with torch.inference_mode():
             for start, stop, args in _batches(torch, ts, ta, tdone, n_states, n_actions, step,
                                               dev, signature):
-                val = model(*args)
+                try:
+                    val = model(*args)
+                except (RuntimeError, TypeError, ValueError, IndexError) as err:
+                    shapes = ", ".join(str(tuple(a.shape)) for a in args)
+                    raise ValidationError(
+                        f"model failed on a batch of inputs of shapes {shapes} (signature "
+                        f"{signature!r}, an MDP with {n_states} states and {n_actions} "
+                        f"actions): {type(err).__name__}: {err}. Check that the model's "
+                        "input sizes fit the MDP and the state/action features") from err
                 if not isinstance(val, torch.Tensor):
                     raise ValidationError(f"model must return a torch.Tensor of shape "
                                           f"({stop - start},), got {type(val).__name__}")

@@ -10,6 +10,7 @@ reward (to round-off, tested at ``atol=1e-10``).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -159,7 +160,7 @@ class MDPBatch:
         if n2 != n:
             raise ValidationError(f"transition must have shape (B, S, A, S), got {t.shape}")
         check_stochastic(t, "transition")
-        if np.ndim(gamma) == 0:
+        if isinstance(gamma, (numbers.Real, np.ndarray)) and np.ndim(gamma) == 0:
             gam = np.full(b, check_gamma(gamma))
         else:
             gam = as_float_array(gamma, "gamma", ndim=1, copy=True)

@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import (as_float_array, check_choice, check_positive_int, check_real,
-                           check_seed)
+from .._validation import (as_float_array, check_choice, check_memory, check_positive_int,
+                           check_real, check_seed)
 from ..exceptions import ValidationError
 from ._checks import check_variances
 from .graphs import HP_MODELS, hp_edge_variance
@@ -152,11 +152,59 @@ class PreferenceDataset:
     tree: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        self._validate()
         for name in ("edges_u", "edges_v", "variances", "edge_kinds", "responses",
                      "comparisons", "clusters"):
             arr = getattr(self, name)
             if isinstance(arr, np.ndarray):
                 arr.setflags(write=False)
+
+    def _validate(self) -> None:
+        """Check the fields of a user-built dataset (ValidationError naming the field)."""
+        check_choice(self.kind, "kind", ("chain", "tree"))
+        n_nodes = check_positive_int(self.n_nodes, "n_nodes")
+        fields = {}
+
+        def ints(name, ndim, high):
+            try:
+                arr = np.asarray(getattr(self, name))
+            except (TypeError, ValueError) as err:
+                raise ValidationError(f"{name} must be an integer array: {err}") from None
+            if arr.dtype.kind not in "iu" or arr.ndim != ndim:
+                raise ValidationError(f"{name} must be a {ndim}-D integer array, got dtype "
+                                      f"{arr.dtype} and shape {arr.shape}")
+            if arr.size and (arr.min() < 0 or arr.max() >= high):
+                raise ValidationError(f"{name} has entries outside [0, {high - 1}]")
+            fields[name] = arr
+            return arr
+
+        u = ints("edges_u", 1, n_nodes)
+        if ints("edges_v", 1, n_nodes).shape != u.shape:
+            raise ValidationError("edges_u and edges_v must have the same length")
+        fields["variances"] = check_variances(self.variances, "variances", size=u.shape[0])
+        try:
+            kinds = np.asarray(self.edge_kinds)
+        except (TypeError, ValueError) as err:
+            raise ValidationError(f"edge_kinds must be an array of str: {err}") from None
+        if kinds.shape != u.shape or not np.isin(kinds, EDGE_KINDS).all():
+            raise ValidationError(f"edge_kinds must hold one of {EDGE_KINDS} per edge")
+        fields["edge_kinds"] = kinds
+        responses = ints("responses", 1, n_nodes)
+        comparisons = ints("comparisons", 2, n_nodes)
+        if comparisons.shape[1:] != (2,):
+            raise ValidationError(f"comparisons must have shape (n, 2), got "
+                                  f"{comparisons.shape}")
+        n_clusters = check_positive_int(self.n_clusters, "n_clusters")
+        if ints("clusters", 1, n_clusters).shape != responses.shape:
+            raise ValidationError("clusters must hold one cluster per response")
+        for name, value in (("within_variance", self.within_variance),
+                            ("hp_variance", self.hp_variance)):
+            fields[name] = check_real(value, name, low=0.0, low_open=True)
+        if not isinstance(self.tree, dict):
+            raise ValidationError(f"tree must be a dict, got {type(self.tree).__name__}")
+        fields["n_nodes"], fields["n_clusters"] = n_nodes, n_clusters
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
     @property
     def n_comparisons(self) -> int:
@@ -333,8 +381,8 @@ def complexity_function(n_clusters, kind="polynomial", *, intensity=1.0, alpha=0
     check_choice(kind, "kind", COMPLEXITY_CLASSES)
     intensity = check_real(intensity, "intensity", low=0.0, low_open=True)
     alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
-    scalar = np.ndim(n_clusters) == 0
     M = as_float_array(n_clusters, "n_clusters")
+    scalar = M.ndim == 0
     low = {"polynomial": 1.0, "logarithmic": 2.0, "sublogarithmic": 3.0}[kind]
     if np.any(M < low):
         raise ValidationError(f"n_clusters must be >= {low:g} for kind={kind!r}, got "
@@ -390,6 +438,7 @@ def semantic_clusters(n_responses, n_clusters, *, seed=None):
     """
     n = check_positive_int(n_responses, "n_responses", minimum=0)
     M = check_positive_int(n_clusters, "n_clusters")
+    check_memory((n,), "semantic_clusters")
     rng = check_seed(seed)
     return rng.integers(0, M, size=n)
 
@@ -397,6 +446,9 @@ def semantic_clusters(n_responses, n_clusters, *, seed=None):
 def _cluster_setup(n_comparisons, n_clusters, within_variance, complexity, intensity, alpha,
                    beta, hp_model):
     n = check_positive_int(n_comparisons, "n_comparisons", minimum=2)
+    # a dataset stores about 3n edges (end points, variance and a kind string each, about
+    # 100 bytes with the temporaries): refuse before drawing anything
+    check_memory((3 * n,), f"a preference dataset of {n} comparisons", itemsize=100)
     M = threshold_n_clusters(n) if n_clusters is None else \
         check_positive_int(n_clusters, "n_clusters")
     if within_variance is None:

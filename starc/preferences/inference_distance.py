@@ -870,6 +870,7 @@ class InferenceDistanceOracle:
         if n_samples is None:
             return self._exact_mean(idx, w, method)
         n_samples = check_positive_int(n_samples, "n_samples")
+        check_memory((n_samples,), "n_samples sampled pairs", copies=4)
         rng = check_seed(seed)
         p = None if w is None else w / w.sum()
         if sampling == "sources":

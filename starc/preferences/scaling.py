@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int, check_seed
+from .._validation import (as_float_array, check_choice, check_positive_int, check_real,
+                           check_seed)
 from ..exceptions import ValidationError
 from .datasets import chain_dataset, tree_dataset
 from .inference_distance import SAMPLINGS
@@ -100,6 +101,41 @@ class TopologyGapCurve:
     resistance_ratio: np.ndarray
     connected_fraction_chain: np.ndarray
     connected_fraction_tree: np.ndarray
+
+    def __post_init__(self):
+        try:
+            ns = np.asarray(self.ns)
+        except (TypeError, ValueError) as err:
+            raise ValidationError(f"ns must be a 1-D integer array: {err}") from None
+        if ns.dtype.kind not in "iu" or ns.ndim != 1 or ns.size == 0:
+            raise ValidationError(f"ns must be a non-empty 1-D integer array, got dtype "
+                                  f"{ns.dtype} and shape {ns.shape}")
+        K = ns.shape[0]
+        fields = {"ns": ns}
+        # NaN marks what was not computed: the resistance (resistance=False) and the
+        # coefficient of determination of a one-point fit
+        for name, nan_ok in (("chain_path", False), ("tree_path", False), ("ratio", False),
+                             ("reference", False), ("chain_resistance", True),
+                             ("tree_resistance", True), ("resistance_ratio", True),
+                             ("connected_fraction_chain", False),
+                             ("connected_fraction_tree", False)):
+            arr = as_float_array(getattr(self, name), name, ndim=1, allow_nonfinite=True)
+            if arr.shape != (K,):
+                raise ValidationError(f"{name} must have shape ({K},) like ns, got {arr.shape}")
+            bad = np.isinf(arr) | (np.isnan(arr) if not nan_ok else False)
+            if np.any(bad):
+                raise ValidationError(f"{name} must be finite{' or NaN' if nan_ok else ''}")
+            fields[name] = arr
+        for name in ("connected_fraction_chain", "connected_fraction_tree"):
+            if np.any((fields[name] < 0) | (fields[name] > 1)):
+                raise ValidationError(f"{name} must lie in [0, 1]")
+        fields["fit_slope"] = check_real(self.fit_slope, "fit_slope")
+        fields["fit_intercept"] = check_real(self.fit_intercept, "fit_intercept")
+        r2 = self.fit_r2
+        fields["fit_r2"] = r2 if isinstance(r2, float) and math.isnan(r2) else \
+            check_real(r2, "fit_r2")
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
 
 def _largest_component_responses(oracle, responses):

@@ -281,6 +281,9 @@ def _within_mean(X, labels, s, p, max_pairs, rng):
 
 _LOWEST = {"polynomial": 1.0, "logarithmic": 2.0, "sublogarithmic": 3.0}
 
+#: ``ln`` of the largest float64.
+_LOG_MAX = math.log(np.finfo(float).max)
+
 
 def _feature(kind, M):
     if kind == "polynomial":
@@ -335,6 +338,26 @@ class StructuralFit:
     rss: dict
     n_clusters: np.ndarray
     values: np.ndarray
+
+    def __post_init__(self):
+        if not isinstance(self.best, str) or self.best not in COMPLEXITY_CLASSES:
+            raise ValidationError(f"best must be one of {COMPLEXITY_CLASSES}, got "
+                                  f"{self.best!r}")
+        for name in ("intensity", "alpha", "rss"):
+            d = getattr(self, name)
+            if not isinstance(d, dict) or self.best not in d or \
+                    not set(d) <= set(COMPLEXITY_CLASSES):
+                raise ValidationError(f"{name} must be a dict from complexity classes to "
+                                      f"floats that includes best={self.best!r}, got {d!r}")
+            object.__setattr__(self, name, {k: check_real(v, f"{name}[{k!r}]")
+                                            for k, v in d.items()})
+        M = as_float_array(self.n_clusters, "n_clusters", ndim=1)
+        F = as_float_array(self.values, "values", ndim=1)
+        if M.shape != F.shape:
+            raise ValidationError(f"n_clusters and values must have the same length, got "
+                                  f"{M.shape[0]} and {F.shape[0]}")
+        object.__setattr__(self, "n_clusters", M)
+        object.__setattr__(self, "values", F)
 
     def predict(self, n_clusters, kind=None):
         r"""Evaluate a fitted class at new :math:`M`.
@@ -449,6 +472,11 @@ def fit_structural_function(n_clusters, values):
         A = np.column_stack([np.ones_like(g), -g])
         coef, *_ = np.linalg.lstsq(A, y[ok], rcond=None)
         resid = y[ok] - A @ coef
+        if not np.all(np.isfinite(coef)) or coef[0] > _LOG_MAX:
+            raise ValidationError(
+                f"the {kind} fit has intensity exp({coef[0]:.4g}), beyond the float64 range "
+                f"(exp({_LOG_MAX:.1f})); n_clusters and values are too extreme for this "
+                "class — rescale the values or use n_clusters of a realistic size")
         intensity[kind] = float(np.exp(coef[0]))
         alpha[kind] = float(coef[1])
         rss[kind] = float(resid @ resid)

@@ -41,7 +41,10 @@ def as_log_probs(logp, name: str) -> np.ndarray:
                               "needs at least one response of positive probability")
     from scipy.special import logsumexp
 
-    return arr - logsumexp(arr, axis=-1, keepdims=True)
+    # a log-probability below -1.8e308 overflows to -inf: probability 0, exactly as its
+    # exponential underflows anyway
+    with np.errstate(over="ignore"):
+        return arr - logsumexp(arr, axis=-1, keepdims=True)
 
 
 def as_probs(p, name: str) -> np.ndarray:
@@ -53,6 +56,9 @@ def as_probs(p, name: str) -> np.ndarray:
     if np.any(arr < 0):
         raise ValidationError(f"{name} has a negative entry {arr.min():.3g}; probabilities "
                               "must be >= 0")
+    if np.any(arr > 1.0 + STOCHASTIC_ATOL):  # before summing: a huge entry would overflow
+        raise ValidationError(f"{name} has the entry {arr.max():.3g}; probabilities must "
+                              "lie in [0, 1] (and sum to 1)")
     sums = arr.sum(axis=-1)
     err = np.abs(sums - 1.0)
     if np.any(err > STOCHASTIC_ATOL):
@@ -178,16 +184,18 @@ def minmax(arr: np.ndarray, axes, weights=None) -> np.ndarray:
     return rescale(r_s, lo, hi)
 
 
-def scaled_sum(u: np.ndarray, ax: int, what: str, weights=None) -> np.ndarray:
+def scaled_sum(u: np.ndarray, ax: int, what: str | None, weights=None) -> np.ndarray:
     """``sum(u * weights)`` along ``ax`` without intermediate overflow; refused if the sum
-    itself is beyond the float range. ``weights`` (shaped to broadcast) are optional."""
+    itself is beyond the float range (``what=None``: returned as +-inf instead, for callers
+    to whom that limit is meaningful). ``weights`` (shaped to broadcast) are optional."""
     u_s, k = scaled_by_max_abs(u, ax)
     k = np.squeeze(k, axis=ax)
     if weights is not None:
         w_s, kw = scaled_by_max_abs(weights)
         u_s = u_s * w_s
         k = k + kw.reshape(())
-    return finite_result(unscale(np.sum(u_s, axis=ax), k), what)
+    out = unscale(np.sum(u_s, axis=ax), k)
+    return out if what is None else finite_result(out, what)
 
 
 def scaled_prod(u: np.ndarray, ax: int, what: str) -> np.ndarray:

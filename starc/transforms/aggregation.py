@@ -32,8 +32,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_choice, check_real
 from ..exceptions import ValidationError
-from ._common import (broadcast_pair, check_axis, check_nonempty_axis, scaled_prod, scaled_sum,
-                      softmin)
+from ._common import (broadcast_pair, check_axis, check_nonempty_axis, finite_result, scaled_prod,
+                      scaled_sum, softmin)
 from .lsc import lsc, reference_reward
 
 __all__ = ["aggregate", "lsc_aggregate", "p_all_good", "AGGREGATIONS"]
@@ -198,8 +198,15 @@ def lsc_aggregate(R, r_ref=None, *, q: float = 0.85, axis: int = 0) -> np.ndarra
     >>> lsc_aggregate(R, r_ref=np.zeros((2, 1)))
     array([-1.38629436, -3.0971747 ])
     """
+    return finite_result(_lsc_sum(R, r_ref, q, axis),
+                         "the sum of LSC rewards, log p(all good), (p_all_good returns the "
+                         "probability, 0 here)")
+
+
+def _lsc_sum(R, r_ref, q, axis):
+    """The sum of LSC terms; ``-inf`` where it is below the float64 range."""
     terms, ax = _lsc_terms(R, r_ref, q, axis)
-    return scaled_sum(terms, ax, "lsc_aggregate")
+    return scaled_sum(terms, ax, None)
 
 
 def p_all_good(R, r_ref=None, *, q: float = 0.85, axis: int = 0, policy=None) -> np.ndarray:
@@ -254,7 +261,7 @@ def p_all_good(R, r_ref=None, *, q: float = 0.85, axis: int = 0, policy=None) ->
     >>> round(float(p_all_good(R, r_ref=np.zeros((2, 1)), policy=[0.5, 0.5])), 6)
     0.147588
     """
-    logp = lsc_aggregate(R, r_ref, q=q, axis=axis)
+    logp = _lsc_sum(R, r_ref, q, axis)  # -inf: probability 0 (underflow), exactly
     p = np.exp(logp)
     if policy is None:
         return p

@@ -40,12 +40,14 @@ References
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from .._extremes import scale_exponent
-from .._validation import as_float_array, check_choice, check_positive_int
+from .._validation import (as_float_array, check_choice, check_memory, check_positive_int,
+                           check_real)
 from ..exceptions import ValidationError
 from ._common import (as_log_probs, as_probs, broadcast_all, broadcast_pair, prefix_and_tail,
                       tie_groups)
@@ -503,6 +505,21 @@ class KLSweep:
     value: np.ndarray
     kl_max: float
 
+    def __post_init__(self):
+        kl = _as_kl_grid(self.kl)
+        gamma = as_float_array(self.gamma, "gamma", ndim=1, allow_nonfinite=True)
+        value = as_float_array(self.value, "value", ndim=1)
+        if gamma.shape != kl.shape or value.shape != kl.shape:
+            raise ValidationError(f"kl, gamma and value must have one shape (k,), got "
+                                  f"{kl.shape}, {gamma.shape} and {value.shape}")
+        ok = (gamma > 0) & (np.isfinite(gamma) | (kl == 0))  # nan fails both
+        if not np.all(ok):
+            raise ValidationError("gamma must be finite and > 0 (inf only at KL 0), got "
+                                  f"{gamma[~ok][:3]}")
+        kl_max = check_real(self.kl_max, "kl_max", low=0.0)
+        for name, arr in (("kl", kl), ("gamma", gamma), ("value", value), ("kl_max", kl_max)):
+            object.__setattr__(self, name, arr)
+
 
 def _as_kl_grid(kl) -> np.ndarray:
     grid = as_float_array(kl, "kl", min_ndim=0)
@@ -621,6 +638,7 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
     tt = parts[2] if target is not None else uu
     grid = _as_kl_grid(kl)
     n_points = check_positive_int(n_points, "n_points", minimum=8)
+    check_memory((n_points,), "n_points KL sweep points", copies=4)
     if not isinstance(refine, (bool, np.bool_)):
         raise ValidationError(f"refine must be True or False, got {refine!r}")
     if weights is None:
@@ -667,6 +685,11 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
         beta_hi *= 2.0
     else:  # pragma: no cover - kl < kl_max guarantees termination
         raise ValidationError("kl_sweep could not reach the requested KL")
+    if not math.isfinite(beta_hi * 1e-8):
+        raise ValidationError(
+            f"reaching KL {k_hi:g} needs a temperature gamma below the float64 range "
+            "(1 / beta overflows): logp0 gives the responses of high u log-probabilities "
+            "near -1e308; use log-probabilities of a realistic range")
     betas = np.concatenate([[0.0], np.geomspace(beta_hi * 1e-8, beta_hi, n_points)])
     kls = np.empty(betas.size)
     vals = np.empty(betas.size)

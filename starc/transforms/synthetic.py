@@ -58,7 +58,7 @@ import dataclasses
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int, check_real, check_seed
+from .._validation import check_choice, check_memory, check_positive_int, check_real, check_seed
 from ..exceptions import ValidationError
 from .aggregation import aggregate, lsc_aggregate, p_all_good
 from .lsc import reference_reward, transform
@@ -109,6 +109,33 @@ class AggregationScenario:
     true_ref: np.ndarray
     target: np.ndarray
     q: float
+
+    def __post_init__(self):
+        from .._validation import as_float_array
+
+        if not isinstance(self.kind, str):
+            raise ValidationError(f"kind must be a str, got {self.kind!r}")
+        rewards = as_float_array(self.rewards, "rewards", ndim=2)
+        n = rewards.shape[1]
+        fields = {"rewards": rewards,
+                  "true_rewards": as_float_array(self.true_rewards, "true_rewards", ndim=2),
+                  "logp0": as_float_array(self.logp0, "logp0", ndim=1,
+                                          allow_nonfinite=True),
+                  "r_ref": as_float_array(self.r_ref, "r_ref", ndim=2),
+                  "true_ref": as_float_array(self.true_ref, "true_ref", ndim=2),
+                  "target": as_float_array(self.target, "target", ndim=1)}
+        shapes = {"true_rewards": rewards.shape, "logp0": (n,), "target": (n,),
+                  "r_ref": (rewards.shape[0], 1), "true_ref": (rewards.shape[0], 1)}
+        for name, shape in shapes.items():
+            if fields[name].shape != shape:
+                raise ValidationError(f"{name} must have shape {shape} (rewards has shape "
+                                      f"{rewards.shape}), got {fields[name].shape}")
+        if np.any(np.isnan(fields["logp0"]) | (fields["logp0"] == np.inf)):
+            raise ValidationError("logp0 must hold log-probabilities: finite or -inf")
+        fields["q"] = check_real(self.q, "q", low=0.0, high=1.0, low_open=True,
+                                 high_open=True)
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
 
 def _mixture_quantile(q: float, rho: float, mu: float, sd: float) -> float:
@@ -211,6 +238,7 @@ def aggregation_scenario(kind: str = "iid", *, sampling: str = "quadrature",
     (mu1, sd1), (mu2, sd2) = _REFUSAL
     if sampling == "quadrature":
         n_nodes = check_positive_int(n_nodes, "n_nodes", minimum=4)
+        check_memory((n_nodes, n_nodes), "an n_nodes x n_nodes quadrature grid", copies=8)
         nodes, weights = _gauss_hermite_2d(n_nodes)
         if rho > 0:
             refusals = np.array([[mu1], [mu2]]) + np.array([[sd1], [sd2]]) * nodes
@@ -226,6 +254,7 @@ def aggregation_scenario(kind: str = "iid", *, sampling: str = "quadrature",
         r_ref = true_ref * np.array([[1.0], [c]])
     else:
         n = check_positive_int(n_responses, "n_responses", minimum=10)
+        check_memory((2, n), "n_responses sampled responses", copies=8)
         rng = check_seed(seed)
         z = rng.standard_normal((2, n))
         if rho > 0:

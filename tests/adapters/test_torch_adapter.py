@@ -198,3 +198,24 @@ def test_unavailable_device_is_a_validation_error(mdp):
         tabulate(net, mdp, device="cuda")
     with pytest.raises(ValidationError, match="device 'cuda:0' is not available"):
         load_weights(net, __file__, device="cuda:0")
+
+
+def test_model_that_does_not_fit_the_mdp_raises_validation_error():
+    """A model built for another MDP size fails inside torch; that is reported as a
+    ValidationError naming the shapes, with torch's error chained."""
+
+    class Net(torch.nn.Module):
+        def __init__(self, width):
+            super().__init__()
+            self.linear = torch.nn.Linear(width, 1)
+
+        def forward(self, s, a, s2, done):
+            return self.linear(torch.cat([s, a, s2], dim=-1)).squeeze(-1)
+
+    small = starc.random_mdp(3, 2, seed=0)
+    big = starc.random_mdp(4, 2, seed=0)
+    net = Net(3 + 2 + 3)
+    assert tabulate(net, small).shape == small.shape
+    with pytest.raises(ValidationError, match=r"model failed on a batch of inputs") as info:
+        tabulate(net, big)
+    assert isinstance(info.value.__cause__, RuntimeError)

@@ -179,3 +179,36 @@ def test_chain_dataset_bad_inputs():
         chain_dataset(0)
     with pytest.raises(ValidationError, match="seed must be non-negative"):
         chain_dataset(10, seed=-1)
+
+
+def test_datasets_of_absurd_size_are_refused_before_drawing():
+    from starc.preferences import semantic_clusters, tree_dataset
+
+    for call in (lambda: chain_dataset(2**62, seed=0), lambda: tree_dataset(2**62, seed=0),
+                 lambda: semantic_clusters(2**62, 4, seed=0), lambda: chain_dataset(2**63)):
+        with pytest.raises(ValidationError, match=r"(would need|must be an integer <=)"):
+            call()
+
+
+def test_complexity_function_refuses_ragged_input():
+    with pytest.raises(ValidationError, match="n_clusters"):
+        complexity_function([[1.0, 2.0], [3.0]])
+
+
+def test_preference_dataset_record_validates_its_fields():
+    import dataclasses
+
+    from starc.preferences import PreferenceDataset
+
+    ds = chain_dataset(20, seed=0)
+    fields = {f.name: getattr(ds, f.name) for f in dataclasses.fields(ds)}
+    assert PreferenceDataset(**fields).n_comparisons == 20
+    m = ds.edges_u.shape[0]
+    for name, bad in (("kind", "forest"), ("n_nodes", 3), ("edges_u", ds.edges_u[:-1]),
+                      ("edges_v", ds.edges_v.astype(float)), ("variances", np.zeros(m)),
+                      ("edge_kinds", np.full(m, "x")), ("comparisons", ds.comparisons[:, :1]),
+                      ("clusters", ds.clusters[:-1]), ("n_clusters", 0),
+                      ("within_variance", np.nan), ("hp_variance", -1.0), ("tree", None),
+                      ("responses", [[1, 2], [3]])):
+        with pytest.raises(ValidationError):
+            PreferenceDataset(**{**fields, name: bad})

@@ -189,3 +189,12 @@ def test_variances_at_the_ends_of_the_float_range():
         merge_parallel_edges(G)
     with pytest.raises(ValidationError, match="conductance"):
         graph_laplacian(nx.Graph([(0, 1, {"variance": 5e-324})]))
+
+
+def test_hp_edge_variance_outside_float64_raises():
+    assert hp_edge_variance(1e100) == pytest.approx(math.pi ** 2 / 3 * 1e-200, rel=1e-12)
+    for beta in (1e300, 1e-300, 5e-324):
+        with pytest.raises(ValidationError, match="outside the float64 range"):
+            hp_edge_variance(beta)
+    # Fisher form at margin 0: 4 / beta^2, computed without overflow for large beta
+    assert hp_edge_variance(1e100, model="fisher") == pytest.approx(4e-200, rel=1e-12)

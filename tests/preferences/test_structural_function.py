@@ -153,3 +153,48 @@ def test_k_center_and_structural_function_beyond_the_float_range_are_refused():
     assert k_center(X, 2, seed=0)[2] == 0.0
     with pytest.raises(ValidationError, match="exceeds the float range"):
         structural_function(X, 1, seed=0)
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e300, 1e-300])
+def test_k_center_and_structural_function_at_extreme_scales(scale):
+    """Labels do not depend on the scale; the radius scales by it, F(M) by its power p."""
+    import warnings
+
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    c0, l0, r0 = k_center(X, 4, seed=0)
+    F0 = structural_function(X, [2, 4], exponent=1.0, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c1, l1, r1 = k_center(X * scale, 4, seed=0)
+        F1 = structural_function(X * scale, [2, 4], exponent=1.0, seed=0)
+    np.testing.assert_array_equal(c0, c1)
+    np.testing.assert_array_equal(l0, l1)
+    assert r1 / scale == pytest.approx(r0, rel=1e-12)
+    np.testing.assert_allclose(F1 / scale, F0, rtol=1e-12)
+
+
+def test_structural_extremes_beyond_float64_raise():
+    X = np.random.default_rng(1).normal(size=(10, 2))
+    huge = np.where(X >= 0, 1.7e308, -1.7e308)
+    with pytest.raises(ValidationError, match="float64 range"):
+        k_center(huge, 3, seed=0)
+    with pytest.raises(ValidationError, match="float64 range"):
+        structural_function(X * 1e300, 3, exponent=2.0, seed=0)
+    ks = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    with pytest.raises(ValidationError, match="beyond the float64 range"):
+        fit_structural_function(ks * 1e300, ks ** -0.5)
+
+
+def test_structural_fit_record_validates_its_fields():
+    import dataclasses
+
+    from starc.preferences import StructuralFit
+
+    ks = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    fit = fit_structural_function(ks, ks ** -0.5)
+    fields = {f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)}
+    assert StructuralFit(**fields).best == fit.best
+    for name, bad in (("best", "cubic"), ("intensity", None), ("alpha", {fit.best: np.nan}),
+                      ("rss", {}), ("n_clusters", ks[:-1]), ("values", "abc")):
+        with pytest.raises(ValidationError):
+            StructuralFit(**{**fields, name: bad})

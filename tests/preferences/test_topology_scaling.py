@@ -78,3 +78,17 @@ def test_bad_inputs(kwargs, fragment):
     with pytest.raises(ValidationError, match=fragment):
         topology_gap_curve(**kwargs)
 
+
+
+def test_topology_gap_curve_record_validates_its_fields():
+    import dataclasses
+
+    curve = topology_gap_curve([50, 100], n_samples=50, resistance=False, seed=0)
+    fields = {f.name: getattr(curve, f.name) for f in dataclasses.fields(curve)}
+    assert np.isnan(TopologyGapCurve(**fields).chain_resistance).all()  # not computed
+    for name, bad in (("ns", [50.0, 100.0]), ("chain_path", np.array([1.0, np.nan])),
+                      ("ratio", np.ones(3)), ("fit_slope", np.inf), ("fit_r2", "x"),
+                      ("connected_fraction_tree", np.array([0.5, 1.5])),
+                      ("tree_resistance", np.array([np.inf, 1.0]))):
+        with pytest.raises(ValidationError):
+            TopologyGapCurve(**{**fields, name: bad})

@@ -113,3 +113,25 @@ class TestLSCAggregate:
             p_all_good(np.zeros((2, 3)), np.zeros((2, 1)), policy=[0.5, 0.2, 0.2])
         with pytest.raises(ValidationError, match="policy has a negative entry"):
             p_all_good(np.zeros((2, 3)), np.zeros((2, 1)), policy=[1.5, -0.5, 0.0])
+
+
+def test_sums_of_extreme_utilities_are_exact_or_refused():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # naive summation overflows at 1.7e308 + 1.7e308; the true sum is 1.7e308
+        U = np.array([[1.7e308], [1.7e308], [-1.7e308]])
+        assert aggregate(U)[0] == 1.7e308
+        assert aggregate(U, "weighted_sum", weights=[1.0, 1.0, 1.0])[0] == 1.7e308
+        with pytest.raises(ValidationError, match="float64 range"):
+            aggregate(U, "weighted_sum", weights=[2.0 ** 600] * 3)
+        with pytest.raises(ValidationError, match="float64 range"):
+            aggregate(np.array([[1.7e308], [1.7e308]]))
+        with pytest.raises(ValidationError, match="float64 range"):
+            aggregate(np.array([[1e200], [1e200]]), "prod")
+        R = np.array([[-1.7e308, 0.0], [-1.7e308, 0.0]])
+        with pytest.raises(ValidationError, match="log p\\(all good\\)"):
+            lsc_aggregate(R, r_ref=np.full((2, 1), 1.7e308))
+        p = p_all_good(R, r_ref=np.full((2, 1), 1.7e308))
+        assert p[0] == 0.0 and 0.0 <= p[1] <= 1.0

@@ -376,3 +376,52 @@ class TestKLSweep:
             compare_at_equal_kl(np.log([0.5, 0.5]), {}, [0.0, 1.0], [0.1])
         with pytest.raises(ValidationError, match="utilities keys must be strings"):
             compare_at_equal_kl(np.log([0.5, 0.5]), {1: [0.0, 1.0]}, [0.0, 1.0], [0.1])
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e300, 1e-300])
+def test_kl_sweep_at_extreme_utility_scales(scale):
+    """The tilt depends on u / gamma only: scaling u scales gamma and the value of u."""
+    import warnings
+
+    logp0 = np.log(np.full(5, 0.2))
+    u = np.array([0.0, 1.0, -1.0, 0.5, 2.0])
+    ref = kl_sweep(logp0, u, [0.0, 0.1, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = kl_sweep(logp0, u * scale, [0.0, 0.1, 0.5])
+    np.testing.assert_allclose(got.gamma[1:] / scale, ref.gamma[1:], rtol=1e-9)
+    np.testing.assert_allclose(got.value / scale, ref.value, rtol=1e-9, atol=1e-12)
+    assert got.gamma[0] == np.inf  # documented: the base policy at KL 0
+
+
+def test_probabilities_above_one_refused_before_summing():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValidationError, match=r"\[0, 1\]"):
+            kl_divergence(np.full(3, 1.7e308), np.full(3, 1 / 3))
+
+
+def test_kl_sweep_record_validates_its_fields():
+    from starc.transforms import KLSweep
+
+    ok = KLSweep([0.0, 0.1], [np.inf, 2.0], [1.0, 1.5], 1.6)
+    assert ok.gamma[0] == np.inf and ok.kl_max == 1.6
+    for args in (([0.1], [np.nan], [1.0], 1.0), ([0.1], [np.inf], [1.0], 1.0),
+                 ([0.1], [-1.0], [1.0], 1.0), ([0.1, 0.2], [1.0], [1.0], 1.0),
+                 ([0.1], [1.0], [np.nan], 1.0), ([0.1], [1.0], [1.0], None),
+                 ([-0.1], [1.0], [1.0], 1.0)):
+        with pytest.raises(ValidationError):
+            KLSweep(*args)
+
+
+def test_log_probabilities_below_float64_normalise_to_probability_zero():
+    import warnings
+
+    logp0 = np.array([0.0, 0.0, 0.0, 1.7e308, -9.769313486231587e306])
+    u = np.array([0.0, 1.0, -1.0, 0.5, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pi = kl_tilted_policy(logp0, u, 1.0)
+    np.testing.assert_array_equal(pi, [0.0, 0.0, 0.0, 1.0, 0.0])

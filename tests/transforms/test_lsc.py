@@ -198,3 +198,15 @@ class TestTransform:
             transform([0.0, np.nan], "center")
         with pytest.raises(ValidationError, match="r has no responses"):
             transform(np.zeros((2, 0)), "center")
+
+
+@pytest.mark.parametrize("method", ["empirical", "normal"])
+def test_reference_reward_of_extreme_samples_scales_exactly(method):
+    import warnings
+
+    s = np.random.default_rng(0).normal(size=(3, 9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = reference_reward(np.ldexp(s, 1020), 0.85, method)
+    np.testing.assert_allclose(np.ldexp(big, -1020), reference_reward(s, 0.85, method),
+                               rtol=1e-14)

@@ -133,3 +133,18 @@ def test_unknown_final_and_bad_eta():
         delta_process_rewards([1.0], final="last")
     with pytest.raises(ValidationError, match="eta must be finite"):
         clip_process_rewards([1.0], float("inf"))
+
+
+def test_process_rewards_of_extreme_magnitude_exact_or_refused():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(returns_to_go([1.7e308, 1.7e308, -1.7e308]),
+                                      [1.7e308, 0.0, -1.7e308])
+        with pytest.raises(ValidationError, match="float64 range"):
+            returns_to_go([1.7e308, 1.7e308])
+        with pytest.raises(ValidationError, match="float64 range"):
+            delta_process_rewards([1.7e308, -1.7e308, 0.0])
+        np.testing.assert_array_equal(delta_process_rewards([1e308, -5e307, 0.0]),
+                                      [1.5e308, -5e307, 0.0])

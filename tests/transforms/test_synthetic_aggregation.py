@@ -141,3 +141,17 @@ class TestScenario:
             compare_aggregations(sc, [1.0], methods=("max",))
         with pytest.raises(ValidationError, match="methods must name at least one"):
             aggregation_utilities(sc.rewards, sc.r_ref, ())
+
+
+def test_aggregation_scenario_record_validates_its_fields():
+    import dataclasses
+
+    sc = aggregation_scenario("iid", n_nodes=6, seed=0)
+    fields = {f.name: getattr(sc, f.name) for f in dataclasses.fields(sc)}
+    assert AggregationScenario(**fields).q == sc.q
+    for name, bad in (("kind", None), ("rewards", sc.rewards[:, :-1]), ("target", None),
+                      ("true_ref", np.zeros((2, 2))),
+                      ("logp0", np.full(sc.logp0.shape, np.nan)),
+                      ("q", 1.5), ("r_ref", [[1.0, 2.0], [3.0]])):
+        with pytest.raises(ValidationError):
+            AggregationScenario(**{**fields, name: bad})

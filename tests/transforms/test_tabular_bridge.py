@@ -205,3 +205,30 @@ class TestSTARCDistanceDemonstration:
         assert starc_distance(r, transform_reward(r, "center", bandit, per="state"),
                               bandit) == pytest.approx(0.0, abs=1e-8)
 
+
+
+@pytest.mark.parametrize("kind", ["center", "zscore", "minmax"])
+def test_transform_reward_of_extreme_rewards(kind):
+    """center is linear, zscore and minmax scale invariant: at R * 2^1020 (where R - mean
+    and R - min would overflow) the results are exact."""
+    import warnings
+
+    from starc import random_mdp
+
+    mdp = random_mdp(3, 2, seed=0)
+    r = np.random.default_rng(0).normal(size=(3, 2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = transform_reward(np.ldexp(r, 1020), kind, mdp)
+        if kind == "center":
+            big = np.ldexp(big, -1020)
+    np.testing.assert_array_equal(big, transform_reward(r, kind, mdp))
+
+
+def test_transform_reward_lsc_below_float64_raises():
+    from starc import random_mdp
+
+    mdp = random_mdp(3, 2, seed=0)
+    r = np.full((3, 2, 3), -1.7e308)
+    with pytest.raises(ValidationError, match="below the float64 range"):
+        transform_reward(r, "lsc", mdp, r_ref=np.full((3, 2, 3), 1.7e308))
