@@ -47,7 +47,7 @@ def scaled_by_max_abs(x: np.ndarray, axis=None):
 
 
 def unscale(x_s, k) -> np.ndarray:
-    """``x_s * 2**k`` (``inf`` where that exceeds the float range; the caller decides)."""
+    """``x_s * 2**k`` (``inf`` where that exceeds the float64 range; the caller decides)."""
     with np.errstate(over="ignore"):
         return np.ldexp(x_s, k)
 

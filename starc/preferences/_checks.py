@@ -128,7 +128,7 @@ def node_positions(nodes, index: dict, name: str, *, identity: bool = False) -> 
 def check_node_weights(weights, n: int, name: str = "weights") -> np.ndarray:
     """Non-negative node weights of length ``n`` with at least two positive entries,
     divided by their largest entry (the weighted means are invariant to a common factor,
-    and the largest weight 1 keeps their sums and squares inside the float range)."""
+    and the largest weight 1 keeps their sums and squares inside the float64 range)."""
     w = as_float_array(weights, name, ndim=1)
     if w.shape[0] != n:
         raise ValidationError(f"{name} must have one entry per node ({n}), got {w.shape[0]}")
@@ -140,6 +140,6 @@ def check_node_weights(weights, n: int, name: str = "weights") -> np.ndarray:
         w = w / w.max()      # a weight below 2^-1074 times the largest becomes 0 here
     if np.count_nonzero(w) < 2:
         raise ValidationError(f"{name} must give a positive weight to at least two nodes "
-                              "(relative to the largest weight, above the float range's "
+                              "(relative to the largest weight, above the float64 range's "
                               "2^-1074), otherwise there is no pair to average over")
     return w

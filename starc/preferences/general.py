@@ -629,7 +629,7 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
     ------
     ValidationError
         If ``l2 == 0`` and the MLE does not exist (some group of items never lost to
-        the rest), or the log-likelihood exceeds the float range (about ``1.8e308``).
+        the rest), or the log-likelihood exceeds the float64 range (about ``1.8e308``).
     ConvergenceError
         If Newton's method does not converge in ``max_iter`` iterations (or meets a
         singular Hessian).
@@ -656,7 +656,7 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
     :math:`W / \sum W` with the penalty :math:`\lambda / \sum W` (the same maximiser):
     the scores do not depend on the units of ``wins`` (counts, weights, frequencies, from
     :math:`10^{-300}` to :math:`10^{300}` and beyond), while the log-likelihood and the
-    deviance scale with them; when those exceed the float range the fit is refused.
+    deviance scale with them; when those exceed the float64 range the fit is refused.
 
     References
     ----------
@@ -687,7 +687,7 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
     # The likelihood is homogeneous in the counts: l(s; c W) = c l(s; W). Fit the shares
     # w = W / sum(W) with the penalty l2 / sum(W) (the same maximiser), so the fit does not
     # depend on the units of W. sum(W) = peak * total is kept as two factors: it can
-    # exceed the float range when the counts are near it.
+    # exceed the float64 range when the counts are near it.
     peak = pow2_scale(W.max()).item()
     W = W / peak                                   # entries in [0, 2): no overflow below
     total = float(W.sum())
@@ -752,7 +752,7 @@ def fit_bradley_terry(wins, *, l2=0.0, tol=1e-10, max_iter=100):
         ll, dev = ll * total * peak, max(dev, 0.0) * total * peak
     if not (math.isfinite(ll) and math.isfinite(dev)):
         raise ValidationError(
-            "wins: the log-likelihood of these counts exceeds the float range (about "
+            "wins: the log-likelihood of these counts exceeds the float64 range (about "
             "1.8e308); divide wins by a constant first (the scores and probabilities do not "
             "change, the log-likelihood and deviance scale with it)")
     n_pairs = int(np.count_nonzero(np.triu(N, 1) > 0))

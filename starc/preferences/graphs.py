@@ -123,7 +123,7 @@ def hp_edge_variance(beta=1.0, *, model="logistic", margin=0.0):
         if not (math.isfinite(value) and value > 0.0):
             raise ValidationError(
                 f"beta={beta!r} makes the logistic HP-edge variance pi^2 / (3 beta^2) "
-                f"{'overflow' if beta < 1 else 'underflow to 0'}: it is outside the float "
+                f"{'overflow' if beta < 1 else 'underflow to 0'}: it is outside the float64 "
                 "range; use a beta between about 1e-154 and 1e154")
         if np.ndim(margin) == 0:
             check_real(margin, "margin")
@@ -367,7 +367,7 @@ def merge_parallel_edges(G, *, method="resistance", weight=DEFAULT_WEIGHT):
         if var == 0.0:
             raise ValidationError(
                 f"G: the parallel edges between {nodes[a]!r} and {nodes[b]!r} merge to a "
-                "variance below the float range (it underflows to 0); multiply the "
+                "variance below the float64 range (it underflows to 0); multiply the "
                 "variances by a constant first")
         H.add_edge(nodes[a], nodes[b], **{weight: var, "multiplicity": mult})
     return H
@@ -445,7 +445,7 @@ def graph_laplacian(G, *, nodelist=None, weight=DEFAULT_WEIGHT):
         i = int(np.flatnonzero(~np.isfinite(conductance))[0])
         raise ValidationError(
             f"G: an edge variance of {float(ws[i])!r} has a conductance 1 / variance beyond "
-            "the float range, so the Laplacian is not representable; multiply the "
+            "the float64 range, so the Laplacian is not representable; multiply the "
             "variances by a constant first (inference distances scale with them)")
     return laplacian_from_edges(n, us, vs, conductance)
 

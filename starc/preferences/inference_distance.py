@@ -549,7 +549,7 @@ class InferenceDistanceOracle:
         # Both distances are linear in the variances: for variances far from 1 (beyond
         # 2^+-256) work with variances / 2^k (2^k near the largest), so no sum of
         # variances along a path, and no conductance 1 / w, overflows; results are scaled
-        # back (and refused if they exceed the float range). Nearer 1 nothing is scaled
+        # back (and refused if they exceed the float64 range). Nearer 1 nothing is scaled
         # (the same numbers as ever).
         k = int(scale_exponent(ws.max())) if ws.size else 0
         self._k = k if abs(k) > 256 else 0
@@ -708,7 +708,7 @@ class InferenceDistanceOracle:
         out = unscale(d, self._k)
         if np.any(np.isfinite(d) & ~np.isfinite(out)):
             raise ValidationError(
-                "an inference distance exceeds the float range (1.8e308) for these edge "
+                "an inference distance exceeds the float64 range (1.8e308) for these edge "
                 "variances (inf is reserved for nodes in different components); divide the "
                 "variances by a constant first: distances scale with them")
         return out

@@ -159,7 +159,7 @@ def k_center(points, n_clusters, *, seed=None):
     with np.errstate(over="ignore"):
         radius = float(np.ldexp(radius, k))
     if not np.isfinite(radius):
-        raise ValidationError("points: the covering radius exceeds the float range "
+        raise ValidationError("points: the covering radius exceeds the float64 range "
                               "(1.8e308); divide the points by a constant first")
     return centers, labels, radius
 
@@ -248,7 +248,7 @@ def structural_function(points, n_clusters, *, variance_scale=1.0, exponent=1.0,
         with np.errstate(over="ignore", under="ignore"):
             out = np.ldexp(out * 2.0 ** (k * p - whole), whole)
     if not np.all(np.isfinite(out)):
-        raise ValidationError("the structural function exceeds the float range (1.8e308) "
+        raise ValidationError("the structural function exceeds the float64 range (1.8e308) "
                               "for these points; divide them by a constant first")
     return float(out[0]) if scalar else out
 

@@ -129,11 +129,11 @@ def elementwise_transform(arr: np.ndarray, kind: str, low, high) -> np.ndarray:
 
 
 def finite_result(out: np.ndarray, what: str) -> np.ndarray:
-    """``out``, or ValidationError when some entry exceeded the float range (an overflow of
+    """``out``, or ValidationError when some entry exceeded the float64 range (an overflow of
     a value that is itself beyond +-1.8e308, computed without intermediate overflow)."""
     if not np.all(np.isfinite(out)):
         raise ValidationError(
-            f"{what} is beyond the float range (|value| > 1.8e308) for these inputs; the "
+            f"{what} is beyond the float64 range (|value| > 1.8e308) for these inputs; the "
             "exact result is not representable, so rescale the inputs first (e.g. divide "
             "them by a power of ten)")
     return out
@@ -186,7 +186,7 @@ def minmax(arr: np.ndarray, axes, weights=None) -> np.ndarray:
 
 def scaled_sum(u: np.ndarray, ax: int, what: str | None, weights=None) -> np.ndarray:
     """``sum(u * weights)`` along ``ax`` without intermediate overflow; refused if the sum
-    itself is beyond the float range (``what=None``: returned as +-inf instead, for callers
+    itself is beyond the float64 range (``what=None``: returned as +-inf instead, for callers
     to whom that limit is meaningful). ``weights`` (shaped to broadcast) are optional."""
     u_s, k = scaled_by_max_abs(u, ax)
     k = np.squeeze(k, axis=ax)
@@ -200,7 +200,7 @@ def scaled_sum(u: np.ndarray, ax: int, what: str | None, weights=None) -> np.nda
 
 def scaled_prod(u: np.ndarray, ax: int, what: str) -> np.ndarray:
     """``prod(u)`` along ``ax`` as mantissa and exponent: no intermediate overflow or
-    underflow; refused if the product itself is beyond the float range."""
+    underflow; refused if the product itself is beyond the float64 range."""
     m, e = np.frexp(np.moveaxis(u, ax, 0))
     acc = np.ones(m.shape[1:])
     exp = np.zeros(m.shape[1:], dtype=np.int64)

@@ -84,7 +84,7 @@ def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
     ValidationError
         For NaN/inf inputs, an unknown ``how``, weights of the wrong length or given to
         another aggregation, ``beta <= 0``, or a sum or product whose exact value is
-        beyond the float range (intermediate results never overflow: they are computed on
+        beyond the float64 range (intermediate results never overflow: they are computed on
         utilities divided by a power of two near the largest).
 
     References

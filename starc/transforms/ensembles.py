@@ -158,9 +158,9 @@ def ensemble_reward(R, how: str = "mean", *, lam: float = 1.0, beta: float = 1.0
     ValidationError
         For NaN/inf, an unknown ``how``, ``lam < 0``, ``beta <= 0``, ``alpha`` outside
         [0, 1], a ``nominal`` index out of range, or a ``mean_minus_std`` /
-        ``mean_minus_var`` result beyond the float range (the other statistics lie
+        ``mean_minus_var`` result beyond the float64 range (the other statistics lie
         between the smallest and largest score, and are computed without overflow for
-        scores anywhere in the float range).
+        scores anywhere in the float64 range).
 
     References
     ----------

@@ -81,7 +81,7 @@ def lsc(r, r_ref) -> np.ndarray:
     ValidationError
         If an input contains NaN or inf, the shapes do not broadcast, or
         :math:`r - r_{\mathrm{ref}} < -1.8 \times 10^{308}` somewhere (the result, about
-        :math:`r - r_{\mathrm{ref}}`, is then beyond the float range).
+        :math:`r - r_{\mathrm{ref}}`, is then beyond the float64 range).
 
     See Also
     --------
@@ -222,7 +222,7 @@ def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,
     taken over the responses of prompt :math:`x` (along ``axis``). A prompt whose rewards
     are all equal maps to 0 under ``zscore`` and ``minmax`` (never NaN). The statistics
     are computed on :math:`r / 2^k` with :math:`2^k` a power of two near
-    :math:`\max_x |r|`, so rewards anywhere in the float range give the exact
+    :math:`\max_x |r|`, so rewards anywhere in the float64 range give the exact
     ``zscore``/``minmax`` (``minmax([1e308, -1e308, 0]) = [1, 0, 0.5]``); ``center`` and
     ``lsc`` raise ``ValidationError`` only when their exact result exceeds
     :math:`1.8 \times 10^{308}` in magnitude.
@@ -259,7 +259,7 @@ def transform(r, kind: str, *, axis: int = -1, r_ref=None, q: float = 0.85,
     ValidationError
         For an unknown ``kind``, NaN/inf inputs, ``clip`` without bounds or with
         ``low > high``, options given to a transform that does not use them, or a
-        ``center``/``lsc`` result beyond the float range.
+        ``center``/``lsc`` result beyond the float64 range.
 
     References
     ----------

@@ -631,7 +631,7 @@ def kl_sweep(logp0, u, kl, *, target=None, n_points: int = 128,
     lp, uu = parts[0], parts[1]
     # The tilt depends on (u, gamma) only through u / gamma: sweep u / 2^k, 2^k near the
     # largest |u| on the support, and scale gamma back, so no spread or variance of u
-    # overflows (or underflows) for utilities anywhere in the float range.
+    # overflows (or underflows) for utilities anywhere in the float64 range.
     u_k = int(scale_exponent(np.max(np.where(np.isfinite(lp), np.abs(uu), 0.0),
                                     initial=0.0)))
     uu = np.ldexp(uu, -u_k)

@@ -115,7 +115,7 @@ def clip_process_rewards(r, eta: float = 0.0, *, lengths=None) -> np.ndarray:
     ------
     ValidationError
         For NaN/inf, a non-finite ``eta``, ``lengths`` outside ``[0, K]``, or a shortfall
-        :math:`r_k - \eta` below :math:`-1.8 \times 10^{308}` (beyond the float range).
+        :math:`r_k - \eta` below :math:`-1.8 \times 10^{308}` (beyond the float64 range).
 
     References
     ----------
@@ -166,7 +166,7 @@ def delta_process_rewards(r, *, final: str = "zero", lengths=None) -> np.ndarray
     ------
     ValidationError
         For NaN/inf, an unknown ``final``, ``lengths`` outside ``[0, K]``, or a
-        difference :math:`r_k - r_{k+1}` beyond the float range.
+        difference :math:`r_k - r_{k+1}` beyond the float64 range.
 
     References
     ----------
@@ -260,7 +260,7 @@ def returns_to_go(r, gamma: float = 1.0, *, lengths=None) -> np.ndarray:
     ------
     ValidationError
         For NaN/inf, ``gamma`` outside [0, 1], ``lengths`` outside ``[0, K]``, or a
-        return-to-go beyond the float range (partial sums never overflow on their own:
+        return-to-go beyond the float64 range (partial sums never overflow on their own:
         they are computed on the rewards divided by a power of two near the largest).
 
     References

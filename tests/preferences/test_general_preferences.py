@@ -204,7 +204,7 @@ def test_bad_inputs(call, fragment):
         call()
 
 
-# ------------------------------------------------------------ counts across the float range
+# ------------------------------------------------------------ counts across the float64 range
 
 
 def test_preference_matrix_is_exact_across_the_float_range():
@@ -268,7 +268,7 @@ def test_bradley_terry_fit_is_the_mle_independently_checked():
 
 
 def test_bradley_terry_refuses_a_log_likelihood_beyond_the_float_range():
-    with pytest.raises(ValidationError, match="log-likelihood .* float range"):
+    with pytest.raises(ValidationError, match="log-likelihood .* float64 range"):
         fit_bradley_terry(1.5e307 * W_EXAMPLE)        # l = -15.02 * 1.5e307
     # the largest counts whose log-likelihood is representable are fitted exactly
     fit = fit_bradley_terry(np.array([[0, 1e307], [1e307, 0]]))

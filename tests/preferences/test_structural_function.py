@@ -148,10 +148,10 @@ def test_k_center_and_structural_function_in_the_units_of_the_points(j):
 
 def test_k_center_and_structural_function_beyond_the_float_range_are_refused():
     X = np.array([[1e308], [-1e308]])
-    with pytest.raises(ValidationError, match="covering radius exceeds the float range"):
+    with pytest.raises(ValidationError, match="covering radius exceeds the float64 range"):
         k_center(X, 1, seed=0)
     assert k_center(X, 2, seed=0)[2] == 0.0
-    with pytest.raises(ValidationError, match="exceeds the float range"):
+    with pytest.raises(ValidationError, match="exceeds the float64 range"):
         structural_function(X, 1, seed=0)
 
 

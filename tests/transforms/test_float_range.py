@@ -1,4 +1,4 @@
-"""Reward transforms, ensembles and aggregations for finite inputs anywhere in the float range.
+"""Reward transforms, ensembles and aggregations for finite inputs anywhere in the float64 range.
 
 A mean, a spread, a range or a sum of finite rewards can overflow although the quantity
 asked for is representable. Checked against closed forms at the extremes, against the
@@ -60,7 +60,7 @@ class TestPerPromptTransforms:
                                    [0.0, 0.5, 1.0])
 
     def test_center_beyond_the_float_range_is_refused(self):
-        with pytest.raises(ValidationError, match="center.*beyond the float range"):
+        with pytest.raises(ValidationError, match="center.*beyond the float64 range"):
             transform([MAX, -MAX, -MAX], "center")       # MAX - (-MAX/3) > MAX
 
     @given(rewards, exponents)
@@ -78,12 +78,12 @@ class TestPerPromptTransforms:
         assert float(reference_reward([-MAX, MAX], 0.75)) == pytest.approx(MAX / 2,
                                                                           rel=1e-15)
         assert float(reference_reward([-BIG, BIG], 0.5, method="normal")) == 0.0
-        with pytest.raises(ValidationError, match="normal.*beyond the float range"):
+        with pytest.raises(ValidationError, match="normal.*beyond the float64 range"):
             reference_reward([MAX, -MAX, MAX], 0.99, method="normal")
         # the default reference of the LSC transform is found without overflow
         out = transform([-BIG, BIG, 0.0], "lsc", q=0.5)
         np.testing.assert_array_equal(out, [-BIG, -0.0, np.log(0.5)])
-        with pytest.raises(ValidationError, match="lsc.*beyond the float range"):
+        with pytest.raises(ValidationError, match="lsc.*beyond the float64 range"):
             lsc([-BIG], BIG)                              # log sigmoid(-2e308) = -2e308
         assert lsc([BIG], -BIG)[0] == 0.0                 # -exp(-2e308): 0 to round-off
 
@@ -103,7 +103,7 @@ class TestEnsembles:
         std0 = np.sqrt(np.mean((R[:, 0] / 1e300 - 1e8 * 3.5 / 3) ** 2)) * 1e300
         np.testing.assert_allclose(ensemble_reward(R, "mean_minus_std", lam=1.0)[0],
                                    (BIG / 3) * 3.5 - std0, rtol=1e-14)
-        with pytest.raises(ValidationError, match="mean_minus_var.*beyond the float range"):
+        with pytest.raises(ValidationError, match="mean_minus_var.*beyond the float64 range"):
             ensemble_reward(R, "mean_minus_var")
         # variance of 1e100-sized scores is 1e200: fine
         np.testing.assert_allclose(ensemble_reward(np.array([[1e100], [-1e100]]),
@@ -132,31 +132,31 @@ class TestEnsembles:
 class TestAggregationAndSteps:
     def test_sums_and_products(self):
         np.testing.assert_array_equal(aggregate([[BIG], [BIG], [-BIG]]), [BIG])
-        with pytest.raises(ValidationError, match="sum.*beyond the float range"):
+        with pytest.raises(ValidationError, match="sum.*beyond the float64 range"):
             aggregate([[BIG], [BIG]])
         np.testing.assert_allclose(aggregate([[1e200], [1e200], [1e-200]], "prod"), [1e200],
                                    rtol=1e-15)
         np.testing.assert_allclose(aggregate([[1e-200], [1e-200], [1e200]], "prod"),
                                    [1e-200], rtol=1e-15)
-        with pytest.raises(ValidationError, match="prod.*beyond the float range"):
+        with pytest.raises(ValidationError, match="prod.*beyond the float64 range"):
             aggregate([[1e200], [1e200]], "prod")
         # weights times utilities beyond the range but cancelling: exact
         out = aggregate([[1e200], [-1e200]], "weighted_sum", weights=[1e150, 1e150])
         assert out[0] == 0.0
         np.testing.assert_array_equal(aggregate([[BIG], [-BIG]], "softmin", beta=1.0), [-BIG])
         # LSC sums of two very bad properties: about -2e308, refused
-        with pytest.raises(ValidationError, match="beyond the float range"):
+        with pytest.raises(ValidationError, match="beyond the float64 range"):
             lsc_aggregate([[-BIG], [-BIG]], r_ref=[[BIG], [BIG]])
 
     def test_process_rewards(self):
         np.testing.assert_array_equal(returns_to_go([BIG, BIG, -BIG]), [BIG, 0.0, -BIG])
         np.testing.assert_allclose(returns_to_go([BIG, BIG, -BIG], 0.5),
                                    [1.25e308, 0.5e308, -BIG], rtol=1e-15)
-        with pytest.raises(ValidationError, match="returns_to_go.*beyond the float range"):
+        with pytest.raises(ValidationError, match="returns_to_go.*beyond the float64 range"):
             returns_to_go([BIG, BIG])
-        with pytest.raises(ValidationError, match="delta.*beyond the float range"):
+        with pytest.raises(ValidationError, match="delta.*beyond the float64 range"):
             delta_process_rewards([BIG, -BIG])
-        with pytest.raises(ValidationError, match="clip.*beyond the float range"):
+        with pytest.raises(ValidationError, match="clip.*beyond the float64 range"):
             clip_process_rewards([-BIG], BIG)
 
 
