@@ -290,7 +290,8 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     mdp = _check_mdp(mdp)
     reward = _single(reward, mdp, "reward")
     span = _range_from_expected(reward, mdp)
-    lo, hi = (float(np.ldexp(x, reward.exponent)) for x in (span.lo, span.hi))
+    with np.errstate(over="ignore"):
+        lo, hi = (float(np.ldexp(x, reward.exponent)) for x in (span.lo, span.hi))
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValidationError(f"reward: its returns exceed the float64 range (max |R| = "
                               f"2^{reward.exponent} with gamma = {mdp.gamma!r}); rescale it")
@@ -934,11 +935,20 @@ def empirical_constants(regrets, distances) -> tuple[float, float]:
 
     Parameters
     ----------
-    regrets, distances : array_like of shape (n,)
+    regrets : array_like of shape (n,)
+        Normalised regrets, in :math:`[0, 1]`.
+    distances : array_like of shape (n,)
+        Non-negative distances of the same pairs.
 
     Returns
     -------
     (float, float)
+
+    Raises
+    ------
+    ValidationError
+        Regrets outside :math:`[0, 1]`, negative distances, no positive distance, or a
+        ratio beyond the float64 range (a distance at round-off level).
 
     References
     ----------
@@ -957,8 +967,17 @@ def empirical_constants(regrets, distances) -> tuple[float, float]:
                               f"{reg.shape} and {dist.shape}")
     if np.any(dist < 0):
         raise ValidationError("distances must be non-negative")
+    if np.any((reg < 0) | (reg > 1)):
+        raise ValidationError("regrets must be normalised regrets in [0, 1] (Def. 5), got "
+                              f"values in [{reg.min():.3g}, {reg.max():.3g}]")
     keep = dist > 0
     if not np.any(keep):
         raise ValidationError("every distance is 0: the ratios regret/distance are undefined")
-    ratio = reg[keep] / dist[keep]
+    with np.errstate(over="ignore"):
+        ratio = reg[keep] / dist[keep]
+    if not np.all(np.isfinite(ratio)):
+        raise ValidationError(
+            f"a ratio regret/distance exceeds the float64 range: distance "
+            f"{dist[keep][~np.isfinite(ratio)][0]:.3g} is below round-off; leave out the "
+            "pairs whose distance is zero up to round-off")
     return float(ratio.min()), float(ratio.max())

@@ -39,6 +39,9 @@ EXCLUDED = {
     "starc.exceptions.MissingDependencyError": "exception class",
     "starc.sweep.cli_main": "command line; bad arguments are tested in tests/test_cli*.py",
     "starc.demo.run_demo": "writes a figure; its arguments are tested in tests/test_cli*.py",
+    "starc.adapters.transformers.require_transformers":
+        "takes no argument; its error without transformers is tested in "
+        "tests/adapters/test_transformers_adapter.py",
 }
 
 
@@ -301,6 +304,71 @@ def build_cases() -> dict[str, Case]:
     add(demo.demo_environment)
     env = demo.demo_environment()
     add(demo.demo_table, env[0], env[1])  # (mdp, rewards); the cells are not an argument
+    add(demo.demo_output, "{tmp}/demo.png", mutate=("0",))
+    # --- bandit ---------------------------------------------------------------------------
+    from starc import bandit
+
+    b1 = rng.normal(size=(4, 3))
+    b2 = rng.normal(size=(4, 3))
+    bmask = np.array([[True, True, True], [True, True, False], [True, True, True],
+                      [True, True, True]])
+    mu = np.array([0.1, 0.2, 0.3, 0.4])
+    add(bandit.canonicalize, b1, method="mean", mask=bmask)
+    add(bandit.norm, b1, "l2", mask=bmask, prompt_weights=mu)
+    add(bandit.normalize, b1, "l2", mask=bmask)
+    add(bandit.distance, b1, b2, mask=bmask, prompt_weights=mu)
+    add(bandit.pearson_distance, b1, b2, mask=bmask)
+    add(bandit.pairwise_distances, np.stack([b1, b2, b1 + b2]), mask=bmask)
+    add(bandit.regret, b1, b2, mask=bmask, prompt_weights=mu)
+    add(bandit.worst_case_regret, b1, b2, mask=bmask, prompt_weights=mu)
+    add(bandit.regret_bound, b1, 0.3, mask=bmask)
+    add(bandit.soundness_constant, b1, mask=bmask)
+    add(bandit.rank_correlation, b1, b2, mask=bmask)
+    pairs = np.array([[0, 0, 1], [1, 1, 0], [2, 2, 1]])
+    add(bandit.preference_accuracy, b1, pairs, mask=bmask)
+    add(bandit.one_to_many_accuracy, b1, np.array([0, 1, 2, 0]), mask=bmask)
+    add(bandit.bootstrap, "distance", b1, b2, n_boot=8, seed=0, mask=bmask)
+    boot = bandit.bootstrap("distance", b1, b2, n_boot=8, seed=0, mask=bmask)
+    add(bandit.BootstrapResult, *_fields_of(boot))
+    add(bandit.from_frame, {"prompt": [0, 0, 1], "response": [0, 1, 0],
+                            "a": [1.0, 2.0, 3.0]})
+    table = bandit.from_frame({"prompt": [0, 0, 1], "response": [0, 1, 0],
+                               "a": [1.0, 2.0, 3.0]})
+    add(bandit.RewardTable, *_fields_of(table))
+    add(bandit.overoptimization, b1, b2, n=[1, 2, 4], betas=[0.5, 1.0], mask=bmask,
+        nonfinite=("['n']", "['beta']", "['kl_bound']"))
+    curves = bandit.overoptimization(b1, b2, n=[1, 2, 4], betas=[0.5, 1.0], mask=bmask)
+    add(bandit.plot_overoptimization, curves)
+    # --- optional: LLM adapters (tiny models built from configs) ---------------------------
+    try:
+        import torch
+        import transformers
+        from tokenizers import Tokenizer, models, pre_tokenizers
+
+        from starc.adapters import transformers as llm
+
+        words = ["<pad>", "<unk>", "hello", "world", "good", "bad", "answer", "question"]
+        wl = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)},
+                                        unk_token="<unk>"))
+        wl.pre_tokenizer = pre_tokenizers.Whitespace()
+        tok = transformers.PreTrainedTokenizerFast(tokenizer_object=wl, unk_token="<unk>",
+                                                   pad_token="<pad>")
+        config = dict(vocab_size=len(words), n_layer=1, n_embd=8, n_head=2, n_positions=64,
+                      pad_token_id=0, bos_token_id=1, eos_token_id=1)
+        torch.manual_seed(0)
+        rm = transformers.GPT2ForSequenceClassification(
+            transformers.GPT2Config(num_labels=1, **config)).eval()
+        lm = transformers.GPT2LMHeadModel(transformers.GPT2Config(**config)).eval()
+        prompts = ["hello world", "question"]
+        responses = [["good answer", "bad answer"], ["good"]]
+        add(llm.score_responses, rm, tok, prompts, responses, batch_size=2)
+        add(llm.dpo_implicit_reward, lm, lm, tok, prompts, responses, beta=0.1)
+        add(llm.format_pair, tok, "hello", "world")
+        add(llm.from_dataset, {"prompt": ["a", "b"], "chosen": ["x", "y"],
+                               "rejected": ["z", "w"]}, chosen="chosen", rejected="rejected")
+        add(llm.PromptResponses, ["a"], [["x", "y"]], np.array([[0, 0, 1]]))
+    except ImportError:
+        pass
     # --- optional: torch and gymnasium adapters -------------------------------------------
     try:
         import torch

@@ -339,6 +339,10 @@ def test_bad_inputs(small_mdp, monkeypatch):
         starc.empirical_constants([0.1], [0.1, 0.2])
     with pytest.raises(starc.ValidationError, match="every distance is 0"):
         starc.empirical_constants([0.0], [0.0])
+    with pytest.raises(starc.ValidationError, match=r"regrets must be .* in \[0, 1\]"):
+        starc.empirical_constants([1.7e308], [0.5])
+    with pytest.raises(starc.ValidationError, match="ratio .* float64 range"):
+        starc.empirical_constants([0.5], [5e-324])  # was a raw overflow warning (issue 14)
 
     import cvxpy as cp
 
