@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .exceptions import ValidationError
+
 
 def scale_exponent(magnitude) -> np.ndarray:
     """``e - 1`` for ``magnitude = f * 2**e`` (``f`` in ``[0.5, 1)``); 0 where it is 0.
@@ -52,12 +54,84 @@ def unscale(x_s, k) -> np.ndarray:
         return np.ldexp(x_s, k)
 
 
-def far_exponent(magnitude, limit: int = 256) -> int:
+def far_exponent(magnitude, limit: int | None = None) -> int:
     r"""``scale_exponent(magnitude)`` when it is beyond ``+-limit``, else 0 (one scalar).
 
     For quantities that are exact under scaling but only need it far from 1: inputs
-    within :math:`2^{\pm 256}` are used as they are (the same numbers as ever), inputs
-    beyond are brought near 1 first.
+    within :math:`2^{\pm \mathrm{limit}}` (default :data:`SAFE_EXPONENT`) are used as they
+    are (the same numbers as ever), inputs beyond are brought near 1 first.
     """
     k = int(scale_exponent(float(magnitude)))
-    return k if abs(k) > limit else 0
+    return k if abs(k) > (SAFE_EXPONENT if limit is None else limit) else 0
+
+
+# ------------------------------------------------- batches of arrays: the safe window
+
+#: Arrays whose largest magnitude lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]`` are
+#: used as they are: their squares, sums over any MDP that fits in memory, values
+#: (:math:`\le \max|R|/(1-\gamma)`) and round-off bounds all stay normal float64 numbers.
+#: Others are first multiplied by a power of two (exact) that brings the largest
+#: magnitude into ``[1/2, 1)`` (:func:`scale_exponents`).
+SAFE_EXPONENT = 256
+_SAFE_LOW, _SAFE_HIGH = 2.0 ** -SAFE_EXPONENT, 2.0 ** SAFE_EXPONENT
+
+
+def in_window(big: np.ndarray) -> bool:
+    """Whether every entry of ``big`` lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]``
+    (cheap for the few entries of a pair of rewards: no numpy reductions)."""
+    if big.size <= 16:
+        vals = big.ravel().tolist()
+        return not vals or (_SAFE_LOW <= min(vals) and max(vals) <= _SAFE_HIGH)
+    return bool(_SAFE_LOW <= big.min() and big.max() <= _SAFE_HIGH)
+
+
+def scale_exponents(big, always: bool = False) -> np.ndarray | None:
+    r"""Exponents ``e`` with ``big * 2**-e`` in ``[1/2, 1)``, or None when none is needed.
+
+    ``big`` holds the largest magnitude :math:`\max|x|` of each array of a batch. When
+    every nonzero one lies inside the safe window (:data:`SAFE_EXPONENT`) the arrays are
+    used as they are and ``None`` is returned (the common case: one comparison). Else
+    every array gets its own exponent (0 for an all-zero array): multiplying by
+    :math:`2^{-e}` is exact, and the computations that follow are exactly equivariant
+    under powers of two, so rescaling changes no result beyond what round-off allows.
+    ``always=True`` returns the exponents even inside the window (for optimisers, whose
+    absolute tolerances make them scale-dependent at any magnitude).
+    """
+    big = np.asarray(big, dtype=np.float64)
+    if big.size == 0:
+        return None
+    if always:
+        return np.where(big > 0.0, np.frexp(big)[1], 0).astype(np.int64)
+    if in_window(big):
+        return None
+    high = big.max()
+    if high <= _SAFE_HIGH:
+        low = big.min()
+        if low >= _SAFE_LOW or not np.any((big > 0.0) & (big < _SAFE_LOW)):
+            return None  # zeros (all-zero arrays) need no rescaling
+    return np.where(big > 0.0, np.frexp(big)[1], 0).astype(np.int64)
+
+
+def rescale(x: np.ndarray, exponents: np.ndarray | None, axes: int = 3) -> np.ndarray:
+    """``x * 2**-exponents`` over batches of arrays with ``axes`` trailing axes (exact)."""
+    if exponents is None:
+        return x
+    return np.ldexp(x, -exponents.reshape(exponents.shape + (1,) * axes))
+
+
+def unscale_checked(x, exponents: np.ndarray | None, what: str, axes: int = 0):
+    """``x * 2**exponents``: a result computed on rescaled arrays, back in their units.
+
+    Raises :class:`~starc.exceptions.ValidationError` when it exceeds the float64 range:
+    the true value is then not representable (never returned as ``inf``).
+    """
+    if exponents is None:
+        return x
+    with np.errstate(over="ignore"):
+        out = np.ldexp(x, exponents.reshape(exponents.shape + (1,) * axes))
+    if not np.all(np.isfinite(out)):
+        raise ValidationError(
+            f"{what} exceeds the float64 range (about 1.8e308) for inputs this large, so it "
+            "cannot be returned; scale the inputs down (normalised distances, equivalence "
+            "and Pearson distances do not depend on the scale)")
+    return out

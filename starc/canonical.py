@@ -120,8 +120,8 @@ from ._validation import as_float_array, check_choice, check_distribution, check
 from ._solvers import solve_cvxpy
 from .exceptions import SolverError, ValidationError
 from .mdp import TabularMDP, _expected_reward, broadcast_reward
-from .norms import (SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name, in_window, rescale,
-                    scale_exponents, unscale)
+from ._extremes import in_window, rescale, scale_exponents, unscale_checked
+from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name
 from .solve import _linalg, evaluate_expected, q_from_values
 
 __all__ = ["CANONICALIZATIONS", "canonicalize"]
@@ -804,9 +804,9 @@ def canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndarr
     value = canon.value
     what = f"the {method} canonical reward"
     if isinstance(value, Factored):
-        value = Factored(unscale(value.u, ex, what, axes=2), value.profile)
+        value = Factored(unscale_checked(value.u, ex, what, axes=2), value.profile)
     else:
-        value = unscale(value, ex, what, axes=3)
+        value = unscale_checked(value, ex, what, axes=3)
     with np.errstate(over="ignore"):
         noise = np.ldexp(canon.noise, ex)
     return Canonical(value, noise)

@@ -81,8 +81,8 @@ from ._validation import as_float_array, check_gamma, check_real
 from .canonical import Factored, canonical_parts, resolve_options
 from .exceptions import ValidationError
 from .mdp import TabularMDP, broadcast_reward
-from .norms import (ZERO_RTOL, _norm_validated, check_norm_name, p_of, rescale,
-                    scale_exponents, unscale)
+from ._extremes import rescale, scale_exponents, unscale_checked
+from .norms import ZERO_RTOL, _norm_validated, check_norm_name, p_of
 
 __all__ = [
     "starc_distance",
@@ -392,7 +392,7 @@ def metric_between(s1, s2, ord: str, mdp: TabularMDP) -> np.ndarray:
         v1 = s1.value if isinstance(s1, Unnormalized) else s1
         v2 = s2.value if isinstance(s2, Unnormalized) else s2
         d = metric_between(_scaled(v1, f1), _scaled(v2, f2), ord, mdp)
-        return unscale(d, np.broadcast_to(big, np.shape(d)).astype(np.int64),
+        return unscale_checked(d, np.broadcast_to(big, np.shape(d)).astype(np.int64),
                        "the unnormalised distance")
     if isinstance(s1, Factored) and isinstance(s2, Factored) and s1.profile == s2.profile:
         return canonical_norm(Factored(s1.u - s2.u, s1.profile), ord, mdp)
@@ -866,7 +866,7 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
         else:
             block_d = _norm_validated(_scaled(s[i0:i1, None], f1) - _scaled(s[None, :], f2),
                                       metric, mdp)
-        out[i0:i1] = block_d if exps is None else unscale(block_d, big,
+        out[i0:i1] = block_d if exps is None else unscale_checked(block_d, big,
                                                            "an unnormalised distance")
     # Exact symmetry (|x - y| and |y - x| round identically, but be explicit).
     out = 0.5 * (out + out.T)

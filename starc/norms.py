@@ -61,11 +61,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _extremes
+from ._extremes import rescale, scale_exponents
 from ._validation import as_float_array, check_choice
 from .exceptions import ValidationError
 from .mdp import TabularMDP
 
 __all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL", "SAFE_EXPONENT"]
+
+#: Arrays whose largest magnitude lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]`` are
+#: used as they are: their squares, sums over any MDP that fits in memory, values
+#: (:math:`\le \max|R|/(1-\gamma)`) and round-off bounds all stay normal float64 numbers.
+#: Others are first multiplied by a power of two (exact) that brings the largest
+#: magnitude into ``[1/2, 1)``. (Defined with the other power-of-two helpers in the
+#: private module ``starc._extremes``.)
+SAFE_EXPONENT = _extremes.SAFE_EXPONENT
 
 #: Names accepted by :func:`norm` and :func:`normalize`.
 NORMS = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
@@ -100,76 +110,6 @@ _EXPONENTS = {"l1": 1.0, "l2": 2.0, "linf": np.inf, "weighted_l1": 1.0, "weighte
 def p_of(ord: str) -> float:
     """The exponent p of a norm name."""
     return _EXPONENTS[ord]
-
-
-#: Arrays whose largest magnitude lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]`` are
-#: used as they are: their squares, sums over any MDP that fits in memory, values
-#: (:math:`\le \max|R|/(1-\gamma)`) and round-off bounds all stay normal float64 numbers.
-#: Others are first multiplied by a power of two (exact) that brings the largest
-#: magnitude into ``[1/2, 1)`` (:func:`scale_exponents`).
-SAFE_EXPONENT = 256
-_SAFE_LOW, _SAFE_HIGH = 2.0 ** -SAFE_EXPONENT, 2.0 ** SAFE_EXPONENT
-
-
-def in_window(big: np.ndarray) -> bool:
-    """Whether every entry of ``big`` lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]``
-    (cheap for the few entries of a pair of rewards: no numpy reductions)."""
-    if big.size <= 16:
-        vals = big.ravel().tolist()
-        return not vals or (_SAFE_LOW <= min(vals) and max(vals) <= _SAFE_HIGH)
-    return bool(_SAFE_LOW <= big.min() and big.max() <= _SAFE_HIGH)
-
-
-def scale_exponents(big, always: bool = False) -> np.ndarray | None:
-    r"""Exponents ``e`` with ``big * 2**-e`` in ``[1/2, 1)``, or None when none is needed.
-
-    ``big`` holds the largest magnitude :math:`\max|x|` of each array of a batch. When
-    every nonzero one lies inside the safe window (:data:`SAFE_EXPONENT`) the arrays are
-    used as they are and ``None`` is returned (the common case: one comparison). Else
-    every array gets its own exponent (0 for an all-zero array): multiplying by
-    :math:`2^{-e}` is exact, and the computations that follow are exactly equivariant
-    under powers of two, so rescaling changes no result beyond what round-off allows.
-    ``always=True`` returns the exponents even inside the window (for optimisers, whose
-    absolute tolerances make them scale-dependent at any magnitude).
-    """
-    big = np.asarray(big, dtype=np.float64)
-    if big.size == 0:
-        return None
-    if always:
-        return np.where(big > 0.0, np.frexp(big)[1], 0).astype(np.int64)
-    if in_window(big):
-        return None
-    high = big.max()
-    if high <= _SAFE_HIGH:
-        low = big.min()
-        if low >= _SAFE_LOW or not np.any((big > 0.0) & (big < _SAFE_LOW)):
-            return None  # zeros (all-zero arrays) need no rescaling
-    return np.where(big > 0.0, np.frexp(big)[1], 0).astype(np.int64)
-
-
-def rescale(x: np.ndarray, exponents: np.ndarray | None, axes: int = 3) -> np.ndarray:
-    """``x * 2**-exponents`` over batches of arrays with ``axes`` trailing axes (exact)."""
-    if exponents is None:
-        return x
-    return np.ldexp(x, -exponents.reshape(exponents.shape + (1,) * axes))
-
-
-def unscale(x, exponents: np.ndarray | None, what: str, axes: int = 0):
-    """``x * 2**exponents``: a result computed on rescaled arrays, back in their units.
-
-    Raises :class:`~starc.exceptions.ValidationError` when it exceeds the float64 range:
-    the true value is then not representable (never returned as ``inf``).
-    """
-    if exponents is None:
-        return x
-    with np.errstate(over="ignore"):
-        out = np.ldexp(x, exponents.reshape(exponents.shape + (1,) * axes))
-    if not np.all(np.isfinite(out)):
-        raise ValidationError(
-            f"{what} exceeds the float64 range (about 1.8e308) for inputs this large, so it "
-            "cannot be returned; scale the inputs down (normalised distances, equivalence "
-            "and Pearson distances do not depend on the scale)")
-    return out
 
 
 def norm_from_weights(x: np.ndarray, weights: np.ndarray | None, p: float,

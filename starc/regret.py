@@ -111,6 +111,7 @@ from .distances import _distance_options, _ones_norm, canonical_norm
 from .canonical import canonical_parts, expected_magnitude
 from .exceptions import ValidationError
 from .mdp import TabularMDP, _expected_reward, broadcast_reward
+from ._extremes import scale_exponents
 from .norms import ZERO_RTOL, p_of
 from .solve import policy_iteration, q_from_values
 
@@ -191,7 +192,7 @@ def _unit_scaled(r: np.ndarray, mdp: TabularMDP) -> tuple[np.ndarray, int]:
     big = float(np.max(np.abs(r), initial=0.0))
     if big == 0.0:
         return r, 0
-    exponent = int(np.frexp(big)[1])
+    exponent = int(scale_exponents(big, always=True))
     return np.ldexp(r, -exponent), exponent
 
 
@@ -855,7 +856,7 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     # Work on R_1 / 2^e with max |R_1| / 2^e in [1/2, 1) (exact): n(c(R_1)) and the range
     # scale alike, so U is invariant — but for normalization=None, where U scales as 1/R_1.
     big = float(np.max(np.abs(r), initial=0.0))
-    exponent = int(np.frexp(big)[1]) if big > 0 else 0
+    exponent = int(scale_exponents(big, always=True))
     r = np.ldexp(r, -exponent)
     span = _range_from_expected(
         _Expected(_expected_reward(r, mdp.transition),

@@ -163,7 +163,8 @@ from ._validation import (check_distribution, check_gamma, check_policy, check_p
 from .distances import _pearson_from_moments
 from .exceptions import ValidationError
 from .mdp import TabularMDP
-from .norms import ZERO_RTOL, scale_exponents
+from ._extremes import scale_exponents
+from .norms import ZERO_RTOL
 
 __all__ = [
     "SampledDistance",

@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._extremes import scale_exponents
 from ._validation import as_float_array, check_memory, check_policy, reward_form
 from .exceptions import ConvergenceError, SolverError, ValidationError
 from .mdp import TabularMDP, _expected_reward
@@ -203,7 +204,7 @@ def scale_down(rbar: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
     big = m > _SAFE_VALUE_BOUND * (1.0 - gamma)
     if not np.any(big):
         return rbar, np.zeros(m.shape, dtype=np.int64)
-    k = np.where(big, np.frexp(m)[1], 0).astype(np.int64)
+    k = np.where(big, scale_exponents(m, always=True), 0)
     return np.ldexp(rbar, -k[..., None, None]), k
 
 

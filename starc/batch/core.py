@@ -452,7 +452,7 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
     reward at 32 states, in this process only).
     """
     from ..canonical import _max_abs
-    from ..norms import rescale, scale_exponents
+    from .._extremes import rescale, scale_exponents
     from ._lp import minimal_potential_l1_kernel
 
     # the simplex's tolerances are absolute: solve every reward at unit scale (exact
@@ -487,7 +487,7 @@ def _rescaled_groups(R: np.ndarray):
     """``(R * 2**-e, e)`` with per-reward exponents ``e (N, K)`` (``starc.norms``), or
     ``(R, None)`` when every reward lies in the safe window (the common case)."""
     from ..canonical import _max_abs
-    from ..norms import rescale, scale_exponents
+    from .._extremes import rescale, scale_exponents
 
     exps = scale_exponents(_max_abs(R, 3))
     if exps is None:
@@ -539,9 +539,9 @@ def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: 
         else:
             cols[:, :, c] = out_d[:, :, sp.family, sp.normalization, sp.metric]
         if exps is not None and sp.normalization == 6:
-            from ..norms import unscale
+            from .._extremes import unscale_checked
 
-            cols[:, :, c] = unscale(cols[:, :, c], _pair_scale(exps),
+            cols[:, :, c] = unscale_checked(cols[:, :, c], _pair_scale(exps),
                                     f"the unnormalised distance of {sp.name}")
     return cols, out_reg, out_act, out_triv
 
@@ -709,9 +709,9 @@ def canonicalize(rewards, mdps, method="val", *, norm=None, policy="uniform",
                            prep.w, prep.low, out, status)
     if exps is None:
         return out
-    from ..norms import unscale
+    from .._extremes import unscale_checked
 
-    return unscale(out, exps, f"the {method} canonical reward", axes=3)
+    return unscale_checked(out, exps, f"the {method} canonical reward", axes=3)
 
 
 def norm(x, mdps, ord="l2") -> np.ndarray:
@@ -763,9 +763,9 @@ def norm(x, mdps, ord="l2") -> np.ndarray:
     out = out if ord == "all" else out[..., _NORM_INDEX[ord]].copy()
     if exps is None:
         return out
-    from ..norms import unscale
+    from .._extremes import unscale_checked
 
-    return unscale(out, exps, "a norm of x", axes=1 if ord == "all" else 0)
+    return unscale_checked(out, exps, "a norm of x", axes=1 if ord == "all" else 0)
 
 
 def variant_distances(r1, r2, mdps, variants=None, *, state_dist=None,
