@@ -129,9 +129,18 @@ def unscale_checked(x, exponents: np.ndarray | None, what: str, axes: int = 0):
         return x
     with np.errstate(over="ignore"):
         out = np.ldexp(x, exponents.reshape(exponents.shape + (1,) * axes))
+    return finite_result(out, what, "scale the inputs down (normalised distances, "
+                                    "equivalence and Pearson distances do not depend on "
+                                    "the scale)")
+
+
+def finite_result(out, what: str,
+                  fix: str = "rescale the inputs first (e.g. divide them by a power of ten)"):
+    """``out``, or a ValidationError when some entry is beyond the float64 range: a value
+    computed without intermediate overflow that is itself beyond :math:`\pm1.8\times
+    10^{308}` is not representable, and is refused rather than returned as ``inf``."""
     if not np.all(np.isfinite(out)):
         raise ValidationError(
-            f"{what} exceeds the float64 range (about 1.8e308) for inputs this large, so it "
-            "cannot be returned; scale the inputs down (normalised distances, equivalence "
-            "and Pearson distances do not depend on the scale)")
+            f"{what} is beyond the float64 range (|value| > 1.8e308) for these inputs; the "
+            f"exact result is not representable, so {fix}")
     return out

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .._extremes import scaled_by_max_abs, unscale
+from .._extremes import finite_result, scaled_by_max_abs, unscale
 from .._validation import STOCHASTIC_ATOL, as_float_array, check_real
 from ..exceptions import ValidationError
 
@@ -126,17 +126,6 @@ def elementwise_transform(arr: np.ndarray, kind: str, low, high) -> np.ndarray:
     from scipy.special import expit  # sigmoid
 
     return expit(arr)
-
-
-def finite_result(out: np.ndarray, what: str) -> np.ndarray:
-    """``out``, or ValidationError when some entry exceeded the float64 range (an overflow of
-    a value that is itself beyond +-1.8e308, computed without intermediate overflow)."""
-    if not np.all(np.isfinite(out)):
-        raise ValidationError(
-            f"{what} is beyond the float64 range (|value| > 1.8e308) for these inputs; the "
-            "exact result is not representable, so rescale the inputs first (e.g. divide "
-            "them by a power of ten)")
-    return out
 
 
 def moments(arr: np.ndarray, axes, weights=None):
