@@ -45,6 +45,11 @@ EXCLUDED = {
 }
 
 
+#: Public modules whose optional dependency is missing here, with the missing package
+#: (filled by :func:`build_cases`; their callables are not fuzzed in this environment).
+UNAVAILABLE: dict[str, str] = {}
+
+
 @dataclasses.dataclass
 class Case:
     """One valid call: ``function(*args, **kwargs)``.
@@ -367,8 +372,8 @@ def build_cases() -> dict[str, Case]:
         add(llm.from_dataset, {"prompt": ["a", "b"], "chosen": ["x", "y"],
                                "rejected": ["z", "w"]}, chosen="chosen", rejected="rejected")
         add(llm.PromptResponses, ["a"], [["x", "y"]], np.array([[0, 0, 1]]))
-    except ImportError:
-        pass
+    except ImportError as err:
+        UNAVAILABLE["starc.adapters.transformers"] = err.name or str(err)
     # --- optional: torch and gymnasium adapters -------------------------------------------
     try:
         import torch
@@ -385,14 +390,14 @@ def build_cases() -> dict[str, Case]:
 
         add(adapters.tabulate, _RewardNet(), mdp, signature="imitation")
         add(adapters.load_weights, net, "{tmp}/w.pt", mutate=("1",))
-    except ImportError:
-        pass
+    except ImportError as err:
+        UNAVAILABLE["starc.adapters.torch"] = err.name or str(err)
     try:
         import gymnasium
 
         toy = gymnasium.make("FrozenLake-v1", is_slippery=True).unwrapped
         add(adapters.from_toy_text, toy)
         add(adapters.terminal_states, toy)
-    except ImportError:
-        pass
+    except ImportError as err:
+        UNAVAILABLE["starc.adapters.gymnasium"] = err.name or str(err)
     return c

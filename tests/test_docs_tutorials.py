@@ -25,6 +25,8 @@ TUTORIALS = Path(__file__).resolve().parent.parent / "docs" / "tutorials"
 #: Tutorials whose code needs no cluster, download or long run, and a word their output has.
 RUNNABLE = {"compare_learned_reward.rst": "distance", "llm_reward_models.rst": "distance",
             "compare_reward_models.rst": "distance"}
+#: Optional packages a runnable tutorial needs (it is skipped where they are missing).
+REQUIRES = {"llm_reward_models.rst": ("torch", "transformers", "tokenizers")}
 #: Tutorials that show what their code prints.
 SHOWS_OUTPUT = ["compare_reward_models.rst"]
 
@@ -90,6 +92,8 @@ def test_tutorial_shows_what_its_code_prints(page, capsys, monkeypatch, tmp_path
 
 @pytest.mark.parametrize("page", sorted(RUNNABLE))
 def test_tutorial_code_runs(page, capsys, monkeypatch, tmp_path):
+    for module in REQUIRES.get(page, ()):
+        pytest.importorskip(module)
     monkeypatch.chdir(tmp_path)   # files the tutorial writes land here
     namespace: dict = {}
     blocks = python_blocks((TUTORIALS / page).read_text())
