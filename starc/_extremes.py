@@ -136,7 +136,7 @@ def unscale_checked(x, exponents: np.ndarray | None, what: str, axes: int = 0):
 
 def finite_result(out, what: str,
                   fix: str = "rescale the inputs first (e.g. divide them by a power of ten)"):
-    """``out``, or a ValidationError when some entry is beyond the float64 range: a value
+    r"""``out``, or a ValidationError when some entry is beyond the float64 range: a value
     computed without intermediate overflow that is itself beyond :math:`\pm1.8\times
     10^{308}` is not representable, and is refused rather than returned as ``inf``."""
     if not np.all(np.isfinite(out)):
