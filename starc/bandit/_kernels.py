@@ -46,6 +46,7 @@ raises. The tests compare the kernel with the oracle to ``1e-12`` relative.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -64,14 +65,15 @@ _U2 = np.uint64(2)
 
 @njit(inline="always")
 def _fmax(a, b):
-    """``max`` as one compare-and-select (vmaxsd); NaN is caught by the sums instead."""
-    return a if a >= b else b  # noqa: FURB136
+    """``max`` in the operand order of x86 ``maxsd`` (one instruction; ``b`` when equal or
+    unordered); NaN is caught by the sums instead."""
+    return a if a > b else b  # noqa: FURB136
 
 
 @njit(inline="always")
 def _fmin(a, b):
-    """``min`` as one compare-and-select (vminsd)."""
-    return a if a <= b else b  # noqa: FURB136
+    """``min`` in the operand order of x86 ``minsd``."""
+    return a if a < b else b  # noqa: FURB136
 
 
 @njit(inline="always")
@@ -308,6 +310,9 @@ def _row_offsets(X, Y, s, e, method):
 #: Prompts per block of the parallel loops: each block's partial results are combined in
 #: block order, so the value does not depend on the number of threads.
 BLOCK = 1024
+
+#: Blocks a thread takes at a time from the parallel loops (``numba.set_parallel_chunksize``).
+CHUNK = 4
 
 #: With metric L2, :math:`d^2 = k_1^2 S_{11} + k_2^2 S_{22} - 2 k_1 k_2 S_{12}` from the
 #: first pass is used only when it is at least this fraction of
@@ -622,9 +627,15 @@ def run(r1: np.ndarray, r2: np.ndarray, mask: np.ndarray | None, mu: np.ndarray 
     if nu is None:
         words = mask is not None and r1.shape[1] % 8 == 0
         mw = mk.reshape(-1).view(np.uint64) if words else _NO_WORDS
-        return fused_distance(r1, r2, mk, mw, mask is not None, words,
-                              _NO_MU if mu is None else mu, mu is not None,
-                              METHOD_CODES[method], pn, wn, pm, wm)
+        # blocks are handed out a few at a time (dynamic scheduling): a thread whose core
+        # is busy elsewhere does not hold the others up; the order of combination is fixed
+        previous = numba.set_parallel_chunksize(CHUNK)
+        try:
+            return fused_distance(r1, r2, mk, mw, mask is not None, words,
+                                  _NO_MU if mu is None else mu, mu is not None,
+                                  METHOD_CODES[method], pn, wn, pm, wm)
+        finally:
+            numba.set_parallel_chunksize(previous)
     if mu is None:
         mu = np.full(r1.shape[0], 1.0 / r1.shape[0])
     return fused_distance_nu(r1, r2, mk, mask is not None, mu, nu, True,
