@@ -4,8 +4,11 @@ Measures, with BLAS pinned to one thread (threadpoolctl):
 
 1. ``starc.bandit.distance`` (mean canonical, L2, L2) between two ragged score arrays of
    n = 100,000 prompts x m = 16 responses (8-16 valid per prompt): median time (target
-   <= 50 ms) and its ratio to the read floor -- one numpy pass over the two arrays
-   (``r1.sum() + r2.sum()``) timed in the same run (target <= 3x).
+   <= 50 ms) and its ratio to the read floor -- one numpy pass over two arrays of the
+   same shape (``np.add.reduce`` of the scores with the padding set to 0; the distance
+   also reads the mask, 1/16 of those bytes) timed in interleaved rounds in the same run
+   (target <= 3x). numba's threads: ``NUMBA_NUM_THREADS`` (the result does not depend on
+   it); numpy's reduction runs on one thread.
 2. ``starc.bandit.worst_case_regret`` (the exact parametric sweep) at the same size
    (target <= 1 s), and its speed-up over ``method="lp"`` (HiGHS on the primal LP over
    the product of simplices) at n = 2,000 prompts (target >= 100x).

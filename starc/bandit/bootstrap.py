@@ -74,6 +74,10 @@ STATISTICS = ("distance", "pearson_distance", "spearman", "kendall", "regret",
 #: Statistics that take ``response_weights``.
 _TAKES_NU = ("distance", "pearson_distance")
 
+#: Named statistics whose ``method`` is fixed by the name (a matching ``method=`` is
+#: accepted, any other is refused).
+_FIXED_METHOD = ("spearman", "kendall")
+
 
 def bootstrap(statistic, *arrays, n_boot: int = 1000, seed=None, confidence: float = 0.95,
               prompt_weights=None, response_weights=None, mask=None, **kwargs
@@ -106,7 +110,9 @@ def bootstrap(statistic, *arrays, n_boot: int = 1000, seed=None, confidence: flo
     mask : array_like of bool, shape (n, m), optional
         Resampled with the prompts.
     **kwargs
-        Passed to the statistic (e.g. ``metric="linf"``, ``ties="first"``).
+        Passed to the statistic (e.g. ``metric="linf"``, ``ties="first"``). For
+        ``"spearman"`` and ``"kendall"`` a ``method=`` equal to the name is accepted and any
+        other raises.
 
     Returns
     -------
@@ -136,6 +142,13 @@ def bootstrap(statistic, *arrays, n_boot: int = 1000, seed=None, confidence: flo
                                   f"{', '.join(map(repr, STATISTICS))}, or a callable")
         takes_nu = statistic in _TAKES_NU
         fn = table[statistic]
+        if statistic in _FIXED_METHOD and "method" in kwargs:
+            given = kwargs.pop("method")  # kwargs is this call's own dict
+            if not (isinstance(given, str) and given == statistic):
+                raise ValidationError(
+                    f"statistic {statistic!r} is rank_correlation with method={statistic!r}; "
+                    f"it conflicts with method={given!r}: drop method, or name the "
+                    "statistic that matches it")
     elif callable(statistic):
         fn, takes_nu = statistic, True
     else:

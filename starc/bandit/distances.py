@@ -181,7 +181,8 @@ def _fused(r1, r2, mask, prompt_weights, response_weights, method, normalization
         if mk.dtype != bool or mk.shape != (n, m):
             return None  # the numpy path explains the problem
         mk = np.ascontiguousarray(mk)
-    mu = check_prompt_weights(prompt_weights, n)
+    # uniform prompt weights stay implicit (no array of n, no pass over it)
+    mu = None if prompt_weights is None else check_prompt_weights(prompt_weights, n)
     nu = None if response_weights is None else check_response_weights(response_weights, n,
                                                                        m, mk)
     status, value = _kernels.run(a, b, mk, mu, nu, method, normalization, metric)

@@ -89,3 +89,22 @@ def test_callable_statistic_and_bad_input():
         bootstrap("regret", r1, r2, response_weights=np.full(r1.shape, 0.25))
     with pytest.raises(ValidationError, match="at least one reward array"):
         bootstrap("distance")
+
+
+def test_named_rank_statistic_with_its_own_method_keyword():
+    """'spearman'/'kendall' fix rank_correlation's method: the same method= again is
+    accepted (same replicates), a different one is a ValidationError naming the conflict
+    (it was a raw TypeError: 'got multiple values for keyword argument')."""
+    rng = np.random.default_rng(3)
+    r1 = rng.normal(size=(30, 4))
+    r2 = r1 + rng.normal(size=(30, 4))
+    for name in ("spearman", "kendall"):
+        plain = bootstrap(name, r1, r2, n_boot=20, seed=5)
+        same = bootstrap(name, r1, r2, n_boot=20, seed=5, method=name)
+        np.testing.assert_array_equal(same.samples, plain.samples)
+        assert same.estimate == rank_correlation(r1, r2, method=name)
+    with pytest.raises(ValidationError, match=r"statistic 'spearman'.*conflicts with "
+                                              r"method='kendall'"):
+        bootstrap("spearman", r1, r2, n_boot=5, seed=0, method="kendall")
+    with pytest.raises(ValidationError, match="conflicts with method=3"):
+        bootstrap("kendall", r1, r2, n_boot=5, seed=0, method=3)

@@ -314,3 +314,86 @@ def test_large_inputs_take_the_kernel_and_keep_the_checks():
     empty[7] = False
     with pytest.raises(ValidationError, match="mask leaves 1 prompt"):
         distance(a, b, mask=empty)
+
+
+def _layouts(n, m, seed):
+    """Scores with NaN/inf padding, a mask mixing prefix rows (read in place) and scattered
+    rows (copied), and prompt weights with zeros."""
+    rng = np.random.default_rng(seed)
+    r1 = rng.normal(size=(n, m))
+    r2 = 0.5 * r1 + rng.normal(size=(n, m)) + rng.normal(size=(n, 1))
+    mask = np.arange(m) < rng.integers(1, m + 1, n)[:, None]
+    scattered = rng.random(n) < 0.3
+    mask[scattered] = rng.permuted(mask[scattered], axis=1)
+    mu = rng.random(n)
+    mu[::7] = 0.0
+    return (np.where(mask, r1, np.nan), np.where(mask, r2, -np.inf), mask, mu / mu.sum())
+
+
+@pytest.mark.parametrize("m", [8, 16, 13])
+def test_fused_kernel_mask_layouts_match_the_numpy_oracle(m):
+    """Several blocks of prompts; m a multiple of 8 (the mask read as words) or not; prefix
+    and scattered mask rows; uniform or given prompt weights: every covered option."""
+    from starc.bandit._kernels import BLOCK
+    from starc.bandit.distances import _fused
+
+    a, b, mask, mu = _layouts(2 * BLOCK + 37, m, seed=m)
+    for method, normalization, metric in FUSED:
+        for pw in (None, mu):
+            fast = _fused(a, b, mask, pw, None, method, normalization, metric, force=True)
+            oracle = distance(a[None], b, mask=mask, prompt_weights=pw,
+                              canonicalization=method, normalization=normalization,
+                              metric=metric)[0]
+            assert fast == pytest.approx(oracle, rel=1e-12, abs=1e-14), (method,
+                                                                        normalization,
+                                                                        metric, pw is None)
+
+
+def test_fused_l2_distance_of_near_equal_rewards_matches_the_oracle():
+    """The L2/L2 kernel's first-pass formula d^2 = 2 - 2<s1, s2> is refused for small d
+    (recomputed from the differences): d(R, R + eps noise) and d(R, aR + f) agree with the
+    numpy oracle to 1e-12 of their size or 1e-15."""
+    from starc.bandit.distances import FUSED_MIN_SIZE
+
+    rng = np.random.default_rng(11)
+    n, m = FUSED_MIN_SIZE // 16 + 5, 16
+    r = rng.normal(size=(n, m))
+    mask = np.arange(m) < rng.integers(4, m + 1, n)[:, None]
+    others = [r + s * rng.normal(size=(n, m)) for s in (1e-12, 1e-9, 1e-6, 1e-3, 0.3, 1.0)]
+    others.append(3.0 * r + rng.normal(size=(n, 1)))
+    for method in ("mean", "midrange", "none"):
+        for weighted in ("", "weighted_"):
+            kw = {"canonicalization": method, "normalization": weighted + "l2",
+                  "metric": weighted + "l2", "mask": mask}
+            for r2 in others:
+                fast = distance(r, r2, **kw)
+                oracle = distance(r[None], r2, **kw)[0]
+                assert fast == pytest.approx(oracle, rel=1e-12, abs=1e-15)
+    assert distance(r, r + 1e-12 * rng.normal(size=(n, m)), mask=mask) > 1e-14
+
+
+def test_fused_kernel_does_not_depend_on_the_thread_count():
+    """Blocks of prompts are combined in block order: the same bits with 1 and 2 threads."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from starc.bandit import distance\n"
+        "rng = np.random.default_rng(0)\n"
+        "r1 = rng.normal(size=(9000, 16)); r2 = r1 + rng.standard_t(3, (9000, 16))\n"
+        "mask = np.arange(16) < rng.integers(8, 17, 9000)[:, None]\n"
+        "kws = [{}, {'metric': 'l1', 'normalization': 'weighted_l1'},\n"
+        "       {'canonicalization': 'midrange', 'metric': 'linf', 'normalization': 'l2'}]\n"
+        "out = [distance(r1, r2, mask=mask, **kw) for kw in kws]\n"
+        "out.append(distance(r1, r1 + 1e-9 * r2, mask=mask))\n"
+        "print([float(x).hex() for x in out])\n")
+    runs = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=threads)
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=600, check=True)
+        runs.append(proc.stdout.strip())
+    assert runs[0] == runs[1]
+    assert runs[0].count("0x") == 4
