@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import ValidationError
+from .._extremes import scaled_by_max_abs
 from ..regret import TIE_RTOL
 from ._checks import as_bandit_reward, check_mask, reward_shape
 
@@ -43,13 +44,20 @@ __all__ = ["preference_accuracy", "one_to_many_accuracy"]
 
 
 def _reward(reward, mask):
+    """The validated reward divided by a power of two near its ``max|R|`` (exact; the
+    accuracies only compare scores, so differences never overflow), the mask, ``n``, ``m``."""
     shape = reward_shape(reward, "reward")
     mk = check_mask(mask, tuple(shape[-2:]))
-    return as_bandit_reward(reward, mk, "reward"), mk, shape[-2], shape[-1]
+    r, _ = scaled_by_max_abs(as_bandit_reward(reward, mk, "reward"), axis=(-2, -1))
+    return r, mk, shape[-2], shape[-1]
 
 
 def _index_array(x, name: str, shape: tuple, n_cols: int | None = None) -> np.ndarray:
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"{name} must be an integer array of shape {shape}: "
+                              f"{err}") from None
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and arr.size and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
@@ -110,7 +118,11 @@ def preference_accuracy(reward, pairs, *, groups=None, mask=None):
     {'chat': 0.5, 'code': 0.75, 'all': 0.625}
     """
     r, mk, n, m = _reward(reward, mask)
-    arr = np.asarray(pairs)
+    try:
+        arr = np.asarray(pairs)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"pairs must be an integer array of shape (k, 3): {err}"
+                              ) from None
     if arr.ndim != 2 or arr.shape[1:] != (3,) or arr.shape[0] < 1:
         raise ValidationError(f"pairs must have shape (k, 3) with k >= 1 (rows: prompt, "
                               f"chosen, rejected), got {arr.shape}")

@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._extremes import scaled_by_max_abs, unscale
 from ..norms import NORMS, ZERO_RTOL, check_norm_name
+from ..transforms._common import finite_result
 from ._checks import Setting, as_bandit_reward, max_abs, reward_shape, setting
 
 __all__ = ["NORMS", "norm", "normalize"]
@@ -91,10 +93,10 @@ def ones_norm(ord: str, st: Setting, d: np.ndarray | None = None) -> float:
 
 def scaled_norm(x: np.ndarray, ord: str, st: Setting, d: np.ndarray | None = None
                 ) -> np.ndarray:
-    """``max|x| * norm(x / max|x|)`` over the last two axes (0 on padding)."""
-    big = max_abs(x)
-    safe = np.where(big > 0, big, 1.0)
-    return big * norm_unit(x / safe[..., None, None], ord, st, d)
+    """``2**k * norm(x / 2**k)`` over the last two axes (0 on padding), ``2**k`` a power of
+    two near ``max|x|`` (exact scaling); ``inf`` where the norm exceeds the float64 range."""
+    x_s, k = scaled_by_max_abs(x, axis=(-2, -1))
+    return unscale(norm_unit(x_s, ord, st, d), k[..., 0, 0])
 
 
 def _inputs(x, ord, mask, prompt_weights, response_weights):
@@ -145,7 +147,7 @@ def norm(x, ord="l2", *, prompt_weights=None, response_weights=None, mask=None):
     2.25
     """
     arr, ord, st = _inputs(x, ord, mask, prompt_weights, response_weights)
-    out = scaled_norm(arr, ord, st)
+    out = finite_result(scaled_norm(arr, ord, st), f"the {ord} norm of x")
     return float(out) if out.ndim == 0 else out
 
 

@@ -73,7 +73,8 @@ import numpy as np
 from .._validation import as_float_array, check_choice
 from ._checks import as_bandit_reward, check_pair_shapes, reward_shape, setting
 from ..exceptions import MissingDependencyError, ValidationError
-from ..transforms._common import as_log_probs
+from .._extremes import scaled_by_max_abs, unscale
+from ..transforms._common import as_log_probs, finite_result
 from ..transforms.policies import (_tilt, best_of_n_kl, best_of_n_policy, kl_divergence,
                                    kl_sweep)
 
@@ -216,7 +217,8 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
     ValidationError
         For rewards that are not 2-D or differ in shape, NaN/inf on valid entries, a bad
         mask or weights, ``n`` values < 1, both ``kl`` and ``betas``, negative or unreachable
-        KL values, negative temperatures.
+        KL values, negative temperatures, or an (unnormalized) gain beyond the float64 range
+        (scores near :math:`1.8\times10^{308}`).
     MissingDependencyError
         For ``as_frame=True`` without pandas.
 
@@ -262,7 +264,12 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
 
     nu = np.exp(lp)
     support = nu > 0
-    base_true, base_proxy = _expectation(nu, rt), _expectation(nu, rp)
+    # the gains are linear in each reward: computed on R / 2**k (exact; 2**k a power of two
+    # near max|R|, so no difference or sum overflows) and scaled back; the policies below
+    # see the rewards as given
+    rt_s, k_true = scaled_by_max_abs(rt)
+    rp_s, k_proxy = scaled_by_max_abs(rp)
+    base_true, base_proxy = _expectation(nu, rt_s), _expectation(nu, rp_s)
 
     def headroom(r: np.ndarray, base: np.ndarray) -> float:
         top = np.max(np.where(support, r, -np.inf), axis=1)
@@ -270,22 +277,24 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         scale = float(np.max(np.abs(np.where(support, r, 0.0))))
         return room if room > _REL_ZERO * scale else 0.0
 
-    room_true, room_proxy = headroom(rt, base_true), headroom(rp, base_proxy)
+    room_true, room_proxy = headroom(rt_s, base_true), headroom(rp_s, base_proxy)
 
     rows: dict[str, list] = {c: [] for c in OVEROPTIMIZATION_COLUMNS}
 
     def add(method: str, draws: float, beta: float, pi: np.ndarray, kl_row: np.ndarray,
             bound: float) -> None:
-        g_true = float(mu @ (_expectation(pi, rt) - base_true))
-        g_proxy = float(mu @ (_expectation(pi, rp) - base_proxy))
+        g_true = float(mu @ (_expectation(pi, rt_s) - base_true))  # in units of 2**k
+        g_proxy = float(mu @ (_expectation(pi, rp_s) - base_proxy))
         rows["method"].append(method)
         rows["n"].append(draws)
         rows["beta"].append(beta)
         rows["kl"].append(max(float(mu @ kl_row), 0.0))
         rows["kl_bound"].append(bound)
-        rows["true_gain"].append(g_true)
+        rows["true_gain"].append(float(finite_result(unscale(g_true, k_true.reshape(())),
+                                                     "the true gain")))
         rows["true_gain_normalized"].append(g_true / room_true if room_true > 0 else 0.0)
-        rows["proxy_gain"].append(g_proxy)
+        rows["proxy_gain"].append(float(finite_result(unscale(g_proxy, k_proxy.reshape(())),
+                                                      "the proxy gain")))
         rows["proxy_gain_normalized"].append(g_proxy / room_proxy if room_proxy > 0 else 0.0)
 
     for draws in ns:

@@ -105,6 +105,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._extremes import scale_exponent, scaled_by_max_abs, unscale
 from ..exceptions import SolverError, ValidationError
 from ..norms import ZERO_RTOL
 from ..regret import TIE_RTOL
@@ -112,6 +113,7 @@ from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes, 
                       reward_shape, rows_max, rows_min, setting)
 from .distances import options, unit_canonical
 from .norms import norm_unit, ones_norm
+from ..transforms._common import finite_result
 
 __all__ = ["TIES", "regret", "worst_case_regret", "regret_bound", "soundness_constant"]
 
@@ -126,11 +128,15 @@ WCR_METHODS = ("parametric", "lp")
 
 
 def _pair(r_true, r_proxy, mask, prompt_weights, response_weights=None):
+    """Validated rewards, each divided by a power of two near its ``max|R|`` (exact; the
+    regrets do not depend on the scale of either reward), so that no range, difference or
+    ratio over- or underflows, whatever the magnitude of the scores."""
     s1, s2 = reward_shape(r_true, "r_true"), reward_shape(r_proxy, "r_proxy")
     check_pair_shapes(s1, s2, "r_true", "r_proxy")
     st = setting(s1, mask, prompt_weights, response_weights)
-    return (as_bandit_reward(r_true, st.mask, "r_true"),
-            as_bandit_reward(r_proxy, st.mask, "r_proxy"), st)
+    a = as_bandit_reward(r_true, st.mask, "r_true")
+    b = as_bandit_reward(r_proxy, st.mask, "r_proxy")
+    return scaled_by_max_abs(a, axis=(-2, -1))[0], scaled_by_max_abs(b, axis=(-2, -1))[0], st
 
 
 def true_range(a: np.ndarray, st: Setting):
@@ -237,11 +243,10 @@ def _prepare(a: np.ndarray, b: np.ndarray, st: Setting):
     if not keep.all():
         a, b, valid = a[keep], b[keep], valid[keep]
     mu = st.mu[keep]
-    sa, sb = max_abs(a), max_abs(b)
-    if sa > 0:
-        a *= 1.0 / sa
-    if sb > 0:
-        b *= 1.0 / sb
+    # to max|.| in [1, 2) by powers of two: exact, and no overflow of 1 / max for
+    # differences that are subnormal
+    a = np.ldexp(a, -scale_exponent(max_abs(a)))
+    b = np.ldexp(b, -scale_exponent(max_abs(b)))
     return a, b, valid, mu
 
 
@@ -471,6 +476,13 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
         weight, or a canonical that is zero up to round-off while :math:`R_1` is not
         trivial).
 
+    Raises
+    ------
+    ValidationError
+        For bad names, shapes, weights or mask, NaN or inf at a valid entry, or (only with
+        ``normalization=None``, where :math:`U = K_m / \operatorname{range}(R_1)` is not
+        scale invariant) a constant beyond the float64 range (subnormal rewards).
+
     References
     ----------
     .. [1] Skalse et al. 2024 ("STARC"), Def. 5, Thm. 1 and its proof.
@@ -490,7 +502,9 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
         raise ValidationError(f"r_true must be one reward of shape (n_prompts, n_responses), "
                               f"got {shape}")
     st = setting(shape, mask, prompt_weights, response_weights)
-    a = as_bandit_reward(r_true, st.mask, "r_true")
+    # U is scale invariant except without normalization (U = K / range): work on
+    # R / 2**e (exact) and scale that one back
+    a, e = scaled_by_max_abs(as_bandit_reward(r_true, st.mask, "r_true"))
     span, trivial, _, _ = true_range(a, st)
     if trivial:
         return 0.0
@@ -498,7 +512,8 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
     if not np.isfinite(k):
         return np.inf
     if normalization is None:
-        return float(k / span * (1.0 + ZERO_RTOL))
+        u_none = unscale(k / span * (1.0 + ZERO_RTOL), -e.reshape(()))
+        return float(finite_result(u_none, "the soundness constant"))
     u, big, f = unit_canonical(a, method, st)  # u = c * f
     n_u = float(norm_unit(u, normalization, st))
     if n_u <= ZERO_RTOL * ones_norm(normalization, st) * float(big * f):
