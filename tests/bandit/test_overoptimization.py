@@ -368,3 +368,37 @@ class TestBadInput:
         r_true, r_proxy = args.pop("r_true"), args.pop("r_proxy")
         with pytest.raises(ValidationError, match=match):
             overoptimization(r_true, r_proxy, **args)
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+def test_gains_of_huge_scores_are_exact_or_refused():
+    # max - E_nu[R] = 1.7e308 * 4/3 overflowed; the gains are computed on R / 2**k now
+    r_true = np.array([[1.7e308, -1.7e308, -1.7e308]])
+    r_proxy = np.array([[1.0, 0.0, 0.0]])
+    table = overoptimization(r_true, r_proxy, n=[1, 4], betas=[])
+    # best-of-4 under uniform nu: pi = (65, 8, 8) / 81 (closed form)
+    # (n = 1 is nu up to the round-off of the policy: relative to the scale 1.7e308)
+    assert table["true_gain"].tolist() == pytest.approx([0.0, 76 / 81 * 1.7e308], rel=1e-14,
+                                                        abs=1e-14 * 1.7e308)
+    assert table["true_gain_normalized"].tolist() == pytest.approx([0.0, 57 / 81], rel=1e-14)
+    assert table["proxy_gain"].tolist() == pytest.approx([0.0, 38 / 81], rel=1e-14)
+    assert table["proxy_gain_normalized"].tolist() == pytest.approx([0.0, 57 / 81],
+                                                                    rel=1e-14)
+    # the argmax gains 1.7e308 * 4/3: beyond float64, refused rather than inf
+    with pytest.raises(ValidationError, match="true gain is beyond the float64 range"):
+        overoptimization(r_true, r_proxy, n=[], betas=[0.0])
+    # subnormal scores: the normalized curves are those of the signs
+    tiny = overoptimization(5e-324 * np.sign(r_true), r_proxy, n=[4], betas=[0.0])
+    assert tiny["true_gain_normalized"].tolist() == pytest.approx([57 / 81, 1.0], rel=1e-14)
+
+
+def test_ragged_lists_are_refused_naming_the_argument():
+    r = np.zeros((2, 2))
+    with pytest.raises(ValidationError, match="r_true must be a numeric array"):
+        overoptimization([[1.0, 2.0], [3.0]], r)
+    with pytest.raises(ValidationError, match="r_proxy must be a numeric array"):
+        overoptimization(r, [[1.0, 2.0], [3.0]])
+    with pytest.raises(ValidationError, match="mask must be a boolean array"):
+        overoptimization(r, r, mask=[[True, True], [True]])
