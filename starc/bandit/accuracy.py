@@ -147,7 +147,11 @@ def preference_accuracy(reward, pairs, *, groups=None, mask=None):
     if labels.shape != (p.shape[0],):
         raise ValidationError(f"groups must have shape ({p.shape[0]},) (one label per pair), "
                               f"got {labels.shape}")
-    seen = list(dict.fromkeys(labels.tolist()))
+    try:
+        seen = list(dict.fromkeys(labels.tolist()))
+    except TypeError as err:  # unhashable labels (lists, arrays)
+        raise ValidationError(f"groups must hold one hashable label (a str or number) per "
+                              f"pair: {err}") from None
     if "all" in seen:
         raise ValidationError("groups may not use the label 'all' (it names the overall "
                               "accuracy)")

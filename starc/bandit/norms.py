@@ -201,7 +201,9 @@ def normalize(x, ord="l2", *, prompt_weights=None, response_weights=None, mask=N
     unit = arr / safe[..., None, None]
     n_unit = norm_unit(unit, ord, st)
     # n(x) <= eps n(1) max|ref|, compared on the unit scale (no overflow)
-    zero = (big == 0) | (n_unit <= ZERO_RTOL * ones_norm(ord, st) * (max_abs(ref) / safe))
+    with np.errstate(over="ignore"):  # a reference far larger than x: inf, so "zero"
+        ratio = max_abs(ref) / safe
+    zero = (big == 0) | (n_unit <= ZERO_RTOL * ones_norm(ord, st) * ratio)
     out = unit / np.where(zero, 1.0, n_unit)[..., None, None]
     if np.any(zero):
         out[zero] = 0.0

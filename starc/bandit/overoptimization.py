@@ -172,7 +172,9 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         or ``betas``, not both; with neither, 20 temperatures whose KL values spread from 0
         to about :math:`0.95\, \mathrm{KL}_{\max}`, quadratically (denser near 0), found
         by interpolation on a coarse sweep without a root search (faster; the ``kl``
-        column holds each policy's exact KL). An empty sequence skips the KL family.
+        column holds each policy's exact KL; for a proxy near :math:`1.8\times10^{308}`,
+        the small KL values whose temperature is beyond the float64 range are left out).
+        An empty sequence skips the KL family.
     betas : float or sequence of float, optional
         Temperatures :math:`\beta \in [0, \infty]` of the KL-regularised policies instead:
         ``0`` is the proxy's argmax (ties share :math:`\nu`'s mass), ``inf`` is :math:`\nu`.
@@ -217,7 +219,8 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
     ValidationError
         For rewards that are not 2-D or differ in shape, NaN/inf on valid entries, a bad
         mask or weights, ``n`` values < 1, both ``kl`` and ``betas``, negative or unreachable
-        KL values, negative temperatures, or an (unnormalized) gain beyond the float64 range
+        KL values, negative temperatures, a prescribed KL value whose temperature is beyond
+        the float64 range, or an (unnormalized) gain beyond the float64 range
         (scores near :math:`1.8\times10^{308}`).
     MissingDependencyError
         For ``as_frame=True`` without pandas.
@@ -302,23 +305,38 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         add("best_of_n", float(draws), np.nan, pi, kl_divergence(pi, nu),
             best_of_n_kl(int(draws)))
 
+    # the KL-regularised policies see the proxy as R2 / 2**k too (exact): its differences
+    # cannot overflow and the temperatures are found in its units, then scaled back
+    two_k = np.ldexp(1.0, int(k_proxy.reshape(())))  # k in [-1074, 1023]: finite, > 0
     if betas is not None:
         temps = _check_betas(betas)
+        with np.errstate(over="ignore", under="ignore"):
+            temps_s = temps / two_k  # beta / 2**k: 0 stays 0 (argmax), inf stays inf (nu)
     else:
         if kl is None:
             # a spread of KL values, not prescribed ones: interpolate the temperatures on a
             # coarse exact sweep (no root finding); the table reports each policy's exact KL
-            probe = kl_sweep(lp, rp, [0.0], weights=mu)
+            probe = kl_sweep(lp, rp_s, [0.0], weights=mu)
             grid = np.linspace(0.0, 1.0, DEFAULT_KL_POINTS) ** 2 * 0.95 * probe.kl_max
             grid = grid[:1] if probe.kl_max <= 0 else grid
-            temps = kl_sweep(lp, rp, grid, weights=mu, n_points=48, refine=False).gamma
+            temps_s = kl_sweep(lp, rp_s, grid, weights=mu, n_points=48, refine=False).gamma
         else:
             grid = np.atleast_1d(as_float_array(kl, "kl"))
-            temps = kl_sweep(lp, rp, grid, weights=mu).gamma if grid.size else np.empty(0)
-    for beta in temps:
-        with np.errstate(divide="ignore"):
-            inv = np.float64(1.0) / np.float64(beta)  # 0 -> inf (argmax), inf -> 0 (nu)
-        pi, kl_row = _tilt(lp, rp, inv)
+            temps_s = (kl_sweep(lp, rp_s, grid, weights=mu).gamma if grid.size
+                       else np.empty(0))
+        with np.errstate(over="ignore"):
+            temps = temps_s * two_k
+        beyond = np.isinf(temps) & np.isfinite(temps_s)
+        if kl is None and np.any(beyond):  # a spread, not prescribed: leave those out
+            temps, temps_s = temps[~beyond], temps_s[~beyond]
+        elif np.any(beyond):
+            raise ValidationError("a temperature beta reaching these KL values is beyond the "
+                                  "float64 range (|value| > 1.8e308) for a proxy this large; "
+                                  "rescale r_proxy first (e.g. divide it by a power of two)")
+    for beta, beta_s in zip(temps, temps_s):
+        with np.errstate(divide="ignore", over="ignore"):
+            inv = np.float64(1.0) / np.float64(beta_s)  # 0 -> inf (argmax), inf -> 0 (nu)
+        pi, kl_row = _tilt(lp, rp_s, inv)
         add("kl_regularized", np.nan, float(beta), pi, kl_row, np.nan)
 
     table = {c: np.asarray(rows[c], dtype=np.float64) for c in OVEROPTIMIZATION_COLUMNS[1:]}

@@ -84,3 +84,10 @@ def test_ragged_lists_are_refused_naming_the_argument():
         one_to_many_accuracy(r, [[0, 1], [1]])
     with pytest.raises(ValidationError, match="mask must be a boolean array"):
         one_to_many_accuracy(r, np.array([0, 1]), mask=[[True, True, True], [True]])
+
+
+def test_unhashable_group_labels_are_refused():
+    r = np.zeros((2, 3))
+    pairs = np.array([[0, 0, 1], [1, 1, 0]])
+    with pytest.raises(ValidationError, match="groups must hold one hashable label"):
+        preference_accuracy(r, pairs, groups=[[1, 2], [3]])

@@ -397,3 +397,12 @@ def test_ragged_lists_are_refused_naming_the_argument():
         normalize(ragged)
     with pytest.raises(ValidationError, match="rewards must be a numeric array"):
         pairwise_distances([ragged, ragged])
+
+
+def test_normalize_against_a_far_larger_reference_is_zero():
+    # max|ref| / max|x| overflowed; x is then zero at the reference's round-off
+    s = np.sign(np.random.default_rng(2).normal(size=(3, 4)))
+    np.testing.assert_array_equal(normalize(5e-324 * s, reference=1.7e308 * s),
+                                  np.zeros((3, 4)))
+    np.testing.assert_allclose(normalize(5e-324 * s, reference=5e-324 * s),
+                               normalize(s), rtol=1e-15)

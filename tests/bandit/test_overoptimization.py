@@ -402,3 +402,29 @@ def test_ragged_lists_are_refused_naming_the_argument():
         overoptimization(r, [[1.0, 2.0], [3.0]])
     with pytest.raises(ValidationError, match="mask must be a boolean array"):
         overoptimization(r, r, mask=[[True, True], [True]])
+
+
+def test_kl_regularised_policies_of_extreme_proxies():
+    # pi_beta ∝ nu exp(R2 / beta) depends on R2 / beta only: a proxy at 1.7e308 with
+    # temperatures scaled alike gives the policies (KL, gains) of the unit-scale proxy;
+    # before, R2 - max R2 overflowed to -inf and dropped responses
+    rng = np.random.default_rng(11)
+    r_true = rng.standard_normal((3, 4))
+    unit = np.sign(rng.standard_normal((3, 4))) * rng.uniform(0.5, 1.0, (3, 4))
+    unit[0] = [1.0, -1.0, 0.5, -0.5]
+    huge = unit * 2.0**1023  # +-1.7e308 reached: max - min = 2^1024
+    betas = np.array([0.0, 0.25, 1.0, 1.5, np.inf])  # beta * 2^1023 stays finite
+    ref = overoptimization(r_true, unit, n=[], betas=betas)
+    got = overoptimization(r_true, huge, n=[], betas=betas * 2.0**1023)
+    for col in ("kl", "true_gain", "true_gain_normalized", "proxy_gain_normalized"):
+        np.testing.assert_allclose(got[col], ref[col], rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(got["beta"], betas * 2.0**1023)
+    # prescribed KL values are reached for a subnormal proxy as for its unit-scale copy
+    tiny = overoptimization(r_true, 5e-324 * np.sign(unit), n=[], kl=[0.05, 0.2])
+    assert tiny["kl"].tolist() == pytest.approx([0.05, 0.2], rel=1e-9)
+    # the default spread leaves out the small KL values whose temperature is beyond float64
+    spread = overoptimization(r_true, huge, n=[])
+    assert np.all(np.isfinite(spread["beta"][1:])) and spread["beta"][0] == np.inf
+    assert np.all(np.diff(spread["kl"]) > 0)
+    with pytest.raises(ValidationError, match="temperature beta .* beyond the float64"):
+        overoptimization(r_true, huge, n=[], kl=[1e-9])
