@@ -462,5 +462,6 @@ def plot_overoptimization(table, r_proxy=None, *, ax=None, x: str = "kl",
         ax.set_xlabel("KL(π ‖ ν) [nats]")
     ax.set_ylabel("gain over ν, fraction of the best possible" if normalized
                   else "gain over ν in reward")
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:  # an empty table draws no curve to label
+        ax.legend(fontsize="small")
     return ax

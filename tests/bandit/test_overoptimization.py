@@ -428,3 +428,16 @@ def test_kl_regularised_policies_of_extreme_proxies():
     assert np.all(np.diff(spread["kl"]) > 0)
     with pytest.raises(ValidationError, match="temperature beta .* beyond the float64"):
         overoptimization(r_true, huge, n=[], kl=[1e-9])
+
+
+def test_plot_of_an_empty_table_draws_no_legend():
+    import warnings
+
+    r = np.array([[1.0, 0.0], [0.0, 2.0]])
+    empty = overoptimization(r, r, n=[], betas=[])
+    assert empty["kl"].size == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib: "No artists with labels found"
+        ax = plot_overoptimization(empty)
+    assert ax.get_legend() is None
+    assert plot_overoptimization(r, r, n=[1, 2], betas=[]).get_legend() is not None
