@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import ValidationError
 from .._extremes import scaled_by_max_abs
+from ..exceptions import ValidationError
 from ..regret import TIE_RTOL
 from ._checks import as_bandit_reward, check_mask, reward_shape
 

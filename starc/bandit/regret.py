@@ -21,6 +21,11 @@ worst of them under :math:`R_1` (``"pessimistic"``, the default), the best
 (``"optimistic"``), the first in index order (``"first"``) or the uniform mixture
 (``"uniform"``).
 
+Every regret here is invariant to positive scaling of either reward, so both are first
+divided by a power of two near their largest magnitude (exact): scores anywhere from
+:math:`5\times10^{-324}` to :math:`1.7\times10^{308}` give the regrets of the same rewards
+at unit scale, without overflow.
+
 Worst-case regret
 -----------------
 The quantity STARC metrics bound [1]_ (Def. 5, Thm. 1):
@@ -49,10 +54,10 @@ prompts at once), merges their breakpoints, sorts them
 non-negative: that breakpoint minimises :math:`g`, which is then evaluated directly. No LP
 solver is involved; ``method="lp"`` solves the primal with HiGHS for cross-checking.
 
-Before the sweep both rewards lose their per-prompt maxima and are scaled to
-:math:`\max|\cdot| = 1` (WCR is invariant to both), so a nearly trivial proxy
-:math:`R_2 = f(x) + \varepsilon R'` is handled like :math:`R'` instead of sending
-:math:`\lambda \to \infty`. The proxy's round-off ties (as in :func:`regret`) are merged
+Before the sweep both rewards lose their per-prompt maxima and are scaled by a power of
+two to :math:`\max|\cdot| \in [1, 2)` (exact; WCR is invariant to both), so a nearly
+trivial proxy :math:`R_2 = f(x) + \varepsilon R'` is handled like :math:`R'` instead of
+sending :math:`\lambda \to \infty`. The proxy's round-off ties (as in :func:`regret`) are merged
 first: scores within the tie tolerance of the prompt's maximum are set to it. Hence
 :math:`\operatorname{Reg} \le \operatorname{WCR}` holds exactly for every ``ties`` rule,
 a trivial proxy gives :math:`\operatorname{WCR} = 1` (:math:`g` is constant), and a

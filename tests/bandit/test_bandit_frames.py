@@ -129,8 +129,8 @@ def test_reward_table_validates_its_fields():
     assert same.shape == t.shape
     for k in t.rewards:
         np.testing.assert_array_equal(same.rewards[k], t.rewards[k])
-    fields = dict(rewards=t.rewards, mask=t.mask, prompt_ids=t.prompt_ids,
-                  response_ids=t.response_ids)
+    fields = {"rewards": t.rewards, "mask": t.mask, "prompt_ids": t.prompt_ids,
+              "response_ids": t.response_ids}
     n, m = t.shape
     lists = RewardTable(**dict(fields, rewards={"s": np.zeros((n, m)).tolist()}))
     assert lists.rewards["s"].dtype == np.float64  # converted
