@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._extremes import scaled_by_max_abs
 from ..exceptions import ValidationError
 from ..regret import TIE_RTOL
 from ._checks import as_bandit_reward, check_mask, reward_shape
@@ -44,12 +43,9 @@ __all__ = ["preference_accuracy", "one_to_many_accuracy"]
 
 
 def _reward(reward, mask):
-    """The validated reward divided by a power of two near its ``max|R|`` (exact; the
-    accuracies only compare scores, so differences never overflow), the mask, ``n``, ``m``."""
     shape = reward_shape(reward, "reward")
     mk = check_mask(mask, tuple(shape[-2:]))
-    r, _ = scaled_by_max_abs(as_bandit_reward(reward, mk, "reward"), axis=(-2, -1))
-    return r, mk, shape[-2], shape[-1]
+    return as_bandit_reward(reward, mk, "reward"), mk, shape[-2], shape[-1]
 
 
 def _index_array(x, name: str, shape: tuple, n_cols: int | None = None) -> np.ndarray:
@@ -71,7 +67,10 @@ def _index_array(x, name: str, shape: tuple, n_cols: int | None = None) -> np.nd
 
 
 def _tied(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.abs(x - y) <= TIE_RTOL * np.maximum(np.abs(x), np.abs(y))
+    """Equal up to round-off relative to the larger magnitude. A difference beyond float64
+    (``1.7e308 - -1.7e308``) is ``inf``: not a tie, as it should be."""
+    with np.errstate(over="ignore"):
+        return np.abs(x - y) <= TIE_RTOL * np.maximum(np.abs(x), np.abs(y))
 
 
 def preference_accuracy(reward, pairs, *, groups=None, mask=None):

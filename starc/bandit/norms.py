@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._extremes import scaled_by_max_abs, unscale
 from ..norms import NORMS, ZERO_RTOL, check_norm_name
 from ..transforms._common import finite_result
 from ._checks import Setting, as_bandit_reward, max_abs, reward_shape, setting
@@ -93,10 +92,12 @@ def ones_norm(ord: str, st: Setting, d: np.ndarray | None = None) -> float:
 
 def scaled_norm(x: np.ndarray, ord: str, st: Setting, d: np.ndarray | None = None
                 ) -> np.ndarray:
-    """``2**k * norm(x / 2**k)`` over the last two axes (0 on padding), ``2**k`` a power of
-    two near ``max|x|`` (exact scaling); ``inf`` where the norm exceeds the float64 range."""
-    x_s, k = scaled_by_max_abs(x, axis=(-2, -1))
-    return unscale(norm_unit(x_s, ord, st, d), k[..., 0, 0])
+    """``max|x| * norm(x / max|x|)`` over the last two axes (0 on padding); ``inf`` where
+    the norm exceeds the float64 range (the callers refuse it)."""
+    big = max_abs(x)
+    safe = np.where(big > 0, big, 1.0)
+    with np.errstate(over="ignore"):
+        return big * norm_unit(x / safe[..., None, None], ord, st, d)
 
 
 def _inputs(x, ord, mask, prompt_weights, response_weights):

@@ -114,11 +114,11 @@ from .._extremes import scale_exponent, scaled_by_max_abs, unscale
 from ..exceptions import SolverError, ValidationError
 from ..norms import ZERO_RTOL
 from ..regret import TIE_RTOL
+from ..transforms._common import finite_result
 from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes, max_abs,
                       reward_shape, rows_max, rows_min, setting)
 from .distances import options, unit_canonical
 from .norms import norm_unit, ones_norm
-from ..transforms._common import finite_result
 
 __all__ = ["TIES", "regret", "worst_case_regret", "regret_bound", "soundness_constant"]
 
@@ -132,16 +132,26 @@ WCR_METHODS = ("parametric", "lp")
 # ----------------------------------------------------------------- shared pieces
 
 
+def _near_unit(x: np.ndarray) -> np.ndarray:
+    r"""``x``, with each array whose ``max|x|`` is outside :math:`2^{\pm 256}` divided by a
+    power of two near it (exact; the regrets do not depend on the scale of either reward),
+    so that no range, difference or ratio over- or underflows. Arrays of ordinary size are
+    used as they are (no extra pass; cf. :func:`starc._extremes.far_exponent`)."""
+    big = max_abs(x)
+    far = (big > 2.0**256) | (big < 2.0**-256)
+    if not np.any(far):
+        return x
+    k = np.where(far, scale_exponent(big), 0)
+    return np.ldexp(x, -k[..., None, None])
+
+
 def _pair(r_true, r_proxy, mask, prompt_weights, response_weights=None):
-    """Validated rewards, each divided by a power of two near its ``max|R|`` (exact; the
-    regrets do not depend on the scale of either reward), so that no range, difference or
-    ratio over- or underflows, whatever the magnitude of the scores."""
+    """Validated rewards, each brought near unit scale when far from it (:func:`_near_unit`)."""
     s1, s2 = reward_shape(r_true, "r_true"), reward_shape(r_proxy, "r_proxy")
     check_pair_shapes(s1, s2, "r_true", "r_proxy")
     st = setting(s1, mask, prompt_weights, response_weights)
-    a = as_bandit_reward(r_true, st.mask, "r_true")
-    b = as_bandit_reward(r_proxy, st.mask, "r_proxy")
-    return scaled_by_max_abs(a, axis=(-2, -1))[0], scaled_by_max_abs(b, axis=(-2, -1))[0], st
+    return (_near_unit(as_bandit_reward(r_true, st.mask, "r_true")),
+            _near_unit(as_bandit_reward(r_proxy, st.mask, "r_proxy")), st)
 
 
 def true_range(a: np.ndarray, st: Setting):
@@ -249,9 +259,10 @@ def _prepare(a: np.ndarray, b: np.ndarray, st: Setting):
         a, b, valid = a[keep], b[keep], valid[keep]
     mu = st.mu[keep]
     # to max|.| in [1, 2) by powers of two: exact, and no overflow of 1 / max for
-    # differences that are subnormal
-    a = np.ldexp(a, -scale_exponent(max_abs(a)))
-    b = np.ldexp(b, -scale_exponent(max_abs(b)))
+    # differences that are subnormal (2**-k is not a float64 below k = -1022)
+    ka, kb = int(scale_exponent(max_abs(a))), int(scale_exponent(max_abs(b)))
+    a = a * np.ldexp(1.0, -ka) if ka > -1022 else np.ldexp(a, -ka)
+    b = b * np.ldexp(1.0, -kb) if kb > -1022 else np.ldexp(b, -kb)
     return a, b, valid, mu
 
 
