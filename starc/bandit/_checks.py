@@ -73,7 +73,11 @@ def check_mask_counts(mask, shape: tuple[int, int], name: str = "mask"):
     """``(mask or None, counts)``: :func:`check_mask` and the valid responses per prompt."""
     if mask is None:
         return None, np.full(shape[0], shape[1], dtype=np.int64)
-    arr = np.asarray(mask)
+    try:
+        arr = np.asarray(mask)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"{name} must be a boolean array of shape {tuple(shape)}: "
+                              f"{err}") from None
     if arr.dtype != bool:
         if arr.dtype.kind in "iu" and arr.size and np.isin(arr, (0, 1)).all():
             arr = arr.astype(bool)
@@ -97,8 +101,13 @@ def check_mask_counts(mask, shape: tuple[int, int], name: str = "mask"):
 
 
 def reward_shape(reward, name: str) -> tuple[int, ...]:
-    """The shape of a reward argument (without converting it)."""
-    shape = np.shape(reward)
+    """The shape of a reward argument (without converting an array)."""
+    try:
+        shape = np.shape(reward)
+    except (TypeError, ValueError):  # ragged nested sequences: as_float_array explains
+        as_float_array(reward, name, allow_nonfinite=True)
+        raise ValidationError(f"{name} must be a numeric array of shape (..., n_prompts, "
+                              "n_responses)") from None
     if len(shape) < 2:
         raise ValidationError(f"{name} must have shape (..., n_prompts, n_responses), got "
                               f"shape {shape}")
@@ -133,6 +142,20 @@ def as_bandit_reward(reward, mask: np.ndarray | None, name: str = "reward", *,
     return arr
 
 
+def check_unit_range(w: np.ndarray, name: str) -> None:
+    """Weights must lie in ``[0, 1]`` (to :data:`WEIGHT_RTOL`), checked *before* they are
+    summed (as :func:`starc._validation.check_stochastic` does), so a huge entry is reported
+    as such instead of overflowing the sum."""
+    if np.any(w < 0):
+        raise ValidationError(f"{name} must be non-negative, got a minimum of {w.min()}")
+    outside = ~(w <= 1.0 + WEIGHT_RTOL)
+    if np.any(outside):
+        idx = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ValidationError(f"{name} has the entry {float(w[idx])!r} at index {idx}; "
+                              "weights are probabilities and must lie in [0, 1] (and sum "
+                              "to 1)")
+
+
 def check_prompt_weights(weights, n: int, name: str = "prompt_weights") -> np.ndarray:
     r"""Prompt weights :math:`\mu` ``(n,)``: non-negative, summing to 1; None = uniform."""
     if weights is None:
@@ -141,8 +164,7 @@ def check_prompt_weights(weights, n: int, name: str = "prompt_weights") -> np.nd
     if w.shape != (n,):
         raise ValidationError(f"{name} must have shape ({n},) (one weight per prompt), got "
                               f"{w.shape}")
-    if np.any(w < 0):
-        raise ValidationError(f"{name} must be non-negative, got a minimum of {w.min()}")
+    check_unit_range(w, name)
     total = w.sum()
     if abs(total - 1.0) > WEIGHT_RTOL:
         raise ValidationError(f"{name} must sum to 1 (a distribution over prompts), got a sum "
@@ -163,8 +185,7 @@ def check_response_weights(weights, n: int, m: int, mask: np.ndarray | None,
         np.copyto(w, 0.0, where=~mask)
     if not np.all(np.isfinite(w)):
         raise ValidationError(f"{name} contains NaN or infinite value(s) at valid entries")
-    if np.any(w < 0):
-        raise ValidationError(f"{name} must be non-negative, got a minimum of {w.min()}")
+    check_unit_range(w, name)
     sums = w.sum(axis=1)
     bad = np.abs(sums - 1.0) > WEIGHT_RTOL
     if np.any(bad):
@@ -218,3 +239,4 @@ def max_abs(x: np.ndarray, axes: int = 2) -> np.ndarray:
     """``max |x|`` over the last ``axes`` axes (padding must hold 0)."""
     ax = tuple(range(-axes, 0))
     return np.maximum(x.max(axis=ax), -x.min(axis=ax))
+

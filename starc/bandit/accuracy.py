@@ -49,7 +49,11 @@ def _reward(reward, mask):
 
 
 def _index_array(x, name: str, shape: tuple, n_cols: int | None = None) -> np.ndarray:
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"{name} must be an integer array of shape {shape}: "
+                              f"{err}") from None
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and arr.size and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
@@ -63,7 +67,10 @@ def _index_array(x, name: str, shape: tuple, n_cols: int | None = None) -> np.nd
 
 
 def _tied(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.abs(x - y) <= TIE_RTOL * np.maximum(np.abs(x), np.abs(y))
+    """Equal up to round-off relative to the larger magnitude. A difference beyond float64
+    (``1.7e308 - -1.7e308``) is ``inf``: not a tie, as it should be."""
+    with np.errstate(over="ignore"):
+        return np.abs(x - y) <= TIE_RTOL * np.maximum(np.abs(x), np.abs(y))
 
 
 def preference_accuracy(reward, pairs, *, groups=None, mask=None):
@@ -110,7 +117,11 @@ def preference_accuracy(reward, pairs, *, groups=None, mask=None):
     {'chat': 0.5, 'code': 0.75, 'all': 0.625}
     """
     r, mk, n, m = _reward(reward, mask)
-    arr = np.asarray(pairs)
+    try:
+        arr = np.asarray(pairs)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"pairs must be an integer array of shape (k, 3): {err}"
+                              ) from None
     if arr.ndim != 2 or arr.shape[1:] != (3,) or arr.shape[0] < 1:
         raise ValidationError(f"pairs must have shape (k, 3) with k >= 1 (rows: prompt, "
                               f"chosen, rejected), got {arr.shape}")
@@ -135,7 +146,11 @@ def preference_accuracy(reward, pairs, *, groups=None, mask=None):
     if labels.shape != (p.shape[0],):
         raise ValidationError(f"groups must have shape ({p.shape[0]},) (one label per pair), "
                               f"got {labels.shape}")
-    seen = list(dict.fromkeys(labels.tolist()))
+    try:
+        seen = list(dict.fromkeys(labels.tolist()))
+    except TypeError as err:  # unhashable labels (lists, arrays)
+        raise ValidationError(f"groups must hold one hashable label (a str or number) per "
+                              f"pair: {err}") from None
     if "all" in seen:
         raise ValidationError("groups may not use the label 'all' (it names the overall "
                               "accuracy)")

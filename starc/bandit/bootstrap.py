@@ -34,21 +34,63 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._validation import check_positive_int, check_real, check_seed
+from .._validation import as_float_array, check_positive_int, check_real, check_seed
 from ..exceptions import ValidationError
 from ._checks import check_mask, check_prompt_weights, check_response_weights, reward_shape
 
 __all__ = ["BootstrapResult", "STATISTICS", "bootstrap"]
 
 
-class BootstrapResult(NamedTuple):
-    """A statistic, its percentile interval and the bootstrap replicates."""
-
+class _BootstrapResultFields(NamedTuple):
     estimate: float
     low: float
     high: float
     confidence: float
     samples: np.ndarray
+
+
+class BootstrapResult(_BootstrapResultFields):
+    """A statistic, its percentile interval and the bootstrap replicates.
+
+    The fields are validated on construction.
+
+    Attributes
+    ----------
+    estimate : float
+        The statistic on the full sample (finite).
+    low, high : float
+        The percentile interval (finite, ``low <= high``).
+    confidence : float
+        The coverage of the interval, in ``(0, 1)``.
+    samples : ndarray of shape (n_boot,)
+        The bootstrap replicates (finite, ``n_boot >= 1``).
+
+    References
+    ----------
+    .. [1] Efron and Tibshirani 1993, Ch. 13 (percentile intervals).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc.bandit import BootstrapResult
+    >>> res = BootstrapResult(0.5, 0.4, 0.6, 0.9, np.array([0.4, 0.5, 0.6]))
+    >>> round(res.high - res.low, 12), res.samples.shape
+    (0.2, (3,))
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, estimate: float, low: float, high: float, confidence: float,
+                samples) -> BootstrapResult:
+        estimate = check_real(estimate, "estimate")
+        low = check_real(low, "low")
+        high = check_real(high, "high", low=low)
+        confidence = check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True,
+                                high_open=True)
+        samples = as_float_array(samples, "samples", ndim=1)
+        if samples.size == 0:
+            raise ValidationError("samples must hold at least one bootstrap replicate")
+        return super().__new__(cls, estimate, low, high, confidence, samples)
 
 
 def _statistics() -> dict[str, Callable]:
@@ -172,7 +214,8 @@ def bootstrap(statistic, *arrays, n_boot: int = 1000, seed=None, confidence: flo
                                                                        m, mk)
     if nu is not None and not takes_nu:
         raise ValidationError(f"statistic {statistic!r} does not take response_weights")
-    arrs = [np.asarray(a) for a in arrays]
+    arrs = [as_float_array(a, f"arrays[{i}]", allow_nonfinite=True)  # padding may be NaN
+            for i, a in enumerate(arrays)]
 
     def call(idx, weights):
         kw = dict(kwargs, prompt_weights=weights,
@@ -183,7 +226,8 @@ def bootstrap(statistic, *arrays, n_boot: int = 1000, seed=None, confidence: flo
         if np.ndim(out) != 0:
             raise ValidationError("the statistic must return one number per call; pass "
                                   "arrays without batch axes")
-        return float(out)
+        value = check_real(out, "the statistic's value")
+        return value
 
     everything = np.arange(n)
     estimate = call(everything, mu)

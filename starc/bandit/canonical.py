@@ -54,9 +54,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._extremes import scaled_by_max_abs, unscale
 from ..norms import ZERO_RTOL
-from ._checks import (Setting, as_bandit_reward, check_name, reward_shape, rows_max, rows_min,
-                      setting)
+from ..transforms._common import finite_result
+from ._checks import (Setting, as_bandit_reward, check_name, max_abs, reward_shape, rows_max,
+                      rows_min, setting)
 
 __all__ = ["CANONICALIZATIONS", "canonicalize"]
 
@@ -149,7 +151,9 @@ def canonicalize(reward, *, method="mean", response_weights=None, mask=None) -> 
     ------
     ValidationError
         Unknown ``method``, shapes that do not match, NaN or inf at a valid entry, weights
-        that are negative or do not sum to 1, a prompt without a valid response.
+        that are negative or do not sum to 1, a prompt without a valid response, or a
+        canonical reward beyond the float64 range (scores near :math:`1.8\times10^{308}`;
+        smaller scores are canonicalized without intermediate overflow).
 
     References
     ----------
@@ -176,6 +180,12 @@ def canonicalize(reward, *, method="mean", response_weights=None, mask=None) -> 
     shape = reward_shape(reward, "reward")
     st = setting(shape, mask, None, response_weights)
     r = as_bandit_reward(reward, st.mask, "reward")
+    if method != "none" and r.size and max_abs(r).max() > np.ldexp(1.0, 1021) / st.m:
+        # a sum of m scores or R - o(R) could overflow: canonicalize R / 2**k (exact, by
+        # positive homogeneity) and scale back; refused if c(R) is beyond float64
+        r_s, k = scaled_by_max_abs(r, axis=(-2, -1))
+        c = finite_result(unscale(canonical(r_s, method, st), k), "the canonical reward")
+        return c + 0.0
     c = canonical(r, method, st)
     if c is reward:
         return c.copy()

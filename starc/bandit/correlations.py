@@ -89,6 +89,12 @@ def _spearman(a, b, mask, counts):
     return np.where(ok, np.clip(rho, -1.0, 1.0), np.nan)
 
 
+def _order_sign(x: np.ndarray) -> np.ndarray:
+    """``sign(x[..., i] - x[..., j])`` as ``(..., m, m)`` floats, without subtracting."""
+    xi, xj = x[..., :, None], x[..., None, :]
+    return (xi > xj).astype(np.float64) - (xi < xj)
+
+
 def _kendall(a, b, mask):
     m = a.shape[-1]
     upper = np.triu(np.ones((m, m), dtype=bool), k=1)
@@ -103,8 +109,9 @@ def _kendall(a, b, mask):
             xa, xb = flat_a[k, i0:i1], flat_b[k, i0:i1]
             pair = upper if mask is None else (mask[i0:i1, :, None] & mask[i0:i1, None, :]
                                                & upper)
-            sa = np.sign(xa[:, :, None] - xa[:, None, :]) * pair
-            sb = np.sign(xb[:, :, None] - xb[:, None, :]) * pair
+            # sign(x_i - x_j) by comparisons: no difference to overflow
+            sa = _order_sign(xa) * pair
+            sb = _order_sign(xb) * pair
             num = (sa * sb).sum(axis=(1, 2))
             ta, tb = np.abs(sa).sum(axis=(1, 2)), np.abs(sb).sum(axis=(1, 2))
             ok = (ta > 0) & (tb > 0)

@@ -52,7 +52,9 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from ..norms import ZERO_RTOL, check_norm_name
+from .._extremes import scale_exponent
 from .._validation import as_float_array
+from ..transforms._common import finite_result
 from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes,
                       check_prompt_weights, check_response_weights, max_abs, reward_shape,
                       setting)
@@ -71,8 +73,9 @@ SAFE_RANGE = (1e-140, 1e140)
 def unit_canonical(r: np.ndarray, method: str, st: Setting, *, inplace: bool = False):
     """``(u, big, f)``: ``u = c(R) * f`` (0 on padding), ``big = max|R|``.
 
-    ``f`` ``(...)`` is 1 where ``big`` lies in :data:`SAFE_RANGE` (no extra pass) and
-    ``1 / big`` elsewhere, so the entries of ``u`` are safe to square and sum. With
+    ``f`` ``(...)`` is 1 where ``big`` lies in :data:`SAFE_RANGE` (no extra pass) and a
+    power of two near ``1 / big`` elsewhere (at most :math:`2^{1022}`, so subnormal scores
+    do not overflow it), so the entries of ``u`` are safe to square and sum. With
     ``inplace`` the canonical overwrites ``r`` (one fewer array of the input's size: large
     temporaries cost page faults as well as passes); otherwise ``u`` is a new array.
     """
@@ -82,7 +85,7 @@ def unit_canonical(r: np.ndarray, method: str, st: Setting, *, inplace: bool = F
     if np.all((big > lo) & (big < hi)):
         f = np.ones_like(big)
     else:
-        f = 1.0 / np.where(big > 0, big, 1.0)
+        f = np.ldexp(1.0, -np.maximum(scale_exponent(big), -1022))  # exact scaling
         u *= f[..., None, None]
     o = offsets(u, method, st)
     if o is not None:
@@ -145,8 +148,8 @@ def _difference(a, big_a, f_a, b, big_b, f_b, normalization):
     # c_i = u_i / f_i; measure (c1 - c2) / top, top = max(max|R1|, max|R2|)
     top = np.maximum(big_a, big_b)
     safe = np.where(top > 0, top, 1.0)
-    a *= (1.0 / (f_a * safe))[..., None, None]
-    b *= (1.0 / (f_b * safe))[..., None, None]
+    a *= (1.0 / f_a / safe)[..., None, None]  # (1/f) / top <= 2: never overflows
+    b *= (1.0 / f_b / safe)[..., None, None]
     return a - b, top
 
 
@@ -227,7 +230,8 @@ def distance(r1, r2, *, canonicalization="mean", normalization="l2", metric="l2"
     ------
     ValidationError
         Unknown names (the message lists the valid ones), mismatched shapes, NaN or inf at
-        valid entries, bad weights or mask.
+        valid entries, bad weights or mask, or (``normalization=None`` only) a distance
+        beyond the float64 range.
 
     References
     ----------
@@ -257,7 +261,8 @@ def distance(r1, r2, *, canonicalization="mean", normalization="l2", metric="l2"
     if s1.shape != s2.shape:
         s1, s2 = (np.array(x) for x in np.broadcast_arrays(s1, s2))
     diff, factor = _difference(s1, big1, f1, s2, big2, f2, normalization)
-    out = norm_unit(diff, metric, st, d) * factor
+    with np.errstate(over="ignore"):  # unnormalized: beyond float64 is refused below
+        out = finite_result(norm_unit(diff, metric, st, d) * factor, "the distance")
     if normalization == metric:  # the triangle inequality: <= 2 up to round-off
         out = np.minimum(out, 2.0)
     return float(out) if np.ndim(out) == 0 else out
@@ -356,11 +361,13 @@ def pairwise_distances(rewards, *, canonicalization="mean", normalization="l2", 
     if normalization is None:
         top = float(big.max(initial=0.0))
         factor = top if top > 0 else 1.0
-        s *= (1.0 / (f * factor))[:, None, None]
+        s *= (1.0 / f / factor)[:, None, None]
     k = s.shape[0]
     out = np.zeros((k, k))
     for i in range(k - 1):
-        row = norm_unit(s[i] - s[i + 1:], metric, st, d) * factor
+        with np.errstate(over="ignore"):  # unnormalized: beyond float64 is refused
+            row = finite_result(norm_unit(s[i] - s[i + 1:], metric, st, d) * factor,
+                                "the distance")
         if normalization == metric:
             row = np.minimum(row, 2.0)
         out[i, i + 1:] = row

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import as_float_array
 from ..exceptions import MissingDependencyError, ValidationError
 
 __all__ = ["RewardTable", "from_frame"]
@@ -48,12 +49,55 @@ class RewardTable:
     response_ids : ndarray of object, shape (n, m)
         The response identifier in each slot (None where ``mask`` is False), in order of
         first appearance within each prompt.
+
+    The fields are validated on construction: at least one reward array, every one finite
+    with ``mask``'s shape; ``mask`` boolean with a True entry in every row; ids of shapes
+    ``(n,)`` and ``(n, m)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc.bandit import RewardTable
+    >>> t = RewardTable({"score": [[1.0, 2.0], [3.0, 0.0]]},
+    ...                 np.array([[True, True], [True, False]]),
+    ...                 np.array(["p", "q"]), np.array([["a", "b"], ["a", None]], object))
+    >>> t.shape, t.rewards["score"].dtype
+    ((2, 2), dtype('float64'))
     """
 
     rewards: dict
     mask: np.ndarray
     prompt_ids: np.ndarray
     response_ids: np.ndarray
+
+    def __post_init__(self):
+        if not isinstance(self.mask, np.ndarray) or self.mask.dtype != bool \
+                or self.mask.ndim != 2:
+            raise ValidationError("mask must be a 2-D boolean ndarray (prompts x responses), "
+                                  f"got {type(self.mask).__name__} "
+                                  f"{getattr(self.mask, 'shape', '')}")
+        shape = self.mask.shape
+        if 0 in shape or not self.mask.any(axis=1).all():
+            raise ValidationError(f"mask {shape} must have a True entry in every row (each "
+                                  "prompt has a response)")
+        if not isinstance(self.rewards, Mapping) or not self.rewards:
+            raise ValidationError("rewards must be a non-empty mapping of column name to "
+                                  f"an ({shape[0]}, {shape[1]}) array, got {self.rewards!r}")
+        rewards = {}
+        for key, value in self.rewards.items():
+            if not isinstance(key, str):
+                raise ValidationError(f"rewards keys must be column names (str), got {key!r}")
+            arr = as_float_array(value, f"rewards[{key!r}]")
+            if arr.shape != shape:
+                raise ValidationError(f"rewards[{key!r}] must have mask's shape {shape}, got "
+                                      f"{arr.shape}")
+            rewards[key] = arr
+        for name, want in (("prompt_ids", shape[:1]), ("response_ids", shape)):
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray) or value.shape != want:
+                raise ValidationError(f"{name} must be an ndarray of shape {want}, got "
+                                      f"{type(value).__name__} {getattr(value, 'shape', '')}")
+        object.__setattr__(self, "rewards", rewards)
 
     @property
     def shape(self) -> tuple[int, int]:

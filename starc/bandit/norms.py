@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..norms import NORMS, ZERO_RTOL, check_norm_name
+from ..transforms._common import finite_result
 from ._checks import Setting, as_bandit_reward, max_abs, reward_shape, setting
 
 __all__ = ["NORMS", "norm", "normalize"]
@@ -91,10 +92,12 @@ def ones_norm(ord: str, st: Setting, d: np.ndarray | None = None) -> float:
 
 def scaled_norm(x: np.ndarray, ord: str, st: Setting, d: np.ndarray | None = None
                 ) -> np.ndarray:
-    """``max|x| * norm(x / max|x|)`` over the last two axes (0 on padding)."""
+    """``max|x| * norm(x / max|x|)`` over the last two axes (0 on padding); ``inf`` where
+    the norm exceeds the float64 range (the callers refuse it)."""
     big = max_abs(x)
     safe = np.where(big > 0, big, 1.0)
-    return big * norm_unit(x / safe[..., None, None], ord, st, d)
+    with np.errstate(over="ignore"):
+        return big * norm_unit(x / safe[..., None, None], ord, st, d)
 
 
 def _inputs(x, ord, mask, prompt_weights, response_weights):
@@ -145,7 +148,7 @@ def norm(x, ord="l2", *, prompt_weights=None, response_weights=None, mask=None):
     2.25
     """
     arr, ord, st = _inputs(x, ord, mask, prompt_weights, response_weights)
-    out = scaled_norm(arr, ord, st)
+    out = finite_result(scaled_norm(arr, ord, st), f"the {ord} norm of x")
     return float(out) if out.ndim == 0 else out
 
 
@@ -199,7 +202,9 @@ def normalize(x, ord="l2", *, prompt_weights=None, response_weights=None, mask=N
     unit = arr / safe[..., None, None]
     n_unit = norm_unit(unit, ord, st)
     # n(x) <= eps n(1) max|ref|, compared on the unit scale (no overflow)
-    zero = (big == 0) | (n_unit <= ZERO_RTOL * ones_norm(ord, st) * (max_abs(ref) / safe))
+    with np.errstate(over="ignore"):  # a reference far larger than x: inf, so "zero"
+        ratio = max_abs(ref) / safe
+    zero = (big == 0) | (n_unit <= ZERO_RTOL * ones_norm(ord, st) * ratio)
     out = unit / np.where(zero, 1.0, n_unit)[..., None, None]
     if np.any(zero):
         out[zero] = 0.0

@@ -73,7 +73,8 @@ import numpy as np
 from .._validation import as_float_array, check_choice
 from ._checks import as_bandit_reward, check_pair_shapes, reward_shape, setting
 from ..exceptions import MissingDependencyError, ValidationError
-from ..transforms._common import as_log_probs
+from .._extremes import scaled_by_max_abs, unscale
+from ..transforms._common import as_log_probs, finite_result
 from ..transforms.policies import (_tilt, best_of_n_kl, best_of_n_policy, kl_divergence,
                                    kl_sweep)
 
@@ -171,7 +172,9 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         or ``betas``, not both; with neither, 20 temperatures whose KL values spread from 0
         to about :math:`0.95\, \mathrm{KL}_{\max}`, quadratically (denser near 0), found
         by interpolation on a coarse sweep without a root search (faster; the ``kl``
-        column holds each policy's exact KL). An empty sequence skips the KL family.
+        column holds each policy's exact KL; for a proxy near :math:`1.8\times10^{308}`,
+        the small KL values whose temperature is beyond the float64 range are left out).
+        An empty sequence skips the KL family.
     betas : float or sequence of float, optional
         Temperatures :math:`\beta \in [0, \infty]` of the KL-regularised policies instead:
         ``0`` is the proxy's argmax (ties share :math:`\nu`'s mass), ``inf`` is :math:`\nu`.
@@ -216,7 +219,9 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
     ValidationError
         For rewards that are not 2-D or differ in shape, NaN/inf on valid entries, a bad
         mask or weights, ``n`` values < 1, both ``kl`` and ``betas``, negative or unreachable
-        KL values, negative temperatures.
+        KL values, negative temperatures, a prescribed KL value whose temperature is beyond
+        the float64 range, or an (unnormalized) gain beyond the float64 range
+        (scores near :math:`1.8\times10^{308}`).
     MissingDependencyError
         For ``as_frame=True`` without pandas.
 
@@ -262,7 +267,12 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
 
     nu = np.exp(lp)
     support = nu > 0
-    base_true, base_proxy = _expectation(nu, rt), _expectation(nu, rp)
+    # the gains are linear in each reward: computed on R / 2**k (exact; 2**k a power of two
+    # near max|R|, so no difference or sum overflows) and scaled back; the policies below
+    # see the rewards as given
+    rt_s, k_true = scaled_by_max_abs(rt)
+    rp_s, k_proxy = scaled_by_max_abs(rp)
+    base_true, base_proxy = _expectation(nu, rt_s), _expectation(nu, rp_s)
 
     def headroom(r: np.ndarray, base: np.ndarray) -> float:
         top = np.max(np.where(support, r, -np.inf), axis=1)
@@ -270,22 +280,24 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         scale = float(np.max(np.abs(np.where(support, r, 0.0))))
         return room if room > _REL_ZERO * scale else 0.0
 
-    room_true, room_proxy = headroom(rt, base_true), headroom(rp, base_proxy)
+    room_true, room_proxy = headroom(rt_s, base_true), headroom(rp_s, base_proxy)
 
     rows: dict[str, list] = {c: [] for c in OVEROPTIMIZATION_COLUMNS}
 
     def add(method: str, draws: float, beta: float, pi: np.ndarray, kl_row: np.ndarray,
             bound: float) -> None:
-        g_true = float(mu @ (_expectation(pi, rt) - base_true))
-        g_proxy = float(mu @ (_expectation(pi, rp) - base_proxy))
+        g_true = float(mu @ (_expectation(pi, rt_s) - base_true))  # in units of 2**k
+        g_proxy = float(mu @ (_expectation(pi, rp_s) - base_proxy))
         rows["method"].append(method)
         rows["n"].append(draws)
         rows["beta"].append(beta)
         rows["kl"].append(max(float(mu @ kl_row), 0.0))
         rows["kl_bound"].append(bound)
-        rows["true_gain"].append(g_true)
+        rows["true_gain"].append(float(finite_result(unscale(g_true, k_true.reshape(())),
+                                                     "the true gain")))
         rows["true_gain_normalized"].append(g_true / room_true if room_true > 0 else 0.0)
-        rows["proxy_gain"].append(g_proxy)
+        rows["proxy_gain"].append(float(finite_result(unscale(g_proxy, k_proxy.reshape(())),
+                                                      "the proxy gain")))
         rows["proxy_gain_normalized"].append(g_proxy / room_proxy if room_proxy > 0 else 0.0)
 
     for draws in ns:
@@ -293,23 +305,38 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
         add("best_of_n", float(draws), np.nan, pi, kl_divergence(pi, nu),
             best_of_n_kl(int(draws)))
 
+    # the KL-regularised policies see the proxy as R2 / 2**k too (exact): its differences
+    # cannot overflow and the temperatures are found in its units, then scaled back
+    two_k = np.ldexp(1.0, int(k_proxy.reshape(())))  # k in [-1074, 1023]: finite, > 0
     if betas is not None:
         temps = _check_betas(betas)
+        with np.errstate(over="ignore", under="ignore"):
+            temps_s = temps / two_k  # beta / 2**k: 0 stays 0 (argmax), inf stays inf (nu)
     else:
         if kl is None:
             # a spread of KL values, not prescribed ones: interpolate the temperatures on a
             # coarse exact sweep (no root finding); the table reports each policy's exact KL
-            probe = kl_sweep(lp, rp, [0.0], weights=mu)
+            probe = kl_sweep(lp, rp_s, [0.0], weights=mu)
             grid = np.linspace(0.0, 1.0, DEFAULT_KL_POINTS) ** 2 * 0.95 * probe.kl_max
             grid = grid[:1] if probe.kl_max <= 0 else grid
-            temps = kl_sweep(lp, rp, grid, weights=mu, n_points=48, refine=False).gamma
+            temps_s = kl_sweep(lp, rp_s, grid, weights=mu, n_points=48, refine=False).gamma
         else:
             grid = np.atleast_1d(as_float_array(kl, "kl"))
-            temps = kl_sweep(lp, rp, grid, weights=mu).gamma if grid.size else np.empty(0)
-    for beta in temps:
-        with np.errstate(divide="ignore"):
-            inv = np.float64(1.0) / np.float64(beta)  # 0 -> inf (argmax), inf -> 0 (nu)
-        pi, kl_row = _tilt(lp, rp, inv)
+            temps_s = (kl_sweep(lp, rp_s, grid, weights=mu).gamma if grid.size
+                       else np.empty(0))
+        with np.errstate(over="ignore"):
+            temps = temps_s * two_k
+        beyond = np.isinf(temps) & np.isfinite(temps_s)
+        if kl is None and np.any(beyond):  # a spread, not prescribed: leave those out
+            temps, temps_s = temps[~beyond], temps_s[~beyond]
+        elif np.any(beyond):
+            raise ValidationError("a temperature beta reaching these KL values is beyond the "
+                                  "float64 range (|value| > 1.8e308) for a proxy this large; "
+                                  "rescale r_proxy first (e.g. divide it by a power of two)")
+    for beta, beta_s in zip(temps, temps_s):
+        with np.errstate(divide="ignore", over="ignore"):
+            inv = np.float64(1.0) / np.float64(beta_s)  # 0 -> inf (argmax), inf -> 0 (nu)
+        pi, kl_row = _tilt(lp, rp_s, inv)
         add("kl_regularized", np.nan, float(beta), pi, kl_row, np.nan)
 
     table = {c: np.asarray(rows[c], dtype=np.float64) for c in OVEROPTIMIZATION_COLUMNS[1:]}
@@ -435,5 +462,6 @@ def plot_overoptimization(table, r_proxy=None, *, ax=None, x: str = "kl",
         ax.set_xlabel("KL(π ‖ ν) [nats]")
     ax.set_ylabel("gain over ν, fraction of the best possible" if normalized
                   else "gain over ν in reward")
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:  # an empty table draws no curve to label
+        ax.legend(fontsize="small")
     return ax

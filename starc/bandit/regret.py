@@ -21,6 +21,11 @@ worst of them under :math:`R_1` (``"pessimistic"``, the default), the best
 (``"optimistic"``), the first in index order (``"first"``) or the uniform mixture
 (``"uniform"``).
 
+Every regret here is invariant to positive scaling of either reward, so both are first
+divided by a power of two near their largest magnitude (exact): scores anywhere from
+:math:`5\times10^{-324}` to :math:`1.7\times10^{308}` give the regrets of the same rewards
+at unit scale, without overflow.
+
 Worst-case regret
 -----------------
 The quantity STARC metrics bound [1]_ (Def. 5, Thm. 1):
@@ -49,10 +54,10 @@ prompts at once), merges their breakpoints, sorts them
 non-negative: that breakpoint minimises :math:`g`, which is then evaluated directly. No LP
 solver is involved; ``method="lp"`` solves the primal with HiGHS for cross-checking.
 
-Before the sweep both rewards lose their per-prompt maxima and are scaled to
-:math:`\max|\cdot| = 1` (WCR is invariant to both), so a nearly trivial proxy
-:math:`R_2 = f(x) + \varepsilon R'` is handled like :math:`R'` instead of sending
-:math:`\lambda \to \infty`. The proxy's round-off ties (as in :func:`regret`) are merged
+Before the sweep both rewards lose their per-prompt maxima and are scaled by a power of
+two to :math:`\max|\cdot| \in [1, 2)` (exact; WCR is invariant to both), so a nearly
+trivial proxy :math:`R_2 = f(x) + \varepsilon R'` is handled like :math:`R'` instead of
+sending :math:`\lambda \to \infty`. The proxy's round-off ties (as in :func:`regret`) are merged
 first: scores within the tie tolerance of the prompt's maximum are set to it. Hence
 :math:`\operatorname{Reg} \le \operatorname{WCR}` holds exactly for every ``ties`` rule,
 a trivial proxy gives :math:`\operatorname{WCR} = 1` (:math:`g` is constant), and a
@@ -105,9 +110,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._extremes import scale_exponent, scaled_by_max_abs, unscale
 from ..exceptions import SolverError, ValidationError
 from ..norms import ZERO_RTOL
 from ..regret import TIE_RTOL
+from ..transforms._common import finite_result
 from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes, max_abs,
                       reward_shape, rows_max, rows_min, setting)
 from .distances import options, unit_canonical
@@ -125,12 +132,26 @@ WCR_METHODS = ("parametric", "lp")
 # ----------------------------------------------------------------- shared pieces
 
 
+def _near_unit(x: np.ndarray) -> np.ndarray:
+    r"""``x``, with each array whose ``max|x|`` is outside :math:`2^{\pm 256}` divided by a
+    power of two near it (exact; the regrets do not depend on the scale of either reward),
+    so that no range, difference or ratio over- or underflows. Arrays of ordinary size are
+    used as they are (no extra pass; cf. :func:`starc._extremes.far_exponent`)."""
+    big = max_abs(x)
+    far = (big > 2.0**256) | (big < 2.0**-256)
+    if not np.any(far):
+        return x
+    k = np.where(far, scale_exponent(big), 0)
+    return np.ldexp(x, -k[..., None, None])
+
+
 def _pair(r_true, r_proxy, mask, prompt_weights, response_weights=None):
+    """Validated rewards, each brought near unit scale when far from it (:func:`_near_unit`)."""
     s1, s2 = reward_shape(r_true, "r_true"), reward_shape(r_proxy, "r_proxy")
     check_pair_shapes(s1, s2, "r_true", "r_proxy")
     st = setting(s1, mask, prompt_weights, response_weights)
-    return (as_bandit_reward(r_true, st.mask, "r_true"),
-            as_bandit_reward(r_proxy, st.mask, "r_proxy"), st)
+    return (_near_unit(as_bandit_reward(r_true, st.mask, "r_true")),
+            _near_unit(as_bandit_reward(r_proxy, st.mask, "r_proxy")), st)
 
 
 def true_range(a: np.ndarray, st: Setting):
@@ -237,11 +258,11 @@ def _prepare(a: np.ndarray, b: np.ndarray, st: Setting):
     if not keep.all():
         a, b, valid = a[keep], b[keep], valid[keep]
     mu = st.mu[keep]
-    sa, sb = max_abs(a), max_abs(b)
-    if sa > 0:
-        a *= 1.0 / sa
-    if sb > 0:
-        b *= 1.0 / sb
+    # to max|.| in [1, 2) by powers of two: exact, and no overflow of 1 / max for
+    # differences that are subnormal (2**-k is not a float64 below k = -1022)
+    ka, kb = int(scale_exponent(max_abs(a))), int(scale_exponent(max_abs(b)))
+    a = a * np.ldexp(1.0, -ka) if ka > -1022 else np.ldexp(a, -ka)
+    b = b * np.ldexp(1.0, -kb) if kb > -1022 else np.ldexp(b, -kb)
     return a, b, valid, mu
 
 
@@ -471,6 +492,13 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
         weight, or a canonical that is zero up to round-off while :math:`R_1` is not
         trivial).
 
+    Raises
+    ------
+    ValidationError
+        For bad names, shapes, weights or mask, NaN or inf at a valid entry, or (only with
+        ``normalization=None``, where :math:`U = K_m / \operatorname{range}(R_1)` is not
+        scale invariant) a constant beyond the float64 range (subnormal rewards).
+
     References
     ----------
     .. [1] Skalse et al. 2024 ("STARC"), Def. 5, Thm. 1 and its proof.
@@ -490,7 +518,9 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
         raise ValidationError(f"r_true must be one reward of shape (n_prompts, n_responses), "
                               f"got {shape}")
     st = setting(shape, mask, prompt_weights, response_weights)
-    a = as_bandit_reward(r_true, st.mask, "r_true")
+    # U is scale invariant except without normalization (U = K / range): work on
+    # R / 2**e (exact) and scale that one back
+    a, e = scaled_by_max_abs(as_bandit_reward(r_true, st.mask, "r_true"))
     span, trivial, _, _ = true_range(a, st)
     if trivial:
         return 0.0
@@ -498,7 +528,8 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
     if not np.isfinite(k):
         return np.inf
     if normalization is None:
-        return float(k / span * (1.0 + ZERO_RTOL))
+        u_none = unscale(k / span * (1.0 + ZERO_RTOL), -e.reshape(()))
+        return float(finite_result(u_none, "the soundness constant"))
     u, big, f = unit_canonical(a, method, st)  # u = c * f
     n_u = float(norm_unit(u, normalization, st))
     if n_u <= ZERO_RTOL * ones_norm(normalization, st) * float(big * f):

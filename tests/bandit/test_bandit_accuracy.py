@@ -58,3 +58,36 @@ def test_bad_input():
         one_to_many_accuracy(reward, [0, 0], mask=np.array([[1, 0, 0], [1, 1, 1]], bool))
     with pytest.raises(ValidationError, match=r"correct\[1\] points at a response where"):
         one_to_many_accuracy(reward, [0, 2], mask=np.array([[1, 1, 0], [1, 1, 0]], bool))
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+def test_scores_at_the_ends_of_float64_compare_without_overflow():
+    # x - y overflowed for +-1.7e308; accuracies only compare, so any positive scale
+    # gives the accuracy of the signs
+    r = np.array([[1.0, -1.0, -1.0], [-1.0, 1.0, 1.0], [1.0, 1.0, -1.0]])
+    pairs = np.array([[0, 0, 1], [1, 0, 1], [2, 0, 1], [2, 2, 0]])
+    expected = (1.0 + 0.0 + 0.5 + 0.0) / 4  # row 2: a tie
+    for scale in (1.0, 1.7e308, 5e-324):
+        assert preference_accuracy(scale * r, pairs) == expected
+        assert one_to_many_accuracy(scale * r, np.array([0, 1, 0])) == 1 / 3
+
+
+def test_ragged_lists_are_refused_naming_the_argument():
+    r = np.zeros((2, 3))
+    with pytest.raises(ValidationError, match="reward must be a numeric array"):
+        preference_accuracy([[1.0, 2.0], [3.0]], np.array([[0, 0, 1]]))
+    with pytest.raises(ValidationError, match="pairs must be an integer array"):
+        preference_accuracy(r, [[0, 0, 1], [1, 1]])
+    with pytest.raises(ValidationError, match="correct must be an integer array"):
+        one_to_many_accuracy(r, [[0, 1], [1]])
+    with pytest.raises(ValidationError, match="mask must be a boolean array"):
+        one_to_many_accuracy(r, np.array([0, 1]), mask=[[True, True, True], [True]])
+
+
+def test_unhashable_group_labels_are_refused():
+    r = np.zeros((2, 3))
+    pairs = np.array([[0, 0, 1], [1, 1, 0]])
+    with pytest.raises(ValidationError, match="groups must hold one hashable label"):
+        preference_accuracy(r, pairs, groups=[[1, 2], [3]])

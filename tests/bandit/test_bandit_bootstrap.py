@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from starc.bandit import bootstrap, distance, rank_correlation, regret
+from starc.bandit import BootstrapResult, bootstrap, distance, rank_correlation, regret
 from starc.exceptions import ValidationError
 
 
@@ -108,3 +108,49 @@ def test_named_rank_statistic_with_its_own_method_keyword():
         bootstrap("spearman", r1, r2, n_boot=5, seed=0, method="kendall")
     with pytest.raises(ValidationError, match="conflicts with method=3"):
         bootstrap("kendall", r1, r2, n_boot=5, seed=0, method=3)
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+def test_bootstrap_result_validates_its_fields():
+    s = np.array([0.4, 0.5, 0.6])
+    res = BootstrapResult(0.5, 0.4, 0.6, 0.9, [0.4, 0.5, 0.6])
+    assert isinstance(res.samples, np.ndarray) and res.samples.dtype == np.float64
+    assert res == BootstrapResult(*res)  # a NamedTuple still
+    for bad in (np.nan, np.inf, -np.inf, "x", None):
+        with pytest.raises(ValidationError, match="estimate"):
+            BootstrapResult(bad, 0.4, 0.6, 0.9, s)
+        with pytest.raises(ValidationError, match="low"):
+            BootstrapResult(0.5, bad, 0.6, 0.9, s)
+        with pytest.raises(ValidationError, match="high"):
+            BootstrapResult(0.5, 0.4, bad, 0.9, s)
+    with pytest.raises(ValidationError, match="high must be >= 0.6"):
+        BootstrapResult(0.5, 0.6, 0.4, 0.9, s)
+    for conf in (0.0, 1.0, 1.5, np.nan):
+        with pytest.raises(ValidationError, match="confidence"):
+            BootstrapResult(0.5, 0.4, 0.6, conf, s)
+    for samples in (np.array([0.4, np.nan]), np.array([[0.4, 0.5]]), np.empty(0),
+                    [[0.4], [0.5, 0.6]]):
+        with pytest.raises(ValidationError, match="samples"):
+            BootstrapResult(0.5, 0.4, 0.6, 0.9, samples)
+
+
+def test_subnormal_scores_and_ragged_arrays():
+    # the distance is scale invariant: subnormal rewards have the intervals of their signs
+    s1, s2 = np.sign(_data(n=12)[0]), np.sign(_data(n=12, seed=1)[1])
+    tiny = bootstrap("distance", 5e-324 * s1, 5e-324 * s2, n_boot=20, seed=0)
+    unit = bootstrap("distance", s1, s2, n_boot=20, seed=0)
+    np.testing.assert_allclose(tiny.samples, unit.samples, rtol=1e-12)
+    assert tiny.estimate == pytest.approx(unit.estimate, rel=1e-12)
+    ragged = [[1.0, 2.0], [3.0]]
+    with pytest.raises(ValidationError, match=r"arrays\[1\] must be a numeric array"):
+        bootstrap("distance", np.zeros((2, 2)), ragged)
+    with pytest.raises(ValidationError, match="mask must be a boolean array"):
+        bootstrap("distance", np.zeros((2, 2)), np.ones((2, 2)), mask=[[True, True], [True]])
+
+
+def test_a_statistic_returning_nan_is_refused():
+    r1, r2 = _data(n=6)
+    with pytest.raises(ValidationError, match="statistic's value must be finite"):
+        bootstrap(lambda a, b, **kw: float("nan"), r1, r2, n_boot=3, seed=0)

@@ -127,3 +127,35 @@ def test_bad_input():
         canonicalize(np.zeros(3))
     with pytest.raises(ValidationError, match="mask must be a boolean"):
         canonicalize(r, mask=np.full((2, 3), 0.5))
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+def test_huge_scores_are_canonicalized_exactly_or_refused():
+    # the row sum 2^1023 (1.5 + 1.25 + 1) overflows; c(R) itself is representable
+    r = 2.0**1023 * np.array([[1.5, 1.25, 1.0], [1.0, 1.5, 1.25]])
+    expected = [[2.0**1021, 0.0, -2.0**1021], [-2.0**1021, 2.0**1021, 0.0]]
+    for method in ("mean", "median", "midrange"):  # offset 1.25 * 2^1023 on both rows
+        np.testing.assert_array_equal(canonicalize(r, method=method), expected)
+    # batches: each array is scaled on its own; small ones are untouched
+    small = np.array([[0.5, 0.25, 1.0], [3.0, 0.0, 1.5]])
+    out = canonicalize(np.stack([r, small]), method="mean")
+    np.testing.assert_array_equal(out[1], canonicalize(small, method="mean"))
+    np.testing.assert_array_equal(out[0], canonicalize(r, method="mean"))
+    # R(x, y0) - mean = 1.7e308 + 1.7e308 / 3 is beyond float64: refused, not inf
+    wide = np.array([[1.7e308, -1.7e308, -1.7e308]])
+    for method in ("mean", "median"):
+        with pytest.raises(ValidationError, match="canonical reward is beyond the float64"):
+            canonicalize(wide, method=method)
+    np.testing.assert_array_equal(canonicalize(wide, method="midrange"),
+                                  [[1.7e308, -1.7e308, -1.7e308]])
+
+
+def test_ragged_lists_are_refused_naming_the_argument():
+    with pytest.raises(ValidationError, match="reward must be a numeric array"):
+        canonicalize([[1.0, 2.0], [3.0]])
+    with pytest.raises(ValidationError, match="mask must be a boolean array"):
+        canonicalize(np.zeros((2, 2)), mask=[[True, False], [True]])
+    with pytest.raises(ValidationError, match="response_weights must be a numeric array"):
+        canonicalize(np.zeros((2, 2)), response_weights=[[0.5, 0.5], [1.0]])

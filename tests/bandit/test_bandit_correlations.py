@@ -87,3 +87,31 @@ def test_padding_never_read_and_bad_input():
         rank_correlation(r1, r2, method="pearson")
     with pytest.raises(ValidationError, match="r1 and r2 must have the same"):
         rank_correlation(r1, r2[:, :3])
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+@pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")  # row 3: NaN
+@pytest.mark.parametrize("method", ["spearman", "kendall"])
+def test_scores_at_the_ends_of_float64(method):
+    # Kendall's sign(x_i - x_j) overflowed for +-1.7e308; ranks do not depend on the scale
+    rng = np.random.default_rng(5)
+    r1, r2 = rng.normal(size=(6, 5)), rng.normal(size=(6, 5))
+    big1 = np.where(r1 >= 0, 1.7e308, -1.7e308)
+    small2 = 5e-324 * np.sign(r2)
+    expected = rank_correlation(np.sign(r1), np.sign(r2), method=method, per_prompt=True)
+    got = rank_correlation(big1, small2, method=method, per_prompt=True)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-15)
+    peer = scipy.stats.spearmanr if method == "spearman" else scipy.stats.kendalltau
+    ref = [peer(np.sign(r1[i]), np.sign(r2[i]))[0] for i in range(6)]
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_ragged_lists_are_refused_naming_the_argument():
+    r = np.zeros((2, 2))
+    with pytest.raises(ValidationError, match="r1 must be a numeric array"):
+        rank_correlation([[1.0, 2.0], [3.0]], r)
+    with pytest.raises(ValidationError, match="mask must be a boolean array"):
+        rank_correlation(r, r, mask=[[True, True], [True]])

@@ -397,3 +397,95 @@ def test_fused_kernel_does_not_depend_on_the_thread_count():
         runs.append(proc.stdout.strip())
     assert runs[0] == runs[1]
     assert runs[0].count("0x") == 4
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+def _pair_of_signs(seed=0, shape=(4, 3)):
+    rng = np.random.default_rng(seed)
+    return np.sign(rng.normal(size=shape)), np.sign(rng.normal(size=shape))
+
+
+def test_subnormal_scores_are_scaled_not_inverted():
+    # 1 / 5e-324 overflows; the scale is a power of two instead. Every normalized distance
+    # is scale invariant, so the subnormal rewards are at the distance of their signs.
+    s1, s2 = _pair_of_signs()
+    mask = np.ones(s1.shape, bool)
+    mask[1, 2] = False
+    for kw in ({}, {"canonicalization": "midrange", "normalization": "linf",
+                    "metric": "linf"}, {"mask": mask}):
+        assert distance(5e-324 * s1, s2, **kw) == pytest.approx(distance(s1, s2, **kw),
+                                                                rel=1e-12)
+        assert distance(5e-324 * s1, 5e-324 * s2, **kw) == pytest.approx(
+            distance(s1, s2, **kw), rel=1e-12)
+    assert pearson_distance(5e-324 * s1, s2) == pytest.approx(pearson_distance(s1, s2),
+                                                              rel=1e-12)
+    np.testing.assert_allclose(pairwise_distances(np.stack([5e-324 * s1, s2, s1])),
+                               pairwise_distances(np.stack([s1, s2, s1])), rtol=1e-12)
+
+
+def test_unnormalized_distance_at_the_ends_of_float64():
+    s1, s2 = _pair_of_signs(1)
+    # a subnormal reward next to a huge one: its canonical is 0 to float64 precision
+    huge = 2.0**1000 * s2
+    expected = distance(np.zeros_like(s1), huge, normalization=None)
+    assert expected == pytest.approx(2.0**1000 * float(norm(canonicalize(s2), "l2")),
+                                     rel=1e-14)
+    assert distance(5e-324 * s1, huge, normalization=None) == pytest.approx(expected,
+                                                                            rel=1e-14)
+    # exact scaling: d(2^k R1, 2^k R2) = 2^k d(R1, R2) down to subnormal scores
+    assert distance(5e-324 * s1, 5e-324 * s2, normalization=None) == pytest.approx(
+        5e-324 * distance(s1, s2, normalization=None), rel=1e-12)
+    # a distance beyond float64 is refused, not returned as inf (nor a RuntimeWarning)
+    with pytest.raises(ValidationError, match="beyond the float64 range"):
+        distance(1.7e308 * s1, -1.7e308 * s1, normalization=None)
+    with pytest.raises(ValidationError, match="beyond the float64 range"):
+        pairwise_distances(np.stack([1.7e308 * s1, -1.7e308 * s1]), normalization=None)
+
+
+def test_norm_of_huge_scores_is_exact_or_refused():
+    assert norm(np.array([[1e308, 1e308]]), "l2") == pytest.approx(np.sqrt(2) * 1e308,
+                                                                   rel=1e-15)
+    assert norm(np.array([[1e308, -1e308]]), "weighted_l1") == 1e308
+    assert norm(np.full((2, 2), 5e-324), "l1") == 4 * 5e-324
+    with pytest.raises(ValidationError, match="l2 norm of x is beyond the float64 range"):
+        norm(np.full((4, 3), 1.7e308), "l2")
+
+
+@pytest.mark.parametrize("weights", [[1.7e308, -1.7e308, 1.7e308, 1.7e308],
+                                     [1.7e308, 0.0, 0.0, 0.0], [2.0, -1.0, 0.0, 0.0]])
+def test_prompt_weights_outside_the_unit_interval_are_refused_before_summing(weights):
+    r = np.random.default_rng(0).normal(size=(4, 3))
+    with pytest.raises(ValidationError, match="prompt_weights"):
+        distance(r, 2 * r, prompt_weights=np.array(weights))
+    with pytest.raises(ValidationError, match="prompt_weights"):
+        norm(r, "weighted_l2", prompt_weights=np.array(weights))
+    nu = np.full((4, 3), 1 / 3)
+    nu[0] = [1.7e308, 0.0, 0.0]
+    with pytest.raises(ValidationError, match=r"response_weights has the entry .* \[0, 1\]"):
+        distance(r, 2 * r, response_weights=nu)
+
+
+def test_ragged_lists_are_refused_naming_the_argument():
+    r = np.zeros((2, 2))
+    ragged = [[1.0, 2.0], [3.0]]
+    with pytest.raises(ValidationError, match="r1 must be a numeric array"):
+        distance(ragged, r)
+    with pytest.raises(ValidationError, match="r2 must be a numeric array"):
+        pearson_distance(r, ragged)
+    with pytest.raises(ValidationError, match="mask must be a boolean array"):
+        distance(r, r, mask=ragged)
+    with pytest.raises(ValidationError, match="x must be a numeric array"):
+        normalize(ragged)
+    with pytest.raises(ValidationError, match="rewards must be a numeric array"):
+        pairwise_distances([ragged, ragged])
+
+
+def test_normalize_against_a_far_larger_reference_is_zero():
+    # max|ref| / max|x| overflowed; x is then zero at the reference's round-off
+    s = np.sign(np.random.default_rng(2).normal(size=(3, 4)))
+    np.testing.assert_array_equal(normalize(5e-324 * s, reference=1.7e308 * s),
+                                  np.zeros((3, 4)))
+    np.testing.assert_allclose(normalize(5e-324 * s, reference=5e-324 * s),
+                               normalize(s), rtol=1e-15)

@@ -117,3 +117,37 @@ def test_bad_input():
     with pytest.raises(ValidationError, match="missing identifiers"):
         from_frame(pd.DataFrame({"prompt": ["a", None], "response": ["x", "y"],
                                  "s": [1.0, 2.0]}))
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+def test_reward_table_validates_its_fields():
+    t = from_frame(ROWS)
+    same = RewardTable(*(getattr(t, f) for f in ("rewards", "mask", "prompt_ids",
+                                                  "response_ids")))
+    assert same.shape == t.shape
+    for k in t.rewards:
+        np.testing.assert_array_equal(same.rewards[k], t.rewards[k])
+    fields = {"rewards": t.rewards, "mask": t.mask, "prompt_ids": t.prompt_ids,
+              "response_ids": t.response_ids}
+    n, m = t.shape
+    lists = RewardTable(**dict(fields, rewards={"s": np.zeros((n, m)).tolist()}))
+    assert lists.rewards["s"].dtype == np.float64  # converted
+    bad = [
+        ("rewards", {}, "non-empty mapping"),
+        ("rewards", None, "non-empty mapping"),
+        ("rewards", {"s": None}, r"rewards\['s'\]"),
+        ("rewards", {"s": np.full((n, m), np.nan)}, r"rewards\['s'\] contains"),
+        ("rewards", {"s": np.zeros((n, m + 1))}, "must have mask's shape"),
+        ("rewards", {1: np.zeros((n, m))}, "column names"),
+        ("mask", t.mask.astype(int), "boolean ndarray"),
+        ("mask", t.mask[0], "boolean ndarray"),
+        ("mask", np.zeros((n, m), bool), "True entry in every row"),
+        ("prompt_ids", t.prompt_ids[:-1], r"prompt_ids must be an ndarray of shape"),
+        ("prompt_ids", None, "prompt_ids"),
+        ("response_ids", t.response_ids[:, :2], "response_ids"),
+    ]
+    for name, value, message in bad:
+        with pytest.raises(ValidationError, match=message):
+            RewardTable(**dict(fields, **{name: value}))

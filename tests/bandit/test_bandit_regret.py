@@ -222,3 +222,61 @@ def test_bad_input():
         soundness_constant(np.zeros((2, 2, 3)))
     with pytest.raises(ValidationError, match="unknown metric"):
         regret_bound(r, 0.1, metric="l4")
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+def _signs(seed):
+    rng = np.random.default_rng(seed)
+    r1 = rng.normal(size=(5, 4))
+    return r1, r1 + 0.6 * rng.normal(size=(5, 4))
+
+
+@pytest.mark.parametrize("scale", ["huge", "subnormal"])
+def test_regrets_at_the_ends_of_float64_equal_the_unit_scale(scale):
+    # Reg, WCR and (normalized) U do not depend on the scale of either reward (exact
+    # power-of-two scaling); without it, max - min overflowed or 1 / max|R| did
+    r1, r2 = _signs(3)
+    if scale == "huge":
+        a, b = r1 * (1.7e308 / np.abs(r1).max()), r2 * (1.7e308 / np.abs(r2).max())
+        a[0] = np.where(r1[0] >= 0, 1.7e308, -1.7e308)  # max - min = 3.4e308
+        r1, r2 = a / 2.0**1023, b / 2.0**1023  # the same rewards at scale 1 (exact)
+    else:
+        r1, r2 = np.sign(r1), np.sign(r2)
+        a, b = 5e-324 * r1, 5e-324 * r2
+    for ties in TIES:
+        assert regret(a, b, ties=ties) == pytest.approx(regret(r1, r2, ties=ties), rel=1e-12)
+    for method in ("parametric", "lp"):
+        assert worst_case_regret(a, b, method=method) == pytest.approx(
+            worst_case_regret(r1, r2, method=method), rel=1e-9, abs=1e-12)
+    for metric in ("l2", "linf"):
+        assert soundness_constant(a, metric=metric, normalization=metric) == pytest.approx(
+            soundness_constant(r1, metric=metric, normalization=metric), rel=1e-12)
+    assert regret_bound(a, 0.1) == pytest.approx(regret_bound(r1, 0.1), rel=1e-12)
+
+
+def test_soundness_constant_without_normalization_beyond_float64_is_refused():
+    r = np.array([[1.0, -1.0, 0.0], [0.5, 0.0, 1.0]])
+    # U = K / range: exact at 2^-1000 (U = 2^1000 U_1), beyond float64 at subnormal scores
+    assert soundness_constant(2.0**-1000 * r, normalization=None) == pytest.approx(
+        2.0**1000 * soundness_constant(r, normalization=None), rel=1e-15)
+    assert soundness_constant(2.0**1000 * r, normalization=None) == pytest.approx(
+        2.0**-1000 * soundness_constant(r, normalization=None), rel=1e-15)
+    with pytest.raises(ValidationError, match="soundness constant is beyond the float64"):
+        soundness_constant(5e-324 * np.sign(r), normalization=None)
+
+
+def test_bad_weights_and_ragged_lists():
+    r = np.zeros((4, 3))
+    for fn in (regret, worst_case_regret):
+        with pytest.raises(ValidationError, match="prompt_weights must be non-negative"):
+            fn(r, r, prompt_weights=np.array([1.7e308, -1.7e308, 1.7e308, 1.7e308]))
+        with pytest.raises(ValidationError, match=r"prompt_weights has the entry .*\[0, 1\]"):
+            fn(r, r, prompt_weights=np.array([1.7e308, 1.7e308, 1.7e308, 1.7e308]))
+        with pytest.raises(ValidationError, match="r_true must be a numeric array"):
+            fn([[1.0, 2.0], [3.0]], r)
+        with pytest.raises(ValidationError, match="mask must be a boolean array"):
+            fn(r, r, mask=[[True, False], [True]])
+    with pytest.raises(ValidationError, match="r_true must be a numeric array"):
+        regret_bound([[1.0, 2.0], [3.0]], 0.1)

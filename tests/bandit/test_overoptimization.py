@@ -368,3 +368,76 @@ class TestBadInput:
         r_true, r_proxy = args.pop("r_true"), args.pop("r_proxy")
         with pytest.raises(ValidationError, match=match):
             overoptimization(r_true, r_proxy, **args)
+
+
+# ----------------------------------------------------------------- API fuzz regressions
+
+
+def test_gains_of_huge_scores_are_exact_or_refused():
+    # max - E_nu[R] = 1.7e308 * 4/3 overflowed; the gains are computed on R / 2**k now
+    r_true = np.array([[1.7e308, -1.7e308, -1.7e308]])
+    r_proxy = np.array([[1.0, 0.0, 0.0]])
+    table = overoptimization(r_true, r_proxy, n=[1, 4], betas=[])
+    # best-of-4 under uniform nu: pi = (65, 8, 8) / 81 (closed form)
+    # (n = 1 is nu up to the round-off of the policy: relative to the scale 1.7e308)
+    assert table["true_gain"].tolist() == pytest.approx([0.0, 76 / 81 * 1.7e308], rel=1e-14,
+                                                        abs=1e-14 * 1.7e308)
+    assert table["true_gain_normalized"].tolist() == pytest.approx([0.0, 57 / 81], rel=1e-14)
+    assert table["proxy_gain"].tolist() == pytest.approx([0.0, 38 / 81], rel=1e-14)
+    assert table["proxy_gain_normalized"].tolist() == pytest.approx([0.0, 57 / 81],
+                                                                    rel=1e-14)
+    # the argmax gains 1.7e308 * 4/3: beyond float64, refused rather than inf
+    with pytest.raises(ValidationError, match="true gain is beyond the float64 range"):
+        overoptimization(r_true, r_proxy, n=[], betas=[0.0])
+    # subnormal scores: the normalized curves are those of the signs
+    tiny = overoptimization(5e-324 * np.sign(r_true), r_proxy, n=[4], betas=[0.0])
+    assert tiny["true_gain_normalized"].tolist() == pytest.approx([57 / 81, 1.0], rel=1e-14)
+
+
+def test_ragged_lists_are_refused_naming_the_argument():
+    r = np.zeros((2, 2))
+    with pytest.raises(ValidationError, match="r_true must be a numeric array"):
+        overoptimization([[1.0, 2.0], [3.0]], r)
+    with pytest.raises(ValidationError, match="r_proxy must be a numeric array"):
+        overoptimization(r, [[1.0, 2.0], [3.0]])
+    with pytest.raises(ValidationError, match="mask must be a boolean array"):
+        overoptimization(r, r, mask=[[True, True], [True]])
+
+
+def test_kl_regularised_policies_of_extreme_proxies():
+    # pi_beta ∝ nu exp(R2 / beta) depends on R2 / beta only: a proxy at 1.7e308 with
+    # temperatures scaled alike gives the policies (KL, gains) of the unit-scale proxy;
+    # before, R2 - max R2 overflowed to -inf and dropped responses
+    rng = np.random.default_rng(11)
+    r_true = rng.standard_normal((3, 4))
+    unit = np.sign(rng.standard_normal((3, 4))) * rng.uniform(0.5, 1.0, (3, 4))
+    unit[0] = [1.0, -1.0, 0.5, -0.5]
+    huge = unit * 2.0**1023  # +-1.7e308 reached: max - min = 2^1024
+    betas = np.array([0.0, 0.25, 1.0, 1.5, np.inf])  # beta * 2^1023 stays finite
+    ref = overoptimization(r_true, unit, n=[], betas=betas)
+    got = overoptimization(r_true, huge, n=[], betas=betas * 2.0**1023)
+    for col in ("kl", "true_gain", "true_gain_normalized", "proxy_gain_normalized"):
+        np.testing.assert_allclose(got[col], ref[col], rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(got["beta"], betas * 2.0**1023)
+    # prescribed KL values are reached for a subnormal proxy as for its unit-scale copy
+    tiny = overoptimization(r_true, 5e-324 * np.sign(unit), n=[], kl=[0.05, 0.2])
+    assert tiny["kl"].tolist() == pytest.approx([0.05, 0.2], rel=1e-9)
+    # the default spread leaves out the small KL values whose temperature is beyond float64
+    spread = overoptimization(r_true, huge, n=[])
+    assert np.all(np.isfinite(spread["beta"][1:])) and spread["beta"][0] == np.inf
+    assert np.all(np.diff(spread["kl"]) > 0)
+    with pytest.raises(ValidationError, match="temperature beta .* beyond the float64"):
+        overoptimization(r_true, huge, n=[], kl=[1e-9])
+
+
+def test_plot_of_an_empty_table_draws_no_legend():
+    import warnings
+
+    r = np.array([[1.0, 0.0], [0.0, 2.0]])
+    empty = overoptimization(r, r, n=[], betas=[])
+    assert empty["kl"].size == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib: "No artists with labels found"
+        ax = plot_overoptimization(empty)
+    assert ax.get_legend() is None
+    assert plot_overoptimization(r, r, n=[1, 2], betas=[]).get_legend() is not None
