@@ -625,12 +625,13 @@ def policy_evaluation(rewards, mdps, policy="uniform") -> np.ndarray:
     batch = as_batch(mdps)
     r = check_rewards(rewards, batch)
     pol = _policies(policy, batch)
+    r, exps = _rescaled_groups(r)  # values scale with R: computed on 2**-e R, scaled back
     out = np.empty(r.shape[:3])
     status = np.zeros(batch.n_mdps, dtype=np.int64)
     K.evaluate_kernel(_writable(batch.transition), _writable(batch.gamma), pol,
                       np.arange(batch.n_mdps), r, out, status)
     _raise_status(np.where(status != 0, 4, 0), "policy_evaluation")
-    return out
+    return _unscale_values(out, exps, "the values")
 
 
 def canonicalize(rewards, mdps, method="val", *, norm=None, policy="uniform",
@@ -875,13 +876,26 @@ def optimal_policies(rewards, mdps) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _optimal(batch: MDPBatch, r: np.ndarray, sign: float):
+    r, exps = _rescaled_groups(r)  # optimal actions are scale-free; values scale back
     actions = np.empty(r.shape[:3], dtype=np.int64)
     values = np.empty(r.shape[:3])
     status = np.zeros(batch.n_mdps, dtype=np.int64)
     K.optimal_kernel(_writable(batch.transition), _writable(batch.gamma),
                      np.arange(batch.n_mdps), r, float(sign), actions, values, status)
     _raise_status(status, "optimal_policies")
-    return actions, values
+    return actions, _unscale_values(values, exps, "the optimal values")
+
+
+def _unscale_values(values: np.ndarray, exps, what: str) -> np.ndarray:
+    """Values ``(B, K, S)`` computed on ``2**-exps R`` back in the units of ``R``; a
+    ValidationError when they exceed float64 (values reach ``max|R| / (1 - gamma)``)."""
+    from .._extremes import finite_result
+
+    if exps is not None:
+        with np.errstate(over="ignore"):
+            values = np.ldexp(values, exps[..., None])
+    return finite_result(values, what, "rescale the rewards (values reach max|R| / (1 - "
+                                       "gamma))")
 
 
 def value_ranges(rewards, mdps) -> tuple[np.ndarray, np.ndarray]:
@@ -978,9 +992,11 @@ def regrets(r_true, r_proxy, mdps, *, ties: str = "pessimistic") -> np.ndarray:
     for gamma in np.unique(batch.gamma):
         _check_regret_gamma(float(gamma), "starc.batch.regrets")
     R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
+    R, exps = _rescaled_groups(R)  # regrets are scale-free: 2**-e R cannot overflow
     prep = prepare(batch)
     need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
-    _, out_reg, _, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=_TIES[ties])
+    _, out_reg, _, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=_TIES[ties],
+                                  exponents=exps)
     return out_reg[..., 0].reshape(shape)
 
 

@@ -118,3 +118,28 @@ def test_lp_canonicals_and_extreme_norms(setup):
         B.norm(huge, mdps, "l1")
     tiny = np.full((2, 1, 5, 3, 5), 5e-324)
     assert B.norm(tiny, mdps, "l1")[0, 0] == 75 * 5e-324
+
+
+def test_regrets_policies_and_values_at_the_top_of_float64():
+    """Issue 14: batch regrets, optimal policies and value ranges of rewards whose largest
+    entry is 1.7e308 were NaN/inf; now they are computed on 2**-e R (exact) and values
+    beyond float64 are refused."""
+    batch = B
+    mdp = starc.random_mdp(5, 3, seed=1, gamma=0.9)
+    mdps = batch.MDPBatch(mdp.transition[None], np.array([0.9]))
+    r1 = starc.random_reward(mdp, seed=11)[None, None]
+    r2 = starc.random_reward(mdp, seed=12)[None, None]
+    s1, s2 = 1.7e308 / np.abs(r1).max(), 1.7e308 / np.abs(r2).max()
+    np.testing.assert_allclose(batch.regrets(r1 * s1, r2 * s2, mdps),
+                               batch.regrets(r1, r2, mdps), rtol=1e-12)
+    actions, _ = batch.optimal_policies(r1, mdps)
+    big_actions, _ = batch.optimal_policies(r1 * 2.0 ** 1000, mdps)
+    np.testing.assert_array_equal(big_actions, actions)
+    lo, hi = batch.value_ranges(r1 * 2.0 ** 900, mdps)
+    lo1, hi1 = batch.value_ranges(r1, mdps)
+    np.testing.assert_array_equal(lo, lo1 * 2.0 ** 900)
+    np.testing.assert_array_equal(hi, hi1 * 2.0 ** 900)
+    with pytest.raises(starc.ValidationError, match="float64 range"):
+        batch.value_ranges(r1 * s1, mdps)
+    with pytest.raises(starc.ValidationError, match="float64 range"):
+        batch.optimal_policies(r1 * s1, mdps)  # values up to 1.7e309
