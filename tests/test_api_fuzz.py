@@ -76,6 +76,10 @@ def _array_pool(x: np.ndarray) -> list[tuple[str, object]]:
         for k in (-300, -200, -160, 160, 200, 300):
             pool.append((f"array * 1e{k}", x * 10.0 ** k))
         pool.append(("array of +-1.7e308", np.where(x >= 0, 1.7e308, -1.7e308)))
+        top = np.abs(x).max()
+        if top > 0:
+            pool.append(("array scaled to max 1.7e308", x * (1.7e308 / top)))
+            pool.append(("array scaled to max 1e-310", x * (1e-310 / top)))
         pool.append(("array of subnormals", np.sign(x) * 5e-324))
         pool.append(("array one entry 1e308", np.where(np.arange(x.size).reshape(x.shape) == 0,
                                                        1e308, x)))
