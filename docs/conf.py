@@ -16,6 +16,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # a bundled copy of MathJax 3, copied into _static/mathjax/: the equations render
+    # without a network connection (sphinx.ext.mathjax alone loads MathJax from a CDN)
+    "sphinx-mathjax-offline",
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
     "numpydoc",
@@ -37,6 +40,8 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/_*.rst"]
 html_theme = "pydata_sphinx_theme"
 html_static_path = ["_static"]
 html_title = "starc"
+# long display equations scroll sideways instead of being clipped
+html_css_files = ["starc.css"]
 html_theme_options = {
     "navigation_depth": 2,
     "show_toc_level": 2,
