@@ -7,10 +7,11 @@ Subcommands
 ``starc demo``
     The main job on a built-in default: a grid world with its true reward, a
     potential-shaped copy and a misspecified one; prints their distances and regrets.
-``starc compare R1.npy R2.npy --mdp mdp.npz [--variants ...] [--json]``
-    Distances between two rewards saved as ``.npy`` on an MDP saved by
+``starc compare R1 R2 --mdp mdp.npz [--variants ...] [--json]``
+    Distances between two rewards (``.npy``, ``.npz`` or CSV with one row per
+    ``(s, a, s')``: :mod:`starc._reward_files`) on an MDP saved by
     :func:`starc.save_mdp`, with the exact regret, the worst-case regret and the
-    certified bound.
+    certified bound. ``starc compare --example DIR`` writes example inputs.
 ``starc sweep ...``
     The experiment runner (:func:`starc.sweep.cli_main`).
 ``starc bandit compare FILE --true COL --proxy COL [--prompt COL --response COL]``
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -80,22 +82,54 @@ DEFAULT_VARIANTS = ("VAL-2-2", "VAL-1-1", "VAL-inf-inf", "EPIC-2-2", "DARD-2-2")
 
 
 def _load_reward(path: str, mdp):
-    """Read a reward from a ``.npy`` (or the ``reward`` key of an ``.npz``) without unpickling.
+    """Read one reward ``(S, A, S)`` from a ``.npy``, ``.npz`` or ``.csv`` file
+    (:func:`starc._reward_files.read_reward`: binary files through
+    :func:`starc._io.load_arrays`, headers first, never unpickled)."""
+    from ._reward_files import read_reward
 
-    The array header is checked before any data is read (:func:`starc._io.load_arrays`):
-    a header claiming more memory than the machine has, object data and a truncated file
-    are one-line errors, not a ``MemoryError`` or a misleading "pickled" message.
-    """
-    from ._io import load_arrays
-    from .exceptions import ValidationError
-    from .mdp import broadcast_reward
+    return read_reward(path, mdp)
 
-    data = load_arrays(path, "reward file")
-    if isinstance(data, dict):
-        if "reward" not in data:
-            raise ValidationError(f"reward file {path!r} is an .npz without a 'reward' key")
-        data = data["reward"]
-    return broadcast_reward(data, mdp, name=f"reward in {path!r}")
+
+def _variant_name(name: str) -> str:
+    """The paper name of variant ``name``, matched case-insensitively (``val-2-2``)."""
+    from .distances import VARIANTS, resolve_variant
+
+    if name in VARIANTS:
+        return name
+    key = {key.lower(): key for key in VARIANTS}.get(name.lower())
+    if key is None:
+        resolve_variant(name)  # raises the ValidationError listing the names
+    return key
+
+
+_NOT_APPLICABLE = ("-  no certified bound: the bound of STARC Thm. 1 needs a canonicalization "
+                   "that differs from the reward by potential shaping, which DARD's does "
+                   "not; for MinimalPotential variants starc does not compute it "
+                   "(starc.regret_bound has no minimal-norm option)")
+_VACUOUS = ("1  a vacuous bound: U(R1) * distance >= 1, and the normalised regret is at most "
+            "1 anyway, so the distance is too large to certify anything")
+
+
+def _write_example(folder: str) -> int:
+    from ._io import check_output_folder
+    from ._reward_files import write_reward_csv
+    from .demo import demo_environment
+    from .envs import save_mdp
+
+    folder = check_output_folder(folder, "--example")
+    mdp, rewards, _ = demo_environment()
+    paths = {"mdp": os.path.join(folder, "mdp.npz"),
+             "true": os.path.join(folder, "true_reward.csv"),
+             "proxy": os.path.join(folder, "proxy_reward.csv")}
+    save_mdp(paths["mdp"], mdp)
+    write_reward_csv(paths["true"], rewards["true"])
+    write_reward_csv(paths["proxy"], rewards["misspecified"])
+    print(f"wrote {paths['mdp']} (a {mdp.n_states}-state grid world, {mdp.n_actions} "
+          f"actions, gamma {mdp.gamma}),")
+    print(f"      {paths['true']} and {paths['proxy']} (rewards, one CSV row per (s, a, s'))")
+    print("compare them with:")
+    print(f"  starc compare {paths['true']} {paths['proxy']} --mdp {paths['mdp']}")
+    return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -103,24 +137,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from .distances import resolve_variant, starc_distance
     from .envs import load_mdp
+    from .exceptions import ValidationError
     from .regret import regret, regret_bound, worst_case_regret
 
+    if args.example is not None:
+        if args.r1 is not None or args.mdp is not None:
+            raise ValidationError("--example DIR only writes example inputs; run compare "
+                                  "on them afterwards (the command is printed)")
+        return _write_example(args.example)
+    if args.r1 is None or args.r2 is None or args.mdp is None:
+        raise ValidationError("compare needs two reward files and --mdp FILE (or "
+                              "--example DIR to write example inputs)")
+    variants = [_variant_name(name) for name in (args.variants or DEFAULT_VARIANTS)]
     mdp = load_mdp(args.mdp)
     r1 = _load_reward(args.r1, mdp)
     r2 = _load_reward(args.r2, mdp)
-    for name, r in (("R1", r1), ("R2", r2)):
-        if r.ndim != 3:
-            from .exceptions import ValidationError
-
-            raise ValidationError(f"{name} must be one reward (S, A, S), got shape {r.shape}")
-    variants = list(args.variants or DEFAULT_VARIANTS)
     rows = []
     for name in variants:
         v = resolve_variant(name)
         d = starc_distance(r1, r2, mdp, variant=name)
-        row = {"variant": name, "distance": d}
-        if v.canonicalization != "dard" and v.normalization is not None \
-                and v.canonicalization in ("val", "minimal_l2", "minimal"):
+        row = {"variant": name, "distance": d, "certified_regret_bound": None}
+        if v.canonicalization != "dard" and "minimal_norm" not in v.kwargs():
             row["certified_regret_bound"] = regret_bound(r1, d, mdp, **v.kwargs())
         rows.append(row)
     summary = {"regret": regret(r1, r2, mdp), "worst_case_regret": worst_case_regret(r1, r2, mdp)}
@@ -129,13 +166,22 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         return 0
     print(f"MDP {args.mdp}: {mdp.n_states} states, {mdp.n_actions} actions, gamma {mdp.gamma}")
     print(f"{'variant':<24}{'distance':>12}{'regret bound':>16}")
+    notes = []
     for row in rows:
-        bound = row.get("certified_regret_bound")
+        bound = row["certified_regret_bound"]
         bound_s = f"{bound:>16.6f}" if bound is not None else f"{'-':>16}"
+        if bound is None and _NOT_APPLICABLE not in notes:
+            notes.append(_NOT_APPLICABLE)
+        if bound is not None and bound >= 1.0 and _VACUOUS not in notes:
+            notes.append(_VACUOUS)
         print(f"{row['variant']:<24}{row['distance']:>12.6f}{bound_s}")
     print(f"regret of optimising R2 (exact, pessimistic ties): {summary['regret']:.6f}")
     print(f"worst-case regret (exact, parametric):             "
           f"{summary['worst_case_regret']:.6f}")
+    if notes:
+        print("regret bound:")
+        for note in notes:
+            print(f"  {note}")
     return 0
 
 
@@ -212,12 +258,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("compare", help="distances, regret and bound between two saved rewards")
-    p.add_argument("r1", help="true reward, .npy of shape (S, A, S), (S, A) or (S,)")
-    p.add_argument("r2", help="proxy reward, same forms")
-    p.add_argument("--mdp", required=True, help="MDP saved by starc.save_mdp (.npz)")
+    p = sub.add_parser(
+        "compare", help="distances, regret and bound between two saved rewards",
+        description="Distances, exact regret, worst-case regret and certified regret bound "
+                    "between a true and a proxy reward on a saved MDP. Start with "
+                    "'starc compare --example DIR', which writes an MDP and two rewards "
+                    "and prints the command that compares them.",
+        epilog="A reward file is .npy (shape (S, A, S), (S, A) or (S,)), .npz (that array "
+               "under the key 'reward', or its only array) or .csv: a header "
+               "'state,action,next_state,reward' and one row per (s, a, s') -- all S*A*S of "
+               "them, each once, indices from 0. In the table, a bound '-' means none "
+               "applies (DARD) or is not computed (MinimalPotential), a bound of 1 is vacuous (regret is at most 1 anyway).")
+    p.add_argument("r1", nargs="?", help="true reward: .npy, .npz or .csv (see below)")
+    p.add_argument("r2", nargs="?", help="proxy reward, same formats")
+    p.add_argument("--mdp", help="MDP saved by starc.save_mdp (.npz)")
+    p.add_argument("--example", metavar="DIR",
+                   help="write example inputs into DIR (created if missing): mdp.npz, "
+                        "true_reward.csv, proxy_reward.csv; prints the compare command")
     p.add_argument("--variants", nargs="+", metavar="NAME",
-                   help=f"paper variant names (default: {' '.join(DEFAULT_VARIANTS)})")
+                   help="paper variant names, case-insensitive (default: "
+                        f"{' '.join(DEFAULT_VARIANTS)})")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_compare)
 
