@@ -4,6 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+# local extensions (docs/_ext): starc_autodoc documents the module-level constants
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ext"))
 
 import starc  # noqa: E402
 
@@ -22,6 +24,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "starc_autodoc",
 ]
 
 autosummary_generate = True

@@ -50,6 +50,7 @@ def built(tmp_path_factory):
         'os.path.abspath("..")', repr(str(DOCS.parent)))
     (src / "conf.py").write_text(conf)
     shutil.copytree(DOCS / "_static", src / "_static")
+    shutil.copytree(DOCS / "_ext", src / "_ext")
     (src / "_templates").mkdir()
     (src / "index.rst").write_text(PAGE)
     app = sphinx.Sphinx(str(src), str(src), str(out), str(out / ".doctrees"), "html",
