@@ -7,7 +7,7 @@ sys.path.insert(0, os.path.abspath(".."))
 # local extensions (docs/_ext): starc_autodoc documents the module-level constants
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ext"))
 
-import starc  # noqa: E402
+import starc
 
 project = "starc"
 author = "starc developers"

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
-
 from test_docs_api import documented_names
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 sys.path.insert(0, str(DOCS / "_ext"))
 
 pytest.importorskip("sphinx")
-from starc_autodoc import MAX_VALUE_CHARS, constant_comment, long_value  # noqa: E402
+from starc_autodoc import MAX_VALUE_CHARS, constant_comment, long_value
 
 
 def documented_constants() -> list[tuple[str, str, object]]:

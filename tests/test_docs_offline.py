@@ -97,7 +97,8 @@ def test_mathjax_loaded_from_static(built):
 def test_long_display_math_scrolls(built):
     html = (built / "index.html").read_text()
     assert "_static/starc.css" in html
-    css = re.sub(r"/\*.*?\*/", "", (built / "_static" / "starc.css").read_text(), flags=re.S)
+    css = (built / "_static" / "starc.css").read_text()
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
     rules = re.findall(r"([^{}]+)\{([^}]*)\}", css)
     scrolling = {sel.strip() for block, body in rules for sel in block.split(",")
                  if "overflow-x: auto" in body}
