@@ -28,9 +28,10 @@ Subcommands
 Every subcommand is a function ``_cmd_NAME(args) -> int``; :func:`main` parses
 ``argv`` and returns the exit status, so tests call ``main([...])`` in-process. Errors
 from bad input print one line to stderr and return a non-zero status, never a traceback.
-A command that writes a file (``sweep``, ``demo``, ``figures``) checks its ``--output``
-before computing and writes atomically (:mod:`starc._io`); input files are read header
-first, so an oversized, truncated or pickled file is such a one-line error too.
+A command that writes a file (``sweep``, ``demo``, ``figures``, ``compare --example``)
+checks its output folder before computing and writes atomically (:mod:`starc._io`);
+binary input files are read header first, so an oversized, truncated or pickled file is
+such a one-line error too, and a CSV reward's layout is checked row by row.
 """
 
 from __future__ import annotations
