@@ -78,8 +78,11 @@ def _array_pool(x: np.ndarray) -> list[tuple[str, object]]:
         pool.append(("array of +-1.7e308", np.where(x >= 0, 1.7e308, -1.7e308)))
         top = np.abs(x).max()
         if top > 0:
-            pool.append(("array scaled to max 1.7e308", x * (1.7e308 / top)))
-            pool.append(("array scaled to max 1e-310", x * (1e-310 / top)))
+            with np.errstate(over="ignore", under="ignore"):
+                for label, target in (("1.7e308", 1.7e308), ("1e-310", 1e-310)):
+                    scaled = x / top * target  # divide first: no overflow for tiny top
+                    if np.all(np.isfinite(scaled)):
+                        pool.append((f"array scaled to max {label}", scaled))
         pool.append(("array of subnormals", np.sign(x) * 5e-324))
         pool.append(("array one entry 1e308", np.where(np.arange(x.size).reshape(x.shape) == 0,
                                                        1e308, x)))
