@@ -8,6 +8,7 @@ sys.path.insert(0, os.path.abspath(".."))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ext"))
 
 import starc
+from starc_gallery import write_gallery
 
 project = "starc"
 author = "starc developers"
@@ -45,6 +46,8 @@ html_static_path = ["_static"]
 html_title = "starc"
 # long display equations scroll sideways instead of being clipped
 html_css_files = ["starc.css"]
+# the gallery is one page of figures: no empty left sidebar
+html_sidebars = {"gallery/index": []}
 html_theme_options = {
     "navigation_depth": 2,
     "show_toc_level": 2,
@@ -54,8 +57,9 @@ html_theme_options = {
 # -- Gallery: run every paper_figures/ script in --quick mode during the build ------------
 #
 # The figures are generated, never committed: docs/gallery/figures/ and
-# docs/gallery/index.rst are written here (both gitignored). Set STARC_DOCS_FIGURES=0 to
-# skip the scripts (pages that show a figure then warn about the missing image).
+# docs/gallery/index.rst are written here (both gitignored); the entries' titles and
+# captions come from the scripts' docstrings (docs/_ext/starc_gallery.py). Set
+# STARC_DOCS_FIGURES=0 to skip the scripts (pages that show a figure then warn about the missing image).
 
 
 def _build_gallery() -> None:
@@ -79,17 +83,16 @@ def _build_gallery() -> None:
             for script, proc in pool.map(run, scripts):
                 if proc.returncode != 0:
                     failures.append(f"{script.name}: {proc.stderr.strip()[-2000:]}")
+        # the landing page shows ``starc demo``'s figure
+        demo = subprocess.run([sys.executable, "-m", "starc", "demo", "--output",
+                               str(out / "starc_demo.png")], capture_output=True, text=True,
+                              timeout=900, env={**os.environ, "MPLBACKEND": "Agg"})
+        if demo.returncode != 0:
+            failures.append(f"starc demo: {demo.stderr.strip()[-2000:]}")
     if failures:
         raise RuntimeError("paper_figures scripts failed during the docs build:\n"
                            + "\n".join(failures))
-    lines = ["Gallery", "=======", "",
-             "Every figure of ``paper_figures/``, regenerated in ``--quick`` mode (small sizes)",
-             "by each documentation build. Run a script without ``--quick`` for the full",
-             "figure, e.g. ``python paper_figures/regret_vs_distance.py``.", ""]
-    for png in sorted(out.glob("*.png")):
-        lines += [png.stem.replace("_", " "), "-" * len(png.stem), "",
-                  f".. image:: figures/{png.name}", "   :width: 85%", ""]
-    (docs / "gallery" / "index.rst").write_text("\n".join(lines) + "\n")
+    write_gallery(scripts, out, docs / "gallery" / "index.rst")
 
 
 _build_gallery()

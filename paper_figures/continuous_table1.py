@@ -37,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _figures import atomic_write, figure_parser, save_figure  # noqa: E402
+from _figures import QUICK_DPI, atomic_write, figure_parser, save_figure  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -208,7 +208,7 @@ def main(argv=None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     png_path = save_figure(plot(rows), args.output, "continuous_table1.png",
-                           dpi=80 if args.quick else 150)
+                           dpi=QUICK_DPI if args.quick else 150)
 
     header = f"{'reward':<18}" + "".join(f"{m:>24}" for m in METHODS[:3]) + f"{'VAL indep.':>18}"
     print(header)

@@ -9,26 +9,35 @@ A block may carry a ``:class:`` option (it only styles the HTML):
     uses, skipped otherwise (the page's expected output is then not checked).
 
 Pages in :data:`SHOWS_OUTPUT` also show what their code prints: each python block followed
-directly by a ``.. code-block:: text`` block must print exactly that text.
+directly by a ``.. code-block:: text`` block must print exactly that text, and each
+``.. code-block:: console`` block's ``$ starc ...`` commands must print the lines after
+them. Every code block of the documentation keeps its lines within 88 characters (program
+output excepted).
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+import shlex
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-TUTORIALS = Path(__file__).resolve().parent.parent / "docs" / "tutorials"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+TUTORIALS = DOCS / "tutorials"
 #: Tutorials whose code needs no cluster, download or long run, and a word their output has.
 RUNNABLE = {"compare_learned_reward.rst": "distance", "llm_reward_models.rst": "distance",
             "compare_reward_models.rst": "distance"}
 #: Optional packages a runnable tutorial needs (it is skipped where they are missing).
 REQUIRES = {"llm_reward_models.rst": ("torch", "transformers", "tokenizers")}
-#: Tutorials that show what their code prints.
-SHOWS_OUTPUT = ["compare_reward_models.rst"]
+#: Pages (under docs/) that show what their code prints, and how many outputs they show.
+SHOWS_OUTPUT = {"tutorials/compare_reward_models.rst": 3,
+                "tutorials/compare_learned_reward.rst": 3, "index.rst": 1}
 
 
 def literal_blocks(text: str) -> list[tuple[str, str, set[str]]]:
@@ -70,13 +79,38 @@ def bandit_has(code: str) -> bool:
     return all(hasattr(bandit, name) for name in re.findall(r"\bbandit\.(\w+)", code))
 
 
-@pytest.mark.parametrize("page", SHOWS_OUTPUT)
+def console_commands(body: str) -> list[tuple[str, str]]:
+    """``(command, output)`` pairs of a console block: ``$ `` lines and the lines after."""
+    pairs: list[tuple[str, list[str]]] = []
+    for line in body.splitlines():
+        if line.startswith("$ "):
+            pairs.append((line[2:], []))
+        elif pairs:
+            pairs[-1][1].append(line.rstrip())
+    return [(command, "\n".join(out)) for command, out in pairs]
+
+
+@pytest.mark.parametrize("page", sorted(SHOWS_OUTPUT))
 def test_tutorial_shows_what_its_code_prints(page, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)   # files the tutorial writes land here
-    blocks = literal_blocks((TUTORIALS / page).read_text())
+    blocks = literal_blocks((DOCS / page).read_text())
     namespace: dict = {}
     checked = 0
     for k, (lang, body, classes) in enumerate(blocks):
+        if lang == "console" and "not-run" not in classes:
+            for command, shown in console_commands(body):
+                argv = shlex.split(command)
+                assert argv[0] == "starc", f"{page}: only starc commands are run: {command}"
+                proc = subprocess.run([sys.executable, "-m", "starc", *argv[1:]],
+                                      capture_output=True, text=True, cwd=tmp_path,
+                                      env={"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg",
+                                           "PATH": "/usr/bin:/bin"}, timeout=600)
+                assert proc.returncode == 0, f"{page}: {command}\n{proc.stderr}"
+                printed = "\n".join(line.rstrip() for line in proc.stdout.splitlines())
+                assert printed.strip("\n") == shown.strip("\n"), \
+                    f"{page}: {command} prints\n{printed}"
+                checked += 1
+            continue
         if lang != "python" or "not-run" in classes:
             continue
         exec(compile(body, page, "exec"), namespace)  # noqa: S102 - our own docs
@@ -87,7 +121,7 @@ def test_tutorial_shows_what_its_code_prints(page, capsys, monkeypatch, tmp_path
             checked += 1
         else:
             assert printed == "", f"{page}: block {k} prints output the page does not show"
-    assert checked >= 3
+    assert checked >= SHOWS_OUTPUT[page]
 
 
 @pytest.mark.parametrize("page", sorted(RUNNABLE))
@@ -119,3 +153,42 @@ def test_block_options_are_parsed():
             ".. code-block:: python\n   :class: not-run\n\n   z = 3\n")
     assert python_blocks(text) == [("x = 1\nprint(x)", {"requires-starc-bandit"}),
                                    ("y = 2", set()), ("z = 3", {"not-run"})]
+
+
+def test_readme_example_is_the_landing_page_example():
+    """The README's ten lines and their output are those of docs/index.rst (run above)."""
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Ten lines\n\n```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```",
+                     readme, re.S)
+    assert code, "README.md has no '## Ten lines' python block followed by its output"
+    blocks = literal_blocks((DOCS / "index.rst").read_text())
+    python = [k for k, block in enumerate(blocks) if block[0] == "python"]
+    assert len(python) == 1 and blocks[python[0] + 1][0] == "text"
+    assert code.group(1).strip("\n") == blocks[python[0]][1]
+    assert code.group(2).strip("\n") == blocks[python[0] + 1][1]
+
+
+#: Longest line of a code block (what fits the page without scrolling).
+MAX_CODE_LINE = 88
+
+
+def test_code_blocks_fit_the_page():
+    too_long = []
+    for page in sorted(DOCS.rglob("*.rst")):
+        if "generated" in page.parts or "gallery" in page.parts:
+            continue
+        for lang, body, _ in literal_blocks(page.read_text()):
+            if lang == "text":       # what a program prints, shown as it prints it
+                continue
+            for line in body.splitlines():
+                if lang == "console" and not line.startswith("$ "):
+                    continue         # output lines of a console session
+                if len(line) > MAX_CODE_LINE:
+                    too_long.append(f"{page.relative_to(DOCS)}: {line}")
+    assert not too_long, "code lines over 88 characters:\n" + "\n".join(too_long)
+
+
+def test_console_commands_are_parsed():
+    body = "$ starc compare --example ex\nwrote ex\n  more\n$ starc demo\nok"
+    assert console_commands(body) == [("starc compare --example ex", "wrote ex\n  more"),
+                                      ("starc demo", "ok")]
