@@ -24,8 +24,9 @@ def test_there_are_figure_scripts():
 def test_every_figure_script_has_a_title_and_a_caption(script):
     title, caption = starc_gallery.script_title_caption(script)
     assert 10 <= len(title) <= 100, title
-    assert title[0].isupper()
+    assert title[0].isupper() and not title.endswith(".")
     assert len(caption.split()) >= 10, caption
+    assert caption.endswith((".", ")")), caption
 
 
 def test_missing_docstring_or_caption_is_refused(tmp_path):
@@ -37,6 +38,14 @@ def test_missing_docstring_or_caption_is_refused(tmp_path):
     title_only.write_text('"""A title only."""\n')
     with pytest.raises(ValueError, match="no caption"):
         starc_gallery.script_title_caption(title_only)
+
+
+def test_title_and_caption_are_the_docstring_s(tmp_path):
+    script = tmp_path / "fig.py"
+    script.write_text('"""Regret against distance.\n\nOne point per pair,\nwith the bound:\n\n'
+                      '* a list\n"""\nx = 1\n')
+    assert starc_gallery.script_title_caption(script) == (
+        "Regret against distance", "One point per pair, with the bound.")
 
 
 def test_gallery_page_has_titles_captions_and_alt_text(tmp_path):

@@ -65,6 +65,23 @@ def literal_blocks(text: str) -> list[tuple[str, str, set[str]]]:
     return blocks
 
 
+def plain_literal_blocks(text: str) -> list[str]:
+    """The dedented body of every literal block introduced by a paragraph ending in ``::``."""
+    lines = text.splitlines()
+    blocks = []
+    for k, line in enumerate(lines):
+        if not line.rstrip().endswith("::") or line.lstrip().startswith(".."):
+            continue
+        indent = len(line) - len(line.lstrip())
+        body, j = [], k + 1
+        while j < len(lines) and (not lines[j].strip()
+                                  or len(lines[j]) - len(lines[j].lstrip()) > indent):
+            body.append(lines[j])
+            j += 1
+        blocks.append(textwrap.dedent("\n".join(body)).strip("\n"))
+    return blocks
+
+
 def python_blocks(text: str) -> list[tuple[str, set[str]]]:
     """``(code, classes)`` of every ``.. code-block:: python`` of a page."""
     return [(body, classes) for lang, body, classes in literal_blocks(text)
@@ -104,7 +121,7 @@ def test_tutorial_shows_what_its_code_prints(page, capsys, monkeypatch, tmp_path
                 proc = subprocess.run([sys.executable, "-m", "starc", *argv[1:]],
                                       capture_output=True, text=True, cwd=tmp_path,
                                       env={"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg",
-                                           "PATH": "/usr/bin:/bin"}, timeout=600)
+                                           "PATH": "/usr/bin:/bin"}, timeout=600, check=False)
                 assert proc.returncode == 0, f"{page}: {command}\n{proc.stderr}"
                 printed = "\n".join(line.rstrip() for line in proc.stdout.splitlines())
                 assert printed.strip("\n") == shown.strip("\n"), \
@@ -159,7 +176,7 @@ def test_readme_example_is_the_landing_page_example():
     """The README's ten lines and their output are those of docs/index.rst (run above)."""
     readme = (ROOT / "README.md").read_text()
     code = re.search(r"## Ten lines\n\n```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```",
-                     readme, re.S)
+                     readme, re.DOTALL)
     assert code, "README.md has no '## Ten lines' python block followed by its output"
     blocks = literal_blocks((DOCS / "index.rst").read_text())
     python = [k for k, block in enumerate(blocks) if block[0] == "python"]
@@ -177,7 +194,10 @@ def test_code_blocks_fit_the_page():
     for page in sorted(DOCS.rglob("*.rst")):
         if "generated" in page.parts or "gallery" in page.parts:
             continue
-        for lang, body, _ in literal_blocks(page.read_text()):
+        text = page.read_text()
+        blocks = literal_blocks(text) + [("literal", body, set())
+                                         for body in plain_literal_blocks(text)]
+        for lang, body, _ in blocks:
             if lang == "text":       # what a program prints, shown as it prints it
                 continue
             for line in body.splitlines():
@@ -186,6 +206,11 @@ def test_code_blocks_fit_the_page():
                 if len(line) > MAX_CODE_LINE:
                     too_long.append(f"{page.relative_to(DOCS)}: {line}")
     assert not too_long, "code lines over 88 characters:\n" + "\n".join(too_long)
+
+
+def test_plain_literal_blocks_are_parsed():
+    text = "Run it::\n\n    starc demo\n\n    starc sweep\n\nText.\n\n.. math::\n\n   x\n"
+    assert plain_literal_blocks(text) == ["starc demo\n\nstarc sweep"]
 
 
 def test_console_commands_are_parsed():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-__all__ = ["script_title_caption", "gallery_rst", "write_gallery"]
+__all__ = ["gallery_rst", "script_title_caption", "write_gallery"]
 
 INTRO = [
     "Gallery",
@@ -24,8 +24,9 @@ INTRO = [
 
 
 def script_title_caption(script: Path) -> tuple[str, str]:
-    """``(title, caption)`` of a figure script: the first line of its module docstring and
-    the paragraph after it (lines joined by spaces).
+    """``(title, caption)`` of a figure script: the first line of its module docstring
+    (without a final full stop) and the paragraph after it (lines joined by spaces; a
+    colon that introduced a list becomes a full stop).
 
     Raises ``ValueError`` when the docstring is missing or has no caption paragraph.
     """
@@ -40,6 +41,10 @@ def script_title_caption(script: Path) -> tuple[str, str]:
     if len(paragraphs) < 2:
         raise ValueError(f"{script}: the docstring has no caption paragraph after its title")
     caption = " ".join(line.strip() for line in paragraphs[1].splitlines())
+    # a title is no sentence; a caption that introduces a list (cut off here) ends it
+    title = title.rstrip(".")
+    if caption.endswith(":"):
+        caption = caption[:-1] + "."
     return title, caption
 
 
