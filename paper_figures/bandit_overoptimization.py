@@ -1,7 +1,6 @@
-"""Which reward-model metric predicts over-optimisation damage?
+"""Which reward-model metric predicts over-optimisation damage? Per-prompt rank metrics do best; pooled Pearson is fooled by per-prompt offsets.
 
-Per-prompt rank metrics do best; pooled Pearson is fooled by per-prompt offsets. A
-synthetic gold/proxy study on prompts x responses (the contextual bandit of
+A synthetic gold/proxy study on prompts x responses (the contextual bandit of
 :mod:`starc.bandit`), in the spirit of Figure 1 of the STARC paper (Skalse et al., ICLR
 2024), which correlates distances with the regret they should predict. A gold reward
 ``G(x, y) ~ N(0, 1)`` scores ``m`` responses to each of ``n`` prompts; proxies of four

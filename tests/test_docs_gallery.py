@@ -46,6 +46,9 @@ def test_title_and_caption_are_the_docstring_s(tmp_path):
                       '* a list\n"""\nx = 1\n')
     assert starc_gallery.script_title_caption(script) == (
         "Regret against distance", "One point per pair, with the bound.")
+    script.write_text('"""Which metric wins? Rank metrics do.\n\nA study of\nproxies.\n"""\n')
+    assert starc_gallery.script_title_caption(script) == (
+        "Which metric wins?", "Rank metrics do. A study of proxies.")
 
 
 def test_gallery_page_has_titles_captions_and_alt_text(tmp_path):

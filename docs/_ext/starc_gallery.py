@@ -8,6 +8,7 @@ from the scripts and the figures they drew; :func:`write_gallery` writes it atom
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 __all__ = ["gallery_rst", "script_title_caption", "write_gallery"]
@@ -26,7 +27,8 @@ INTRO = [
 def script_title_caption(script: Path) -> tuple[str, str]:
     """``(title, caption)`` of a figure script: the first line of its module docstring
     (without a final full stop) and the paragraph after it (lines joined by spaces; a
-    colon that introduced a list becomes a full stop).
+    colon that introduced a list becomes a full stop). When the first line holds several
+    sentences, the first one is the title and the others open the caption.
 
     Raises ``ValueError`` when the docstring is missing or has no caption paragraph.
     """
@@ -41,6 +43,11 @@ def script_title_caption(script: Path) -> tuple[str, str]:
     if len(paragraphs) < 2:
         raise ValueError(f"{script}: the docstring has no caption paragraph after its title")
     caption = " ".join(line.strip() for line in paragraphs[1].splitlines())
+    # a first line of several sentences (a question and its answer): the first is the
+    # title, the others open the caption
+    sentences = re.split(r"(?<=[.?!])\s+(?=[A-Z])", title, maxsplit=1)
+    if len(sentences) == 2:
+        title, caption = sentences[0], f"{sentences[1]} {caption}"
     # a title is no sentence; a caption that introduces a list (cut off here) ends it
     title = title.rstrip(".")
     if caption.endswith(":"):
