@@ -217,3 +217,15 @@ def test_console_commands_are_parsed():
     body = "$ starc compare --example ex\nwrote ex\n  more\n$ starc demo\nok"
     assert console_commands(body) == [("starc compare --example ex", "wrote ex\n  more"),
                                       ("starc demo", "ok")]
+
+
+def test_prose_has_no_dated_lines():
+    """The pages describe the library, not the day they were written."""
+    dated = re.compile(r"\b(20\d\d-[01]\d-[0-3]\d|today|this session|as of (19|20)\d\d)\b",
+                       re.IGNORECASE)
+    pages = [p for p in DOCS.rglob("*.rst")
+             if "generated" not in p.parts and "gallery" not in p.parts]
+    hits = [f"{page.relative_to(DOCS)}: {line.strip()}"
+            for page in sorted(pages) + [ROOT / "README.md"]
+            for line in page.read_text().splitlines() if dated.search(line)]
+    assert not hits, "dated lines:\n" + "\n".join(hits)
