@@ -38,3 +38,47 @@ def run_quick(script: Path, output: Path, capsys, max_seconds: float | None = No
     assert png.is_file() and png.stat().st_size > 1000, png
     assert str(png) in capsys.readouterr().out
     return png
+
+
+def unlabelled_data_artists(fig) -> list:
+    """The lines and scatter collections with data in ``fig`` that no legend names.
+
+    An artist counts as named when its label does not start with ``_`` and appears among
+    the texts of a legend of its axes or of the figure.
+    """
+    from matplotlib.collections import PathCollection
+
+    legend_texts = {t.get_text() for leg in fig.legends for t in leg.get_texts()}
+    missing = []
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        texts = legend_texts | ({t.get_text() for t in leg.get_texts()} if leg else set())
+        artists = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 0]
+        artists += [c for c in ax.collections
+                    if isinstance(c, PathCollection) and len(c.get_offsets()) > 0]
+        for artist in artists:
+            label = artist.get_label()
+            if label.startswith("_") or label not in texts:
+                missing.append((ax.get_title(), label))
+    return missing
+
+
+def capture_figures(module, monkeypatch, argv) -> list:
+    """Run ``module.main(argv)`` and return the figures it saved.
+
+    Wraps the module's ``save_figure`` / ``write_figure`` (whichever it imported) to record
+    each figure; a closed figure keeps its axes and artists, so it can still be inspected.
+    """
+    figures = []
+    for name in ("save_figure", "write_figure"):
+        original = getattr(module, name, None)
+        if original is None:
+            continue
+
+        def wrapped(fig, *args, _original=original, **kwargs):
+            figures.append(fig)
+            return _original(fig, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapped)
+    assert module.main(argv) == 0
+    return figures
