@@ -82,3 +82,36 @@ def capture_figures(module, monkeypatch, argv) -> list:
         monkeypatch.setattr(module, name, wrapped)
     assert module.main(argv) == 0
     return figures
+
+
+def points_under_legends(fig) -> list:
+    """The data points (of scatter collections and marker lines) that an axes' legend covers.
+
+    Returns ``(axes title, artist label, (x, y))`` for every covered point; the figure is
+    drawn first so the legends have their final place.
+    """
+    import numpy as np
+    from matplotlib.collections import PathCollection
+
+    fig.canvas.draw()
+    covered = []
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        box = legend.get_window_extent()
+        for artist in ax.collections:
+            if not isinstance(artist, PathCollection) or len(artist.get_offsets()) == 0:
+                continue
+            xy = artist.get_offset_transform().transform(np.asarray(artist.get_offsets()))
+            for (x, y), data in zip(xy, np.asarray(artist.get_offsets())):
+                if box.contains(x, y):
+                    covered.append((ax.get_title(), artist.get_label(), tuple(data)))
+        for line in ax.get_lines():
+            if line.get_marker() in (None, "None", "", " ") or len(line.get_xdata()) == 0:
+                continue
+            xy = line.get_transform().transform(line.get_xydata())
+            for (x, y), data in zip(xy, line.get_xydata()):
+                if box.contains(x, y):
+                    covered.append((ax.get_title(), line.get_label(), tuple(data)))
+    return covered
