@@ -23,13 +23,17 @@ def load_script(script: Path):
     return module
 
 
-def run_quick(script: Path, output: Path, capsys, max_seconds: float | None = None) -> Path:
+def run_quick(script: Path, output: Path, capsys, max_seconds: float | None = None,
+              figures: list | None = None) -> Path:
     """Run ``script`` with ``--quick --output output``; check it wrote and printed its PNG.
 
     The PNG is ``output/<script stem>.png``; with ``max_seconds`` the run must also take
-    less than that. Returns the PNG's path.
+    less than that. With ``figures`` (a list), the figures the script saves are appended
+    to it. Returns the PNG's path.
     """
     module = load_script(script)
+    if figures is not None:
+        _record_saved_figures(module, figures)
     start = time.perf_counter()
     assert module.main(["--quick", "--output", str(output)]) == 0
     elapsed = time.perf_counter() - start
@@ -61,6 +65,21 @@ def unlabelled_data_artists(fig) -> list:
             if label.startswith("_") or label not in texts:
                 missing.append((ax.get_title(), label))
     return missing
+
+
+def _record_saved_figures(module, figures: list) -> None:
+    """Wrap ``module``'s ``save_figure`` / ``write_figure`` to append each figure to
+    ``figures`` (a freshly loaded module, so nothing outside it changes)."""
+    for name in ("save_figure", "write_figure"):
+        original = getattr(module, name, None)
+        if original is None:
+            continue
+
+        def wrapped(fig, *args, _original=original, **kwargs):
+            figures.append(fig)
+            return _original(fig, *args, **kwargs)
+
+        setattr(module, name, wrapped)
 
 
 def capture_figures(module, monkeypatch, argv) -> list:
