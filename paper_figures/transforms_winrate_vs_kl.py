@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     for name, style in (("raw proxy", "C3-"), ("LSC proxy", "C0-")):
         ax.plot(kl, curves[name], style, label=f"KL tilt, {name}")
     ax.plot(bon_kl, bon_wr, "C2o--", ms=4, label="best-of-n, proxy")
-    ax.axhline(0.5, color="0.6", lw=0.8)
+    ax.axhline(0.5, color="0.6", lw=0.8, label="base policy (win rate 0.5)")
     ax.set_xlabel(r"KL$(\pi \,\|\, \pi_0)$ (nats)")
     ax.set_ylabel("true win rate against $\\pi_0$")
     ax.set_title("heavy-tailed proxy: LSC resists reward hacking")

@@ -48,15 +48,14 @@ def unlabelled_data_artists(fig) -> list:
     """The lines and scatter collections with data in ``fig`` that no legend names.
 
     An artist counts as named when its label does not start with ``_`` and appears among
-    the texts of a legend of its axes or of the figure.
+    the texts of a legend of the figure or of any of its axes (panels may share one).
     """
     from matplotlib.collections import PathCollection
 
-    legend_texts = {t.get_text() for leg in fig.legends for t in leg.get_texts()}
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    texts = {t.get_text() for leg in legends for t in leg.get_texts()}
     missing = []
     for ax in fig.axes:
-        leg = ax.get_legend()
-        texts = legend_texts | ({t.get_text() for t in leg.get_texts()} if leg else set())
         artists = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 0]
         artists += [c for c in ax.collections
                     if isinstance(c, PathCollection) and len(c.get_offsets()) > 0]
