@@ -9,7 +9,7 @@ from figure_scripts import FIGURES, points_under_legends, run_quick, unlabelled_
 SCRIPTS = sorted(FIGURES.glob("transforms_*.py"))
 #: The scripts whose every line and scatter is named in a legend (the others explain their
 #: line styles in their titles).
-FULLY_LABELLED = {"transforms_reference_quantile",
+FULLY_LABELLED = {"transforms_reference_quantile", "transforms_process_rewards",
                   "transforms_winrate_vs_kl", "transforms_p_all_good"}
 
 
