@@ -12,7 +12,7 @@ def test_quick_figure_labels_every_line_and_zooms_on_the_informative_bound(tmp_p
     module = load_script(FIGURES / "regret_vs_distance.py")
     (fig,) = capture_figures(module, monkeypatch, ["--quick", "--output", str(tmp_path)])
     assert unlabelled_data_artists(fig) == []
-    main_ax, zoom = fig.axes
+    _, zoom = fig.axes
     assert zoom.get_xscale() == "log" and zoom.get_yscale() == "log"
     # the zoom holds only pairs with an informative bound (U d < 1)
     bound_line = next(ln for ln in zoom.get_lines() if ln.get_label().startswith("certified"))
