@@ -10,7 +10,7 @@ Outputs (in ``--output``, default ``paper_figures/output``; never committed):
 
 ``starc_figure1.png``
     (a) One column per canonicalization family, one point per (normalization, metric):
-    the correlation with the *exact* regret; unnormalised variants in grey; EPIC-2-2,
+    the correlation with the *exact* regret; unnormalized variants in grey; EPIC-2-2,
     DARD-2-2 and VAL-2-2 highlighted. (b) The same correlations with regret estimated
     by the authors' Monte-Carlo rollouts, each ratio clipped to ``[0, 1]`` (starc's
     robustification; the authors correlated the ratio as it is), against the exact
@@ -114,12 +114,21 @@ def plot(result, out_dir: str, title: str) -> str:
             if v in HIGHLIGHT:
                 ax.scatter(x + jitter, exact[v], s=90, facecolor="none",
                            edgecolor=HIGHLIGHT[v], linewidth=2, zorder=3)
-                ax.annotate(v, (x + jitter, exact[v]), xytext=(-62 if fam == "VAL" else 8, -3),
-                            textcoords="offset points", fontsize=8, color=HIGHLIGHT[v])
+    # the highlighted variants are named in a legend (a label beside a ring lands on the
+    # points of the neighbouring column)
+    for v, color in HIGHLIGHT.items():
+        if v in exact:
+            ax.scatter([], [], s=90, facecolor="none", edgecolor=color, linewidth=2,
+                       label=f"{v} ({exact[v]:.3f})")
+    ax.scatter([], [], s=14, color="0.7", label="unnormalized")
+    lo_a = min(exact.values())
+    ax.set_ylim(lo_a - 0.3 * (1.0 - lo_a), None)
+    ax.legend(fontsize=8, loc="lower right", ncol=2, title="highlighted (exact correlation)",
+              title_fontsize=8)
     ax.set_xticks(range(len(families)))
     ax.set_xticklabels(families, rotation=20)
     ax.set_ylabel("Pearson correlation with regret (exact)")
-    ax.set_title("(a) one point per (normalization, metric); grey: unnormalised")
+    ax.set_title("(a) one point per (normalization, metric); grey: unnormalized")
     ax.grid(axis="y", alpha=0.3)
     for v in result.variants:
         fam = v.split("-")[0]
@@ -127,15 +136,37 @@ def plot(result, out_dir: str, title: str) -> str:
         bx.scatter(exact[v], mc[v], s=12, color=COLORS[fam] if normalised else "0.7",
                    alpha=0.8)
     paper_text = []
-    for v, paper in PAPER_MC.items():
-        if v in exact:
-            bx.scatter(exact[v], mc[v], s=90, facecolor="none", edgecolor=HIGHLIGHT[v],
-                       linewidth=2)
-            bx.scatter(exact[v], paper, marker="x", s=60, color=HIGHLIGHT[v])
-            paper_text.append(f"{v}: MC {mc[v]:.3f}, paper {paper:.3f} (x)")
+    highlighted = [v for v in PAPER_MC if v in exact]
+    inset = bx.inset_axes([0.06, 0.46, 0.3, 0.32]) if highlighted else None
+    for target in (bx, inset) if inset is not None else (bx,):
+        if target is inset:
+            for v in result.variants:
+                fam = v.split("-")[0]
+                normalised = v.split("-")[1] != "0"
+                inset.scatter(exact[v], mc[v], s=12, alpha=0.8,
+                              color=COLORS[fam] if normalised else "0.7")
+        for v in highlighted:
+            # rings under, the paper's values (black x) on top: neither hides the other
+            target.scatter(exact[v], mc[v], s=90, facecolor="none", edgecolor=HIGHLIGHT[v],
+                           linewidth=1.5, zorder=4)
+            target.scatter(exact[v], PAPER_MC[v], marker="x", s=45, linewidth=1.5,
+                           color="k", zorder=6)
+    for v in highlighted:
+        paper_text.append(f"{v}: MC {mc[v]:.3f}, paper {PAPER_MC[v]:.3f} (x)")
+    if inset is not None:
+        xs = [exact[v] for v in highlighted]
+        ys = [mc[v] for v in highlighted] + [PAPER_MC[v] for v in highlighted]
+        pad = 0.02
+        inset.set_xlim(min(xs) - pad, max(xs) + pad)
+        inset.set_ylim(min(ys) - pad, max(ys) + pad)
+        lim = [min(min(xs), min(ys)) - pad, max(max(xs), max(ys)) + pad]
+        inset.plot(lim, lim, color="k", lw=0.8, ls="--")
+        inset.tick_params(labelsize=6)
+        bx.indicate_inset_zoom(inset, edgecolor="0.4")
     for fam in families:
         bx.scatter([], [], s=12, color=COLORS[fam], label=fam)
-    bx.scatter([], [], s=12, color="0.7", label="unnormalised")
+    bx.scatter([], [], s=12, color="0.7", label="unnormalized")
+    bx.scatter([], [], marker="x", s=45, linewidth=1.5, color="k", label="paper (MC)")
     bx.legend(fontsize=7, loc="lower right", ncol=2)
     lo = min(min(exact.values()), min(mc.values()), 0.0) - 0.02
     bx.plot([lo, 1], [lo, 1], color="k", lw=0.8, ls="--")

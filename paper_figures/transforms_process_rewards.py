@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     args = figure_parser(__doc__, "few traces (for CI)", seed=0).parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
-    n_traces = 50 if args.quick else 1000
+    n_traces = 300 if args.quick else 1000
     n_useful, m_max = 6, 30 if args.quick else 60
     useful = np.clip(np.linspace(0.3, 0.9, n_useful) + 0.05 * rng.standard_normal(
         (n_traces, n_useful)), 0.0, 1.0)
@@ -47,24 +47,27 @@ def main(argv=None) -> int:
         "delta": lambda x, L: delta_process_rewards(x, lengths=L),
         "clip-delta": lambda x, L: clip_delta_process_rewards(x, ETA, lengths=L),
     }
-    fig, (ax_all, ax_zoom) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    # left: the raw returns alone (on their scale the bounded ones would lie flat on 0);
+    # right: the three transforms on their own scale
+    fig, (ax_raw, ax_zoom) = plt.subplots(1, 2, figsize=(10, 4.6), constrained_layout=True)
     for (name, fn), color in zip(variants.items(), ("C3", "C0", "C2", "C1")):
         g0 = np.empty((ms.size, n_traces))
         for i, m in enumerate(ms):
             lengths = np.full(n_traces, n_useful + m)
             g0[i] = returns_to_go(fn(r, lengths), lengths=lengths)[:, 0]
         lo, hi = np.quantile(g0, [0.1, 0.9], axis=1)
-        axes = (ax_all,) if name == "raw" else (ax_all, ax_zoom)
-        for ax in axes:
-            ax.plot(ms, g0.mean(axis=1), color=color, label=name)
-            ax.fill_between(ms, lo, hi, color=color, alpha=0.15, lw=0)
-    for ax in (ax_all, ax_zoom):
-        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax = ax_raw if name == "raw" else ax_zoom
+        ax.plot(ms, g0.mean(axis=1), color=color, label=f"{name}: mean")
+        ax.fill_between(ms, lo, hi, color=color, alpha=0.15, lw=0,
+                        label=f"{name}: 10-90 % of traces")
+    for ax in (ax_raw, ax_zoom):
+        ax.axhline(0.0, color="0.6", lw=0.8, label="$G_0$ = 0")
         ax.set_xlabel("redundant steps appended, $m$")
-        ax.legend(fontsize=8)
-    ax_all.set_ylabel("return $G_0$ of the trace")
-    ax_all.set_title("raw process rewards reward length")
-    ax_zoom.set_title("Clip and Delta: bounded returns (zoom)")
+        ax.set_ylabel("return $G_0$ of the trace")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                  ncol=2 if ax is ax_zoom else 3)
+    ax_raw.set_title("raw process rewards: the return grows with length")
+    ax_zoom.set_title("Clip, Delta, Clip-Delta: bounded returns")
 
     write_figure(fig, args, "transforms_process_rewards")
     return 0

@@ -33,9 +33,9 @@ def main(argv=None) -> int:
     args = figure_parser(__doc__, "few quantiles (for CI)").parse_args(argv)
 
     n_nodes = 16 if args.quick else 40
-    qs = np.linspace(0.05, 0.99, 5 if args.quick else 40)
+    qs = np.linspace(0.05, 0.99, 9 if args.quick else 40)
     kl = np.array([1.0, 4.0])
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True, constrained_layout=True)
     for ax, kind in zip(axes, SCENARIOS):
         truth = aggregation_scenario(kind, n_nodes=n_nodes, q=0.85)
         raw = compare_at_equal_kl(truth.logp0, {"raw": truth.rewards.sum(axis=0)},
@@ -49,11 +49,14 @@ def main(argv=None) -> int:
             ax.plot(qs, values[:, j], color=color, marker="o" if args.quick else None,
                     ms=3, label=f"LSC sum, KL = {k:g}")
             ax.axhline(raw[j], color=color, ls="--", lw=1, label=f"raw sum, KL = {k:g}")
-        ax.axvline(0.85, color="0.6", lw=0.8)
+        ax.axvline(0.85, color="0.6", lw=0.8,
+                   label="q = 0.85, the quantile that defines \"good\"")
         ax.set_title(TITLES[kind])
         ax.set_xlabel("reference quantile $q$ of the aligner")
     axes[0].set_ylabel("true P(all good)")
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    # below the panels: inside, the legend would cover curves
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncol=5)
 
     write_figure(fig, args, "transforms_reference_quantile")
     return 0

@@ -15,8 +15,8 @@ under three rewards:
 
 For each reward against the true one the demo prints the STARC distances (VAL and
 minimal L2), EPIC and DARD, the exact optimal-policy regret, the exact worst-case regret
-and the certified bound, and draws the three optimal policies with a bar chart of the
-distances into a PNG.
+and the certified bound, and draws the three optimal policies (their values on one colour
+scale) with a bar chart of the distances and regrets into a PNG.
 
 The figure goes to ``output`` (``starc demo --output``): its format follows the extension
 (``.png`` is appended when there is none, as matplotlib does); an existing folder, or a
@@ -142,20 +142,36 @@ _ARROWS = {0: (0, -0.35), 1: (0.35, 0), 2: (0, 0.35), 3: (-0.35, 0)}  # up right
 
 
 def plot_demo(mdp, rewards, cells, rows, path) -> str:
-    """Draw the three optimal policies and a bar chart of the distances into ``path``."""
+    """Draw the three optimal policies and a bar chart of distances and regrets into ``path``.
+
+    The three value maps share one colour scale (with its colorbar); the bar chart puts
+    the distances and the regrets in separate groups, writes "0" over every bar that is
+    zero (the shaped reward's, which would otherwise be invisible) and says when the
+    certified bound is vacuous (1: no better than the trivial bound on normalised regret).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize, PowerNorm
 
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
-    for ax, (name, r) in zip(axes[:3], rewards.items()):
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.4), constrained_layout=True,
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
+    maps = {}
+    for name, r in rewards.items():
         values = np.full((_SIZE, _SIZE), np.nan)
         v = optimal_values(r, mdp)
-        pi = optimal_policy(r, mdp)
         for s, (row, col) in enumerate(cells):
             values[row, col] = v[s]
-        ax.imshow(values, cmap="viridis")
+        maps[name] = (values, optimal_policy(r, mdp))
+    lo = min(float(np.nanmin(m)) for m, _ in maps.values())
+    hi = max(float(np.nanmax(m)) for m, _ in maps.values())
+    # one scale for the three maps; a square root keeps the small-valued ones readable
+    norm = (PowerNorm(0.5, vmin=lo, vmax=hi) if lo >= 0.0 and hi > lo
+            else Normalize(vmin=lo, vmax=hi))
+    image = None
+    for ax, (name, (values, pi)) in zip(axes[:3], maps.items()):
+        image = ax.imshow(values, cmap="viridis", norm=norm)
         for s, (row, col) in enumerate(cells):
             if (row, col) == _GOAL:
                 ax.text(col, row, "G", ha="center", va="center", color="white", weight="bold")
@@ -164,19 +180,45 @@ def plot_demo(mdp, rewards, cells, rows, path) -> str:
             ax.arrow(col - dx / 2, row - dy / 2, dx, dy, head_width=0.15, color="white")
         for row, col in _WALLS:
             ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, color="black"))
-        ax.text(_DECOY[1], _DECOY[0] + 0.38, "decoy", ha="center", fontsize=7, color="red")
-        ax.set_title(f"{name}: optimal policy and V*")
+        # the decoy: a red frame, named above the grid (inside, a label lands on an arrow)
+        ax.add_patch(plt.Rectangle((_DECOY[1] - 0.47, _DECOY[0] - 0.47), 0.94, 0.94,
+                                   fill=False, edgecolor="red", lw=2))
+        ax.text(_DECOY[1], -0.55, "decoy", ha="center", va="bottom", fontsize=8,
+                color="red", clip_on=False)
+        ax.set_title(f"{name}: optimal policy and V*", pad=14)
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.colorbar(image, ax=list(axes[:3]), shrink=0.85, pad=0.01,
+                 label="optimal value V*(s) (one scale for the three maps)")
+
     ax = axes[3]
-    metrics = ["VAL-2-2", "minimal_l2-2-2", "EPIC", "DARD", "worst_case_regret"]
-    x = np.arange(len(metrics))
+    groups = [("VAL-2-2", "VAL"), ("minimal_l2-2-2", "min L2"), ("EPIC", "EPIC"),
+              ("DARD", "DARD"), ("regret", "regret"), ("worst_case_regret", "WC regret"),
+              ("bound(VAL-2-2)", "bound (VAL)")]
+    x = np.arange(len(groups))
+    top = max(row[k] for row in rows for k, _ in groups)
     for i, row in enumerate(rows[1:]):
-        ax.bar(x + 0.4 * i - 0.2, [row[m] for m in metrics], width=0.4, label=row["reward"])
-    ax.set_xticks(x, ["VAL", "min L2", "EPIC", "DARD", "WC regret"], fontsize=8)
-    ax.set_title("distance to the true reward")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+        heights = [row[k] for k, _ in groups]
+        bars = ax.bar(x + 0.4 * i - 0.2, heights, width=0.4, color=f"C{i}",
+                      label=row["reward"])
+        ax.bar_label(bars, labels=["0" if h <= 1e-9 * max(top, 1.0) else "" for h in heights],
+                     padding=2, fontsize=9, color=f"C{i}", fontweight="bold")
+    ax.set_xticks(x, [label for _, label in groups], fontsize=8)
+    ax.axvline(3.5, color="0.5", lw=0.8, ls=":")
+    ymax = 1.45 * max(top, 1.0)
+    ax.set_ylim(0.0, ymax)
+    ax.text(1.5, 0.97 * ymax, "distances to 'true'", ha="center", va="top", fontsize=8)
+    ax.text(5.0, 0.97 * ymax, "regrets (normalised to [0, 1])", ha="center", va="top",
+            fontsize=8)
+    vacuous = [row["reward"] for row in rows[1:] if row["bound(VAL-2-2)"] >= 1.0]
+    if vacuous:
+        ax.annotate(f"bound = 1: vacuous for {', '.join(vacuous)}\n"
+                    "(regret is at most 1 anyway)", xy=(6.2, 1.0), xytext=(6.4, 1.18),
+                    ha="right", va="bottom", fontsize=7,
+                    arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 0.8})
+    ax.set_ylabel("value")
+    ax.set_title("distances and regrets against the true reward", pad=14)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.9))
     try:
         return save_figure(fig, path, dpi=110)
     finally:

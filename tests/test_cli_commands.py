@@ -300,3 +300,40 @@ def test_compare_help_documents_the_reward_formats(capsys):
     for needle in (".npy", ".npz", ".csv", "state,action,next_state,reward", "--example",
                    "case-insensitive", "vacuous"):
         assert needle in text, needle
+
+
+def test_demo_figure_shares_one_colour_scale_and_shows_the_zero_bars(tmp_path, monkeypatch):
+    import starc.demo as demo
+
+    figures = []
+    save = demo.save_figure
+
+    def record(fig, *args, **kwargs):
+        figures.append(fig)
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(demo, "save_figure", record)
+    mdp, rewards, cells = demo_environment()
+    rows = demo_table(mdp, rewards)
+    demo.plot_demo(mdp, rewards, cells, rows, str(tmp_path / "demo.png"))
+    (fig,) = figures
+    maps, bars_ax = fig.axes[:3], fig.axes[3]
+    # one colour scale for the three value maps, with a colorbar that names it
+    norms = [ax.images[0].norm for ax in maps]
+    assert all(n is norms[0] for n in norms)
+    assert any("V*" in ax.get_ylabel() for ax in fig.axes[4:])
+    # the decoy's name is above the grid, not on a cell's arrow
+    for ax in maps:
+        (label,) = [t for t in ax.texts if t.get_text() == "decoy"]
+        assert label.get_position()[1] < -0.5
+    # every bar that is zero up to round-off (all of 'shaped') is written as "0"; regrets
+    # are not called distances
+    zero = sum(1 for row in rows[1:] for k in ("VAL-2-2", "minimal_l2-2-2", "EPIC", "DARD",
+                                               "regret", "worst_case_regret", "bound(VAL-2-2)")
+               if abs(row[k]) < 1e-9)
+    assert zero >= 7
+    assert sum(t.get_text() == "0" for t in bars_ax.texts) == zero
+    assert "regret" in bars_ax.get_title()
+    # the bound of 1 for 'misspecified' is called vacuous
+    assert rows[2]["bound(VAL-2-2)"] == 1.0
+    assert any("vacuous" in t.get_text() for t in bars_ax.texts)

@@ -11,7 +11,7 @@ import csv
 
 import pytest
 
-from figure_scripts import FIGURES, load_script
+from figure_scripts import FIGURES, load_script, points_under_legends
 
 SCRIPT = FIGURES / "continuous_table1.py"
 
@@ -20,16 +20,45 @@ ROUNDOFF = 1e-6
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory):
+def run_output(tmp_path_factory):
+    """The table (from the CSV) and the figure of one --quick run."""
     module = load_script(SCRIPT)
+    figures = []
+    save = module.save_figure
+
+    def record(fig, *args, **kwargs):
+        figures.append(fig)
+        return save(fig, *args, **kwargs)
+
+    module.save_figure = record  # a freshly loaded module: nothing outside it changes
     out = tmp_path_factory.mktemp("continuous_table1")
     assert module.main(["--quick", "--output", str(out)]) == 0
     png = out / "continuous_table1.png"
     assert png.is_file() and png.stat().st_size > 1000
     with open(out / "continuous_table1.csv") as f:
         rows = list(csv.DictReader(f))
-    return {(r["reward"], r["method"]): (float(r["estimate"]), float(r["stderr"]))
-            for r in rows}
+    table = {(r["reward"], r["method"]): (float(r["estimate"]), float(r["stderr"]))
+             for r in rows}
+    (fig,) = figures
+    return table, fig
+
+
+@pytest.fixture(scope="module")
+def table(run_output):
+    return run_output[0]
+
+
+def test_figure_writes_0_over_the_zero_bars_and_labels_its_axes(run_output):
+    table, fig = run_output
+    (ax,) = fig.axes
+    assert ax.get_xlabel() and ax.get_ylabel()
+    zero_bars = sum(1 for v, _ in table.values() if abs(v) <= ROUNDOFF)
+    zeros = [t for t in ax.texts if t.get_text() == "0"]
+    assert zero_bars >= 3 and len(zeros) == zero_bars
+    assert points_under_legends(fig) == []
+    fig.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    assert not any(box.overlaps(t.get_window_extent()) for t in zeros)
 
 
 @pytest.mark.parametrize("method", ["EPIC", "DARD", "VAL"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from figure_scripts import FIGURES, run_quick
+from figure_scripts import FIGURES, points_under_legends, run_quick
 
 SCRIPTS = sorted(FIGURES.glob("topology_*.py"))
 
@@ -15,4 +15,7 @@ def test_both_figures_present():
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_quick_run_writes_png(script, tmp_path, capsys):
-    run_quick(script, tmp_path, capsys, max_seconds=20.0)
+    figures = []
+    run_quick(script, tmp_path, capsys, max_seconds=20.0, figures=figures)
+    for fig in figures:
+        assert points_under_legends(fig) == []
