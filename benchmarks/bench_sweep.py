@@ -41,8 +41,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _bench import output_file, write_json  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUTPUT = os.path.join(HERE, "results", "bench_sweep.json")
 
@@ -85,13 +83,10 @@ def numpy_path(preset: str, n_rows: int, n_lp_rows: int) -> dict:
     """Per-row seconds of the public numpy functions on the sweep's first rows."""
     import starc
     from starc.batch import CLOSED_FORM_VARIANTS
-    from starc.sweep import Sweep, _group_rewards, _make_mdp
+    from starc.sweep import Sweep
 
     sw = Sweep.preset(preset)
-    child_ss = np.random.SeedSequence(sw.seed).spawn(sw.n_mdps)[0]
-    rng = np.random.default_rng(child_ss.spawn(2)[0])
-    mdp = _make_mdp(sw, rng)
-    groups = _group_rewards(sw, mdp, rng)
+    mdp, groups, _ = sw.draw(0)
     r1 = groups[0, 0]
     rows = [groups[0, i] for i in range(1, min(n_rows, sw.n_steps) + 1)]
     starc.starc_distance(r1, rows[0], mdp, variant="VAL-2-2")  # warm caches (LU, imports)

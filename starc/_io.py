@@ -70,7 +70,7 @@ from ._validation import check_memory
 from .exceptions import ValidationError
 
 __all__ = ["atomic_write", "check_writable", "check_output_folder", "npz_path", "save_npz", "write_text",
-           "figure_path", "save_figure", "load_arrays", "TRUNCATED"]
+           "figure_path", "save_figure", "load_arrays", "load_npz", "TRUNCATED"]
 
 #: The words every "this file cannot be read" message carries.
 TRUNCATED = "truncated or not an .npz/.npy file"
@@ -434,3 +434,30 @@ def load_arrays(path, what: str = "path") -> np.ndarray | dict[str, np.ndarray]:
     except OSError as err:
         raise ValidationError(f"{label} cannot be read: {err.strerror or err}") from None
     return _read_npz(path, label)
+
+
+def load_npz(path, what: str = "path") -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file, read as :func:`load_arrays` does (never unpickled).
+
+    ``path`` without its ``.npz`` suffix is accepted too, as :func:`numpy.savez` and
+    :func:`save_npz` name the file they write; a plain ``.npy`` file is refused (it has
+    no keys). Every problem raises :class:`~starc.exceptions.ValidationError` naming
+    ``what`` and the path.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from starc._io import load_npz, save_npz
+    >>> path = save_npz(os.path.join(tempfile.mkdtemp(), "x"), {"a": np.arange(3.0)})
+    >>> load_npz(path[:-len(".npz")])["a"]
+    array([0., 1., 2.])
+    """
+    path = _fspath(path, what)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"
+    data = load_arrays(path, what)
+    if not isinstance(data, dict):  # a plain .npy array has no keys
+        raise ValidationError(f"{what} {path!r} holds a single .npy array, not an .npz "
+                              "archive")
+    return data

@@ -12,8 +12,9 @@ Subcommands
     ``(s, a, s')``: :mod:`starc._reward_files`) on an MDP saved by
     :func:`starc.save_mdp`, with the exact regret, the worst-case regret and the
     certified bound. ``starc compare --example DIR`` writes example inputs.
-``starc sweep ...``
-    The experiment runner (:func:`starc.sweep.cli_main`).
+``starc sweep [--preset NAME] [--mc] [--with-lp-variants] [--workers N] [--output FILE]``
+    The experiment runner over :mod:`starc.sweep` (:func:`sweep_main`, which parses
+    its own options).
 ``starc bandit compare FILE --true COL --proxy COL [--prompt COL --response COL]``
     Two reward models' scores in a long table (CSV, Parquet, JSON Lines): STARC and
     Pearson distances, rank correlations, accuracy, regret, worst-case regret and the
@@ -45,7 +46,7 @@ from collections.abc import Sequence
 from . import __version__
 from .exceptions import StarcError
 
-__all__ = ["main"]
+__all__ = ["main", "sweep_main"]
 
 _INFO_PACKAGES = ("numpy", "scipy", "networkx", "numba", "cvxpy", "matplotlib", "tqdm",
                   "quantecon", "torch", "gymnasium", "dask", "distributed")
@@ -186,13 +187,105 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
+def _sweep_parser() -> argparse.ArgumentParser:
+    """The options of ``starc sweep`` (parsed by :func:`sweep_main`)."""
+    from .sweep import PRESETS
+
+    parser = argparse.ArgumentParser(
+        prog="starc sweep",
+        description="Correlation of reward distances with regret over random MDPs "
+                    "(the STARC paper's Figure 1 experiment).")
+    parser.add_argument("--preset", default="starc-paper", choices=sorted(PRESETS),
+                        help="which sweep (default: starc-paper, 49,152 rows)")
+    parser.add_argument("--with-lp-variants", action="store_true",
+                        help="add the MinimalPotential-L1 variants (one LP per reward)")
+    parser.add_argument("--mc", action="store_true",
+                        help="also estimate regret the authors' way (Monte Carlo)")
+    parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes (default 1: this process, numba threads)")
+    parser.add_argument("--chunk-size", type=int, default=None, help="MDPs per chunk")
+    parser.add_argument("--output", default=None,
+                        help="result file: .csv for CSV, anything else .npz "
+                             "(default starc-sweep-PRESET.npz); checked to be writable "
+                             "before the sweep runs, and written atomically")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    return parser
+
+
+def sweep_main(argv: Sequence[str] | None = None) -> int:
+    """``starc sweep``: run a preset sweep, print correlations, write ``.npz`` or CSV.
+
+    Parses its own options (``starc sweep --help``), builds the preset's
+    :class:`starc.sweep.Sweep`, runs it (in ``--workers`` spawned processes when more
+    than one), prints :func:`starc.sweep.summary_table` and writes the result.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after ``sweep`` (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status (0 on success, 1 on an error, 2 on bad arguments). An
+        ``--output`` whose folder does not exist or cannot be written is an error found
+        before the sweep runs, so no computation is lost to it.
+
+    Examples
+    --------
+    >>> from starc.cli import sweep_main
+    >>> sweep_main(["--preset", "no-such-preset"])  # argparse explains on stderr
+    2
+
+    :func:`starc.sweep.cli_main` runs a preset.
+    """
+    from ._io import check_writable, npz_path
+    from ._validation import check_positive_int
+    from .sweep import Sweep, summary_table
+
     try:
-        from .sweep import cli_main
-    except ImportError as err:  # pragma: no cover - the sweep module ships with starc
-        print(f"starc: error: the sweep runner is unavailable: {err}", file=sys.stderr)
+        args = _sweep_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits on bad arguments and --help
+        return int(exc.code or 0)
+    try:
+        regrets = ("exact", "mc") if args.mc else ("exact",)
+        sweep = Sweep.preset(args.preset, with_lp_variants=args.with_lp_variants,
+                             seed=args.seed, regrets=regrets)
+        workers = check_positive_int(args.workers, "--workers")
+        # refuse an unwritable --output now, not after hours of computing
+        out = args.output or f"starc-sweep-{args.preset}.npz"
+        as_csv = str(out).lower().endswith(".csv")
+        out = os.fspath(out) if as_csv else npz_path(out, "--output")
+        check_writable(out, "--output")
+        print(f"starc sweep: preset {args.preset}, {sweep.n_rows:,} rows, "
+              f"{len(sweep.variants)} variants, regrets {list(sweep.regrets)}, "
+              f"seed {sweep.seed}, workers {workers}", flush=True)
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                result = sweep.run(executor=pool, chunk_size=args.chunk_size,
+                                   progress=args.progress)
+        else:
+            result = sweep.run(chunk_size=args.chunk_size, progress=args.progress)
+        print(f"done in {result.elapsed:.1f} s\n")
+        print(summary_table(result))
+        if as_csv:
+            result.to_csv(out)
+        else:
+            result.save(out)
+        print(f"\nwrote {out}")
+        return 0
+    except (StarcError, OSError) as err:
+        print(f"starc sweep: error: {err}", file=sys.stderr)
         return 1
-    return int(cli_main(list(args.sweep_args)))
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    return sweep_main(list(args.sweep_args))
 
 
 def _figures_dir():

@@ -205,6 +205,8 @@ def build_cases() -> dict[str, Case]:
     pols = np.zeros((2, S), dtype=np.int64)
     add(batch.mc_policy_returns, br1, mdps, pols, horizon=8, n_repeats=2, seed=0)
     add(batch.mc_regrets, br1, br2, mdps, horizon=8, n_repeats=2, seed=0)
+    add(batch.compare_groups, np.stack([br1, br2], axis=1)[:, None], mdps, ("VAL-2-2", "EPIC-2-2"),
+        regrets=("exact", "mc"), horizon=8, n_repeats=2, seed=0)
     # --- sweep ----------------------------------------------------------------------------
     add(sweep.Sweep, n_mdps=2, pairs_per_mdp=1, n_steps=2, n_states=3, n_actions=2)
     small = sweep.Sweep(n_mdps=2, pairs_per_mdp=1, n_steps=2, n_states=3, n_actions=2,

@@ -10,6 +10,7 @@ import pytest
 
 import starc
 from starc import cli
+from starc.sweep import cli_main
 
 
 def test_version(capsys):
@@ -61,3 +62,17 @@ def test_python_dash_m(tmp_path):
                           text=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"starc {starc.__version__}"
+
+
+def test_sweep_cli_main_runs_a_preset_and_returns_statuses(tmp_path, capsys):
+    """``starc.sweep.cli_main`` (the parser in ``starc.cli``): 0 and the file on success,
+    2 for bad arguments, 1 for a library error."""
+    out = tmp_path / "quick.csv"
+    assert cli_main(["--preset", "quick", "--seed", "1", "--output", str(out),
+                     "--chunk-size", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "VAL" in text and "EPIC-2-2" in text and out.exists()
+    assert cli_main(["--preset", "nope"]) == 2
+    assert cli_main(["--workers", "0", "--preset", "quick", "--output",
+                     str(tmp_path / "x")]) == 1
+    assert cli.main(["sweep", "--preset", "nope"]) == 2

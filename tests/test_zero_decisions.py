@@ -157,7 +157,7 @@ def test_sweep_equivalent_pairs_with_the_papers_generator(protocol):
     minimal-L2 variant gives distance <= 1e-9 wherever float64 resolves the canonical to
     better than 1e-10, and elsewhere stays within the first-order round-off bound; no
     pair is split into "zero" and "not zero" (that gave distance 1 before)."""
-    from starc.sweep import Sweep, _group_rewards, _make_mdp
+    from starc.sweep import Sweep
 
     variants = tuple(f"{fam}-{n}-{n}" for fam in ("VAL", "MinimalL2")
                      for n in ("1", "2", "inf", "weighted_1", "weighted_2", "weighted_inf"))
@@ -166,10 +166,8 @@ def test_sweep_equivalent_pairs_with_the_papers_generator(protocol):
     res = sweep.run()
     np.testing.assert_array_equal(res["regret"], 0.0)
     row = well_resolved = 0
-    for child in np.random.SeedSequence(sweep.seed).spawn(sweep.n_mdps):
-        rng = np.random.default_rng(child.spawn(2)[0])
-        mdp = _make_mdp(sweep, rng)
-        groups = _group_rewards(sweep, mdp, rng)
+    for m in range(sweep.n_mdps):
+        mdp, groups, _ = sweep.draw(m)
         for group in groups:
             for r in group[1:]:
                 for j, name in enumerate(variants):

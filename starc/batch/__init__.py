@@ -36,6 +36,9 @@ Design
 * :func:`mc_policy_returns` and :func:`mc_regrets` reproduce the authors' Monte-Carlo
   estimator of returns (rollouts of :func:`authors_horizon` steps, one episode per
   start state and action count), to show how its noise lowers correlations.
+* :func:`compare_groups` is the entry of :mod:`starc.sweep`: groups of rewards on each
+  MDP, every group's first reward compared with the others by the distance variants and
+  the exact and Monte-Carlo regrets, returned as columns.
 
 Inputs
 ------
@@ -63,26 +66,6 @@ Examples
 array([0., 0., 0.])
 """
 
-from .core import (BATCH_METHODS, CLOSED_FORM_VARIANTS, LP_VARIANTS, MINIMAL_L2_VARIANTS,
-                   MDPBatch, authors_horizon, canonicalize, expected_rewards,
-                   mc_policy_returns, mc_regrets, norm, optimal_policies, policy_evaluation,
-                   regrets, value_ranges, variant_distances)
-
-__all__ = [
-    "MDPBatch",
-    "CLOSED_FORM_VARIANTS",
-    "LP_VARIANTS",
-    "MINIMAL_L2_VARIANTS",
-    "BATCH_METHODS",
-    "expected_rewards",
-    "policy_evaluation",
-    "canonicalize",
-    "norm",
-    "variant_distances",
-    "optimal_policies",
-    "value_ranges",
-    "regrets",
-    "authors_horizon",
-    "mc_policy_returns",
-    "mc_regrets",
-]
+# starc.batch.core's __all__ is the one list of this package's public names
+from .core import *  # noqa: F401,F403
+from .core import __all__  # noqa: F401

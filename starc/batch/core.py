@@ -18,6 +18,7 @@ import numpy as np
 
 from .._validation import (as_float_array, check_choice, check_gamma, check_policy,
                            check_positive_int, check_seed, check_stochastic)
+from ..canonical import CANONICALIZATIONS
 from ..distances import VARIANTS
 from ..exceptions import ConvergenceError, SolverError, ValidationError
 from ..mdp import TabularMDP
@@ -40,6 +41,9 @@ __all__ = [
     "authors_horizon",
     "mc_policy_returns",
     "mc_regrets",
+    "LP_SOLVERS",
+    "REGRET_KINDS",
+    "compare_groups",
 ]
 
 #: Registry variants whose canonicalization has a closed form (every one but
@@ -56,9 +60,13 @@ _PAPER_NORM_NAMES = ("1", "2", "inf", "weighted_1", "weighted_2", "weighted_inf"
 MINIMAL_L2_VARIANTS: tuple[str, ...] = tuple(
     f"MinimalL2-{nn}-{mn}" for nn in _PAPER_NORM_NAMES + ("0",) for mn in _PAPER_NORM_NAMES)
 
-#: Canonicalizations accepted by :func:`canonicalize`.
-BATCH_METHODS = ("none", "epic", "dard", "val", "val_potential", "minimal_l2",
-                 "minimal_potential")
+#: Canonicalizations accepted by :func:`canonicalize`: those of
+#: :data:`starc.canonical.CANONICALIZATIONS` that have a closed form or a linear program
+#: per reward here. ``"minimal"`` (the minimal canonicalization for any norm) is left out:
+#: it is a convex program per reward, solved by cvxpy in :func:`starc.canonicalize`, and
+#: its :math:`L_2` case is ``"minimal_l2"``. ``"minimal_potential"`` takes the :math:`L_2`
+#: (closed form) and :math:`L_1` (one LP per reward) norms only.
+BATCH_METHODS = tuple(m for m in CANONICALIZATIONS if m != "minimal")
 
 _FAMILY = {name: i for i, name in enumerate(K.FAMILIES)}
 _LP_FAMILY = len(K.FAMILIES)  # minimal_potential with the L1 norm (linear programs)
@@ -1235,7 +1243,200 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
     # only the optimal / pessimal actions are used: ties="first" skips the tie masks'
     # doubt check (a refusal about exact regrets this function does not report)
+    # each estimate is a ratio of returns of one reward, unchanged by rescaling the reward
+    # by a power of two: huge or tiny rewards run at unit scale (finite rollouts)
+    R, _ = _rescaled_groups(R)
     _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=2)
     out = run_mc_regrets(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
                          _stream_seeds(ss, R.shape[0]))
     return out.reshape(shape + (2,))
+
+
+# ----------------------------------------------------------------------------- reward groups
+
+#: Regret kinds of :func:`compare_groups`: ``"exact"``, the optimal-policy regret of
+#: :func:`regrets` (both directions), and ``"mc"``, the STARC authors' Monte-Carlo
+#: estimate of it (:func:`mc_regrets`).
+REGRET_KINDS = ("exact", "mc")
+
+
+def _group_seeds(seed, n_mdps: int, horizon, n_repeats, batch: MDPBatch):
+    """The Monte-Carlo setup of :func:`compare_groups` and one ``SeedSequence`` per MDP."""
+    per_mdp = (isinstance(seed, Sequence) and not isinstance(seed, (str, bytes))) \
+        or (isinstance(seed, np.ndarray) and seed.ndim == 1)
+    if per_mdp:
+        seqs = list(seed)
+        if len(seqs) != n_mdps or not all(isinstance(s, np.random.SeedSequence)
+                                          for s in seqs):
+            raise ValidationError(
+                f"seed must be an int, None, a numpy Generator or SeedSequence, or a "
+                f"sequence of {n_mdps} numpy.random.SeedSequence (one per MDP); got a "
+                f"sequence of {len(seqs)} {sorted({type(s).__name__ for s in seqs})}")
+        hz, n_rep, _, prob, alias = _mc_setup(batch, horizon, n_repeats, seqs[0])
+    else:
+        hz, n_rep, ss, prob, alias = _mc_setup(batch, horizon, n_repeats, seed)
+        seqs = ss.spawn(n_mdps)
+    return hz, n_rep, prob, alias, seqs
+
+
+def compare_groups(rewards, mdps, variants=None, *, regrets=("exact",),
+                   ties: str = "pessimistic", lp_solver: str = "simplex", horizon=None,
+                   n_repeats=None, seed=None) -> dict[str, np.ndarray]:
+    r"""Distances and regrets of reward groups: each group's first reward against the rest.
+
+    On MDP :math:`b`, group :math:`p` holds rewards :math:`R_0, R_1, \dots, R_{K-1}`
+    (``rewards[b, p, k]``); its first reward :math:`R_0` is compared with every other
+    :math:`R_k`, under every variant :math:`v = (c, n, m)` of ``variants``,
+
+    .. math::
+
+        d_v(R_0, R_k) = m\big(c(R_0)/n(c(R_0)),\; c(R_k)/n(c(R_k))\big),
+
+    (:func:`starc.starc_distance`; each canonical computed once per reward) and, in both
+    directions, by the normalised regret of an optimal policy of one reward under the other,
+
+    .. math::
+
+        \operatorname{Reg}(R_0, R_k) = \frac{\max_\pi J_0(\pi) - J_0(\pi^*_k)}
+                                            {\max_\pi J_0(\pi) - \min_\pi J_0(\pi)},
+
+    exactly (:func:`starc.regret`) or by the authors' Monte-Carlo estimate
+    (:func:`mc_regrets`). This is the engine of :mod:`starc.sweep`: one call per chunk of
+    MDPs, every MDP's numbers computed with the same floating-point operations whatever
+    else is in the call.
+
+    Parameters
+    ----------
+    rewards : array_like of shape (B, P, K, S, A, S)
+        ``P`` groups of ``K >= 2`` rewards on each of the ``B`` MDPs; ``rewards[b, p, 0]``
+        is the reference of group ``p``.
+    mdps : MDPBatch, sequence of TabularMDP, or TabularMDP
+        The ``B`` MDPs.
+    variants : sequence of str, optional
+        Names from :data:`starc.VARIANTS` or :data:`MINIMAL_L2_VARIANTS`; default
+        :data:`CLOSED_FORM_VARIANTS`. Variants of :data:`LP_VARIANTS` solve one linear
+        program per reward.
+    regrets : sequence of {"exact", "mc"}, default ("exact",)
+        Which regrets (:data:`REGRET_KINDS`); ``()`` for distances only.
+    ties : {"pessimistic", "optimistic", "first"}, default "pessimistic"
+        Which optimal policy of the proxy the exact regret uses when several are
+        (as :func:`starc.regret`).
+    lp_solver : {"simplex", "highs"}, default "simplex"
+        Solver of the MinimalPotential-L1 linear programs (:data:`LP_SOLVERS`; see
+        :func:`canonicalize`).
+    horizon, n_repeats : int, optional
+        Rollout length and episodes per start state of the Monte-Carlo estimate
+        (default :func:`authors_horizon` of each MDP's discount, and ``A``).
+    seed : int, numpy.random.Generator, numpy.random.SeedSequence, None, or sequence of SeedSequence
+        Randomness of the Monte-Carlo estimate. MDP ``b`` has its own ``SeedSequence``:
+        the ``b``-th element of a sequence of ``B`` of them, or else the ``b``-th child of
+        ``SeedSequence(seed)``; group ``p`` of MDP ``b`` rolls out on the ``p``-th child
+        of that (children are spawned as by ``SeedSequence.spawn``: a SeedSequence
+        passed again continues with new ones). Passing per-MDP sequences makes an MDP's
+        estimates independent of which other MDPs share the call.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Row ``[b, p, k - 1]`` of every column is the pair :math:`(R_0, R_k)` of group
+        ``p`` on MDP ``b``:
+
+        ``"distances"`` : float array of shape (B, P, K - 1, V)
+            The distances, in the order of ``variants``.
+        ``"regret1"``, ``"regret2"`` : float arrays of shape (B, P, K - 1), for ``"exact"``
+            :math:`\operatorname{Reg}(R_0, R_k)` (true :math:`R_0`) and
+            :math:`\operatorname{Reg}(R_k, R_0)`, in ``[0, 1]``.
+        ``"trivial1"``, ``"trivial2"`` : bool arrays of shape (B, P, K - 1), with any regret
+            Whether the true reward of each direction (:math:`R_0`, :math:`R_k`) is
+            trivial: every policy equally good, so its regret is 0 by convention.
+        ``"mc_regret_raw1"``, ``"mc_regret_raw2"`` : float arrays of shape (B, P, K - 1), for ``"mc"``
+            The authors' estimates of the same two regrets, as they are (may leave
+            ``[0, 1]``; see :func:`mc_regrets`).
+
+    Raises
+    ------
+    ValidationError
+        For rewards of the wrong shape or with non-finite entries, ``K < 2``, unknown or
+        duplicate variants, unknown regret kinds, ties or solvers, bad Monte-Carlo
+        arguments or seeds (as :func:`mc_regrets`), or a discount too close to 1 for
+        exact regrets (as :func:`regrets`).
+    ConvergenceError, SolverError
+        As :func:`regrets`.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Sec. 4.1 (the groups are the paper's base pairs
+       and their interpolants) and Def. 3 (the distances).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import starc
+    >>> from starc.batch import compare_groups
+    >>> mdps = [starc.random_mdp(6, 2, seed=i) for i in range(2)]
+    >>> R = np.stack([starc.random_reward(m, seed=4, size=(3, 4)) for m in mdps])
+    >>> out = compare_groups(R, mdps, ["VAL-2-2", "EPIC-2-2"], regrets=("exact", "mc"),
+    ...                      seed=0)
+    >>> out["distances"].shape, out["regret1"].shape, sorted(out)[:3]
+    ((2, 3, 3, 2), (2, 3, 3), ['distances', 'mc_regret_raw1', 'mc_regret_raw2'])
+    >>> d = starc.starc_distance(R[1, 2, 0], R[1, 2, 3], mdps[1], variant="EPIC-2-2")
+    >>> bool(abs(out["distances"][1, 2, 2, 1] - d) < 1e-10)
+    True
+    >>> bool(abs(out["regret2"][1, 2, 2] - starc.regret(R[1, 2, 3], R[1, 2, 0], mdps[1]))
+    ...      < 1e-10)
+    True
+    """
+    from ..regret import TIES
+
+    batch = as_batch(mdps)
+    r = as_float_array(rewards, "rewards")
+    b, n, m = batch.n_mdps, batch.n_states, batch.n_actions
+    if r.ndim != 6 or r.shape[0] != b or r.shape[3:] != (n, m, n):
+        raise ValidationError(
+            f"rewards must have shape (B, P, K, S, A, S) = ({b}, P, K, {n}, {m}, {n}) for "
+            f"this batch of MDPs (P groups of K rewards per MDP), got {r.shape}")
+    p, k = r.shape[1:3]
+    if p == 0 or k < 2:
+        raise ValidationError(f"rewards must hold at least one group (P >= 1) of at least two "
+                              f"rewards (K >= 2) per MDP, got P = {p}, K = {k}")
+    specs = resolve_variants(variants)
+    kinds = (regrets,) if isinstance(regrets, str) else regrets
+    try:
+        kinds = tuple(kinds)
+    except TypeError:
+        raise ValidationError(f"regrets must be a sequence of {REGRET_KINDS}, got "
+                              f"{type(regrets).__name__}") from None
+    for kind in kinds:
+        check_choice(kind, "regrets", REGRET_KINDS)
+    check_choice(ties, "ties", TIES)
+    check_choice(lp_solver, "lp_solver", LP_SOLVERS)
+    mc = None
+    if "mc" in kinds:
+        mc = _group_seeds(seed, b, horizon, n_repeats, batch)
+    R = _writable(r.reshape((b * p, k, n, m, n)))
+    mdp_of = np.repeat(np.arange(b, dtype=np.int64), p)
+    prep = prepare(batch)
+    do_regret = bool(kinds)
+    cols, reg, act, triv = distance_columns(specs, prep, R, mdp_of, do_regret=do_regret,
+                                            ties=_TIES[ties], lp_solver=lp_solver)
+    shape = (b, p, k - 1)
+    out = {"distances": cols.reshape(shape + (len(specs),))}
+    if "exact" in kinds:
+        out["regret1"] = reg[..., 0].reshape(shape)
+        out["regret2"] = reg[..., 1].reshape(shape)
+    if do_regret:
+        out["trivial1"] = np.repeat(triv[:, :1], k - 1, axis=1).reshape(shape)
+        out["trivial2"] = triv[:, 1:].reshape(shape)
+    if mc is not None:
+        from ._mc import mc_regrets as run_mc_regrets
+
+        hz, n_rep, prob, alias, seqs = mc
+        streams = np.concatenate([_stream_seeds(s, p) for s in seqs])
+        # each estimate is a ratio of returns of one reward: rescaling a reward by a power
+        # of two changes no bit of it, and keeps rollouts of huge rewards finite
+        scaled, _ = _rescaled_groups(R)
+        est = run_mc_regrets(prob, alias, prep.gam, prep.mu, mdp_of, scaled, act, hz, n_rep,
+                             streams)
+        out["mc_regret_raw1"] = est[..., 0].reshape(shape)
+        out["mc_regret_raw2"] = est[..., 1].reshape(shape)
+    return out
