@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ._validation import as_float_array
+from ._validation import as_float_array, check_memory, check_real
 from .exceptions import ValidationError
 
 __all__ = ["policy_map", "grouped_bars", "regret_vs_distance"]
@@ -65,6 +65,23 @@ def _new_axes(ax):
     if not isinstance(ax, Axes):
         raise ValidationError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     return ax
+
+
+def _optional_text(value, name: str):
+    """``None`` or a str."""
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{name} must be a str or None, got {type(value).__name__}")
+    return value
+
+
+def _cells(value, name: str) -> list[tuple[int, int]]:
+    """A sequence of grid cells (``None`` is no cells)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise ValidationError(f"{name} must be a sequence of (row, col) pairs, got "
+                              f"{type(value).__name__}")
+    return [_cell(c, f"{name}[{i}]") for i, c in enumerate(value)]
 
 
 def _cell(value, name: str) -> tuple[int, int]:
@@ -122,7 +139,8 @@ def policy_map(values, policy, cells, *, walls=(), goal=None, highlight=None,
     ------
     ValidationError
         For values or a policy of the wrong shape or kind, actions outside ``0..3``,
-        malformed or repeated cells, or an ``ax`` that is not an Axes.
+        malformed or repeated cells, an unknown colour map, a ``norm`` that is not a
+        ``Normalize``, a grid too large for memory, or an ``ax`` that is not an Axes.
 
     References
     ----------
@@ -143,29 +161,42 @@ def policy_map(values, policy, cells, *, walls=(), goal=None, highlight=None,
     >>> plt.close(ax.figure)
     """
     v = as_float_array(values, "values", ndim=1)
-    pi = np.asarray(policy)
+    try:
+        pi = np.asarray(policy)
+    except (TypeError, ValueError) as err:  # ragged nested sequences
+        raise ValidationError(f"policy must be an integer array: {err}") from None
     if pi.shape != v.shape or pi.dtype.kind not in "iu":
         raise ValidationError(f"policy must be an integer array of shape {v.shape} (one "
                               f"action per state), got dtype {pi.dtype} and shape {pi.shape}")
     if pi.size and (pi.min() < 0 or pi.max() >= len(_ARROWS)):
         raise ValidationError("policy holds an action outside 0..3 (up, right, down, left)")
-    if isinstance(cells, (str, bytes)):
-        raise ValidationError("cells must be a sequence of (row, col) pairs")
-    cells = [_cell(c, f"cells[{i}]") for i, c in enumerate(cells)]
+    cells = _cells(cells, "cells")
     if len(cells) != v.shape[0]:
         raise ValidationError(f"cells must give one cell per state: {v.shape[0]} values "
                               f"and {len(cells)} cells")
     if len(set(cells)) != len(cells):
         raise ValidationError("cells lists a cell more than once")
-    walls = [_cell(c, "walls") for c in walls]
+    walls = _cells(walls, "walls")
     goal = None if goal is None else _cell(goal, "goal")
     highlight = None if highlight is None else _cell(highlight, "highlight")
-    ax = _new_axes(ax)
-    import matplotlib.pyplot as plt
+    highlight_label = _optional_text(highlight_label, "highlight_label")
+    title = _optional_text(title, "title")
+    import matplotlib
+    from matplotlib.colors import Normalize
 
+    if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
+        raise ValidationError(f"cmap must name a matplotlib colour map (e.g. 'viridis'), "
+                              f"got {cmap!r}")
+    if norm is not None and not isinstance(norm, Normalize):
+        raise ValidationError(f"norm must be a matplotlib.colors.Normalize or None, got "
+                              f"{type(norm).__name__}")
     occupied = cells + walls + [c for c in (goal, highlight) if c is not None]
     height = 1 + max((r for r, _ in occupied), default=0)
     width = 1 + max((c for _, c in occupied), default=0)
+    check_memory((height, width), "the grid of policy_map")
+    ax = _new_axes(ax)
+    import matplotlib.pyplot as plt
+
     grid = np.full((height, width), np.nan)
     for s, (row, col) in enumerate(cells):
         grid[row, col] = v[s]
@@ -243,7 +274,8 @@ def grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[str], *
     ValidationError
         For no series, a series or error list whose length differs from ``groups``,
         non-finite heights, negative errors, ``zero_rtol < 0``, a width outside (0, 1],
-        or an ``ax`` that is not an Axes.
+        font sizes that are not > 0, hatches or errors for unknown series, or an ``ax``
+        that is not an Axes.
 
     References
     ----------
@@ -261,8 +293,9 @@ def grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[str], *
     """
     if not isinstance(values, Mapping) or not values:
         raise ValidationError("values must be a non-empty mapping of series label to heights")
-    if isinstance(groups, (str, bytes)):
-        raise ValidationError("groups must be a sequence of group labels, not a string")
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, (Sequence, np.ndarray)):
+        raise ValidationError(f"groups must be a sequence of group labels, got "
+                              f"{type(groups).__name__}")
     groups = [str(g) for g in groups]
     heights = {}
     for label, h in values.items():
@@ -271,6 +304,10 @@ def grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[str], *
             raise ValidationError(f"values[{label!r}] has {arr.shape[0]} heights for "
                                   f"{len(groups)} groups")
         heights[label] = arr
+    for name, mapping in (("errors", errors), ("hatches", hatches)):
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise ValidationError(f"{name} must be a mapping of series label to values, "
+                                  f"got {type(mapping).__name__}")
     errs = {}
     for label, e in (errors or {}).items():
         if label not in heights:
@@ -279,11 +316,16 @@ def grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[str], *
         if arr.shape[0] != len(groups) or np.any(arr < 0):
             raise ValidationError(f"errors[{label!r}] must hold {len(groups)} values >= 0")
         errs[label] = arr
-    if not (np.isfinite(zero_rtol) and zero_rtol >= 0):
-        raise ValidationError(f"zero_rtol must be a finite number >= 0, got {zero_rtol!r}")
-    if not (0 < width <= 1):
-        raise ValidationError(f"width must lie in (0, 1], got {width!r}")
+    zero_rtol = check_real(zero_rtol, "zero_rtol", low=0.0)
+    width = check_real(width, "width", low=0.0, high=1.0, low_open=True)
+    label_fontsize = check_real(label_fontsize, "label_fontsize", low=0.0, low_open=True)
+    if tick_fontsize is not None:
+        tick_fontsize = check_real(tick_fontsize, "tick_fontsize", low=0.0, low_open=True)
     hatches = dict(hatches or {})
+    for label, hatch in hatches.items():
+        if label not in heights or not (hatch is None or isinstance(hatch, str)):
+            raise ValidationError(f"hatches must map series labels of values to hatch "
+                                  f"patterns (str), got {label!r}: {hatch!r}")
     ax = _new_axes(ax)
 
     k = len(heights)
@@ -342,8 +384,8 @@ def regret_vs_distance(distance, worst_case_regret, regret=None, bound=None, *,
     Raises
     ------
     ValidationError
-        For arrays that are not 1-D, finite and of one length, a negative distance, or
-        an ``ax`` that is not an Axes.
+        For arrays that are not 1-D, finite and of one length, a negative distance, a
+        ``running_max`` that is not a bool, or an ``ax`` that is not an Axes.
 
     References
     ----------
@@ -362,10 +404,14 @@ def regret_vs_distance(distance, worst_case_regret, regret=None, bound=None, *,
     d = as_float_array(distance, "distance", ndim=1)
     if np.any(d < 0):
         raise ValidationError("distance must be >= 0")
+    if not isinstance(running_max, (bool, np.bool_)):
+        raise ValidationError(f"running_max must be True or False, got {running_max!r}")
+    if not isinstance(xlabel, str):
+        raise ValidationError(f"xlabel must be a str, got {type(xlabel).__name__}")
     named = {"worst_case_regret": worst_case_regret, "regret": regret, "bound": bound}
     arrays = {}
     for name, arr in named.items():
-        if arr is None:
+        if arr is None and name != "worst_case_regret":   # the optional series
             continue
         a = as_float_array(arr, name, ndim=1)
         if a.shape != d.shape:
