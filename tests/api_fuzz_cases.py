@@ -41,7 +41,7 @@ EXCLUDED = {
     "starc.demo.run_demo": "writes a figure; its arguments are tested in tests/test_cli*.py",
     "starc.adapters.transformers.require_transformers":
         "takes no argument; its error without transformers is tested in "
-        "tests/adapters/test_transformers_adapter.py",
+        "tests/adapters/test_transformers.py",
 }
 
 
