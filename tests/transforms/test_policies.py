@@ -19,8 +19,9 @@ from scipy.special import expit, logsumexp
 
 from starc import ValidationError
 from starc.transforms import (best_of_n_kl, best_of_n_policy, compare_at_equal_kl,
-                              exponential_tilt, kl_divergence, kl_sweep, kl_tilted_policy, lsc, lsc_aggregate,
-                              p_all_good, reference_reward, win_probability, win_rate)
+                              exponential_tilt, kl_divergence, kl_sweep, kl_tilted_policy, lsc,
+                              lsc_aggregate, p_all_good, reference_reward, win_probability,
+                              win_rate)
 
 
 def direct_tilt(p0, u, gamma):
