@@ -43,6 +43,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from starc.adapters.gymnasium import pendulum_task  # noqa: E402
+from starc.plotting import grouped_bars  # noqa: E402
 from starc.sampled import (sampled_dard_distance, sampled_epic_distance,  # noqa: E402
                            sampled_val_distance)
 
@@ -174,20 +175,15 @@ def plot(rows):
     three standard errors); a distance that is 0 up to round-off is written as "0" over
     its (invisible) bar."""
     fig, ax = plt.subplots(figsize=(8, 4.6), constrained_layout=True)
-    width = 0.2
-    x = np.arange(len(VARIANTS))
-    top = max(abs(r["estimate"]) for r in rows)
-    for k, method in enumerate(METHODS):
-        est = [next(r["estimate"] for r in rows if r["reward"] == v and r["method"] == method)
-               for v in VARIANTS]
-        err = [next(r["stderr"] for r in rows if r["reward"] == v and r["method"] == method)
-               for v in VARIANTS]
-        bars = ax.bar(x + (k - 1.5) * width, est, width, yerr=[3 * e for e in err], capsize=3,
-                      label=method, color=f"C{k}", hatch="//" if k == 3 else None)
-        zero = [abs(e) <= 1e-6 * max(top, 1.0) for e in est]
-        ax.bar_label(bars, labels=["0" if z else "" for z in zero], padding=2, fontsize=8,
-                     color=f"C{k}", fontweight="bold")
-    ax.set_xticks(x, [v.replace("_", "-") for v in VARIANTS])
+
+    def column(method, key):
+        return [next(r[key] for r in rows if r["reward"] == v and r["method"] == method)
+                for v in VARIANTS]
+
+    grouped_bars({m: column(m, "estimate") for m in METHODS},
+                 [v.replace("_", "-") for v in VARIANTS],
+                 errors={m: [3 * e for e in column(m, "stderr")] for m in METHODS},
+                 zero_rtol=1e-6, hatches={METHODS[3]: "//"}, ax=ax)
     ax.set_xlabel("reward compared with the ground truth (Pendulum's own reward)")
     ax.set_ylabel("distance to the ground truth")
     ax.set_title("STARC Table 1, continuous analogue on Pendulum-v1\n"

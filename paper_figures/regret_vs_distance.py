@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import starc  # noqa: E402
+from starc.plotting import regret_vs_distance  # noqa: E402
 
 
 def collect(n_mdps: int, n_pairs: int, steps: int, n_states: int, n_actions: int, seed: int,
@@ -66,15 +67,7 @@ def main(argv=None) -> int:
         raise AssertionError("a worst-case regret exceeds its certified bound")
     vacuous = bound >= 1.0
     fig, (ax, zoom) = plt.subplots(1, 2, figsize=(10, 4.6))
-    order = np.argsort(d)
-    ax.scatter(d, bound, s=12, marker="_", color="0.4", label="certified bound min(1, U d)")
-    ax.scatter(d, wcr, s=9, alpha=0.7, color="C0", label="worst-case regret (LP)")
-    ax.scatter(d, reg, s=9, alpha=0.7, color="C1", label="optimal-policy regret")
-    ax.plot(d[order], np.maximum.accumulate(wcr[order]), color="C0", lw=0.8,
-            label="running max of worst-case regret")
-    ax.set_xlabel("VAL(L2, L2) distance d")
-    ax.set_ylabel("normalised regret")
-    ax.set_ylim(-0.02, 1.05)
+    regret_vs_distance(d, wcr, reg, bound, xlabel="VAL(L2, L2) distance d", ax=ax)
     ax.set_title(f"all {len(d)} reward pairs")
     if vacuous.any():
         d0 = d[vacuous].min()

@@ -27,7 +27,7 @@ from _figures import figure_parser, write_figure  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from starc.transforms import (AGGREGATION_METHODS, SCENARIOS, aggregation_scenario,  # noqa: E402
+from starc.transforms import (UTILITY_PIPELINES, SCENARIOS, aggregation_scenario,  # noqa: E402
                               compare_aggregations)
 
 TITLES = {"iid": "i.i.d. rewards", "scale": "reward 2 at 3x scale",
@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True, constrained_layout=True)
     for ax, kind in zip(axes, SCENARIOS):
         sc = aggregation_scenario(kind, n_nodes=n_nodes)
-        res = compare_aggregations(sc, kl, methods=AGGREGATION_METHODS)
-        for name in AGGREGATION_METHODS:
+        res = compare_aggregations(sc, kl, methods=UTILITY_PIPELINES)
+        for name in UTILITY_PIPELINES:
             ax.plot(kl, res[name], STYLES[name], label=name.replace("_", " "))
         ax.set_title(TITLES[kind])
         ax.set_xlabel(r"KL$(\pi \,\|\, \pi_0)$ (nats)")

@@ -351,3 +351,31 @@ def check_mdp(mdp, name: str = "mdp"):
         raise ValidationError(f"{name} must be a starc.TabularMDP, got {type(mdp).__name__}; "
                               "build one with starc.TabularMDP(transition, gamma)")
     return mdp
+
+
+def as_log_probs(logp, name: str) -> np.ndarray:
+    """Return ``logp`` (..., n) as float64 log-probabilities normalised along the last axis.
+
+    ``-inf`` marks responses of probability zero; NaN and ``+inf`` are refused, and every
+    row needs at least one finite entry.
+    """
+    arr = as_float_array(logp, name, min_ndim=1, allow_nonfinite=True)
+    if np.any(np.isnan(arr)):
+        raise ValidationError(f"{name} contains {int(np.isnan(arr).sum())} NaN value(s); "
+                              "every log-probability must be a number or -inf")
+    if np.any(arr == np.inf):
+        raise ValidationError(f"{name} contains +inf; log-probabilities must be finite or "
+                              "-inf (for responses of probability zero)")
+    if arr.shape[-1] == 0:
+        raise ValidationError(f"{name} must have at least one response along its last axis, "
+                              f"got shape {arr.shape}")
+    finite = np.isfinite(arr)
+    if not np.all(finite.any(axis=-1)):
+        raise ValidationError(f"{name} has a row that is -inf everywhere; every base policy "
+                              "needs at least one response of positive probability")
+    from scipy.special import logsumexp
+
+    # a log-probability below -1.8e308 overflows to -inf: probability 0, exactly as its
+    # exponential underflows anyway
+    with np.errstate(over="ignore"):
+        return arr - logsumexp(arr, axis=-1, keepdims=True)

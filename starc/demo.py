@@ -138,9 +138,6 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-_ARROWS = {0: (0, -0.35), 1: (0.35, 0), 2: (0, 0.35), 3: (-0.35, 0)}  # up right down left
-
-
 def plot_demo(mdp, rewards, cells, rows, path) -> str:
     """Draw the three optimal policies and a bar chart of distances and regrets into ``path``.
 
@@ -155,55 +152,33 @@ def plot_demo(mdp, rewards, cells, rows, path) -> str:
     import matplotlib.pyplot as plt
     from matplotlib.colors import Normalize, PowerNorm
 
+    from .plotting import grouped_bars, policy_map
+
     fig, axes = plt.subplots(1, 4, figsize=(17, 4.4), constrained_layout=True,
                              gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
-    maps = {}
-    for name, r in rewards.items():
-        values = np.full((_SIZE, _SIZE), np.nan)
-        v = optimal_values(r, mdp)
-        for s, (row, col) in enumerate(cells):
-            values[row, col] = v[s]
-        maps[name] = (values, optimal_policy(r, mdp))
-    lo = min(float(np.nanmin(m)) for m, _ in maps.values())
-    hi = max(float(np.nanmax(m)) for m, _ in maps.values())
+    maps = {name: (optimal_values(r, mdp), optimal_policy(r, mdp))
+            for name, r in rewards.items()}
+    lo = min(float(np.min(v)) for v, _ in maps.values())
+    hi = max(float(np.max(v)) for v, _ in maps.values())
     # one scale for the three maps; a square root keeps the small-valued ones readable
     norm = (PowerNorm(0.5, vmin=lo, vmax=hi) if lo >= 0.0 and hi > lo
             else Normalize(vmin=lo, vmax=hi))
-    image = None
-    for ax, (name, (values, pi)) in zip(axes[:3], maps.items()):
-        image = ax.imshow(values, cmap="viridis", norm=norm)
-        for s, (row, col) in enumerate(cells):
-            if (row, col) == _GOAL:
-                ax.text(col, row, "G", ha="center", va="center", color="white", weight="bold")
-                continue
-            dx, dy = _ARROWS[int(pi[s])]
-            ax.arrow(col - dx / 2, row - dy / 2, dx, dy, head_width=0.15, color="white")
-        for row, col in _WALLS:
-            ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, color="black"))
+    for ax, (name, (v, pi)) in zip(axes[:3], maps.items()):
         # the decoy: a red frame, named above the grid (inside, a label lands on an arrow)
-        ax.add_patch(plt.Rectangle((_DECOY[1] - 0.47, _DECOY[0] - 0.47), 0.94, 0.94,
-                                   fill=False, edgecolor="red", lw=2))
-        ax.text(_DECOY[1], -0.55, "decoy", ha="center", va="bottom", fontsize=8,
-                color="red", clip_on=False)
-        ax.set_title(f"{name}: optimal policy and V*", pad=14)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(image, ax=list(axes[:3]), shrink=0.85, pad=0.01,
+        policy_map(v, pi, cells, walls=_WALLS, goal=_GOAL, highlight=_DECOY,
+                   highlight_label="decoy", norm=norm,
+                   title=f"{name}: optimal policy and V*", ax=ax)
+    fig.colorbar(axes[2].images[0], ax=list(axes[:3]), shrink=0.85, pad=0.01,
                  label="optimal value V*(s) (one scale for the three maps)")
 
     ax = axes[3]
     groups = [("VAL-2-2", "VAL"), ("minimal_l2-2-2", "min L2"), ("EPIC", "EPIC"),
               ("DARD", "DARD"), ("regret", "regret"), ("worst_case_regret", "WC regret"),
               ("bound(VAL-2-2)", "bound (VAL)")]
-    x = np.arange(len(groups))
     top = max(row[k] for row in rows for k, _ in groups)
-    for i, row in enumerate(rows[1:]):
-        heights = [row[k] for k, _ in groups]
-        bars = ax.bar(x + 0.4 * i - 0.2, heights, width=0.4, color=f"C{i}",
-                      label=row["reward"])
-        ax.bar_label(bars, labels=["0" if h <= 1e-9 * max(top, 1.0) else "" for h in heights],
-                     padding=2, fontsize=9, color=f"C{i}", fontweight="bold")
-    ax.set_xticks(x, [label for _, label in groups], fontsize=8)
+    grouped_bars({row["reward"]: [row[k] for k, _ in groups] for row in rows[1:]},
+                 [label for _, label in groups], zero_rtol=1e-9, label_fontsize=9,
+                 tick_fontsize=8, ax=ax)
     ax.axvline(3.5, color="0.5", lw=0.8, ls=":")
     ymax = 1.45 * max(top, 1.0)
     ax.set_ylim(0.0, ymax)

@@ -27,7 +27,7 @@ PUBLIC_MODULES = (
     "starc", "starc.batch", "starc.sweep", "starc.preferences", "starc.transforms",
     "starc.adapters", "starc.sampled", "starc.canonical", "starc.norms", "starc.distances",
     "starc.regret", "starc.solve", "starc.shaping", "starc.envs", "starc.mdp", "starc.demo",
-    "starc.bandit", "starc.adapters.transformers",
+    "starc.bandit", "starc.adapters.transformers", "starc.plotting",
 )
 
 #: Public callables the fuzz test leaves out, and why.
@@ -41,7 +41,7 @@ EXCLUDED = {
     "starc.demo.run_demo": "writes a figure; its arguments are tested in tests/test_cli*.py",
     "starc.adapters.transformers.require_transformers":
         "takes no argument; its error without transformers is tested in "
-        "tests/adapters/test_transformers_adapter.py",
+        "tests/adapters/test_transformers.py",
 }
 
 
@@ -265,6 +265,7 @@ def build_cases() -> dict[str, Case]:
     add(transforms.lsc_aggregate, ensemble)
     add(transforms.p_all_good, ensemble)
     add(transforms.kl_tilted_policy, logp0, u, 1.0)
+    add(transforms.exponential_tilt, logp0, u, 2.0)
     add(transforms.kl_divergence, np.full(5, 0.2), np.array([0.1, 0.2, 0.3, 0.2, 0.2]))
     add(transforms.best_of_n_policy, logp0, u, 4)
     add(transforms.best_of_n_kl, 4)
@@ -312,6 +313,25 @@ def build_cases() -> dict[str, Case]:
     env = demo.demo_environment()
     add(demo.demo_table, env[0], env[1])  # (mdp, rewards); the cells are not an argument
     add(demo.demo_output, "{tmp}/demo.png", mutate=("0",))
+    # --- plotting (one Axes outside pyplot's registry; "ax" itself is not mutated) ---------
+    from matplotlib.figure import Figure
+
+    from starc import plotting
+
+    ax = Figure().add_subplot()
+    add(plotting.policy_map, np.array([0.5, 1.0]), np.array([1, 0]), [(0, 0), (0, 1)],
+        walls=[(1, 0)], goal=(0, 1), highlight=(0, 0), highlight_label="x", title="t",
+        cmap="viridis", ax=ax,
+        mutate=("0", "1", "2", "walls", "goal", "highlight", "highlight_label", "title",
+                "cmap"))
+    add(plotting.grouped_bars, {"a": [0.0, 1.0], "b": [2.0, 0.5]}, ["x", "y"],
+        errors={"a": [0.1, 0.1]}, zero_rtol=1e-9, width=0.8, hatches={"b": "//"},
+        label_fontsize=8.0, tick_fontsize=8.0, ax=ax,
+        mutate=("0", "1", "errors", "zero_rtol", "width", "hatches", "label_fontsize",
+                "tick_fontsize"))
+    add(plotting.regret_vs_distance, np.array([0.1, 0.2, 0.3]), np.array([0.05, 0.1, 0.2]),
+        np.array([0.0, 0.05, 0.1]), np.array([0.5, 1.0, 1.0]), running_max=True,
+        xlabel="d", ax=ax, mutate=("0", "1", "2", "3", "running_max", "xlabel"))
     # --- bandit ---------------------------------------------------------------------------
     from starc import bandit
 

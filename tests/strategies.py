@@ -1,7 +1,7 @@
 """Hypothesis strategies shared by the test suite.
 
 Import from test files with ``from strategies import mdps, rewards, ...`` (``tests/`` is on
-``sys.path`` because ``tests/conftest.py`` lives there and the folder is not a package).
+``sys.path`` through ``pythonpath`` in pyproject.toml's ``[tool.pytest.ini_options]``).
 
 The strategies draw small sizes, a discount and a seed, and build the arrays with numpy
 from that seed: examples stay cheap and reproducible, and Hypothesis still shrinks the

@@ -14,7 +14,8 @@ DOCS_API = Path(__file__).resolve().parent.parent / "docs" / "api"
 
 #: Public namespaces and the module path under which their names are documented.
 NAMESPACES = ["starc", "starc.transforms", "starc.preferences", "starc.sweep", "starc.batch",
-              "starc.adapters", "starc.adapters.transformers", "starc.sampled", "starc.bandit"]
+              "starc.adapters", "starc.adapters.transformers", "starc.sampled", "starc.bandit",
+              "starc.plotting"]
 
 
 def documented_names() -> set[str]:

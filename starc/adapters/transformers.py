@@ -112,6 +112,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import warnings
@@ -475,12 +476,24 @@ def _pad(torch, rows, fill: int, dev):
     return torch.from_numpy(ids).to(dev), torch.from_numpy(att).to(dev)
 
 
+@contextlib.contextmanager
 def _progress(total: int, enabled: bool, desc: str):
+    """Context giving a ``tick()`` to call once per batch.
+
+    With ``enabled`` it advances a tqdm bar of ``total`` batches, closed on leaving the
+    context (also on an error); otherwise ``tick`` does nothing. One piece for every
+    batched loop of this module (scoring, DPO rewards).
+    """
     if not enabled:
-        return None
+        yield lambda: None
+        return
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="batch")
+    bar = tqdm(total=total, desc=desc, unit="batch")
+    try:
+        yield lambda: bar.update(1)
+    finally:
+        bar.close()
 
 
 class _EvalMode:
@@ -754,25 +767,20 @@ def score_responses(model, tokenizer, prompts, responses, *, batch_size: int = 1
     fill = _fill_id(tokenizer, model)
 
     values = np.empty(len(ids))
-    bar = _progress(-(-len(ids) // batch_size), progress, "scoring")
-    try:
-        with _EvalMode(model), torch.inference_mode():
-            for b, idx in enumerate(_batches(lengths, batch_size)):
-                rows = [ids[k] for k in idx]
-                ex = {key: [v[k] for k in idx] for key, v in extras.items()}
-                logits = _forward_scores(torch, model, kind, rows, ex, fill, dev)
-                if index >= logits.shape[1]:
-                    raise ValidationError(f"label {index} is out of range for a model with "
-                                          f"{logits.shape[1]} outputs")
-                values[idx] = logits[:, index]
-                if b == 0 and kind == "last_token":
-                    _self_check(torch, model, rows[-1], {k: v[-1] for k, v in ex.items()},
-                                logits[-1], dev)
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    with _progress(-(-len(ids) // batch_size), progress, "scoring") as tick, \
+            _EvalMode(model), torch.inference_mode():
+        for b, idx in enumerate(_batches(lengths, batch_size)):
+            rows = [ids[k] for k in idx]
+            ex = {key: [v[k] for k in idx] for key, v in extras.items()}
+            logits = _forward_scores(torch, model, kind, rows, ex, fill, dev)
+            if index >= logits.shape[1]:
+                raise ValidationError(f"label {index} is out of range for a model with "
+                                      f"{logits.shape[1]} outputs")
+            values[idx] = logits[:, index]
+            if b == 0 and kind == "last_token":
+                _self_check(torch, model, rows[-1], {k: v[-1] for k, v in ex.items()},
+                            logits[-1], dev)
+            tick()
     _check_finite(values, counts, "model")
     return _unflatten(values, counts)
 
@@ -916,21 +924,16 @@ def dpo_implicit_reward(policy, reference, tokenizer, prompts, responses, *, bet
     fill = _fill_id(tokenizer, policy)
 
     values = np.zeros(len(full))
-    bar = _progress(-(-len(full) // batch_size), progress, "DPO rewards")
-    try:
-        with _EvalMode(policy, None if same else reference), torch.inference_mode():
-            for idx in _batches(lengths, batch_size):
-                rows = [full[k] for k in idx]
-                st = [starts[k] for k in idx]
-                if not same:
-                    lp = _response_logps(torch, policy, rows, st, fill, dev, "policy")
-                    lr = _response_logps(torch, reference, rows, st, fill, dev, "reference")
-                    values[idx] = beta * (lp - lr)
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    with _progress(-(-len(full) // batch_size), progress, "DPO rewards") as tick, \
+            _EvalMode(policy, None if same else reference), torch.inference_mode():
+        for idx in _batches(lengths, batch_size):
+            rows = [full[k] for k in idx]
+            st = [starts[k] for k in idx]
+            if not same:
+                lp = _response_logps(torch, policy, rows, st, fill, dev, "policy")
+                lr = _response_logps(torch, reference, rows, st, fill, dev, "reference")
+                values[idx] = beta * (lp - lr)
+            tick()
     _check_finite(values, counts, "dpo_implicit_reward (policy or reference)")
     return _unflatten(values, counts)
 

@@ -54,9 +54,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._extremes import scaled_by_max_abs, unscale
+from .._extremes import finite_result, scaled_by_max_abs, unscale
 from ..norms import ZERO_RTOL
-from ..transforms._common import finite_result
 from ._checks import (Setting, as_bandit_reward, check_name, max_abs, reward_shape, rows_max,
                       rows_min, setting)
 

@@ -52,9 +52,8 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from ..norms import ZERO_RTOL, check_norm_name
-from .._extremes import scale_exponent
+from .._extremes import finite_result, scale_exponent
 from .._validation import as_float_array
-from ..transforms._common import finite_result
 from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes,
                       check_prompt_weights, check_response_weights, max_abs, reward_shape,
                       setting)

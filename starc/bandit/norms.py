@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._extremes import finite_result
 from ..norms import NORMS, ZERO_RTOL, check_norm_name
-from ..transforms._common import finite_result
 from ._checks import Setting, as_bandit_reward, max_abs, reward_shape, setting
 
 __all__ = ["NORMS", "norm", "normalize"]

@@ -70,13 +70,12 @@ import numbers
 
 import numpy as np
 
-from .._validation import as_float_array, check_choice
+from .._validation import as_float_array, as_log_probs, check_choice
 from ._checks import as_bandit_reward, check_pair_shapes, reward_shape, setting
 from ..exceptions import MissingDependencyError, ValidationError
-from .._extremes import scaled_by_max_abs, unscale
-from ..transforms._common import as_log_probs, finite_result
-from ..transforms.policies import (_tilt, best_of_n_kl, best_of_n_policy, kl_divergence,
-                                   kl_sweep)
+from .._extremes import finite_result, scaled_by_max_abs, unscale
+from ..transforms.policies import (best_of_n_kl, best_of_n_policy, exponential_tilt,
+                                   kl_divergence, kl_sweep)
 
 __all__ = ["overoptimization", "plot_overoptimization", "OVEROPTIMIZATION_COLUMNS"]
 
@@ -336,7 +335,7 @@ def overoptimization(r_true, r_proxy, *, n=None, kl=None, betas=None, prompt_wei
     for beta, beta_s in zip(temps, temps_s):
         with np.errstate(divide="ignore", over="ignore"):
             inv = np.float64(1.0) / np.float64(beta_s)  # 0 -> inf (argmax), inf -> 0 (nu)
-        pi, kl_row = _tilt(lp, rp_s, inv)
+        pi, kl_row = exponential_tilt(lp, rp_s, inv)
         add("kl_regularized", np.nan, float(beta), pi, kl_row, np.nan)
 
     table = {c: np.asarray(rows[c], dtype=np.float64) for c in OVEROPTIMIZATION_COLUMNS[1:]}

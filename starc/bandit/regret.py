@@ -110,11 +110,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._extremes import scale_exponent, scaled_by_max_abs, unscale
+from .._extremes import finite_result, scale_exponent, scaled_by_max_abs, unscale
 from ..exceptions import SolverError, ValidationError
 from ..norms import ZERO_RTOL
 from ..regret import TIE_RTOL
-from ..transforms._common import finite_result
 from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes, max_abs,
                       reward_shape, rows_max, rows_min, setting)
 from .distances import options, unit_canonical

@@ -102,327 +102,24 @@ References
 
 from __future__ import annotations
 
-import logging
 import math
 
 import numpy as np
 
 from .._extremes import scale_exponent, unscale
 from .._validation import (check_choice, check_memory, check_positive_int, check_seed)
-from ..exceptions import ConvergenceError, SolverError, ValidationError
+from ..exceptions import ValidationError
 from ._checks import (DEFAULT_WEIGHT, check_graph, check_node_weights, check_variances,
                       check_weight_name, edge_arrays, node_positions)
-from .graphs import laplacian_from_edges
+from ._resistance import (BLOCK_ENTRIES, ResistanceEngine, csr_adjacency,
+                          merge_edge_arrays)
 
 __all__ = ["InferenceDistanceOracle", "inference_distance", "inference_distances",
            "inference_distance_matrix", "mean_inference_distance"]
 
-logger = logging.getLogger(__name__)
-
 METHODS = ("path", "resistance")
 SOLVERS = ("auto", "lu", "cg", "schur")
-SAMPLINGS = ("pairs", "sources")
-
-#: Graphs with at most this many (grounded) nodes are always factored with LU.
-LU_ALWAYS_MAX_NODES = 10_000
-#: ... and so are graphs with at most this many branch nodes (see ``_branch_nodes``).
-LU_MAX_BRANCH_NODES = 4_000
-#: Above that, LU is used when the reverse Cuthill-McKee envelope has at most this many
-#: entries per row on average (grids: ~ the side length; random graphs: ~ N / 5).
-LU_MEAN_ENVELOPE_MAX = 400
-#: Relative residual at which conjugate gradients stops.
-CG_RTOL = 1e-10
-#: Number of float64 entries per dense work array (columns are processed in blocks).
-_BLOCK_ENTRIES = 2 ** 22
-#: Right-hand sides solved together by conjugate gradients.
-CG_BLOCK = 32
-
-
-def _merge(n, us, vs, ws, how):
-    """Merge parallel edges of integer edge arrays: 'min' variance or parallel 'sum'."""
-    a = np.minimum(us, vs)
-    b = np.maximum(us, vs)
-    key = a * n + b
-    order = np.argsort(key, kind="stable")
-    key_s = key[order]
-    starts = np.flatnonzero(np.r_[True, key_s[1:] != key_s[:-1]]) if len(key_s) else \
-        np.zeros(0, np.int64)
-    if how == "min":
-        merged = np.minimum.reduceat(ws[order], starts) if len(starts) else ws[:0]
-    else:
-        cond = np.add.reduceat(1.0 / ws[order], starts) if len(starts) else ws[:0]
-        merged = 1.0 / cond
-    return a[order][starts], b[order][starts], merged
-
-
-def _csr(n, us, vs, ws):
-    import scipy.sparse as sp
-
-    M = sp.csr_array((np.concatenate([ws, ws]), (np.concatenate([us, vs]),
-                                                   np.concatenate([vs, us]))), shape=(n, n))
-    M.sort_indices()
-    return M
-
-
-class _LDLFactor:
-    """Symmetric factorisation ``P A P^T = L D L^T`` of an SPD sparse matrix (private).
-
-    SuperLU with a symmetric minimum-degree ordering and diagonal pivots; when its row
-    and column permutations agree (they do for SPD input) the compiled kernels solve
-    with ``L`` and ``D`` directly, otherwise SuperLU's own solve is used.
-    """
-
-    def __init__(self, A):
-        from scipy.sparse.linalg import splu
-
-        self.n = A.shape[0]
-        self.lu = splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                       options={"SymmetricMode": True})
-        self.fast = False
-        perm_r = np.asarray(self.lu.perm_r, np.int64)
-        if self.n and np.array_equal(perm_r, np.asarray(self.lu.perm_c, np.int64)):
-            Lf = self.lu.L.tocsc()
-            self._lp = Lf.indptr.astype(np.int64)
-            self._li = Lf.indices.astype(np.int64)
-            self._lx = Lf.data.astype(np.float64)
-            self._dinv = 1.0 / self.lu.U.diagonal()
-            self._perm = perm_r
-            self.fast = True
-            # spot check of the L D L^T identity against SuperLU's own solve
-            rhs = np.zeros((self.n, 1))
-            rhs[0, 0] = 1.0
-            rhs[-1, 0] -= 1.0
-            fast = self.quadforms(np.array([0]), np.array([self.n - 1]))[0]
-            slow = float(rhs[:, 0] @ self.lu.solve(rhs[:, 0]))
-            if not math.isclose(fast, slow, rel_tol=1e-8, abs_tol=1e-300):
-                logger.debug("LDL^T spot check failed (%r vs %r); using SuperLU solves",
-                             fast, slow)
-                self.fast = False
-
-    def solve(self, B):
-        """``A^{-1} B`` for a dense ``(n, k)`` block."""
-        if self.fast:
-            from ._kernels import ldl_solve_block
-
-            return ldl_solve_block(self._lp, self._li, self._lx, self._dinv, self._perm,
-                                   np.ascontiguousarray(B, dtype=np.float64))
-        return self.lu.solve(np.asarray(B, dtype=np.float64))
-
-    def quadforms(self, ga, gb):
-        """``b^T A^{-1} b`` with ``b = e_a - e_b`` (``-1`` = absent) per query."""
-        from ._kernels import triangular_quadform_many
-
-        if not self.fast:
-            return _quadforms_by_solve(self.solve, self.n, ga, gb, self.n)
-        pa = np.where(ga >= 0, self._perm[np.maximum(ga, 0)], -1).astype(np.int64)
-        pb = np.where(gb >= 0, self._perm[np.maximum(gb, 0)], -1).astype(np.int64)
-        return triangular_quadform_many(self._lp, self._li, self._lx, self._dinv, pa, pb,
-                                        -1.0)
-
-
-def _quadforms_by_solve(solve, n_g, ga, gb, block):
-    k = ga.shape[0]
-    out = np.empty(k)
-    block = int(max(1, min(k, block, _BLOCK_ENTRIES // max(n_g, 1))))
-    for start in range(0, k, block):
-        sl = slice(start, min(k, start + block))
-        a = ga[sl]
-        b = gb[sl]
-        cols = np.arange(a.shape[0])
-        B = np.zeros((n_g, a.shape[0]))
-        ma = a >= 0
-        B[a[ma], cols[ma]] += 1.0
-        mb = b >= 0
-        B[b[mb], cols[mb]] -= 1.0
-        out[sl] = np.einsum("ij,ij->j", B, solve(B))
-    return out
-
-
-class _ResistanceEngine:
-    """Grounded-Laplacian solves for effective resistances (private)."""
-
-    def __init__(self, n, us, vs, ws, labels, n_components, solver):
-        import scipy.sparse as sp
-
-        # the lowest-index node of every component is its ground (potential 0)
-        first = np.full(n_components, n, np.int64)
-        np.minimum.at(first, labels, np.arange(n, dtype=np.int64))
-        keep = np.ones(n, bool)
-        keep[first] = False
-        self.gidx = np.full(n, -1, np.int64)
-        self.gidx[keep] = np.arange(int(keep.sum()))
-        self.n_g = int(keep.sum())
-        L = laplacian_from_edges(n, us, vs, 1.0 / ws)
-        Lg = L[keep][:, keep].tocsr() if self.n_g else sp.csr_array((0, 0))
-        Lg.sort_indices()
-        self.Lg = Lg
-        if self.n_g == 0:
-            self.solver = "lu"
-            self.factor = None
-            return
-        self.factor = None
-        if solver == "auto":
-            if self._lu_is_cheap(Lg):
-                solver = "lu"
-            else:
-                factor = self._schur(n, us, vs, ws, auto=True)
-                if factor is not None:
-                    solver, self.factor = "schur", factor
-                else:
-                    solver = "lu" if self.n_g <= LU_ALWAYS_MAX_NODES else "cg"
-        elif solver == "schur":
-            self.factor = self._schur(n, us, vs, ws, auto=False)
-        self.solver = solver
-        if solver == "lu":
-            self.factor = _LDLFactor(Lg)
-        elif solver == "cg":
-            self.precond = _LDLFactor(_augmented_tree(n, us, vs, ws, L)[keep][:, keep])
-        logger.debug("resistance engine: %d grounded nodes, solver=%s", self.n_g, self.solver)
-
-    def _schur(self, n, us, vs, ws, auto):
-        """The partial-elimination factor; ``None`` when ``auto`` and it is too costly."""
-        from .._validation import available_memory_bytes
-        from ._reduction import AUTO_MAX_BYTES, AUTO_MAX_FLOPS, SchurFactor
-
-        try:
-            if auto:
-                max_bytes = min(AUTO_MAX_BYTES, 0.5 * available_memory_bytes())
-                factor = SchurFactor(n, us, vs, ws, self.gidx, max_flops=AUTO_MAX_FLOPS,
-                                     max_bytes=max_bytes)
-                return factor if factor.ok else None
-            return SchurFactor(n, us, vs, ws, self.gidx)
-        except np.linalg.LinAlgError as exc:
-            if auto:
-                logger.debug("schur factor failed (%s); falling back", exc)
-                return None
-            raise SolverError(
-                f"the dense Schur core of the resistance solver is not numerically positive "
-                f"definite ({exc}); the edge variances span too many orders of magnitude "
-                "for a direct factorisation -- try solver='cg'") from exc
-
-    @staticmethod
-    def _lu_is_cheap(Lg):
-        """Whether the sparse LU factor has little fill: few branch nodes, or a small
-        reverse Cuthill-McKee envelope (grids, banded graphs)."""
-        n_g = Lg.shape[0]
-        if _branch_nodes(Lg) <= LU_MAX_BRANCH_NODES:
-            return True
-        from scipy.sparse.csgraph import reverse_cuthill_mckee
-
-        perm = reverse_cuthill_mckee(Lg, symmetric_mode=True)
-        P = Lg[perm][:, perm].tocsr()
-        P.sort_indices()
-        first = P.indices[P.indptr[:-1]]
-        envelope = int(np.sum(np.maximum(np.arange(n_g) - first, 0)))
-        return envelope <= LU_MEAN_ENVELOPE_MAX * n_g
-
-    @staticmethod
-    def _choose(Lg):
-        """The choice between the two sparse routes alone: LU when its fill is small or
-        the graph has at most ``LU_ALWAYS_MAX_NODES`` nodes, CG otherwise. (``"auto"``
-        tries the ``"schur"`` factor before falling back to this.)"""
-        if Lg.shape[0] <= LU_ALWAYS_MAX_NODES or _ResistanceEngine._lu_is_cheap(Lg):
-            return "lu"
-        return "cg"
-
-    def solve(self, B):
-        """``L_g^{-1} B`` for a dense ``(n_g, k)`` block."""
-        if self.solver in ("lu", "schur"):
-            return self.factor.solve(B)
-        out = np.empty_like(B, dtype=np.float64)
-        block = CG_BLOCK
-        for s in range(0, B.shape[1], block):
-            out[:, s:s + block] = _block_pcg(self.Lg, B[:, s:s + block], self.precond.solve)
-        return out
-
-    def quadforms(self, ga, gb):
-        """``(e_a - e_b)^T L_g^{-1} (e_a - e_b)`` per query (``gb = -1``: only ``e_a``)."""
-        if ga.shape[0] == 0:
-            return np.zeros(0)
-        if self.solver in ("lu", "schur"):
-            return self.factor.quadforms(ga, gb)
-        return _quadforms_by_solve(self.solve, self.n_g, ga, gb, CG_BLOCK)
-
-
-def _branch_nodes(Lg):
-    """Nodes of degree >= 3 left after peeling off pendant trees (degree-1 nodes).
-
-    Minimum-degree elimination removes pendant trees and series chains without fill, so
-    the factorisation cost is governed by the graph on these branch nodes.
-    """
-    A = Lg.tocsr()
-    deg = np.diff(A.indptr) - 1                 # off-diagonal entries (diagonal stored)
-    alive = np.ones(A.shape[0], bool)
-    stack = list(np.flatnonzero(deg <= 1))
-    indptr, indices = A.indptr, A.indices
-    while stack:
-        v = stack.pop()
-        if not alive[v]:
-            continue
-        alive[v] = False
-        for u in indices[indptr[v]:indptr[v + 1]]:
-            if u != v and alive[u]:
-                deg[u] -= 1
-                if deg[u] == 1:
-                    stack.append(u)
-    return int(np.count_nonzero(alive & (deg >= 3)))
-
-
-def _augmented_tree(n, us, vs, ws, L):
-    """Max-conductance spanning forest Laplacian plus the diagonal of the other edges.
-
-    Solving with it costs O(n) (no fill-in) and it is spectrally close to ``L`` when a
-    few strong edges dominate, which is where Jacobi preconditioning fails.
-    """
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import minimum_spanning_tree
-
-    mu, mv, mw = _merge(n, us, vs, ws, "sum")
-    W = sp.csr_array((mw, (mu, mv)), shape=(n, n))
-    T = minimum_spanning_tree(W).tocoo()
-    LT = laplacian_from_edges(n, T.row.astype(np.int64), T.col.astype(np.int64),
-                              1.0 / T.data)
-    extra = L.diagonal() - LT.diagonal()
-    return (LT + sp.diags_array(np.maximum(extra, 0.0))).tocsr()
-
-
-def _block_pcg(A, B, precond, rtol=CG_RTOL, maxiter=None):
-    """Preconditioned conjugate gradients on the columns of ``B`` at once."""
-    n, k = B.shape
-    if maxiter is None:
-        maxiter = max(1_000, 20 * int(math.sqrt(n)) + 100)
-    X = np.zeros((n, k))
-    norms = np.linalg.norm(B, axis=0)
-    active = np.flatnonzero(norms > 0)
-    bnorm = norms[active]
-    R = np.ascontiguousarray(B[:, active], dtype=np.float64)
-    Z = precond(R)
-    P = Z.copy()
-    rz = np.einsum("ij,ij->j", R, Z)
-    Xa = np.zeros_like(R)
-    for _ in range(maxiter):
-        if active.size == 0:
-            return X
-        AP = A @ P
-        alpha = rz / np.einsum("ij,ij->j", P, AP)
-        Xa += alpha * P
-        R -= alpha * AP
-        done = np.linalg.norm(R, axis=0) <= rtol * bnorm
-        if np.any(done):
-            X[:, active[done]] = Xa[:, done]
-            keep = ~done
-            active, bnorm = active[keep], bnorm[keep]
-            Xa, R, P, rz = Xa[:, keep], np.ascontiguousarray(R[:, keep]), P[:, keep], rz[keep]
-            if active.size == 0:
-                return X
-        Z = precond(R)
-        rz_new = np.einsum("ij,ij->j", R, Z)
-        P = Z + (rz_new / rz) * P
-        rz = rz_new
-    raise ConvergenceError(
-        f"conjugate gradients did not reach relative residual {rtol:g} on {active.size} "
-        f"right-hand side(s) within {maxiter} iterations on a {n}-node grounded Laplacian; "
-        "the graph is badly conditioned -- try solver='lu'")
+PAIR_SAMPLINGS = ("pairs", "sources")
 
 
 class InferenceDistanceOracle:
@@ -560,9 +257,9 @@ class InferenceDistanceOracle:
         self._path = None
         self._res_csr = None
         self._engine = None
-        mu, mv, mw = _merge(n, us, vs, ws, "min")
+        mu, mv, mw = merge_edge_arrays(n, us, vs, ws, "min")
         self._path_edges = (mu, mv, mw)
-        adj = _csr(n, mu, mv, np.ones_like(mw))
+        adj = csr_adjacency(n, mu, mv, np.ones_like(mw))
         self.n_components, self._labels = connected_components(adj, directed=False)
         self._is_forest = len(mu) == n - self.n_components
 
@@ -584,7 +281,7 @@ class InferenceDistanceOracle:
     def _path_arrays(self):
         if self._path is None:
             mu, mv, mw = self._path_edges
-            M = _csr(self.n_nodes, mu, mv, mw)
+            M = csr_adjacency(self.n_nodes, mu, mv, mw)
             self._path = (M, M.indptr.astype(np.int64), M.indices.astype(np.int64),
                           M.data.astype(np.float64))
         return self._path
@@ -592,8 +289,8 @@ class InferenceDistanceOracle:
     def _res_arrays(self):
         """CSR adjacency with parallel-merged variances (for forests, resistance = path)."""
         if self._res_csr is None:
-            ru, rv, rw = _merge(self.n_nodes, self._us, self._vs, self._ws, "sum")
-            M = _csr(self.n_nodes, ru, rv, rw)
+            ru, rv, rw = merge_edge_arrays(self.n_nodes, self._us, self._vs, self._ws, "sum")
+            M = csr_adjacency(self.n_nodes, ru, rv, rw)
             self._res_csr = (M, M.indptr.astype(np.int64), M.indices.astype(np.int64),
                              M.data.astype(np.float64))
         return self._res_csr
@@ -603,7 +300,7 @@ class InferenceDistanceOracle:
 
     def _resistance_engine(self):
         if self._engine is None:
-            self._engine = _ResistanceEngine(self.n_nodes, self._us, self._vs, self._ws,
+            self._engine = ResistanceEngine(self.n_nodes, self._us, self._vs, self._ws,
                                              self._labels, self.n_components, self._solver)
         return self._engine
 
@@ -776,7 +473,7 @@ class InferenceDistanceOracle:
         if K == 0:
             return out
         if method == "path" or self._use_tree_shortcut():
-            chunk = max(1, _BLOCK_ENTRIES // max(self.n_nodes, 1))
+            chunk = max(1, BLOCK_ENTRIES // max(self.n_nodes, 1))
             for s in range(0, K, chunk):
                 out[s:s + chunk] = self._rows(idx[s:s + chunk], idx, method)
         else:
@@ -784,7 +481,7 @@ class InferenceDistanceOracle:
             g = eng.gidx[idx]
             Gkk = np.zeros((K, K))
             cols = np.flatnonzero(g >= 0)
-            chunk = max(1, _BLOCK_ENTRIES // max(eng.n_g, 1))
+            chunk = max(1, BLOCK_ENTRIES // max(eng.n_g, 1))
             rows_ok = g >= 0
             for s in range(0, cols.shape[0], chunk):
                 cc = cols[s:s + chunk]
@@ -850,7 +547,7 @@ class InferenceDistanceOracle:
         1.3333333333333333
         """
         check_choice(method, "method", METHODS)
-        check_choice(sampling, "sampling", SAMPLINGS)
+        check_choice(sampling, "sampling", PAIR_SAMPLINGS)
         return float(self._unscaled(self._mean_scaled(method, nodes, weights, n_samples,
                                                       sampling, seed)))
 
@@ -883,7 +580,7 @@ class InferenceDistanceOracle:
             ww = np.ones(K) if w is None else w
             num = 0.0
             den = 0.0
-            chunk = max(1, _BLOCK_ENTRIES // max(self.n_nodes, 1))
+            chunk = max(1, BLOCK_ENTRIES // max(self.n_nodes, 1))
             for s in range(0, n_samples, chunk):
                 sl = src[s:s + chunk]
                 D = self._rows(idx[sl], idx, method)
@@ -911,7 +608,7 @@ class InferenceDistanceOracle:
             return math.inf
         if method == "path" or self._use_tree_shortcut():
             num = 0.0
-            chunk = max(1, _BLOCK_ENTRIES // max(self.n_nodes, 1))
+            chunk = max(1, BLOCK_ENTRIES // max(self.n_nodes, 1))
             for s in range(0, K, chunk):
                 D = self._rows(idx[s:s + chunk], idx, method)
                 num += float(ww[s:s + chunk] @ D @ ww)

@@ -42,7 +42,7 @@ from .._validation import (as_float_array, check_choice, check_positive_int, che
                            check_seed)
 from ..exceptions import ValidationError
 from .datasets import chain_dataset, tree_dataset
-from .inference_distance import SAMPLINGS
+from .inference_distance import PAIR_SAMPLINGS
 
 __all__ = ["TopologyGapCurve", "topology_gap_curve"]
 
@@ -221,7 +221,7 @@ def topology_gap_curve(ns, *, n_samples=2000, sampling="pairs", resistance=True,
     for name, kw in (("chain_kwargs", chain_kwargs), ("tree_kwargs", tree_kwargs)):
         if kw is not None and not isinstance(kw, dict):
             raise ValidationError(f"{name} must be a dict of keyword arguments, got {kw!r}")
-    check_choice(sampling, "sampling", SAMPLINGS)
+    check_choice(sampling, "sampling", PAIR_SAMPLINGS)
     if isinstance(seed, np.random.Generator):
         root = np.random.SeedSequence(int(seed.integers(2 ** 63)))
     elif isinstance(seed, np.random.SeedSequence):

@@ -23,15 +23,15 @@ properties are ``(K, ..., n)`` and ensembles ``(M, ...)`` with the property or m
 axis first; step rewards are ``(..., K)`` with steps last.
 """
 
-from .aggregation import AGGREGATIONS, aggregate, lsc_aggregate, p_all_good
+from .aggregation import COMBINATION_RULES, aggregate, lsc_aggregate, p_all_good
 from .ensembles import ENSEMBLE_METHODS, ensemble_reward, standardize_members
 from .lsc import REFERENCE_METHODS, TRANSFORM_KINDS, lsc, reference_reward, transform
 from .policies import (WIN_MODELS, KLSweep, best_of_n_kl, best_of_n_policy,
-                       compare_at_equal_kl, kl_divergence, kl_sweep, kl_tilted_policy,
-                       win_probability, win_rate)
+                       compare_at_equal_kl, exponential_tilt, kl_divergence, kl_sweep,
+                       kl_tilted_policy, win_probability, win_rate)
 from .process_rewards import (DELTA_FINALS, clip_delta_process_rewards, clip_process_rewards,
                               delta_process_rewards, returns_to_go)
-from .synthetic import (AGGREGATION_METHODS, SAMPLINGS, SCENARIOS, AggregationScenario,
+from .synthetic import (SCENARIO_SAMPLINGS, SCENARIOS, UTILITY_PIPELINES, AggregationScenario,
                         aggregation_scenario, aggregation_utilities, compare_aggregations)
 from .tabular import TABULAR_SCOPES, transform_reward
 
@@ -39,9 +39,10 @@ __all__ = [
     # lsc
     "lsc", "reference_reward", "transform", "TRANSFORM_KINDS", "REFERENCE_METHODS",
     # aggregation
-    "aggregate", "lsc_aggregate", "p_all_good", "AGGREGATIONS",
+    "aggregate", "lsc_aggregate", "p_all_good", "COMBINATION_RULES",
     # policies
-    "kl_tilted_policy", "kl_divergence", "best_of_n_policy", "best_of_n_kl",
+    "kl_tilted_policy", "exponential_tilt", "kl_divergence", "best_of_n_policy",
+    "best_of_n_kl",
     "win_probability", "win_rate", "kl_sweep", "KLSweep", "compare_at_equal_kl",
     "WIN_MODELS",
     # ensembles
@@ -53,5 +54,5 @@ __all__ = [
     "transform_reward", "TABULAR_SCOPES",
     # synthetic scenarios
     "AggregationScenario", "aggregation_scenario", "aggregation_utilities",
-    "compare_aggregations", "SCENARIOS", "SAMPLINGS", "AGGREGATION_METHODS",
+    "compare_aggregations", "SCENARIOS", "SCENARIO_SAMPLINGS", "UTILITY_PIPELINES",
 ]

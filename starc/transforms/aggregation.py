@@ -36,10 +36,11 @@ from ._common import (broadcast_pair, check_axis, check_nonempty_axis, finite_re
                       scaled_sum, softmin)
 from .lsc import lsc, reference_reward
 
-__all__ = ["aggregate", "lsc_aggregate", "p_all_good", "AGGREGATIONS"]
+__all__ = ["aggregate", "lsc_aggregate", "p_all_good", "COMBINATION_RULES"]
 
-#: Names accepted by ``how`` in :func:`aggregate`.
-AGGREGATIONS = ("sum", "weighted_sum", "min", "softmin", "prod")
+#: Names accepted by ``how`` in :func:`aggregate`: the rules that combine the utilities of
+#: ``K`` properties into one.
+COMBINATION_RULES = ("sum", "weighted_sum", "min", "softmin", "prod")
 
 
 def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
@@ -105,7 +106,7 @@ def aggregate(U, how: str = "sum", *, weights=None, beta: float = 1.0,
     array([ 6.5, -1. ])
     """
     u = as_float_array(U, "U", min_ndim=1)
-    how = check_choice(how, "aggregation how", AGGREGATIONS)
+    how = check_choice(how, "aggregation how", COMBINATION_RULES)
     ax = check_nonempty_axis(u, axis, "U", "properties")
     n_props = u.shape[ax]
     if how != "weighted_sum" and weights is not None:

@@ -46,14 +46,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._extremes import scale_exponent
-from .._validation import (as_float_array, check_choice, check_memory, check_positive_int,
-                           check_real)
+from .._validation import (as_float_array, as_log_probs, check_choice, check_memory,
+                           check_positive_int, check_real)
 from ..exceptions import ValidationError
-from ._common import (as_log_probs, as_probs, broadcast_all, broadcast_pair, prefix_and_tail,
-                      tie_groups)
+from ._common import as_probs, broadcast_all, broadcast_pair, prefix_and_tail, tie_groups
 
 __all__ = [
-    "kl_tilted_policy", "kl_divergence", "best_of_n_policy", "best_of_n_kl",
+    "kl_tilted_policy", "exponential_tilt", "kl_divergence", "best_of_n_policy", "best_of_n_kl",
     "win_probability", "win_rate", "kl_sweep", "KLSweep", "compare_at_equal_kl",
     "WIN_MODELS",
 ]
@@ -98,6 +97,89 @@ def _tilt(logp0: np.ndarray, u: np.ndarray, beta):
         terms = np.where(pi > 0, pi * (bd - log_z), 0.0)
     kl = np.sum(terms, axis=-1)
     return pi, np.maximum(kl, 0.0)
+
+
+def exponential_tilt(logp0, u, beta) -> tuple[np.ndarray, np.ndarray]:
+    r"""The exponential tilt :math:`\pi_\beta \propto \pi_0 e^{\beta u}` and its KL, in one pass.
+
+    .. math::
+
+        \pi_\beta(y) = \frac{\pi_0(y)\, e^{\beta u(y)}}{Z_\beta}, \qquad
+        \mathrm{KL}(\pi_\beta \,\|\, \pi_0) = \beta\, \mathbb E_{\pi_\beta}[u] - \log Z_\beta,
+        \qquad Z_\beta = \sum_{y'} \pi_0(y')\, e^{\beta u(y')}.
+
+    :func:`kl_tilted_policy` with :math:`\beta = 1/\gamma`, for callers that hold
+    normalised log-probabilities already and need the KL of every tilt as well (a sweep
+    over temperatures, the overoptimization table of :mod:`starc.bandit`). :math:`u` is
+    shifted by its maximum over the support of :math:`\pi_0` first, so
+    :math:`\beta u` cannot overflow; :math:`\beta = 0` is :math:`\pi_0`,
+    :math:`\beta = \infty` the base policy conditioned on the argmax set of :math:`u`.
+
+    Parameters
+    ----------
+    logp0 : array_like of shape (..., n)
+        Base-policy log-probabilities, normalised along the last axis (within
+        ``1e-10`` in probability); ``-inf`` for responses of probability zero.
+    u : array_like of shape (..., n)
+        Finite utilities; broadcast against ``logp0``.
+    beta : float or array_like of shape (...)
+        Inverse temperatures, ``>= 0`` (``inf`` allowed); one per row.
+
+    Returns
+    -------
+    pi : ndarray of shape (..., n)
+        The tilted policies; zero outside the support of :math:`\pi_0`.
+    kl : ndarray of shape (...)
+        :math:`\mathrm{KL}(\pi_\beta \| \pi_0) \ge 0` per row.
+
+    Raises
+    ------
+    ValidationError
+        For NaN or ``+inf`` in ``logp0``, a row that is not normalised or has no finite
+        entry, non-finite utilities, a negative or NaN ``beta``, or shapes that do not
+        broadcast.
+
+    References
+    ----------
+    .. [1] Rafailov et al. "Direct Preference Optimization". NeurIPS 2023, arXiv
+       2305.18290, Eq. 4 (closed form of the KL-regularised optimum).
+    .. [2] Wang et al. 2024, arXiv 2402.00742, Sec. 2-3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc.transforms import exponential_tilt
+    >>> pi, kl = exponential_tilt(np.log([0.5, 0.5]), [0.0, np.log(3.0)], 1.0)
+    >>> pi, round(float(kl), 6)          # pi = (1, 3) / 4; KL = log(1/2)/4 + 3 log(3/2)/4
+    (array([0.25, 0.75]), 0.130812)
+    """
+    from scipy.special import logsumexp
+
+    from .._validation import STOCHASTIC_ATOL
+
+    lp = as_float_array(logp0, "logp0", min_ndim=1, allow_nonfinite=True)
+    if np.any(np.isnan(lp)) or np.any(lp == np.inf):
+        raise ValidationError("logp0 must hold log-probabilities: finite or -inf, never NaN "
+                              "or +inf")
+    if lp.shape[-1] == 0 or not np.all(np.isfinite(lp).any(axis=-1)):
+        raise ValidationError(f"logp0 needs at least one response of positive probability "
+                              f"in every row, got shape {lp.shape}")
+    with np.errstate(over="ignore"):
+        mass = np.exp(logsumexp(lp, axis=-1))
+    if np.any(np.abs(mass - 1.0) > STOCHASTIC_ATOL):
+        raise ValidationError(
+            f"logp0 must be normalised along its last axis (probabilities summing to 1 "
+            f"within {STOCHASTIC_ATOL:g}); a row sums to "
+            f"{float(mass.flat[int(np.argmax(np.abs(mass - 1.0)))])!r}. Subtract "
+            "scipy.special.logsumexp(logp0, axis=-1, keepdims=True) first, or use "
+            "kl_tilted_policy")
+    uu = as_float_array(u, "u", min_ndim=1)
+    b = as_float_array(beta, "beta", allow_nonfinite=True)
+    if np.any(np.isnan(b)) or np.any(b < 0):
+        raise ValidationError("beta must be >= 0 (inf allowed: the argmax policy), got "
+                              f"{beta!r}")
+    lp, uu, bb = broadcast_all({"logp0": lp, "u": uu, "beta[..., None]": b[..., None]})
+    return _tilt(lp, uu, bb)
 
 
 def kl_tilted_policy(logp0, u, gamma) -> np.ndarray:

@@ -65,16 +65,18 @@ from .lsc import reference_reward, transform
 from .policies import compare_at_equal_kl
 
 __all__ = ["AggregationScenario", "aggregation_scenario", "aggregation_utilities",
-           "compare_aggregations", "SCENARIOS", "SAMPLINGS", "AGGREGATION_METHODS"]
+           "compare_aggregations", "SCENARIOS", "SCENARIO_SAMPLINGS", "UTILITY_PIPELINES"]
 
 #: Names accepted by ``kind`` in :func:`aggregation_scenario`.
 SCENARIOS = ("iid", "scale", "refusal")
 
-#: Names accepted by ``sampling`` in :func:`aggregation_scenario`.
-SAMPLINGS = ("quadrature", "sample")
+#: Names accepted by ``sampling`` in :func:`aggregation_scenario`: how the response set
+#: of a scenario is built (quadrature nodes or i.i.d. draws).
+SCENARIO_SAMPLINGS = ("quadrature", "sample")
 
-#: Names accepted by ``methods`` in :func:`aggregation_utilities`.
-AGGREGATION_METHODS = ("raw_sum", "lsc_sum", "zscore_sum", "sigmoid_sum", "min", "softmin")
+#: Names accepted by ``methods`` in :func:`aggregation_utilities`: each a pipeline from
+#: multi-property scores to one utility (a transform, then a combination rule).
+UTILITY_PIPELINES = ("raw_sum", "lsc_sum", "zscore_sum", "sigmoid_sum", "min", "softmin")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -228,7 +230,7 @@ def aggregation_scenario(kind: str = "iid", *, sampling: str = "quadrature",
     array([1.0364, 3.1093])
     """
     kind = check_choice(kind, "scenario kind", SCENARIOS)
-    sampling = check_choice(sampling, "sampling", SAMPLINGS)
+    sampling = check_choice(sampling, "sampling", SCENARIO_SAMPLINGS)
     q = check_real(q, "q", low=0.0, high=1.0, low_open=True, high_open=True)
     scale = check_real(scale, "scale", low=0.0, low_open=True)
     refusal_rate = check_real(refusal_rate, "refusal_rate", low=0.0, high=1.0,
@@ -298,7 +300,7 @@ def aggregation_utilities(rewards, r_ref, methods=("raw_sum", "lsc_sum"), *,
     r_ref : array_like of shape (K, 1)
         Per-property references (used by ``lsc_sum`` and ``sigmoid_sum``).
     methods : sequence of str
-        Names from ``AGGREGATION_METHODS``.
+        Names from ``UTILITY_PIPELINES``.
     beta : float
         Temperature of ``softmin``.
 
@@ -330,7 +332,7 @@ def aggregation_utilities(rewards, r_ref, methods=("raw_sum", "lsc_sum"), *,
         methods = (methods,)
     out = {}
     for name in methods:
-        name = check_choice(name, "aggregation method", AGGREGATION_METHODS)
+        name = check_choice(name, "aggregation method", UTILITY_PIPELINES)
         if name == "raw_sum":
             out[name] = aggregate(r, "sum")        # no intermediate overflow
         elif name == "lsc_sum":
@@ -379,7 +381,7 @@ def compare_aggregations(scenario: AggregationScenario, kl,
         KL values, each below the largest reachable KL (:math:`\log n` for ``n``
         sampled responses).
     methods : sequence of str
-        Names from ``AGGREGATION_METHODS``.
+        Names from ``UTILITY_PIPELINES``.
     n_points : int
         Grid size of the sweep over :math:`\gamma`.
 

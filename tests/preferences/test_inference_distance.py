@@ -21,7 +21,6 @@ from starc.exceptions import ValidationError
 from starc.preferences import (InferenceDistanceOracle, inference_distance,
                                inference_distance_matrix, inference_distances,
                                mean_inference_distance, preference_graph)
-from starc.preferences.inference_distance import _ResistanceEngine
 
 SOLVERS = ["auto", "lu", "cg", "schur"]
 TOL = 1e-9
@@ -274,23 +273,6 @@ def test_auto_solver_choice(monkeypatch):
     tree = InferenceDistanceOracle(nx.balanced_tree(3, 8))        # 9841 nodes, a forest
     assert tree.distance(0, 9840, "resistance") == tree.distance(0, 9840)
     assert tree._engine is None                                     # no solve needed
-
-
-def test_choose_on_grounded_laplacians():
-    from starc.preferences.graphs import laplacian_from_edges
-    from starc.preferences.inference_distance import _branch_nodes
-    # a long cycle: no branch nodes, so LU (series chains eliminate without fill)
-    n = 20_000
-    L = laplacian_from_edges(n, np.arange(n), (np.arange(n) + 1) % n, np.ones(n))
-    assert _branch_nodes(L[1:, 1:].tocsr()) == 0
-    assert _ResistanceEngine._choose(L[1:, 1:].tocsr()) == "lu"
-    # a star with pendant paths peels down to nothing
-    G = nx.star_graph(5)
-    nx.add_path(G, [1, 10, 11, 12])
-    A = nx.laplacian_matrix(G).astype(float).tocsr()
-    assert _branch_nodes(A) == 0
-    K = nx.laplacian_matrix(nx.complete_graph(6)).astype(float).tocsr()
-    assert _branch_nodes(K) == 6
 
 
 # --- disconnected graphs: infinite distance ----------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from scipy.special import ndtr, ndtri
 
 from starc import ValidationError
-from starc.transforms import (AGGREGATION_METHODS, AggregationScenario, aggregation_scenario,
+from starc.transforms import (UTILITY_PIPELINES, AggregationScenario, aggregation_scenario,
                               aggregation_utilities, compare_aggregations, lsc, p_all_good)
 
 KL = np.linspace(0.05, 4.0, 80)
@@ -109,7 +109,7 @@ class TestScenario:
     def test_utilities(self):
         R = np.array([[0.0, 2.0, -1.0], [1.0, -1.0, 0.5]])
         ref = np.array([[0.5], [0.0]])
-        u = aggregation_utilities(R, ref, AGGREGATION_METHODS)
+        u = aggregation_utilities(R, ref, UTILITY_PIPELINES)
         np.testing.assert_allclose(u["raw_sum"], R.sum(0))
         np.testing.assert_allclose(u["lsc_sum"], lsc(R, ref).sum(0))
         z = (R - R.mean(1, keepdims=True)) / R.std(1, keepdims=True)

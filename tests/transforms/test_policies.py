@@ -19,8 +19,9 @@ from scipy.special import expit, logsumexp
 
 from starc import ValidationError
 from starc.transforms import (best_of_n_kl, best_of_n_policy, compare_at_equal_kl,
-                              kl_divergence, kl_sweep, kl_tilted_policy, lsc, lsc_aggregate,
-                              p_all_good, reference_reward, win_probability, win_rate)
+                              exponential_tilt, kl_divergence, kl_sweep, kl_tilted_policy, lsc,
+                              lsc_aggregate, p_all_good, reference_reward, win_probability,
+                              win_rate)
 
 
 def direct_tilt(p0, u, gamma):
@@ -124,6 +125,49 @@ class TestKLTilt:
     def test_bad_inputs(self, logp0, u, match):
         with pytest.raises(ValidationError, match=match):
             kl_tilted_policy(logp0, u, 1.0)
+
+
+class TestExponentialTilt:
+    """The public tilt-with-KL that starc.bandit's overoptimization table uses."""
+
+    def test_against_direct_formula_and_kl_divergence(self):
+        rng = np.random.default_rng(3)
+        p0 = rng.dirichlet(np.ones(6))
+        u = rng.standard_normal(6)
+        for beta in (0.1, 1.0, 7.0):
+            pi, kl = exponential_tilt(np.log(p0), u, beta)
+            np.testing.assert_allclose(pi, direct_tilt(p0, u, 1.0 / beta), rtol=1e-13,
+                                       atol=1e-300)
+            # the KL from the tilt's own log-partition against scipy's rel_entr sum
+            assert float(kl) == pytest.approx(float(kl_divergence(pi, p0)), rel=1e-12)
+
+    def test_same_policy_as_kl_tilted_policy(self):
+        logp0 = np.log([0.2, 0.3, 0.5])
+        u = np.array([1.0, -2.0, 0.5])
+        pi, _ = exponential_tilt(logp0, u, 0.5)
+        np.testing.assert_array_equal(pi, kl_tilted_policy(logp0, u, 2.0))
+
+    def test_limits_and_rows(self):
+        logp0 = np.log([[0.5, 0.25, 0.25], [0.25, 0.25, 0.5]])
+        u = np.array([[0.0, 1.0, 1.0], [3.0, 0.0, 0.0]])
+        pi, kl = exponential_tilt(logp0, u, [0.0, np.inf])
+        np.testing.assert_allclose(pi[0], [0.5, 0.25, 0.25], rtol=1e-15)
+        assert kl[0] == 0.0
+        np.testing.assert_allclose(pi[1], [1.0, 0.0, 0.0], rtol=1e-15)   # argmax set
+        assert kl[1] == pytest.approx(math.log(4.0), rel=1e-14)          # -log pi0(argmax)
+
+    @pytest.mark.parametrize("logp0, u, beta, match", [
+        (np.log([0.5, 0.4]), [0.0, 1.0], 1.0, "must be normalised"),
+        ([0.0, np.nan], [0.0, 1.0], 1.0, "never NaN"),
+        ([-np.inf, -np.inf], [0.0, 1.0], 1.0, "positive probability"),
+        (np.log([0.5, 0.5]), [0.0, np.inf], 1.0, "u contains 1 NaN or infinite"),
+        (np.log([0.5, 0.5]), [0.0, 1.0], -1.0, "beta must be >= 0"),
+        (np.log([0.5, 0.5]), [0.0, 1.0], np.nan, "beta must be >= 0"),
+        (np.log(np.full((2, 2), 0.5)), [0.0, 1.0], [1.0, 2.0, 3.0], "shapes do not broadcast"),
+    ])
+    def test_bad_inputs(self, logp0, u, beta, match):
+        with pytest.raises(ValidationError, match=match):
+            exponential_tilt(logp0, u, beta)
 
 
 class TestKLDivergence:

@@ -363,6 +363,34 @@ def test_progress_bar(gpt2_rm, gpt2_tok, data, capsys):
     assert "scoring" in capsys.readouterr().err
 
 
+def test_progress_bars_close_after_each_loop_and_on_error(gpt2_rm, gpt2_lms, gpt2_tok, data,
+                                                          capsys, monkeypatch):
+    """One progress context serves scoring and DPO rewards; it closes its bar also when
+    a batch fails."""
+    from tqdm.auto import tqdm
+
+    import starc.adapters.transformers as tf
+
+    policy, reference = gpt2_lms
+    dpo_implicit_reward(policy, reference, gpt2_tok, *data, beta=1.0, batch_size=8,
+                        progress=True)
+    assert "DPO rewards" in capsys.readouterr().err
+    assert len(getattr(tqdm, "_instances", ())) == 0
+    calls = []
+    forward = tf._forward_scores
+
+    def fail_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValidationError("batch 2 failed")
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(tf, "_forward_scores", fail_second)
+    with pytest.raises(ValidationError, match="batch 2 failed"):
+        score_responses(gpt2_rm, gpt2_tok, *data, batch_size=4, progress=True)
+    assert len(getattr(tqdm, "_instances", ())) == 0
+
+
 def test_bad_input_raises_validation_error(gpt2_rm, gpt2_tok):
     cases = [
         (([], []), "prompts is empty"),
