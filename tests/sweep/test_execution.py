@@ -11,7 +11,7 @@ batch kernels or of the sweep that moves any number by one bit fails here.
 Regenerate it only deliberately (when a change of the numbers is intended and explained
 in the commit), from the repository root::
 
-    PYTHONPATH=$PWD python tests/sweep/test_sweep_execution.py --regenerate
+    PYTHONPATH=$PWD python tests/sweep/test_execution.py --regenerate
 """
 
 from __future__ import annotations
@@ -292,5 +292,5 @@ def test_figure_script_quick(tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     if sys.argv[1:] != ["--regenerate"]:
-        sys.exit("usage: python tests/sweep/test_sweep_execution.py --regenerate")
+        sys.exit("usage: python tests/sweep/test_execution.py --regenerate")
     _regenerate()
