@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .._validation import as_float_array, check_choice, check_memory, check_positive_int
-from ..exceptions import ValidationError
+from ..exceptions import MissingDependencyError, ValidationError
 from ..mdp import TabularMDP
 
 #: Names accepted by ``state_features`` and ``action_features``.
@@ -82,6 +82,33 @@ def terminal_flags(terminal, n_states: int) -> np.ndarray:
 def check_table_memory(n_states: int, n_actions: int, what: str) -> None:
     """Refuse, before anything is allocated, a reward table ``(S, A, S)`` beyond memory."""
     check_memory((n_states, n_actions, n_states), f"{what}: the reward table R[s, a, s']")
+
+
+def tabulation_inputs(mdp, signature: str, state_features, action_features, terminal,
+                      what: str):
+    """The options every tabulation function takes, checked in one order:
+    ``(S, A, state inputs, action inputs, done flags)``.
+
+    ``what`` names the caller in the memory error of an ``(S, A, S)`` table too large.
+    """
+    n_states, n_actions = mdp_shape(mdp)
+    check_table_memory(n_states, n_actions, what)
+    check_choice(signature, "signature", SIGNATURES)
+    fs = features(state_features, n_states, "state_features")
+    fa = features(action_features, n_actions, "action_features")
+    return n_states, n_actions, fs, fa, terminal_flags(terminal, n_states)
+
+
+def require(module: str, needed_by: str, hint: str):
+    """Import and return the optional dependency ``module``, or raise
+    :class:`~starc.MissingDependencyError` saying who needs it and how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingDependencyError(f"{needed_by} needs {module}, which is not installed "
+                                     f"({err}); {hint}") from None
 
 
 def batch_size_for(batch_size, total: int, width: int) -> int:

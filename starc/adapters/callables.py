@@ -36,10 +36,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_choice
 from ..exceptions import ValidationError
-from ._common import (SIGNATURES, batch_size_for, check_model_output, check_table_memory,
-                      features, mdp_shape, row_width, split_index, terminal_flags)
+from ._common import (batch_size_for, check_model_output, row_width, split_index,
+                      tabulation_inputs)
 
 __all__ = ["tabulate_callable"]
 
@@ -113,12 +112,8 @@ def tabulate_callable(fn, mdp, *, signature: str = "sas", state_features="index"
     """
     if not callable(fn):
         raise ValidationError(f"fn must be callable, got {type(fn).__name__}")
-    n_states, n_actions = mdp_shape(mdp)
-    check_table_memory(n_states, n_actions, "tabulate_callable")
-    check_choice(signature, "signature", SIGNATURES)
-    fs = features(state_features, n_states, "state_features")
-    fa = features(action_features, n_actions, "action_features")
-    done = terminal_flags(terminal, n_states)
+    n_states, n_actions, fs, fa, done = tabulation_inputs(
+        mdp, signature, state_features, action_features, terminal, "tabulate_callable")
     if not isinstance(vectorized, (bool, np.bool_)):
         raise ValidationError(f"vectorized must be True or False, got {vectorized!r}")
     total = n_states * n_actions * n_states

@@ -70,8 +70,9 @@ import numpy as np
 
 from .._validation import STOCHASTIC_ATOL, check_gamma, check_real
 from ..envs import TabularEnvironment
-from ..exceptions import MissingDependencyError, ValidationError
+from ..exceptions import ValidationError
 from ..mdp import TabularMDP
+from ._common import require
 
 __all__ = ["from_toy_text", "terminal_states", "pendulum_task", "ContinuousTask",
            "require_gymnasium"]
@@ -102,13 +103,7 @@ def require_gymnasium():
     >>> require_gymnasium().__name__
     'gymnasium'
     """
-    try:
-        import gymnasium
-    except ImportError as err:
-        raise MissingDependencyError(
-            f"starc.adapters.gymnasium needs gymnasium, which is not installed ({err}); "
-            f"{INSTALL_HINT}") from None
-    return gymnasium
+    return require("gymnasium", "starc.adapters.gymnasium", INSTALL_HINT)
 
 
 def _discrete_n(space, what: str) -> int:

@@ -50,10 +50,9 @@ import os
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int
-from ..exceptions import MissingDependencyError, ValidationError
-from ._common import (SIGNATURES, batch_size_for, check_model_output, check_table_memory,
-                      features, mdp_shape, row_width, terminal_flags)
+from .._validation import check_positive_int
+from ..exceptions import ValidationError
+from ._common import batch_size_for, check_model_output, require, row_width, tabulation_inputs
 
 __all__ = ["tabulate", "load_weights", "require_torch"]
 
@@ -85,13 +84,7 @@ def require_torch():
     >>> require_torch().__name__
     'torch'
     """
-    try:
-        import torch
-    except ImportError as err:
-        raise MissingDependencyError(
-            f"starc.adapters.torch needs torch, which is not installed ({err}); "
-            f"{INSTALL_HINT}") from None
-    return torch
+    return require("torch", "starc.adapters.torch", INSTALL_HINT)
 
 
 def _model_dtype(torch, model):
@@ -204,12 +197,8 @@ def tabulate(model, mdp, *, signature: str = "imitation", state_features="onehot
     if not callable(model):
         raise ValidationError(f"model must be a torch module or callable, got "
                               f"{type(model).__name__}")
-    n_states, n_actions = mdp_shape(mdp)
-    check_table_memory(n_states, n_actions, "tabulate")
-    check_choice(signature, "signature", SIGNATURES)
-    fs = features(state_features, n_states, "state_features")
-    fa = features(action_features, n_actions, "action_features")
-    done = terminal_flags(terminal, n_states)
+    n_states, n_actions, fs, fa, done = tabulation_inputs(
+        mdp, signature, state_features, action_features, terminal, "tabulate")
     dev = _device(torch, device)
     total = n_states * n_actions * n_states
     step = batch_size_for(batch_size, total, row_width(fs, fs, fa))

@@ -50,13 +50,18 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ..norms import ZERO_RTOL
+from .distances import SAFE_RANGE
+from .norms import negligible
 
 #: Codes of the canonicalizations the kernel covers.
 METHOD_CODES = {"none": 0, "mean": 1, "midrange": 2}
 
-#: Largest magnitudes for which sums of squares need no rescaling (as in distances.py).
-SAFE_LO, SAFE_HI = 1e-140, 1e140
+#: Largest magnitudes for which sums of squares need no rescaling
+#: (:data:`starc.bandit.distances.SAFE_RANGE`).
+SAFE_LO, SAFE_HI = SAFE_RANGE
+
+#: The zero rule of :func:`starc.bandit.norms.negligible`, compiled.
+_negligible = njit(inline="always")(negligible)
 
 
 _U1 = np.uint64(1)
@@ -307,6 +312,26 @@ def _row_offsets(X, Y, s, e, method):
     return o1, o2, _fmax(hx, -lx), _fmax(hy, -ly), s1 + s2
 
 
+@njit(inline="always")
+def _outside_safe_range(big1, big2):
+    """Whether a non-zero largest magnitude lies outside ``(SAFE_LO, SAFE_HI)`` (the
+    caller falls back to the numpy path, which rescales)."""
+    for big in (big1, big2):
+        if big > 0.0 and not (SAFE_LO < big < SAFE_HI):
+            return True
+    return False
+
+
+@njit(inline="always")
+def _inverse_norms(n1, n2, big1, big2, pn, total):
+    """``(k1, k2)``: ``1 / n`` of each canonical, 0 for a zero one (:func:`_negligible`
+    with the norm of the all-ones array over entries of total weight ``total``)."""
+    ones = 1.0 if pn == 0 else (np.sqrt(total) if pn == 2 else total)
+    k1 = 0.0 if _negligible(n1, ones, big1) else 1.0 / n1
+    k2 = 0.0 if _negligible(n2, ones, big2) else 1.0 / n2
+    return k1, k2
+
+
 #: Prompts per block of the parallel loops: each block's partial results are combined in
 #: block order, so the value does not depend on the number of threads.
 BLOCK = 1024
@@ -471,16 +496,12 @@ def fused_distance(r1, r2, mask, mw, use_mask, use_words, mu, use_mu, method, pn
         m11 += parts[b, _M11]
         m22 += parts[b, _M22]
         m12 += parts[b, _M12]
-    for big in (big1, big2):
-        if big > 0.0 and not (SAFE_LO < big < SAFE_HI):
-            return 3, 0.0
+    if _outside_safe_range(big1, big2):
+        return 3, 0.0
     if pn == 2:
         n1 = np.sqrt(n1)
         n2 = np.sqrt(n2)
-    total = mass if wn else count
-    ones = 1.0 if pn == 0 else (np.sqrt(total) if pn == 2 else total)
-    k1 = 0.0 if n1 <= ZERO_RTOL * ones * big1 else 1.0 / n1
-    k2 = 0.0 if n2 <= ZERO_RTOL * ones * big2 else 1.0 / n2
+    k1, k2 = _inverse_norms(n1, n2, big1, big2, pn, mass if wn else count)
     if pm == 2:
         t = k1 * k1 * m11 + k2 * k2 * m22
         if t == 0.0:
@@ -585,15 +606,11 @@ def fused_distance_nu(r1, r2, mask, use_mask, mu, nu, use_nu, method, pn, wn, pm
             acc2 = _acc(acc2, w, r2[i, j] - o2, pn)
             dsum += d
         count += cnt
-    for big in (big1, big2):
-        if big > 0.0 and not (SAFE_LO < big < SAFE_HI):
-            return 3, 0.0
+    if _outside_safe_range(big1, big2):
+        return 3, 0.0
     n1 = _finish(acc1, pn)
     n2 = _finish(acc2, pn)
-    total = dsum if wn else count
-    ones = 1.0 if pn == 0 else (np.sqrt(total) if pn == 2 else total)
-    k1 = 0.0 if n1 <= ZERO_RTOL * ones * big1 else 1.0 / n1
-    k2 = 0.0 if n2 <= ZERO_RTOL * ones * big2 else 1.0 / n2
+    k1, k2 = _inverse_norms(n1, n2, big1, big2, pn, dsum if wn else count)
     acc = 0.0
     for i in range(n):
         o1 = offsets1[i]

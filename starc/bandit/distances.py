@@ -51,14 +51,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import ValidationError
-from ..norms import ZERO_RTOL, check_norm_name
+from ..norms import check_norm_name
 from .._extremes import finite_result, scale_exponent
 from .._validation import as_float_array
 from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes,
                       check_prompt_weights, check_response_weights, max_abs, reward_shape,
                       setting)
 from .canonical import CANONICALIZATIONS, offsets
-from .norms import norm_unit, ones_norm
+from .norms import negligible, norm_unit, ones_norm
 
 __all__ = ["distance", "pearson_distance", "pairwise_distances"]
 
@@ -106,7 +106,7 @@ def standardize_unit(r: np.ndarray, method: str, normalization: str | None, st: 
         return u, big, f, big == 0
     n = norm_unit(u, normalization, st, d)
     # the canonical's entries carry round-off ZERO_RTOL * max|R| (times f in u's units)
-    zero = n <= ZERO_RTOL * ones_norm(normalization, st, d) * (big * f)
+    zero = negligible(n, ones_norm(normalization, st, d), big * f)
     inv = 1.0 / np.where(zero, 1.0, n)
     if np.any(zero):
         inv = np.where(zero, 0.0, inv)

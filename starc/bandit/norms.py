@@ -90,6 +90,18 @@ def ones_norm(ord: str, st: Setting, d: np.ndarray | None = None) -> float:
     return {"l1": count, "l2": float(np.sqrt(count)), "linf": 1.0}[ord]
 
 
+def negligible(n, ones, scale):
+    """The package's zero rule: a norm ``n`` counts as zero when
+    ``n <= ZERO_RTOL * ones * scale``.
+
+    ``ones`` is the norm of the all-ones array over the same entries (:func:`ones_norm`),
+    ``scale`` the magnitude the round-off is relative to (the largest score the array was
+    computed from). Works on floats and arrays; :mod:`starc.bandit._kernels` compiles it
+    for its kernels, so the numpy path and the kernels state the rule once.
+    """
+    return n <= ZERO_RTOL * ones * scale
+
+
 def scaled_norm(x: np.ndarray, ord: str, st: Setting, d: np.ndarray | None = None
                 ) -> np.ndarray:
     """``max|x| * norm(x / max|x|)`` over the last two axes (0 on padding); ``inf`` where
@@ -204,7 +216,7 @@ def normalize(x, ord="l2", *, prompt_weights=None, response_weights=None, mask=N
     # n(x) <= eps n(1) max|ref|, compared on the unit scale (no overflow)
     with np.errstate(over="ignore"):  # a reference far larger than x: inf, so "zero"
         ratio = max_abs(ref) / safe
-    zero = (big == 0) | (n_unit <= ZERO_RTOL * ones_norm(ord, st) * ratio)
+    zero = (big == 0) | negligible(n_unit, ones_norm(ord, st), ratio)
     out = unit / np.where(zero, 1.0, n_unit)[..., None, None]
     if np.any(zero):
         out[zero] = 0.0

@@ -117,7 +117,7 @@ from ..regret import TIE_RTOL
 from ._checks import (Setting, as_bandit_reward, check_name, check_pair_shapes, max_abs,
                       reward_shape, rows_max, rows_min, setting)
 from .distances import options, unit_canonical
-from .norms import norm_unit, ones_norm
+from .norms import negligible, norm_unit, ones_norm
 
 __all__ = ["TIES", "regret", "worst_case_regret", "regret_bound", "soundness_constant"]
 
@@ -531,7 +531,7 @@ def soundness_constant(r_true, *, canonicalization="mean", normalization="l2", m
         return float(finite_result(u_none, "the soundness constant"))
     u, big, f = unit_canonical(a, method, st)  # u = c * f
     n_u = float(norm_unit(u, normalization, st))
-    if n_u <= ZERO_RTOL * ones_norm(normalization, st) * float(big * f):
+    if negligible(n_u, ones_norm(normalization, st), float(big * f)):
         return np.inf
     return float(n_u * k / (span * f) * (1.0 + ZERO_RTOL))
 

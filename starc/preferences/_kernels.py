@@ -25,8 +25,9 @@ node):
   ``"schur"`` solver's dense core. Oracle: the covering property itself.
 
 The query kernels reuse their work arrays across queries and reset only what a query
-touched. The two reach-limited solves share their symbolic step (:func:`_reach`, inlined
-into both by numba).
+touched. The two reach-limited solves share their work arrays, their start (the
+right-hand side and its symbolic step, :func:`_start_query` and :func:`_reach`) and their
+reset (:func:`_clear`), all inlined into both by numba.
 """
 
 from __future__ import annotations
@@ -205,6 +206,25 @@ def _reach(lp, li, a, b, mark, stack, reach):
 
 
 @njit(cache=True, inline="always")
+def _query_work(n):
+    """Work arrays of the reach-limited solves over ``n`` positions: ``y`` (zero), ``mark``
+    (False), ``stack`` and ``reach``."""
+    return np.zeros(n), np.zeros(n, np.bool_), np.empty(n, np.int64), np.empty(n, np.int64)
+
+
+@njit(cache=True, inline="always")
+def _start_query(lp, li, a, b, coef_b, y, mark, stack, reach):
+    """Start a query: the right-hand side ``e_a + coef_b e_b`` (``-1`` = absent) into
+    ``y`` and the positions its solve visits (:func:`_reach`)."""
+    order = _reach(lp, li, a, b, mark, stack, reach)
+    if a >= 0:
+        y[a] += 1.0
+    if b >= 0:
+        y[b] += coef_b
+    return order
+
+
+@njit(cache=True, inline="always")
 def _clear(order, y, mark):
     """Zero ``y`` and unmark at the positions ``order`` (what one query touched)."""
     for r in range(order.shape[0]):
@@ -220,19 +240,11 @@ def triangular_quadform_many(lp, li, lx, dinv, pos_a, pos_b, coef_b):
     ``lp, li, lx`` is a unit lower-triangular CSC matrix (entries with row <= column are
     ignored). ``pos_a[q]`` and ``pos_b[q]`` are row positions, ``-1`` for "absent".
     """
-    n = lp.shape[0] - 1
-    y = np.zeros(n)
-    mark = np.zeros(n, np.bool_)
-    stack = np.empty(n, np.int64)
-    reach = np.empty(n, np.int64)
+    y, mark, stack, reach = _query_work(lp.shape[0] - 1)
     n_queries = pos_a.shape[0]
     out = np.empty(n_queries)
     for q in range(n_queries):
-        order = _reach(lp, li, pos_a[q], pos_b[q], mark, stack, reach)
-        if pos_a[q] >= 0:
-            y[pos_a[q]] += 1.0
-        if pos_b[q] >= 0:
-            y[pos_b[q]] += coef_b
+        order = _start_query(lp, li, pos_a[q], pos_b[q], coef_b, y, mark, stack, reach)
         acc = 0.0
         for r in range(order.shape[0]):
             j = order[r]
@@ -299,19 +311,11 @@ def partial_forward_quadform(lp, li, lx, dinv, n_elim, n_core, pos_a, pos_b, R):
     core positions; later positions, the grounded nodes, are dropped). ``R`` must be zero
     on entry. Oracle: the dense factorisation in ``tests/preferences``.
     """
-    n = lp.shape[0] - 1
-    y = np.zeros(n)
-    mark = np.zeros(n, np.bool_)
-    stack = np.empty(n, np.int64)
-    reach = np.empty(n, np.int64)
+    y, mark, stack, reach = _query_work(lp.shape[0] - 1)
     n_queries = pos_a.shape[0]
     out = np.empty(n_queries)
     for q in range(n_queries):
-        order = _reach(lp, li, pos_a[q], pos_b[q], mark, stack, reach)
-        if pos_a[q] >= 0:
-            y[pos_a[q]] += 1.0
-        if pos_b[q] >= 0:
-            y[pos_b[q]] -= 1.0
+        order = _start_query(lp, li, pos_a[q], pos_b[q], -1.0, y, mark, stack, reach)
         acc = 0.0
         for r in range(order.shape[0]):
             j = order[r]

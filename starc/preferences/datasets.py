@@ -69,6 +69,11 @@ __all__ = ["PreferenceDataset", "threshold_n_clusters", "complexity_function",
 #: The three complexity classes of the structural function, fastest decay first.
 COMPLEXITY_CLASSES = ("polynomial", "logarithmic", "sublogarithmic")
 
+#: Smallest cluster count :math:`M` in the domain of each class's structural function:
+#: the least integer at which :math:`\ln M` (``"logarithmic"``) and :math:`\ln\ln M`
+#: (``"sublogarithmic"``) are positive.
+COMPLEXITY_MIN_CLUSTERS = {"polynomial": 1.0, "logarithmic": 2.0, "sublogarithmic": 3.0}
+
 #: Edge kinds recorded in :attr:`PreferenceDataset.edge_kinds`.
 EDGE_KINDS = ("hp", "ib-cluster", "ib-prefix")
 
@@ -383,7 +388,7 @@ def complexity_function(n_clusters, kind="polynomial", *, intensity=1.0, alpha=0
     alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
     M = as_float_array(n_clusters, "n_clusters")
     scalar = M.ndim == 0
-    low = {"polynomial": 1.0, "logarithmic": 2.0, "sublogarithmic": 3.0}[kind]
+    low = COMPLEXITY_MIN_CLUSTERS[kind]
     if np.any(M < low):
         raise ValidationError(f"n_clusters must be >= {low:g} for kind={kind!r}, got "
                               f"{float(np.min(M)):g}")
@@ -453,8 +458,8 @@ def _cluster_setup(n_comparisons, n_clusters, within_variance, complexity, inten
         check_positive_int(n_clusters, "n_clusters")
     if within_variance is None:
         check_choice(complexity, "complexity", COMPLEXITY_CLASSES)
-        low = {"polynomial": 1, "logarithmic": 2, "sublogarithmic": 3}[complexity]
-        F = complexity_function(max(M, low), complexity, intensity=intensity, alpha=alpha)
+        F = complexity_function(max(M, COMPLEXITY_MIN_CLUSTERS[complexity]), complexity,
+                                intensity=intensity, alpha=alpha)
     else:
         F = check_real(within_variance, "within_variance", low=0.0, low_open=True)
     check_choice(hp_model, "hp_model", HP_MODELS)

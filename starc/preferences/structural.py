@@ -54,7 +54,7 @@ from .._extremes import far_exponent
 from .._validation import (as_float_array, check_choice, check_positive_int, check_real,
                            check_seed)
 from ..exceptions import ValidationError
-from .datasets import COMPLEXITY_CLASSES, complexity_function
+from .datasets import COMPLEXITY_CLASSES, COMPLEXITY_MIN_CLUSTERS, complexity_function
 
 __all__ = ["k_center", "structural_function", "fit_structural_function", "StructuralFit"]
 
@@ -279,8 +279,6 @@ def _within_mean(X, labels, s, p, max_pairs, rng):
     return s * float(np.mean(np.linalg.norm(a - b, axis=1) ** p))
 
 
-_LOWEST = {"polynomial": 1.0, "logarithmic": 2.0, "sublogarithmic": 3.0}
-
 #: ``ln`` of the largest float64.
 _LOG_MAX = math.log(np.finfo(float).max)
 
@@ -461,7 +459,7 @@ def fit_structural_function(n_clusters, values):
     intensity, alpha, rss = {}, {}, {}
     complete = []
     for kind in COMPLEXITY_CLASSES:
-        ok = M >= _LOWEST[kind]
+        ok = M >= COMPLEXITY_MIN_CLUSTERS[kind]
         if kind == "logarithmic":
             ok &= M > 1
         if kind == "sublogarithmic":
