@@ -119,7 +119,7 @@ import numpy as np
 from ._validation import as_float_array, check_choice, check_distribution, check_policy
 from ._solvers import solve_cvxpy
 from .exceptions import SolverError, ValidationError
-from .mdp import TabularMDP, _expected_reward, broadcast_reward
+from .mdp import TabularMDP, _expected_reward, as_mdp, broadcast_reward
 from ._extremes import in_window, rescale, scale_exponents, unscale_checked
 from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name
 from .solve import _linalg, evaluate_expected, q_from_values
@@ -183,13 +183,7 @@ def check_method(method) -> str | Callable:
 
 def _uniform(mdp: TabularMDP, shape: tuple[int, ...]) -> np.ndarray:
     """A read-only uniform distribution over the last axis of ``shape``, cached on ``mdp``."""
-    key = ("uniform", shape)
-    out = mdp._cache.get(key)
-    if out is None:
-        out = np.full(shape, 1.0 / shape[-1])
-        out.flags.writeable = False
-        mdp._cache[key] = out
-    return out
+    return mdp.memo("uniform", lambda: np.full(shape, 1.0 / shape[-1]), shape)
 
 
 # --------------------------------------------------------------------------- profiles
@@ -197,10 +191,10 @@ def _uniform(mdp: TabularMDP, shape: tuple[int, ...]) -> np.ndarray:
 
 def profile_array(mdp: TabularMDP, profile: str) -> np.ndarray:
     """The ``(S, A, S)`` per-row shape vector of a factored canonical (cached on ``mdp``)."""
-    key = ("profile", profile)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("profile", lambda: _profile_array_uncached(mdp, profile), profile)
+
+
+def _profile_array_uncached(mdp: TabularMDP, profile: str) -> np.ndarray:
     t = mdp.transition
     if profile == "ones":
         out = np.ones(mdp.shape)
@@ -213,8 +207,6 @@ def profile_array(mdp: TabularMDP, profile: str) -> np.ndarray:
         out[s_idx, a_idx, j] = 1.0 / t[s_idx, a_idx, j]
     else:  # pragma: no cover - internal
         raise ValueError(profile)
-    out.flags.writeable = False
-    mdp._cache[key] = out
     return out
 
 
@@ -261,10 +253,10 @@ def val_advantage(rbar: np.ndarray, mdp: TabularMDP, pi: np.ndarray
 
 def _minimal_l2_factor(mdp: TabularMDP):
     """Cholesky factor of the weighted least-squares normal matrix for minimal_l2."""
-    key = ("minimal_l2_cho",)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("minimal_l2_cho", lambda: _minimal_l2_factor_uncached(mdp))
+
+
+def _minimal_l2_factor_uncached(mdp: TabularMDP):
     n, m = mdp.n_states, mdp.n_actions
     t = mdp.transition
     gamma = mdp.gamma
@@ -276,7 +268,6 @@ def _minimal_l2_factor(mdp: TabularMDP):
     g -= gamma * (mix + mix.T)
     g[np.diag_indices(n)] += w.sum(axis=1)
     cho = _linalg().cho_factor(g, lower=False, check_finite=False)
-    mdp._cache[key] = (cho, w)
     return cho, w
 
 
@@ -322,10 +313,10 @@ _MINIMAL_PROFILE = {"l1": "l1", "l2": "l2", "linf": "ones", "weighted_l1": "ones
 
 def _minimal_problem(mdp: TabularMDP, norm: str):
     """A cvxpy problem over the potential, parametrised by rbar (compiled once per MDP)."""
-    key = ("minimal_cvxpy", norm)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("minimal_cvxpy", lambda: _minimal_problem_uncached(mdp, norm), norm)
+
+
+def _minimal_problem_uncached(mdp: TabularMDP, norm: str):
     import cvxpy as cp
 
     n, m = mdp.n_states, mdp.n_actions
@@ -349,7 +340,6 @@ def _minimal_problem(mdp: TabularMDP, norm: str):
             objective = cp.norm_inf(mphi)
         problem = cp.Problem(cp.Minimize(objective))
     solver = cp.CLARABEL if norm.endswith("l2") else cp.HIGHS
-    mdp._cache[key] = (problem, rbar, phi, solver)
     return problem, rbar, phi, solver
 
 
@@ -408,9 +398,8 @@ def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.nd
     import cvxpy as cp
 
     n, m = mdp.n_states, mdp.n_actions
-    key = ("minimal_potential_cvxpy", norm)
-    cached = mdp._cache.get(key)
-    if cached is None:
+
+    def build():
         import scipy.sparse as sp
 
         size = n * m * n
@@ -439,9 +428,9 @@ def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.nd
         with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf - inf
             problem = cp.Problem(cp.Minimize(obj))
         solver = cp.CLARABEL if norm.endswith("l2") else cp.HIGHS
-        cached = (problem, param, phi, solver)
-        mdp._cache[key] = cached
-    problem, param, phi, solver = cached
+        return problem, param, phi, solver
+
+    problem, param, phi, solver = mdp.memo("minimal_potential_cvxpy", build, norm)
     flat = r.reshape(-1, n * m * n)
     phis = np.empty((flat.shape[0], n))
     for k in range(flat.shape[0]):
@@ -495,10 +484,11 @@ def _potential_lp_data(mdp: TabularMDP, norm: str) -> _PotentialLP:
     :math:`s` of the column of :math:`(s, a, s')` (summed to :math:`\gamma - 1` when
     :math:`s = s'`; zeros dropped when :math:`\gamma = 0`).
     """
-    key = ("minimal_potential_lp", norm)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("minimal_potential_lp", lambda: _potential_lp_data_uncached(mdp, norm),
+                    norm)
+
+
+def _potential_lp_data_uncached(mdp: TabularMDP, norm: str) -> _PotentialLP:
     import scipy.sparse as sp
 
     n, m = mdp.n_states, mdp.n_actions
@@ -538,13 +528,9 @@ def _potential_lp_data(mdp: TabularMDP, norm: str) -> _PotentialLP:
     a = sp.csc_matrix((vals, (rows, cols)), shape=(n_rows, k))  # sums duplicates (s = s')
     a.eliminate_zeros()
     a.sort_indices()
-    data = _PotentialLP(select, a, a.indptr.astype(np.int32), a.indices.astype(np.int32),
+    # the arrays are made read-only by TabularMDP.memo
+    return _PotentialLP(select, a, a.indptr.astype(np.int32), a.indices.astype(np.int32),
                         a.data.astype(np.float64), lower, upper, rhs)
-    for arr in data:
-        if isinstance(arr, np.ndarray):
-            arr.flags.writeable = False
-    mdp._cache[key] = data
-    return data
 
 
 def _highs_solver():
@@ -939,8 +925,7 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     array([[-0.275,  0.275],
            [-0.225,  0.225]])
     """
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    as_mdp(mdp)
     method, pi, ds, da, norm = resolve_options(mdp, method, policy, state_dist, action_dist,
                                                norm)
     r = broadcast_reward(reward, mdp)

@@ -80,7 +80,7 @@ import numpy as np
 from ._validation import as_float_array, check_gamma, check_real
 from .canonical import Factored, canonical_parts, resolve_options
 from .exceptions import ValidationError
-from .mdp import TabularMDP, broadcast_reward
+from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import rescale, scale_exponents, unscale_checked
 from .norms import ZERO_RTOL, _norm_validated, check_norm_name, p_of
 
@@ -248,10 +248,11 @@ def _profile_weights(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
     l1         e_j/tau_max  tau_max^-p             tau_max^(1-p)
     ========== ============ ====================== ======================
     """
-    key = ("profile_weights", profile, ord)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("profile_weights", lambda: _profile_weights_uncached(mdp, profile, ord),
+                    profile, ord)
+
+
+def _profile_weights_uncached(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
     t = mdp.transition
     p = p_of(ord)
     weighted = ord.startswith("weighted_")
@@ -274,7 +275,6 @@ def _profile_weights(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
             w = tmax ** (1.0 - p) if weighted else tmax ** (-p)
     else:  # pragma: no cover - internal
         raise ValueError(profile)
-    mdp._cache[key] = w
     return w
 
 
@@ -294,11 +294,7 @@ def canonical_norm(c, ord: str, mdp: TabularMDP) -> np.ndarray:
 
 def _ones_norm(mdp: TabularMDP, ord: str) -> float:
     """The norm of the all-ones ``(S, A, S)`` array (sets the scale of "zero")."""
-    key = ("ones_norm", ord)
-    cached = mdp._cache.get(key)
-    if cached is None:
-        cached = mdp._cache[key] = _ones_norm_uncached(mdp, ord)
-    return cached
+    return mdp.memo("ones_norm", lambda: _ones_norm_uncached(mdp, ord), ord)
 
 
 def _ones_norm_uncached(mdp: TabularMDP, ord: str) -> float:
@@ -404,13 +400,6 @@ def metric_between(s1, s2, ord: str, mdp: TabularMDP) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ public functions
-
-
-def _check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
-                              "build one with starc.TabularMDP(transition, gamma)")
-    return mdp
 
 
 class _Default(str):
@@ -533,7 +522,7 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATIO
     >>> round(starc_distance(R, -R, mdp), 10)
     2.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     method, normalization, metric, pi, ds, da, mnorm = _distance_options(
         mdp, canonicalization, normalization, metric, policy, state_dist, action_dist,
         minimal_norm, variant)
@@ -706,7 +695,7 @@ def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None 
                                       f"{n}) without an mdp, got {arr.shape}")
         mdp_like = TabularMDP(np.full((n, m, n), 1.0 / n), g)
     else:
-        mdp_like = _check_mdp(mdp)
+        mdp_like = as_mdp(mdp)
         if gamma is not None and check_gamma(gamma) != mdp_like.gamma:
             raise ValidationError(f"gamma={gamma} contradicts mdp.gamma={mdp_like.gamma}; "
                                   "pass one of them")
@@ -780,7 +769,7 @@ def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
     >>> round(dard_distance(R, random_potential_shaping(R, mdp, seed=2)[0], mdp), 10)
     0.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     _, pi, ds, da, _ = resolve_options(mdp, "dard", "uniform", None, action_dist, None)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
@@ -823,7 +812,7 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     >>> D.shape, bool((D == D.T).all())
     ((5, 5), True)
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     allowed = {"canonicalization", "normalization", "metric", "policy", "state_dist",
                "action_dist", "minimal_norm", "variant"}
     unknown = set(kwargs) - allowed
@@ -956,7 +945,7 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     >>> is_equivalent(R, -R, mdp)
     False
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     rtol = check_real(rtol, "rtol", low=0.0)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")

@@ -110,7 +110,7 @@ from ._validation import as_float_array, check_choice
 from .distances import _distance_options, _ones_norm, canonical_norm
 from .canonical import canonical_parts, expected_magnitude
 from .exceptions import ValidationError
-from .mdp import TabularMDP, _expected_reward, broadcast_reward
+from .mdp import TabularMDP, _expected_reward, as_mdp, broadcast_reward
 from ._extremes import scale_exponents
 from .norms import ZERO_RTOL, p_of
 from .solve import policy_iteration, q_from_values
@@ -146,13 +146,6 @@ GAMMA_MAX = 1.0 - 1e-8
 #: gap to ``max_a Q*(s, a)`` is at most ``TIE_RTOL * (M + max|V*| (1 + 2 gamma ||w||_1))``
 #: (:func:`_tie_masks`, derived in docs/theory/regret.rst).
 TIE_RTOL = ZERO_RTOL
-
-
-def _check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
-                              "build one with starc.TabularMDP(transition, gamma)")
-    return mdp
 
 
 class _Expected(NamedTuple):
@@ -288,7 +281,7 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     >>> [round(x, 10) for x in policy_value_range(R, TabularMDP(T, gamma=0.9))]
     [0.0, 5.0]
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     reward = _single(reward, mdp, "reward")
     span = _range_from_expected(reward, mdp)
     with np.errstate(over="ignore"):
@@ -392,7 +385,7 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     >>> regret(R, proxy, TabularMDP(T, gamma=0.9))
     1.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     check_choice(ties, "ties", TIES)
     true = _single(r_true, mdp, "r_true")
     proxy = _single(r_proxy, mdp, "r_proxy")
@@ -454,10 +447,10 @@ def _occupancy_constraints(mdp: TabularMDP):
 
 
 def _wcr_problem(mdp: TabularMDP):
-    key = ("worst_case_regret_lp",)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("worst_case_regret_lp", lambda: _wcr_problem_uncached(mdp))
+
+
+def _wcr_problem_uncached(mdp: TabularMDP):
     import cvxpy as cp
 
     n, m = mdp.n_states, mdp.n_actions
@@ -468,9 +461,7 @@ def _wcr_problem(mdp: TabularMDP):
     r2 = cp.Parameter(n * m)
     problem = cp.Problem(cp.Maximize(r1 @ d1 - r1 @ d2),
                          [a_eq @ d1 == b_eq, a_eq @ d2 == b_eq, r2 @ d2 - r2 @ d1 >= 0])
-    cached = (problem, d1, d2, r1, r2)
-    mdp._cache[key] = cached
-    return cached
+    return problem, d1, d2, r1, r2
 
 
 def _policy_from_occupancy(d: np.ndarray) -> np.ndarray:
@@ -558,7 +549,7 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     >>> bool(abs(worst_case_regret(P, R, mdp) - worst_case_regret(P, R, mdp, method="lp")) < 1e-8)
     True
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     check_choice(method, "method", WCR_METHODS)
     true = _single(r_true, mdp, "r_true")
     proxy = _single(r_proxy, mdp, "r_proxy")
@@ -746,16 +737,16 @@ def occupancy_diameter(mdp: TabularMDP) -> float:
     >>> round(occupancy_diameter(TabularMDP(T, gamma=0.9, initial=[1.0, 0.0])), 8)
     10.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     return float((_occupancy_extremes(mdp) * mdp.transition.max(axis=-1)).max())
 
 
 def _occupancy_extremes(mdp: TabularMDP) -> np.ndarray:
     """``max_pi d(s,a) - min_pi d(s,a)`` for every pair, by 2 S A linear programs."""
-    key = ("occupancy_extremes",)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("occupancy_extremes", lambda: _occupancy_extremes_uncached(mdp))
+
+
+def _occupancy_extremes_uncached(mdp: TabularMDP) -> np.ndarray:
     import warnings
 
     from scipy.optimize import OptimizeWarning, linprog
@@ -783,9 +774,7 @@ def _occupancy_extremes(mdp: TabularMDP) -> np.ndarray:
                 raise SolverError(f"occupancy_diameter: linprog failed: {res.message}")
             ends.append(res.x[i])
         spread[i] = max(ends[1] - ends[0], 0.0)
-    out = spread.reshape(n, m)
-    mdp._cache[key] = out
-    return out
+    return spread.reshape(n, m)
 
 
 def _dual_factor(mdp: TabularMDP, metric: str, tight: bool) -> float:
@@ -843,7 +832,7 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     >>> soundness_constant(random_reward(mdp, seed=1), mdp) > 0
     True
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     method, normalization, metric, pi, ds, da, mnorm = _distance_options(
         mdp, canonicalization, normalization, metric, policy, None, None, None, None)
     if method == "dard":

@@ -162,7 +162,7 @@ from ._validation import (check_distribution, check_gamma, check_policy, check_p
                           check_seed)
 from .distances import _pearson_from_moments
 from .exceptions import ValidationError
-from .mdp import TabularMDP
+from .mdp import TabularMDP, as_mdp
 from ._extremes import scale_exponents
 from .norms import ZERO_RTOL
 
@@ -1002,8 +1002,7 @@ def tabular_samplers(mdp: TabularMDP, *, state_dist=None, action_dist=None,
     >>> s.shape, a.dtype.kind, smp.transition(np.array([3]), np.array([1]), None)
     ((5,), 'i', array([3]))
     """
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    as_mdp(mdp)
     n_states, n_actions = mdp.n_states, mdp.n_actions
     ds = (np.full(n_states, 1.0 / n_states) if state_dist is None
           else check_distribution(state_dist, n_states, "state_dist"))

@@ -78,7 +78,7 @@ import numpy as np
 from ._extremes import scale_exponents
 from ._validation import as_float_array, check_memory, check_policy, reward_form
 from .exceptions import ConvergenceError, SolverError, ValidationError
-from .mdp import TabularMDP, _expected_reward
+from .mdp import TabularMDP, _expected_reward, as_mdp
 
 __all__ = [
     "policy_evaluation",
@@ -140,25 +140,13 @@ def lu_solve(factors, b: np.ndarray, trans: int = 0) -> np.ndarray:
     return x
 
 
-def _check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
-                              "build one with starc.TabularMDP(transition, gamma)")
-    return mdp
-
-
 def _as_policy(policy, mdp: TabularMDP) -> np.ndarray:
     return check_policy(policy, mdp.n_states, mdp.n_actions)
 
 
 def _row_sums(mdp: TabularMDP) -> np.ndarray:
     """``sum_s' T[s, a, s']`` (1 within 1e-10), cached on the MDP."""
-    sums = mdp._cache.get("row_sums")
-    if sums is None:
-        sums = mdp.transition.sum(axis=-1)
-        sums.flags.writeable = False
-        mdp._cache["row_sums"] = sums
-    return sums
+    return mdp.memo("row_sums", lambda: mdp.transition.sum(axis=-1))
 
 
 def expected_rewards(reward, mdp: TabularMDP, name: str = "reward") -> np.ndarray:
@@ -236,19 +224,12 @@ def policy_matrix(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
 
 def policy_lu(mdp: TabularMDP, pi: np.ndarray):
     """LU factors of ``I - gamma P_pi``, cached on the MDP per policy."""
-    cache = mdp._cache.setdefault("lu", {})
-    key = pi.tobytes()
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    n = mdp.n_states
-    a = -mdp.gamma * policy_matrix(mdp, pi)
-    a[np.diag_indices(n)] += 1.0
-    lu = lu_factor(a)
-    if len(cache) >= _LU_CACHE_SIZE:
-        cache.pop(next(iter(cache)))
-    cache[key] = lu
-    return lu
+    def factor():
+        a = -mdp.gamma * policy_matrix(mdp, pi)
+        a[np.diag_indices(mdp.n_states)] += 1.0
+        return lu_factor(a)
+
+    return mdp.memo("policy_lu", factor, pi.tobytes(), maxsize=_LU_CACHE_SIZE)
 
 
 def evaluate_expected(rbar: np.ndarray, mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
@@ -305,7 +286,7 @@ def policy_evaluation(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     >>> policy_evaluation(R, TabularMDP(T, gamma=0.9)).round(12)
     array([2.75, 2.25])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
     scaled, k = scale_down(rbar, mdp.gamma)
@@ -339,7 +320,7 @@ def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     array([[2.475, 3.025],
            [2.025, 2.475]])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
     scaled, k = scale_down(rbar, mdp.gamma)
@@ -444,7 +425,7 @@ def optimal_policy(reward, mdp: TabularMDP) -> np.ndarray:
     >>> optimal_policy(R, TabularMDP(T, gamma=0.9))
     array([1, 1])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_policy")
     # scale invariant: an extreme reward is solved as 2^-k R, exactly the same policy
     actions, _ = policy_iteration(scale_down(rbar, mdp.gamma)[0], mdp)
@@ -480,7 +461,7 @@ def optimal_values(reward, mdp: TabularMDP, *, return_policy: bool = False):
     >>> (V * (1 - 0.9**2)).round(12)  # closed form: (1, gamma) / (1 - gamma^2)
     array([1. , 0.9])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_values")
     scaled, k = scale_down(rbar, mdp.gamma)
     actions, v = policy_iteration(scaled, mdp)
@@ -514,7 +495,7 @@ def policy_return(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray | flo
     >>> round(policy_return(R, TabularMDP(T, gamma=0.9)), 12)
     2.5
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
     scaled, k = scale_down(rbar, mdp.gamma)
@@ -550,7 +531,7 @@ def state_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     >>> state_occupancy(TabularMDP(T, gamma=0.9)).round(12)
     array([5., 5.])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     d = lu_solve(policy_lu(mdp, pi), np.array(mdp.initial), trans=1)
     return np.maximum(d, 0.0)  # clip round-off below zero; d >= 0 exactly
@@ -583,7 +564,7 @@ def state_action_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     array([[0. , 0.5],
            [9.5, 0. ]])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     return state_occupancy(mdp, pi)[:, None] * pi
 
@@ -621,6 +602,6 @@ def occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     >>> round(float(eta.sum()), 10)
     10.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     check_memory(mdp.shape, "occupancy")
     return state_action_occupancy(mdp, policy)[:, :, None] * mdp.transition

@@ -203,7 +203,7 @@ def test_lu_cache_is_correct_across_many_policies(small_mdp):
         for pi in pols:
             np.testing.assert_allclose(starc.policy_evaluation(reward, small_mdp, pi),
                                        direct_values(reward, small_mdp, pi), rtol=0, atol=tol)
-    assert len(small_mdp._cache["lu"]) <= _LU_CACHE_SIZE
+    assert small_mdp.memo_size("policy_lu") <= _LU_CACHE_SIZE
 
 
 def test_lu_cache_is_per_mdp(small_mdp):
