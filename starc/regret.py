@@ -107,15 +107,16 @@ import numpy as np
 
 from ._solvers import HIGHS_OPTIONS, silence_highs_banner, solve_cvxpy
 from ._validation import as_float_array, check_choice
-from .distances import _distance_options, _ones_norm, canonical_norm
+from .distances import distance_options
 from .canonical import canonical_parts, expected_magnitude
 from .exceptions import ValidationError
-from .mdp import TabularMDP, _expected_reward, as_mdp, broadcast_reward
+from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import scale_exponents
 from .norms import ZERO_RTOL, p_of
-from .solve import policy_iteration, q_from_values
+from .solve import deterministic_values, policy_iteration, q_from_values
 
 __all__ = [
+    "check_regret_gamma",
     "regret",
     "policy_value_range",
     "worst_case_regret",
@@ -165,7 +166,7 @@ def _single(reward, mdp: TabularMDP, name: str) -> _Expected:
         raise ValidationError(f"{name} must be one reward of shape (S, A, S), (S, A) or (S,); "
                               f"got a batch of shape {r.shape[:-3]}")
     r, exponent = _unit_scaled(r, mdp)
-    return _Expected(_expected_reward(r, mdp.transition),
+    return _Expected(mdp.expectation(r),
                      float(expected_magnitude(r, mdp.transition)), exponent)
 
 
@@ -226,8 +227,29 @@ class _Range(NamedTuple):
         return self.hi - self.lo <= self.tolerance
 
 
-def _check_regret_gamma(gamma: float, what: str) -> None:
-    """Refuse a discount above :data:`GAMMA_MAX` (see there) with a ValidationError."""
+def check_regret_gamma(gamma: float, what: str) -> None:
+    """Refuse a discount above :data:`GAMMA_MAX` (see there) with a ValidationError.
+
+    The one statement of this limit for every regret computation (here and in
+    :mod:`starc.batch`).
+
+    Parameters
+    ----------
+    gamma : float
+        A validated discount in ``[0, 1)``.
+    what : str
+        The computation, named at the start of the message (e.g. ``"regret"``).
+
+    Raises
+    ------
+    ValidationError
+        If ``gamma > GAMMA_MAX``.
+
+    Examples
+    --------
+    >>> from starc.regret import check_regret_gamma
+    >>> check_regret_gamma(0.9, "regret")  # fine: returns None
+    """
     if gamma > GAMMA_MAX:
         raise ValidationError(
             f"{what}: gamma = {gamma!r} is above {GAMMA_MAX!r}, where float64 cannot decide "
@@ -239,7 +261,7 @@ def _check_regret_gamma(gamma: float, what: str) -> None:
 
 def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
     """The value range of a reward given as :class:`_Expected`."""
-    _check_regret_gamma(mdp.gamma, "regret")
+    check_regret_gamma(mdp.gamma, "regret")
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
     worst_actions, v_worst = policy_iteration(-reward.rbar, mdp)
     return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
@@ -395,7 +417,7 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     lo, hi = span.lo, span.hi
     if ties == "first":
         actions, _ = policy_iteration(proxy.rbar, mdp)
-        j = float(_values_of(true.rbar, mdp, actions) @ mdp.initial)
+        j = float(deterministic_values(true.rbar, mdp, actions) @ mdp.initial)
     else:
         proxy_span = _range_from_expected(proxy, mdp)
         if proxy_span.trivial:  # every policy counts as optimal
@@ -420,12 +442,6 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
                     "like 1/(1 - gamma)^2, yet above 1e-9 of the reward's size), and the "
                     "regret depends on it; use a smaller gamma")
     return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
-
-
-def _values_of(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
-    from .solve import _deterministic_values
-
-    return _deterministic_values(rbar, mdp, actions)
 
 
 class WorstCaseRegret(NamedTuple):
@@ -629,8 +645,8 @@ def _worst_case_parametric(rbar1, rbar2, mdp, want_occupancies, max_iter=200):
     mu = mdp.initial
 
     def returns(actions):
-        return (float(_values_of(rbar1, mdp, actions) @ mu),
-                float(_values_of(rbar2, mdp, actions) @ mu))
+        return (float(deterministic_values(rbar1, mdp, actions) @ mu),
+                float(deterministic_values(rbar2, mdp, actions) @ mu))
 
     def line(lam: float) -> _Line:
         r = rbar1 - lam * rbar2
@@ -833,7 +849,7 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     True
     """
     mdp = as_mdp(mdp)
-    method, normalization, metric, pi, ds, da, mnorm = _distance_options(
+    method, normalization, metric, pi, ds, da, mnorm = distance_options(
         mdp, canonicalization, normalization, metric, policy, None, None, None, None)
     if method == "dard":
         raise ValidationError("the soundness bound needs a canonicalization that preserves "
@@ -848,16 +864,17 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     exponent = int(scale_exponents(big, always=True))
     r = np.ldexp(r, -exponent)
     span = _range_from_expected(
-        _Expected(_expected_reward(r, mdp.transition),
+        _Expected(mdp.expectation(r),
                   float(expected_magnitude(r, mdp.transition))), mdp)
     if normalization is None:
         with np.errstate(over="ignore"):  # U > 1.8e308 for a subnormal R_1: inf
             scale = float(np.ldexp(1.0, -exponent))
     else:
         c = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=mnorm)
-        scale = float(canonical_norm(c.value, normalization, mdp))
-        if scale <= _ones_norm(mdp, normalization) * float(c.noise):
+        n = c.norm(normalization, mdp)
+        if c.is_zero(normalization, mdp, n):
             return 0.0
+        scale = float(n)
     if span.trivial:
         return np.inf
     return scale * _dual_factor(mdp, metric, tight) / (span.hi - span.lo)

@@ -160,7 +160,6 @@ import numpy as np
 
 from ._validation import (check_distribution, check_gamma, check_policy, check_positive_int,
                           check_seed)
-from .distances import _pearson_from_moments
 from .exceptions import ValidationError
 from .mdp import TabularMDP, as_mdp
 from ._extremes import scale_exponents
@@ -437,6 +436,21 @@ def _pearson_distance_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     cy = y - y.mean(axis=-1, keepdims=True)
     return _moment_pearson((cx * cy).mean(-1), (cx * cx).mean(-1), (cy * cy).mean(-1),
                            np.abs(x).max(-1), np.abs(y).max(-1))
+
+
+def _pearson_from_moments(cov, var_x, var_y, zero_x, zero_y) -> np.ndarray:
+    r""":math:`\sqrt{(1 - \rho)/2}` from a covariance and two variances.
+
+    For estimated moments, where no standardised arrays exist (the exact tabular
+    distance, :func:`starc.pearson_distance`, works on the arrays themselves).
+    ``zero_x`` / ``zero_y`` mark variances that are zero up to round-off: then
+    :math:`\rho = 0` if exactly one of them is, and the distance is 0 if both are.
+    """
+    either = zero_x | zero_y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(either, 0.0, cov / np.sqrt(np.where(either, 1.0, var_x * var_y)))
+    d = np.sqrt(0.5 * (1.0 - np.clip(rho, -1.0, 1.0)))
+    return np.where(zero_x & zero_y, 0.0, d)
 
 
 def _moment_pearson(cov, vx, vy, scale_x, scale_y) -> np.ndarray:

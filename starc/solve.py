@@ -78,7 +78,7 @@ import numpy as np
 from ._extremes import scale_exponents
 from ._validation import as_float_array, check_memory, check_policy, reward_form
 from .exceptions import ConvergenceError, SolverError, ValidationError
-from .mdp import TabularMDP, _expected_reward, as_mdp
+from .mdp import TabularMDP, as_mdp
 
 __all__ = [
     "policy_evaluation",
@@ -96,13 +96,6 @@ BELLMAN_RTOL = 1e-10
 
 #: Number of policy LU factorisations cached on each MDP.
 _LU_CACHE_SIZE = 4
-
-
-def _linalg():
-    """scipy.linalg, imported on first use so that ``import starc`` stays fast."""
-    import scipy.linalg
-
-    return scipy.linalg
 
 
 def lu_factor(a: np.ndarray):
@@ -152,7 +145,7 @@ def _row_sums(mdp: TabularMDP) -> np.ndarray:
 def expected_rewards(reward, mdp: TabularMDP, name: str = "reward") -> np.ndarray:
     """Validated expected rewards ``rbar (..., S, A)`` of a reward in any accepted form.
 
-    The same numbers as ``_expected_reward(broadcast_reward(reward, mdp), T)``, but state
+    The same numbers as ``mdp.expectation(broadcast_reward(reward, mdp))``, but state
     ``(..., S)`` and state-action ``(..., S, A)`` rewards are never broadcast to
     ``(..., S, A, S)``: their expectation is the reward times the row sums of ``T``.
     """
@@ -160,7 +153,7 @@ def expected_rewards(reward, mdp: TabularMDP, name: str = "reward") -> np.ndarra
     kind = reward_form(r.shape, mdp.n_states, mdp.n_actions, "auto", name)
     with np.errstate(invalid="ignore", over="ignore"):  # 0 * inf: reported below
         if kind == "transition":
-            rbar = _expected_reward(r, mdp.transition)
+            rbar = mdp.expectation(r)
         elif kind == "state_action":
             rbar = r * _row_sums(mdp)
         else:
@@ -328,7 +321,46 @@ def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     return scale_up(q, k, rbar, mdp.gamma, "action values")
 
 
-def _deterministic_values(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
+def deterministic_values(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
+    r"""Values ``(S,)`` of a deterministic policy from validated expected rewards.
+
+    .. math::
+
+        V = (I - \gamma P_a)^{-1} \bar R_a, \qquad P_a[s, s'] = \tau(s' \mid s, a(s)),
+        \quad \bar R_a(s) = \bar R(s, a(s)),
+
+    by one LU factorisation (not memoised: policy iteration visits each policy once).
+
+    Parameters
+    ----------
+    rbar : ndarray of shape (S, A)
+        Expected rewards (finite).
+    mdp : TabularMDP
+    actions : int ndarray of shape (S,)
+        The action of every state.
+
+    Returns
+    -------
+    ndarray of shape (S,)
+
+    Raises
+    ------
+    SolverError
+        If LAPACK reports a singular matrix (impossible for ``gamma < 1``).
+
+    References
+    ----------
+    .. [1] Puterman, "Markov Decision Processes", 1994, Thm. 6.1.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP
+    >>> from starc.solve import deterministic_values
+    >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.5)
+    >>> deterministic_values(np.ones((2, 1)), mdp, np.zeros(2, dtype=int))
+    array([2., 2.])
+    """
     n = mdp.n_states
     idx = np.arange(n)
     a = -mdp.gamma * mdp.transition[idx, actions, :]
@@ -357,7 +389,7 @@ def policy_iteration(rbar: np.ndarray, mdp: TabularMDP, *, allowed: np.ndarray |
         q0 = np.where(allowed, q0, -np.inf)
     actions = np.argmax(q0, axis=1)
     for _ in range(max_iter):
-        v = _deterministic_values(rbar, mdp, actions)
+        v = deterministic_values(rbar, mdp, actions)
         q = q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
