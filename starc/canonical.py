@@ -124,7 +124,7 @@ from ._extremes import in_window, max_abs, rescale, scale_exponents, unscale_che
 from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, array_norm, check_norm_name, ones_norm, p_of
 from .solve import evaluate_expected, q_from_values
 
-__all__ = ["CANONICALIZATIONS", "canonicalize", "Canonical", "Factored", "canonical_parts"]
+__all__ = ["CANONICALIZATIONS", "canonicalize", "Canonical", "Factored"]
 
 #: Names accepted by :func:`canonicalize`.
 CANONICALIZATIONS = ("none", "epic", "dard", "val", "val_potential", "minimal_l2", "minimal",
@@ -211,6 +211,34 @@ class Canonical(NamedTuple):
     Rewards with magnitudes outside the safe window of :data:`starc.norms.SAFE_EXPONENT`
     (beyond about :math:`10^{\pm 77}`) are canonicalized after an exact power-of-two
     rescaling; ``exponent`` then records it (see :func:`canonical_parts`).
+
+    The steps that follow canonicalization are its methods: :meth:`norm`, the zero test
+    :meth:`is_zero` and the normalization :meth:`standardize`,
+    :math:`s(R) = c(R)/n(c(R))` (and 0 for a canonical that is zero up to round-off).
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 1 (canonicalization) and Def. 3 (the
+       normalization :math:`s(R)`, with :math:`s(R) = c(R)` when :math:`n(c(R)) = 0`).
+
+    Examples
+    --------
+    A pure potential-shaping reward has a VAL canonical that is zero up to round-off:
+
+    >>> import numpy as np
+    >>> from starc import random_mdp
+    >>> from starc.canonical import canonical_parts, resolve_options
+    >>> mdp = random_mdp(4, 2, seed=0)
+    >>> phi = np.arange(4.0)
+    >>> shaping = np.broadcast_to(mdp.gamma * phi[None, None, :] - phi[:, None, None], mdp.shape)
+    >>> R = np.stack([np.random.default_rng(1).standard_normal(mdp.shape), shaping])
+    >>> method, pi, ds, da, nrm = resolve_options(mdp, "val", "uniform", None, None, None)
+    >>> canon = canonical_parts(R, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=nrm)
+    >>> canon.is_zero("l2", mdp).tolist()
+    [False, True]
+    >>> s = canon.standardize("l2", mdp)
+    >>> [round(float(x), 12) for x in s.norm("l2", mdp)]
+    [1.0, 0.0]
     """
 
     value: np.ndarray | Factored
@@ -244,7 +272,7 @@ class Canonical(NamedTuple):
     def standardize(self, ord: str, mdp: TabularMDP) -> np.ndarray | Factored:
         r"""The normalized canonical :math:`c(R)/n(c(R))`, zero where :meth:`is_zero`.
 
-        The STARC standardization of [1]_, Def. 3 (:math:`s(R) = c(R)` when
+        The STARC standardization (Skalse et al. 2024, Def. 3: :math:`s(R) = c(R)` when
         :math:`n(c(R)) = 0`). It does not depend on the scale of ``value``, so a
         rescaled canonical (``exponent`` set) needs no unscaling. Returns a
         :class:`Factored` for a factored ``value``, else a full array.

@@ -352,3 +352,23 @@ def test_solvers_memoise_under_named_keys(small_mdp):
     v2 = starc.policy_evaluation(reward, mdp)
     assert mdp.memo_size("policy_lu") == 1
     np.testing.assert_array_equal(v1, v2)
+
+
+@given(mdp=mdps(max_states=5), data=st.data())
+def test_expectation_is_the_sum_over_next_states(mdp, data):
+    r = data.draw(reward_arrays(mdp))
+    batch = np.stack([r, 2.0 * r])
+    expected = np.array([[[sum(mdp.transition[s, a, t] * x[s, a, t]
+                               for t in range(mdp.n_states))
+                           for a in range(mdp.n_actions)] for s in range(mdp.n_states)]
+                         for x in batch])
+    np.testing.assert_allclose(mdp.expectation(batch), expected, rtol=1e-12,
+                               atol=1e-12 * (1.0 + np.abs(r).max()))
+    np.testing.assert_array_equal(mdp.expectation(r), starc.expected_reward(r, mdp))
+
+
+def test_expectation_checks_the_shape(toy_mdp):
+    with pytest.raises(ValidationError, match=r"x must be an ndarray of shape \(\.\.\., 2, 2, 2\)"):
+        toy_mdp.expectation(np.ones((2, 2)))
+    with pytest.raises(ValidationError, match="x must be an ndarray"):
+        toy_mdp.expectation([[[1.0, 0.0]] * 2] * 2)
