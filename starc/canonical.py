@@ -124,7 +124,7 @@ from ._extremes import in_window, max_abs, rescale, scale_exponents, unscale_che
 from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, array_norm, check_norm_name, ones_norm, p_of
 from .solve import evaluate_expected, q_from_values
 
-__all__ = ["CANONICALIZATIONS", "canonicalize", "Canonical", "Factored"]
+__all__ = ["CANONICALIZATIONS", "canonicalize"]
 
 #: Names accepted by :func:`canonicalize`.
 CANONICALIZATIONS = ("none", "epic", "dard", "val", "val_potential", "minimal_l2", "minimal",

@@ -371,6 +371,7 @@ def distance_options(mdp, canonicalization, normalization, metric, policy, state
     >>> distance_options(mdp, "val", "2", "inf", "uniform", None, None, None, None)[:3]
     ('val', 'l2', 'linf')
     """
+    mdp = as_mdp(mdp)
     if variant is not None:
         v = resolve_variant(variant)
         given = {"canonicalization": canonicalization, "normalization": normalization,

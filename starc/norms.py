@@ -60,6 +60,7 @@ References
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -70,7 +71,7 @@ from .exceptions import ValidationError
 from .mdp import TabularMDP
 
 __all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL", "SAFE_EXPONENT",
-           "array_norm", "ones_norm"]
+           "ones_norm"]
 
 #: Arrays whose largest magnitude lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]`` are
 #: used as they are: their squares, sums over any MDP that fits in memory, values
@@ -189,8 +190,8 @@ def array_norm(x: np.ndarray, ord: str, mdp: TabularMDP | None) -> np.ndarray:
     return norm_from_weights(x, None, p)
 
 
-def ones_norm(ord: str, shape: tuple[int, ...]) -> float:
-    r"""The norm :math:`n(\mathbf 1)` of the all-ones ``(S, A, S)`` reward: the scale of "zero".
+def ones_norm(ord: str, shape: tuple[int, int, int]) -> float:
+    r"""The norm :math:`n(\mathbf 1)` of the all-ones reward: the scale of "zero".
 
     .. math::
 
@@ -205,13 +206,19 @@ def ones_norm(ord: str, shape: tuple[int, ...]) -> float:
     Parameters
     ----------
     ord : str
-        A canonical name of :data:`NORMS` (see :func:`check_norm_name`).
-    shape : tuple of int
-        ``(S, A, S)`` (or ``(S, A)``: the last axis is ``S`` again).
+        A name of :data:`NORMS` (or the paper's aliases, see :func:`check_norm_name`).
+    shape : tuple of 3 int
+        The last three axes of the arrays measured: ``(S, A, S)`` for the weighted norms
+        (the plain norms take any shape, as :func:`norm` does; an empty one has norm 0).
 
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValidationError
+        For an unknown norm name or a shape that is not three non-negative ints.
 
     References
     ----------
@@ -223,8 +230,17 @@ def ones_norm(ord: str, shape: tuple[int, ...]) -> float:
     >>> ones_norm("l1", (4, 2, 4)), ones_norm("weighted_l2", (4, 2, 4)), ones_norm("linf", (4, 2, 4))
     (32.0, 2.8284271247461903, 1.0)
     """
-    n, m = int(shape[0]), int(shape[1])
-    count = n * m if ord.startswith("weighted_") else n * m * n  # the sum of the weights
+    ord = check_norm_name(ord)
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 3
+            or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0
+                   for k in shape)):
+        raise ValidationError(f"shape must be three non-negative ints (the last three axes, "
+                              f"(S, A, S)), got {shape!r}")
+    n0, n1, n2 = (int(k) for k in shape)
+    # the sum of the weights: tau sums to 1 over its last axis
+    count = n0 * n1 if ord.startswith("weighted_") else n0 * n1 * n2
+    if count == 0:
+        return 0.0
     p = p_of(ord)
     if p == np.inf:
         return 1.0

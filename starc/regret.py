@@ -106,7 +106,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._solvers import HIGHS_OPTIONS, silence_highs_banner, solve_cvxpy
-from ._validation import as_float_array, check_choice
+from ._validation import as_float_array, check_choice, check_gamma
 from .distances import distance_options
 from .canonical import canonical_parts, expected_magnitude
 from .exceptions import ValidationError
@@ -236,20 +236,24 @@ def check_regret_gamma(gamma: float, what: str) -> None:
     Parameters
     ----------
     gamma : float
-        A validated discount in ``[0, 1)``.
+        A discount in ``[0, 1)``.
     what : str
         The computation, named at the start of the message (e.g. ``"regret"``).
 
     Raises
     ------
     ValidationError
-        If ``gamma > GAMMA_MAX``.
+        If ``gamma > GAMMA_MAX``, or for a ``gamma`` outside ``[0, 1)`` or a ``what``
+        that is not a str.
 
     Examples
     --------
     >>> from starc.regret import check_regret_gamma
     >>> check_regret_gamma(0.9, "regret")  # fine: returns None
     """
+    if not isinstance(what, str):
+        raise ValidationError(f"what must be a str naming the computation, got {what!r}")
+    gamma = check_gamma(gamma)
     if gamma > GAMMA_MAX:
         raise ValidationError(
             f"{what}: gamma = {gamma!r} is above {GAMMA_MAX!r}, where float64 cannot decide "

@@ -89,7 +89,6 @@ __all__ = [
     "occupancy",
     "state_occupancy",
     "state_action_occupancy",
-    "deterministic_values",
 ]
 
 #: Bellman residual accepted by :func:`optimal_policy`, relative to the reward scale.

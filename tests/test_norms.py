@@ -125,3 +125,23 @@ def test_array_norm_is_norm_without_checks(data, ord):
     mdp = data.draw(garnet_mdps())
     x = data.draw(reward_arrays(mdp))
     np.testing.assert_array_equal(array_norm(x, ord, mdp), starc.norm(x, ord, mdp=mdp))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 2), (3, 2, 5), (2, 0, 3)])
+@pytest.mark.parametrize("ord", ["l1", "l2", "linf"])
+def test_ones_norm_of_any_shape_for_plain_norms(ord, shape):
+    """``norm`` and ``normalize`` take arrays of any three trailing axes without an MDP:
+    ``ones_norm`` is exactly the norm of the all-ones array of that shape (0 when empty)."""
+    from starc.norms import ones_norm
+
+    assert ones_norm(ord, shape) == starc.norm(np.ones(shape), ord)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (2, 2, 2, 2), (2, -1, 2), (2.0, 2, 2), None, "abc"])
+def test_ones_norm_validates_its_shape(shape):
+    from starc.norms import ones_norm
+
+    with pytest.raises(starc.ValidationError, match="shape must be three non-negative ints"):
+        ones_norm("l2", shape)
+    with pytest.raises(starc.ValidationError, match="ord"):
+        ones_norm("l7", (2, 2, 2))
