@@ -70,7 +70,8 @@ from ._validation import check_memory
 from .exceptions import ValidationError
 
 __all__ = ["atomic_write", "check_writable", "check_output_folder", "npz_path", "save_npz", "write_text",
-           "figure_path", "save_figure", "load_arrays", "check_path", "TRUNCATED"]
+           "figure_path", "save_figure", "load_arrays", "load_npz", "check_path",
+           "TRUNCATED"]
 
 #: The words every "this file cannot be read" message carries.
 TRUNCATED = "truncated or not an .npz/.npy file"
@@ -436,3 +437,22 @@ def load_arrays(path, what: str = "path") -> np.ndarray | dict[str, np.ndarray]:
     except OSError as err:
         raise ValidationError(f"{label} cannot be read: {err.strerror or err}") from None
     return _read_npz(path, label)
+
+
+def load_npz(path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file; ``path`` without its ``.npz`` suffix is accepted too,
+    as written by :func:`numpy.savez` (and so by :func:`starc.save_mdp`). Headers are checked
+    before any data is read (:func:`load_arrays`): never unpickles, refuses arrays that
+    would not fit in memory and says "truncated" for a cut-off file. Used by
+    :func:`starc.load_mdp` and ``SweepResult.load``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValidationError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if not os.path.exists(path):
+        if not os.path.exists(os.fspath(path) + ".npz"):
+            raise ValidationError(f"path {os.fspath(path)!r} does not exist")
+        path = os.fspath(path) + ".npz"
+    data = load_arrays(path, "path")
+    if not isinstance(data, dict):  # a plain .npy array has no keys
+        raise ValidationError(f"path {os.fspath(path)!r} holds a single .npy array, "
+                              "not an .npz archive; save with starc.save_mdp")
+    return data

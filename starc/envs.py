@@ -59,7 +59,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._io import load_arrays, save_npz
+from ._io import load_npz, save_npz
 from ._validation import (as_float_array, check_choice, check_gamma, check_memory,
                           check_positive_int, check_real, check_seed)
 from .exceptions import ValidationError
@@ -512,24 +512,6 @@ def save_mdp(path, mdp: TabularMDP, reward=None) -> None:
     save_npz(path, arrays)
 
 
-def _read_npz(path) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` file; ``path`` without its ``.npz`` suffix is accepted too,
-    as written by :func:`numpy.savez` (and so by :func:`save_mdp`). Headers are checked
-    before any data is read (:func:`starc._io.load_arrays`): never unpickles, refuses
-    arrays that would not fit in memory and says "truncated" for a cut-off file."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValidationError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    if not os.path.exists(path):
-        if not os.path.exists(os.fspath(path) + ".npz"):
-            raise ValidationError(f"path {os.fspath(path)!r} does not exist")
-        path = os.fspath(path) + ".npz"
-    data = load_arrays(path, "path")
-    if not isinstance(data, dict):  # a plain .npy array has no keys
-        raise ValidationError(f"path {os.fspath(path)!r} holds a single .npy array, "
-                              "not an .npz archive; save with starc.save_mdp")
-    return data
-
-
 def load_mdp(path, *, with_reward: bool = False):
     """Load an MDP saved by :func:`save_mdp`; never unpickles.
 
@@ -557,7 +539,7 @@ def load_mdp(path, *, with_reward: bool = False):
     --------
     See :func:`save_mdp`.
     """
-    data = _read_npz(path)
+    data = load_npz(path)
     missing = [k for k in _REQUIRED_KEYS if k not in data]
     if missing:
         raise ValidationError(f"path {os.fspath(path)!r} lacks the key(s) {missing}; an MDP "

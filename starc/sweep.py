@@ -904,9 +904,9 @@ class SweepResult:
         --------
         See :meth:`save`.
         """
-        from .envs import _read_npz
+        from ._io import load_npz
 
-        data = _read_npz(path)
+        data = load_npz(path)
         label = f"path {os.fspath(path)!r}"
         missing = [k for k in ("distances", "variants", "column_names", "config_json")
                    if k not in data]
