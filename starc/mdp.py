@@ -102,8 +102,8 @@ class TabularMDP:
     Two MDPs compare equal only if they are the same object; compare arrays explicitly
     (``np.array_equal(m1.transition, m2.transition)``) for value equality. Objects are
     hashable, and quantities derived from the (immutable) MDP alone — factorisations,
-    compiled optimisation problems, norms of constant arrays — are memoised on it by
-    :meth:`memo` under named keys.
+    compiled optimisation problems, norm weights — are memoised on it by :meth:`memo`
+    under named keys.
 
     References
     ----------
@@ -191,15 +191,15 @@ class TabularMDP:
         r"""Return the value memoised under ``(key, *parts)``, computing it on first use.
 
         Every quantity that depends on the MDP alone (a factorisation of
-        :math:`I - \gamma P_\pi`, a compiled linear program, the norm of the all-ones
-        reward, ...) is computed once per MDP and kept on it. Since the MDP is immutable,
+        :math:`I - \gamma P_\pi`, a compiled linear program, the norm weights of a
+        canonical's profile, ...) is computed once per MDP and kept on it. Since the MDP is immutable,
         a memoised value never goes stale; it lives as long as the MDP.
 
         Parameters
         ----------
         key : str
-            The name of the quantity, e.g. ``"ones_norm"`` or ``"policy_lu"``. Each
-            name belongs to the one function that computes it.
+            The name of the quantity, e.g. ``"profile_weights"`` or ``"policy_lu"``.
+            Each name belongs to the one function that computes it.
         compute : callable
             Called without arguments, once, when ``(key, *parts)`` is not memoised.
         *parts : hashable
@@ -220,8 +220,8 @@ class TabularMDP:
         Raises
         ------
         ValidationError
-            If ``key`` is not a non-empty str, ``maxsize`` is not a positive int, or
-            ``parts`` are not hashable.
+            If ``key`` is not a non-empty str, ``compute`` is not callable, ``maxsize``
+            is not a positive int, or ``parts`` are not hashable.
 
         Examples
         --------
@@ -240,6 +240,12 @@ class TabularMDP:
         if not isinstance(key, str) or not key:
             raise ValidationError(f"key must be a non-empty str naming the memoised "
                                   f"quantity, got {key!r}")
+        if not callable(compute):
+            raise ValidationError(f"compute must be a callable without arguments, got "
+                                  f"{type(compute).__name__}")
+        if maxsize is not None and (isinstance(maxsize, bool) or not isinstance(maxsize, int)
+                                    or maxsize < 1):
+            raise ValidationError(f"maxsize must be a positive int or None, got {maxsize!r}")
         table = self._memo.get(key)
         if table is None:
             table = self._memo.setdefault(key, {})
@@ -250,9 +256,6 @@ class TabularMDP:
                                   f"{tuple(type(p).__name__ for p in parts)}") from None
         if hit is not _MISSING:
             return hit
-        if maxsize is not None and (isinstance(maxsize, bool) or not isinstance(maxsize, int)
-                                    or maxsize < 1):
-            raise ValidationError(f"maxsize must be a positive int or None, got {maxsize!r}")
         value = _freeze(compute())
         if maxsize is not None:
             while len(table) >= maxsize:

@@ -335,6 +335,7 @@ def test_memo_clear(toy_mdp):
     (lambda m: m.memo("", lambda: 1.0), "key must be a non-empty str"),
     (lambda m: m.memo("k", lambda: 1.0, [1, 2]), "parts of memo key 'k' must be hashable"),
     (lambda m: m.memo("k", lambda: 1.0, maxsize=0), "maxsize must be a positive int"),
+    (lambda m: m.memo("k", 1.0), "compute must be a callable"),
     (lambda m: m.memo_size(3), "key must be a non-empty str"),
     (lambda m: m.memo_clear(3), "key must be a non-empty str"),
 ])
