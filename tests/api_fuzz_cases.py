@@ -109,7 +109,8 @@ def _small_mdp() -> starc.TabularMDP:
 def build_cases() -> dict[str, Case]:
     """The valid call of every fuzzed public callable, keyed by :func:`qualified_name`."""
     from starc import batch, preferences, sampled, sweep, transforms
-    from starc import adapters, demo, envs
+    from starc import adapters, demo, distances, envs, norms
+    regret_module = importlib.import_module("starc.regret")  # starc.regret is the function
 
     mdp = _small_mdp()
     S, A = mdp.n_states, mdp.n_actions
@@ -146,6 +147,7 @@ def build_cases() -> dict[str, Case]:
 
     # --- core: MDPs, environments, I/O -------------------------------------------------
     add(starc.TabularMDP, mdp.transition, 0.9)
+    add(starc.as_mdp, mdp, "env")
     add(starc.broadcast_reward, rsa, mdp)
     add(starc.expected_reward, r1, mdp)
     add(starc.TabularEnvironment, mdp, r1)
@@ -180,6 +182,8 @@ def build_cases() -> dict[str, Case]:
     add(starc.pearson_distance, r1, r2)
     add(starc.pairwise_distances, stack, mdp)
     add(starc.resolve_variant, "VAL-2-2")
+    add(norms.ones_norm, "weighted_l2", mdp.shape)
+    add(distances.distance_options, mdp, "val", "l2", "l2", policy, None, None, None, None)
     add(starc.Variant, "x", "val", "l2", "l2", None, False)
     # --- regret ---------------------------------------------------------------------------
     add(starc.regret, r1, r2, mdp)
@@ -190,6 +194,7 @@ def build_cases() -> dict[str, Case]:
     add(starc.regret_bound, r1, 0.3, mdp)
     add(starc.soundness_constant, r1, mdp)
     add(starc.occupancy_diameter, mdp)
+    add(regret_module.check_regret_gamma, 0.9, "regret")
     add(starc.empirical_constants, np.array([0.1, 0.2, 0.4]), np.array([0.1, 0.3, 0.5]))
     # --- batch ----------------------------------------------------------------------------
     add(batch.MDPBatch, np.stack([mdp.transition]), np.array([0.9]))
