@@ -37,8 +37,8 @@ EXCLUDED = {
     "starc.exceptions.SolverError": "exception class",
     "starc.exceptions.ConvergenceError": "exception class",
     "starc.exceptions.MissingDependencyError": "exception class",
-    "starc.sweep.cli_main": "command line; bad arguments are tested in tests/test_cli*.py",
-    "starc.demo.run_demo": "writes a figure; its arguments are tested in tests/test_cli*.py",
+    "starc.sweep.cli_main": "command line; bad arguments are tested in tests/cli/test_*.py",
+    "starc.demo.run_demo": "writes a figure; its arguments are tested in tests/cli/test_*.py",
     "starc.adapters.transformers.require_transformers":
         "takes no argument; its error without transformers is tested in "
         "tests/adapters/test_transformers.py",

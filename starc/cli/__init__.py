@@ -19,12 +19,12 @@ Subcommands
     Two reward models' scores in a long table (CSV, Parquet, JSON Lines): STARC and
     Pearson distances, rank correlations, accuracy, regret, worst-case regret and the
     certified bound with bootstrap intervals; ``--plot`` writes the over-optimisation
-    curves (:mod:`starc.bandit._cli`).
+    curves (``starc/cli/_bandit.py``).
 ``starc figures [NAME ...| --all] [--quick]``
     Run the scripts of ``paper_figures/`` (needs a source checkout).
 ``starc bandit score --model DIR --data FILE --output FILE [--dpo-reference DIR --beta B]``
     Score (prompt, response) pairs with a local transformers reward model, or a DPO
-    policy's implicit reward, into a long table (``starc.adapters._transformers_cli``).
+    policy's implicit reward, into a long table (``starc/cli/_score.py``).
 
 Every subcommand is a function ``_cmd_NAME(args) -> int``; :func:`main` parses
 ``argv`` and returns the exit status, so tests call ``main([...])`` in-process. Errors
@@ -43,8 +43,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .exceptions import StarcError
+from .. import __version__
+from ..exceptions import StarcError
 
 __all__ = ["main", "sweep_main"]
 
@@ -75,7 +75,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from ..demo import run_demo
 
     return run_demo(output=args.output, seed=args.seed, show_json=args.json)
 
@@ -87,14 +87,14 @@ def _load_reward(path: str, mdp):
     """Read one reward ``(S, A, S)`` from a ``.npy``, ``.npz`` or ``.csv`` file
     (:func:`starc._reward_files.read_reward`: binary files through
     :func:`starc._io.load_arrays`, headers first, never unpickled)."""
-    from ._reward_files import read_reward
+    from .._reward_files import read_reward
 
     return read_reward(path, mdp)
 
 
 def _variant_name(name: str) -> str:
     """The paper name of variant ``name``, matched case-insensitively (``val-2-2``)."""
-    from .distances import VARIANTS, resolve_variant
+    from ..distances import VARIANTS, resolve_variant
 
     if name in VARIANTS:
         return name
@@ -113,10 +113,10 @@ _VACUOUS = ("1  a vacuous bound: U(R1) * distance >= 1, and the normalised regre
 
 
 def _write_example(folder: str) -> int:
-    from ._io import check_output_folder
-    from ._reward_files import write_reward_csv
-    from .demo import demo_environment
-    from .envs import save_mdp
+    from .._io import check_output_folder
+    from .._reward_files import write_reward_csv
+    from ..demo import demo_environment
+    from ..envs import save_mdp
 
     folder = check_output_folder(folder, "--example")
     mdp, rewards, _ = demo_environment()
@@ -137,10 +137,10 @@ def _write_example(folder: str) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     import json
 
-    from .distances import resolve_variant, starc_distance
-    from .envs import load_mdp
-    from .exceptions import ValidationError
-    from .regret import regret, regret_bound, worst_case_regret
+    from ..distances import resolve_variant, starc_distance
+    from ..envs import load_mdp
+    from ..exceptions import ValidationError
+    from ..regret import regret, regret_bound, worst_case_regret
 
     if args.example is not None:
         if args.r1 is not None or args.mdp is not None:
@@ -189,7 +189,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _sweep_parser() -> argparse.ArgumentParser:
     """The options of ``starc sweep`` (parsed by :func:`sweep_main`)."""
-    from .sweep import PRESETS
+    from ..sweep import PRESETS
 
     parser = argparse.ArgumentParser(
         prog="starc sweep",
@@ -240,9 +240,9 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
 
     :func:`starc.sweep.cli_main` runs a preset.
     """
-    from ._io import check_writable, npz_path
-    from ._validation import check_positive_int
-    from .sweep import Sweep, summary_table
+    from .._io import check_writable, npz_path
+    from .._validation import check_positive_int
+    from ..sweep import Sweep, summary_table
 
     try:
         args = _sweep_parser().parse_args(argv)
@@ -291,7 +291,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _figures_dir():
     from pathlib import Path
 
-    here = Path(__file__).resolve().parent.parent / "paper_figures"
+    here = Path(__file__).resolve().parents[2] / "paper_figures"
     return here if here.is_dir() else None
 
 
@@ -314,7 +314,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     if args.output:  # refuse an unwritable folder before running any script
-        from ._io import check_output_folder
+        from .._io import check_output_folder
 
         check_output_folder(args.output, "--output")
     status = 0
@@ -392,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bandit", help="reward models on prompts x responses (starc.bandit)")
     bandit = p.add_subparsers(dest="bandit_command", metavar="BANDIT_COMMAND")
-    from .adapters._transformers_cli import add_score_parser
-    from .bandit._cli import add_compare_parser
+    from ._bandit import add_compare_parser
+    from ._score import add_score_parser
 
     add_compare_parser(bandit)
     add_score_parser(bandit)

@@ -128,7 +128,7 @@ def _label(value):
 
 def run_score(args: argparse.Namespace) -> int:
     """Run ``starc bandit score``; return the exit status (errors raise :class:`StarcError`)."""
-    from .transformers import dpo_implicit_reward, from_dataset, score_responses
+    from ..adapters.transformers import dpo_implicit_reward, from_dataset, score_responses
 
     pd = _pandas()
     dpo = args.dpo_reference is not None

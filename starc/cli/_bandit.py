@@ -113,7 +113,7 @@ def add_compare_parser(subparsers) -> argparse.ArgumentParser:
 
 def _pairwise_accuracy(r_true, r_proxy, *, prompt_weights=None, mask=None, **_):
     """Accuracy of the proxy on every within-prompt pair that the true reward orders."""
-    from .accuracy import preference_accuracy
+    from ..bandit.accuracy import preference_accuracy
 
     m = r_true.shape[-1]
     i, j = np.triu_indices(m, k=1)
@@ -134,7 +134,7 @@ def _pairwise_accuracy(r_true, r_proxy, *, prompt_weights=None, mask=None, **_):
 
 
 def _rows(r1, r2, mask, args) -> list[dict]:
-    from . import (bootstrap, distance, pearson_distance, rank_correlation, regret,
+    from ..bandit import (bootstrap, distance, pearson_distance, rank_correlation, regret,
                    regret_bound, worst_case_regret)
 
     kw = {"mask": mask}
@@ -174,7 +174,7 @@ def run_compare(args: argparse.Namespace) -> int:
     """Run ``starc bandit compare``; print the table (or JSON); return the exit status."""
     import json
 
-    from .frames import from_frame
+    from ..bandit.frames import from_frame
 
     if args.n_boot < 0:
         raise ValidationError(f"--n-boot must be >= 0, got {args.n_boot}")
@@ -197,7 +197,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.plot is not None:
         import matplotlib.pyplot as plt
 
-        from .overoptimization import overoptimization, plot_overoptimization
+        from ..bandit.overoptimization import overoptimization, plot_overoptimization
 
         curves = overoptimization(r1, r2, mask=mask)
         fig, ax = plt.subplots(figsize=(6.0, 4.2))
