@@ -122,6 +122,7 @@ from .exceptions import SolverError, ValidationError
 from .mdp import TabularMDP, _expected_reward, broadcast_reward
 from ._extremes import in_window, rescale, scale_exponents, unscale_checked
 from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name
+from . import _rules
 from .solve import _linalg, evaluate_expected, q_from_values
 
 __all__ = ["CANONICALIZATIONS", "canonicalize"]
@@ -465,7 +466,7 @@ _LP_NORMS = ("l1", "weighted_l1", "linf", "weighted_linf")
 
 #: Largest accepted duality gap of a ``minimal_potential`` LP, relative to the size
 #: :math:`n(R) + n(D\Phi)` of the terms of its objective.
-_LP_GAP_RTOL = 1e-9
+_LP_GAP_RTOL = _rules.LP_GAP_RTOL
 
 
 class _PotentialLP(NamedTuple):

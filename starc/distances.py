@@ -83,6 +83,7 @@ from .exceptions import ValidationError
 from .mdp import TabularMDP, broadcast_reward
 from ._extremes import rescale, scale_exponents, unscale_checked
 from .norms import ZERO_RTOL, _norm_validated, check_norm_name, p_of
+from . import _rules
 
 __all__ = [
     "starc_distance",
@@ -165,23 +166,21 @@ class Variant(_VariantFields):
         return kw
 
 
-_PAPER_CANONICALIZATIONS = {"None": "none", "EPIC": "epic", "DARD": "dard",
-                            "MinimalPotential": "minimal_potential",
-                            "VALPotential": "val_potential", "VAL": "val"}
-_PAPER_NORMS = {"1": "l1", "2": "l2", "inf": "linf", "weighted_1": "weighted_l1",
-                "weighted_2": "weighted_l2", "weighted_inf": "weighted_linf"}
+_PAPER_CANONICALIZATIONS = _rules.PAPER_CANONICALIZATIONS
+_PAPER_NORMS = _rules.PAPER_NORMS
 
 
 def _build_variants() -> dict[str, Variant]:
     out = {}
-    normalizations = list(_PAPER_NORMS) + ["0"]
+    normalizations = [*_PAPER_NORMS, _rules.PAPER_NO_NORMALIZATION]
     for cname, method in _PAPER_CANONICALIZATIONS.items():
         # MinimalPotential minimises its own normalization norm; the paper ran it for L1, L2.
         norms = ["1", "2"] if method == "minimal_potential" else normalizations
         for nname in norms:
             for mname in _PAPER_NORMS:
                 name = f"{cname}-{nname}-{mname}"
-                normalization = None if nname == "0" else _PAPER_NORMS[nname]
+                normalization = (None if nname == _rules.PAPER_NO_NORMALIZATION
+                                 else _PAPER_NORMS[nname])
                 minimal = normalization if method == "minimal_potential" else None
                 out[name] = Variant(name, method, normalization, _PAPER_NORMS[mname], minimal,
                                     needs_lp=method == "minimal_potential" and nname != "2")
@@ -337,7 +336,7 @@ def standardize(r: np.ndarray, mdp: TabularMDP, method, normalization: str | Non
     if normalization is None:
         return c if canon.exponent is None else Unnormalized(c, canon.exponent)
     n = canonical_norm(c, normalization, mdp)
-    zero = n <= _ones_norm(mdp, normalization) * canon.noise
+    zero = _rules.is_zero(n, _ones_norm(mdp, normalization), canon.noise)
     any_zero = bool(zero.any())
     safe = np.where(zero, 1.0, n) if any_zero else n
     if isinstance(c, Factored):
@@ -876,7 +875,7 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
 
 #: Pairs whose squared Gram-matrix distance is below this fraction of
 #: ``|x|^2 + |y|^2`` are recomputed from explicit differences (cancellation guard).
-_GRAM_RECHECK = 1e-4
+_GRAM_RECHECK = _rules.GRAM_RECHECK_RTOL
 
 
 def _pairwise_l2(s, metric: str, mdp: TabularMDP) -> np.ndarray:
@@ -969,7 +968,7 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     c = canon.value
     n = canonical_norm(c, "weighted_l2", mdp)
     ones = _ones_norm(mdp, "weighted_l2")
-    trivial = n <= ones * canon.noise
+    trivial = _rules.is_zero(n, ones, canon.noise)
     if trivial[0] or trivial[1]:
         return bool(trivial[0] and trivial[1])
     d = canonical_norm(Factored(c.u[0] / n[0] - c.u[1] / n[1], c.profile), "weighted_l2", mdp)
