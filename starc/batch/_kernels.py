@@ -1121,7 +1121,7 @@ def regret_groups(lo, hi, prep, grp, ties, tols, out):
 
     Per reward: its value range ``[lo, hi]`` (optimal and pessimal policies by policy
     iteration), whether it is trivial, and as a proxy its tie masks
-    (:func:`_tie_masks_into`); then each pair's two regrets (:func:`_regret_checked`).
+    (:func:`_value_range`); then each pair's two regrets (:func:`_regret_checked`).
     Status :data:`~starc._rules.STATUS_UNDECIDED`: a regret depends on ties float64
     cannot decide.
     """
@@ -1134,7 +1134,33 @@ def regret_groups(lo, hi, prep, grp, ties, tols, out):
                     np.empty((n, m), dtype=np.bool_), np.empty(n),
                     np.empty(n, dtype=np.int64), np.ones((n, m), dtype=np.bool_))
     for g in range(lo, hi):
-        out.status[g] = _regret_group(g, prep, grp, ties, tols, w, out)
+        i = grp.mdp_of[g]
+        t = prep.T[i]
+        tt = prep.tt[i]
+        gamma = prep.gam[i]
+        mu = prep.mu[i]
+        _expected_group(t, grp.R, g, w.rbar, w.mag)
+        st_g = STATUS_OK
+        for k in range(n_k):
+            st = _value_range(k, g, i, prep, tols, w, out)
+            if st != STATUS_OK:
+                st_g = st
+        for k in range(1, n_k):
+            x, st = _regret_checked(t, tt, gamma, mu, w.rbar[0], w.mag[0], w.lo[0], w.hi[0],
+                                    w.triv_tol[0], w.allowed[k], w.doubtful[k],
+                                    w.any_doubt[k], out.act[g, k, 0], ties, tols, w.acts, w.v,
+                                    w.q, w.a_work, w.pv, w.sure)
+            if st != STATUS_OK:
+                st_g = st
+            out.reg[g, k - 1, 0] = x
+            x, st = _regret_checked(t, tt, gamma, mu, w.rbar[k], w.mag[k], w.lo[k], w.hi[k],
+                                    w.triv_tol[k], w.allowed[0], w.doubtful[0],
+                                    w.any_doubt[0], out.act[g, 0, 0], ties, tols, w.acts, w.v,
+                                    w.q, w.a_work, w.pv, w.sure)
+            if st != STATUS_OK:
+                st_g = st
+            out.reg[g, k - 1, 1] = x
+        out.status[g] = st_g
 
 
 class _RegretWork(NamedTuple):
@@ -1157,39 +1183,6 @@ class _RegretWork(NamedTuple):
     wcol: np.ndarray       # (S,)
     acts: np.ndarray       # (S,)
     every: np.ndarray      # (S, A) all True: no mask
-
-
-@njit(cache=True)
-def _regret_group(g, prep, grp, ties, tols, w, out):
-    """One group of :func:`regret_groups`; returns its status."""
-    n_k = grp.R.shape[1]
-    i = grp.mdp_of[g]
-    t = prep.T[i]
-    _expected_group(t, grp.R, g, w.rbar, w.mag)
-    st_g = STATUS_OK
-    for k in range(n_k):
-        st = _value_range(k, g, i, prep, tols, w, out)
-        if st != STATUS_OK:
-            st_g = st
-    tt = prep.tt[i]
-    gamma = prep.gam[i]
-    mu = prep.mu[i]
-    for k in range(1, n_k):
-        x, st = _regret_checked(t, tt, gamma, mu, w.rbar[0], w.mag[0], w.lo[0], w.hi[0],
-                                w.triv_tol[0], w.allowed[k], w.doubtful[k], w.any_doubt[k],
-                                out.act[g, k, 0], ties, tols, w.acts, w.v, w.q, w.a_work,
-                                w.pv, w.sure)
-        if st != STATUS_OK:
-            st_g = st
-        out.reg[g, k - 1, 0] = x
-        x, st = _regret_checked(t, tt, gamma, mu, w.rbar[k], w.mag[k], w.lo[k], w.hi[k],
-                                w.triv_tol[k], w.allowed[0], w.doubtful[0], w.any_doubt[0],
-                                out.act[g, 0, 0], ties, tols, w.acts, w.v, w.q, w.a_work,
-                                w.pv, w.sure)
-        if st != STATUS_OK:
-            st_g = st
-        out.reg[g, k - 1, 1] = x
-    return st_g
 
 
 @njit(cache=True)
