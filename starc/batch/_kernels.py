@@ -131,26 +131,31 @@ class RegretOut(NamedTuple):
     status: np.ndarray
 
 
-def run_parallel(kernel, n: int, *args) -> None:
-    """``kernel(lo, hi, *args)`` over ``0 .. n-1``, split over numba's thread count.
+def run_parallel(kernel, n: int, *args, start: int = 0) -> None:
+    """``kernel(lo, hi, *args)`` over the batch items ``start .. n-1``, split over numba's
+    thread count (``numba.get_num_threads()``).
 
-    The kernels are ``nogil``: each thread runs one contiguous block of batch items.
+    The kernels are ``nogil``: each thread runs contiguous blocks of batch items.
     """
     import numba
 
-    threads = min(int(numba.get_num_threads()), n)
+    count = n - start
+    threads = min(int(numba.get_num_threads()), count)
     if threads <= 1:
-        kernel(0, n, *args)
+        kernel(start, n, *args)
         return
     from concurrent.futures import ThreadPoolExecutor
     from itertools import pairwise
 
-    bounds = np.linspace(0, n, min(n, 4 * threads) + 1).astype(np.int64)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    bounds = start + np.linspace(0, count, min(count, 4 * threads) + 1).astype(np.int64)
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
         jobs = [pool.submit(kernel, int(lo), int(hi), *args)
                 for lo, hi in pairwise(bounds) if hi > lo]
         for job in jobs:
             job.result()
+    finally:  # on an error or Ctrl-C: the blocks not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ----------------------------------------------------------------------------- linear algebra
