@@ -60,6 +60,12 @@ from .._rules import (
     TINY,
 )
 
+#: Decorator of the kernels' inner functions, called only from other kernels: no Python
+#: or C entry point (their generation is a large part of numba's compile time) and no
+#: cache entry of their own (the kernels that call them are cached whole, callees
+#: included).
+inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
 #: The rules of :mod:`starc._rules`, compiled (the same functions the numpy code calls).
 is_zero = njit(inline="always")(_rules.is_zero)
 trivial_tolerance = njit(inline="always")(_rules.trivial_tolerance)
@@ -282,7 +288,7 @@ def cho_solve(low, b):
 # ----------------------------------------------------------------------------- basic pieces
 
 
-@njit(cache=True)
+@inner
 def expected_reward_into(t, r, out):
     """``out[s, a] = sum_s' t[s, a, s'] r[s, a, s']``; returns ``max_{s,a} sum_s' t |r|``.
 
@@ -306,7 +312,7 @@ def expected_reward_into(t, r, out):
     return big
 
 
-@njit(cache=True)
+@inner
 def max_abs3(r):
     big = 0.0
     n, m, k = r.shape
@@ -319,7 +325,7 @@ def max_abs3(r):
     return big
 
 
-@njit(cache=True)
+@inner
 def max_abs1(v):
     big = 0.0
     for x in range(v.shape[0]):
@@ -329,7 +335,7 @@ def max_abs1(v):
     return big
 
 
-@njit(cache=True)
+@inner
 def max_abs2(r):
     big = 0.0
     n, m = r.shape
@@ -341,7 +347,7 @@ def max_abs2(r):
     return big
 
 
-@njit(cache=True)
+@inner
 def policy_lu(t, gamma, pi, a, piv):
     """LU factors of ``I - gamma P_pi`` for a stochastic policy ``pi (S, A)``."""
     n, m, _ = t.shape
@@ -359,7 +365,7 @@ def policy_lu(t, gamma, pi, a, piv):
     return lu_factor(a, piv)
 
 
-@njit(cache=True)
+@inner
 def evaluate_into(lu, piv, pi, rbar, v):
     """``v = (I - gamma P_pi)^{-1} r_pi`` from the LU factors, ``r_pi(s) = sum_a pi rbar``."""
     n, m = rbar.shape
@@ -371,7 +377,7 @@ def evaluate_into(lu, piv, pi, rbar, v):
     lu_solve(lu, piv, v)
 
 
-@njit(cache=True)
+@inner
 def q_into(tt, gamma, rbar, sign, v, q):
     """``q[s, a] = sign * rbar[s, a] + gamma * sum_s' T[s, a, s'] v[s']``.
 
@@ -391,7 +397,7 @@ def q_into(tt, gamma, rbar, sign, v, q):
             q[s, a] = sign * rbar[s, a] + gamma * acc[s]
 
 
-@njit(cache=True)
+@inner
 def transpose_actions(t, tt):
     """``tt[a, s', s] = t[s, a, s']``."""
     n, m, _ = t.shape
@@ -401,7 +407,7 @@ def transpose_actions(t, tt):
                 tt[a, u, s] = t[s, a, u]
 
 
-@njit(cache=True)
+@inner
 def has_full_support(t):
     n, m, _ = t.shape
     for s in range(n):
@@ -415,7 +421,7 @@ def has_full_support(t):
 # ----------------------------------------------------------------------------- canonicals
 
 
-@njit(cache=True)
+@inner
 def epic_into(r, gamma, ds, da, out):
     r"""EPIC canonical: ``R + gamma f(s') - f(s) - gamma E_D[f]``, ``f(s) = E R(s, A, S')``."""
     n, m, _ = r.shape
@@ -437,7 +443,7 @@ def epic_into(r, gamma, ds, da, out):
                 out[s, a, u] = r[s, a, u] + gamma * f[u] - f[s] - gamma * mean_f
 
 
-@njit(cache=True)
+@inner
 def dard_into(r, t, tt, gamma, da, rbar, out, work, h):
     r"""DARD canonical ``R + gamma g(s') - g(s) - gamma h(s, s')``.
 
@@ -480,7 +486,7 @@ def dard_into(r, t, tt, gamma, da, rbar, out, work, h):
                 out[s, a, u] = r[s, a, u] + gamma * g[u] - g[s] - gamma * h[s, u]
 
 
-@njit(cache=True)
+@inner
 def minimal_potential_l2_into(r, gamma, out):
     r"""Closed-form ``argmin_phi ||R + gamma phi(s') - phi(s)||_2`` applied to ``R``.
 
@@ -499,7 +505,7 @@ def minimal_potential_l2_into(r, gamma, out):
     return max_abs1(phi)
 
 
-@njit(cache=True)
+@inner
 def _minimal_potential_step(r, gamma, phi):
     """Sherman–Morrison solve of the MinimalPotential-L2 normal equations into ``phi``."""
     n, m, _ = r.shape
@@ -524,7 +530,7 @@ def _minimal_potential_step(r, gamma, phi):
         phi[x] = (phi[x] + coef * total) / alpha
 
 
-@njit(cache=True)
+@inner
 def _shape_full(r, gamma, phi, out):
     """``out = R + gamma phi(s') - phi(s)``."""
     n, m, _ = r.shape
@@ -534,7 +540,7 @@ def _shape_full(r, gamma, phi, out):
                 out[s, a, u] = r[s, a, u] + gamma * phi[u] - phi[s]
 
 
-@njit(cache=True)
+@inner
 def val_potential_into(r, gamma, v, out):
     """``R(s, a, s') - V(s) + gamma V(s')``."""
     n, m, _ = r.shape
@@ -544,7 +550,7 @@ def val_potential_into(r, gamma, v, out):
                 out[s, a, u] = r[s, a, u] - v[s] + gamma * v[u]
 
 
-@njit(cache=True)
+@inner
 def advantage_into(tt, gamma, rbar, v, q, u_out):
     """VAL canonical in factored form ``u = Q^pi - V^pi`` from the values ``v = V^pi``."""
     n, m = rbar.shape
@@ -554,14 +560,14 @@ def advantage_into(tt, gamma, rbar, v, q, u_out):
             u_out[s, a] = q[s, a] - v[s]
 
 
-@njit(cache=True)
+@inner
 def val_advantage_into(tt, gamma, lu, piv, pi, rbar, u_out, v, q):
     """VAL canonical in factored form ``u = Q^pi - V^pi`` (constant in s')."""
     evaluate_into(lu, piv, pi, rbar, v)
     advantage_into(tt, gamma, rbar, v, q, u_out)
 
 
-@njit(cache=True)
+@inner
 def _potential_step(t, gamma, w, low, resid, phi_out):
     n, m, _ = t.shape
     bty = np.zeros(n)
@@ -578,7 +584,7 @@ def _potential_step(t, gamma, w, low, resid, phi_out):
     cho_solve(low, phi_out)
 
 
-@njit(cache=True)
+@inner
 def _shape_expected(t, gamma, rbar, phi, out):
     n, m, _ = t.shape
     for s in range(n):
@@ -589,7 +595,7 @@ def _shape_expected(t, gamma, rbar, phi, out):
             out[s, a] = rbar[s, a] + gamma * acc - phi[s]
 
 
-@njit(cache=True)
+@inner
 def minimal_l2_into(t, gamma, w, low, rbar, u_out):
     r"""Coefficients ``m_{phi*}(s, a)`` of the minimal L2 canonical (2 refinement steps).
 
@@ -608,7 +614,7 @@ def minimal_l2_into(t, gamma, w, low, rbar, u_out):
     return max_abs1(phi)
 
 
-@njit(cache=True)
+@inner
 def minimal_l2_factor(t, gamma, w, g, low):
     """Weights ``w = 1/||tau(s,a)||^2`` and the Cholesky factor of ``B^T W B``."""
     n, m, _ = t.shape
@@ -649,7 +655,7 @@ def minimal_l2_factor(t, gamma, w, g, low):
     return cholesky(g, low)
 
 
-@njit(cache=True)
+@inner
 def factored_weights(t, w, out):
     """Per-(s, a) norm weights of the factored profiles (``out[profile, norm, s, a]``).
 
@@ -684,7 +690,7 @@ def factored_weights(t, w, out):
 # ----------------------------------------------------------------------------- norms
 
 
-@njit(cache=True)
+@inner
 def ones_norm(n, m, code):
     """Norm of the all-ones ``(S, A, S)`` array (sets the scale of "zero")."""
     count = float(n * m) if code >= NORM_WEIGHTED_L1 else float(n * m * n)
@@ -696,7 +702,7 @@ def ones_norm(n, m, code):
     return np.sqrt(count)
 
 
-@njit(cache=True)
+@inner
 def full_norms(c, t, full, out):
     """The six norms of a full ``(S, A, S)`` array (weighted linf: max over the support).
 
@@ -733,7 +739,7 @@ def full_norms(c, t, full, out):
     out[5] = li if full else wi
 
 
-@njit(cache=True)
+@inner
 def factored_norms(u, wts, out):
     """The six norms of a factored canonical ``u (S, A)`` with weights ``wts (6, S, A)``."""
     n, m = u.shape
@@ -765,7 +771,7 @@ def factored_norms(u, wts, out):
     out[5] = wi
 
 
-@njit(cache=True)
+@inner
 def inverse_norms(nrm, noise, n, m, inv):
     """``inv[j] = 1 / n_j``, 0 where the norm is zero up to round-off (STARC Def. 3).
 
@@ -780,7 +786,7 @@ def inverse_norms(nrm, noise, n, m, inv):
     inv[NORM_NONE] = 1.0
 
 
-@njit(cache=True)
+@inner
 def full_table(c1, c2, t, full, inv1, inv2, need, out):
     """``out[j, k]`` = metric ``k`` of ``c1 inv1[j] - c2 inv2[j]`` for each needed ``j``.
 
@@ -791,7 +797,7 @@ def full_table(c1, c2, t, full, inv1, inv2, need, out):
             _table_row(c1, c2, t, inv1[j], inv2[j], full, out[j])
 
 
-@njit(cache=True)
+@inner
 def _table_row(c1, c2, t, f1, f2, full, out):
     """All six metrics of ``c1 f1 - c2 f2`` in one pass.
 
@@ -828,7 +834,7 @@ def _table_row(c1, c2, t, f1, f2, full, out):
     out[5] = li if full else wi
 
 
-@njit(cache=True)
+@inner
 def factored_table(u1, u2, wts, inv1, inv2, need, out):
     """:func:`full_table` for factored canonicals ``u (S, A)`` with weights ``wts (6, S, A)``."""
     n, m = u1.shape
@@ -846,7 +852,7 @@ def factored_table(u1, u2, wts, inv1, inv2, need, out):
 # ----------------------------------------------------------------------------- policy iteration
 
 
-@njit(cache=True)
+@inner
 def policy_iteration(t, tt, gamma, rbar, sign, allowed, actions, v, q, a_work, piv, tols):
     """Howard's policy iteration on ``sign * rbar`` over the ``allowed (S, A)`` actions (as
     ``starc.solve.policy_iteration``; pass an all-True mask for every action).
@@ -889,7 +895,7 @@ def policy_iteration(t, tt, gamma, rbar, sign, allowed, actions, v, q, a_work, p
     return STATUS_NO_CONVERGENCE
 
 
-@njit(cache=True)
+@inner
 def _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q):
     """First policy: greedy with respect to ``v0(s) = max_a sign * rbar(s, a)`` over the
     allowed actions."""
@@ -916,7 +922,7 @@ def _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q):
         actions[s] = bi
 
 
-@njit(cache=True)
+@inner
 def _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v):
     """``v = V^pi`` of the deterministic policy ``actions`` under ``sign * rbar``; leaves
     the LU factors of ``I - gamma P_pi`` in ``a_work``, ``piv``."""
@@ -931,7 +937,7 @@ def _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v):
     lu_solve(a_work, piv, v)
 
 
-@njit(cache=True)
+@inner
 def dot(x, y):
     acc = 0.0
     for i in range(x.shape[0]):
@@ -939,7 +945,7 @@ def dot(x, y):
     return acc
 
 
-@njit(cache=True)
+@inner
 def deterministic_return(t, gamma, mu, rbar, actions, a_work, piv, v):
     """``J(pi) = mu . V^pi`` of a deterministic policy."""
     _evaluate_deterministic(t, gamma, rbar, 1.0, actions, a_work, piv, v)
@@ -968,7 +974,7 @@ def prepare_range(lo, hi, prep, status):
 # ----------------------------------------------------------------------------- distances
 
 
-@njit(cache=True)
+@inner
 def canonical_full_into(f, r, t, tt, gamma, ds, da, rbar, v, out, work, h, zero_rtol):
     """Full canonical of family ``f`` (not VAL / minimal L2) into ``out``.
 
@@ -990,7 +996,7 @@ def canonical_full_into(f, r, t, tt, gamma, ds, da, rbar, v, out, work, h, zero_
     return out, zero_rtol * scale
 
 
-@njit(cache=True)
+@inner
 def _factored_into(f, t, tt, gamma, w, low, rbar, v, mag, q, u_out, zero_rtol):
     """Factored canonical (VAL from the values ``v``, or minimal L2) into ``u_out``.
 
@@ -1003,7 +1009,7 @@ def _factored_into(f, t, tt, gamma, w, low, rbar, v, mag, q, u_out, zero_rtol):
     return zero_rtol * max(mag, minimal_l2_into(t, gamma, w, low, rbar, u_out))
 
 
-@njit(cache=True)
+@inner
 def _pair_units(ex, g, k, inv0, invk):
     """Unnormalized slot of a pair: ``inv[NORM_NONE] = 2**(ex - max(ex0, exk))`` (exact,
     <= 1)."""
@@ -1014,7 +1020,7 @@ def _pair_units(ex, g, k, inv0, invk):
     invk[NORM_NONE] = math.ldexp(1.0, ek - big)
 
 
-@njit(cache=True)
+@inner
 def _expected_group(t, R, g, rbar, mag):
     """``rbar[k] = E_tau R[g, k]`` and ``mag[k] = max_{s,a} E_tau |R[g, k]|`` (the scale
     of the round-off in ``rbar``)."""
@@ -1054,7 +1060,7 @@ def distance_groups(lo, hi, prep, grp, need, dist, tols, out):
         out.status[g] = STATUS_OK
 
 
-@njit(cache=True)
+@inner
 def _any_set(flags):
     """Whether any entry of the boolean vector ``flags`` is set."""
     for j in range(flags.shape[0]):
@@ -1063,7 +1069,7 @@ def _any_set(flags):
     return False
 
 
-@njit(cache=True)
+@inner
 def _factored_family(f, g, i, prep, grp, rbar, mag, vals, needf, zero_rtol, out_d):
     """Distance tables of group ``g`` for a factored family (VAL or minimal L2)."""
     n_k, n, m = grp.R.shape[1], grp.R.shape[2], grp.R.shape[3]
@@ -1089,7 +1095,7 @@ def _factored_family(f, g, i, prep, grp, rbar, mag, vals, needf, zero_rtol, out_
         factored_table(u0, uk, wts, inv0, invk, needf, out_d[g, k - 1, f])
 
 
-@njit(cache=True)
+@inner
 def _full_family(f, g, i, prep, grp, dist, rbar, vals, needf, zero_rtol, out_d):
     """Distance tables of group ``g`` for a family with full ``(S, A, S)`` canonicals."""
     n_k, n, m = grp.R.shape[1], grp.R.shape[2], grp.R.shape[3]
@@ -1190,7 +1196,7 @@ class _RegretWork(NamedTuple):
     every: np.ndarray      # (S, A) all True: no mask
 
 
-@njit(cache=True)
+@inner
 def _value_range(k, g, i, prep, tols, w, out):
     """Reward ``k`` of group ``g``: its optimal and pessimal policies and returns
     (``w.hi[k]``, ``w.lo[k]``), whether it is trivial, and its tie masks as a proxy
@@ -1225,7 +1231,7 @@ def _value_range(k, g, i, prep, tols, w, out):
     return st_k
 
 
-@njit(cache=True)
+@inner
 def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy, best_proxy, ties,
                 tols, actions, v, q, a_work, piv):
     """Normalised regret under ``rb_true`` of an optimal policy of the proxy (0 when the
@@ -1244,7 +1250,7 @@ def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy, best
     return regret_fraction(lo, hi, j), st, j, max_abs1(v)
 
 
-@njit(cache=True)
+@inner
 def _regret_checked(t, tt, gamma, mu, rb_true, mag_true, lo, hi, tol_true, allowed_proxy,
                     doubtful_proxy, any_doubt, best_proxy, ties, tols, actions, v, q,
                     a_work, piv, sure):
@@ -1270,7 +1276,7 @@ def _regret_checked(t, tt, gamma, mu, rb_true, mag_true, lo, hi, tol_true, allow
     return x, st
 
 
-@njit(cache=True)
+@inner
 def _tie_masks_into(t, gamma, rbar, mag, v, q, a_lu, piv, tols, wcol, allowed, doubtful):
     """The tie masks of ``starc.regret._tie_masks``: the same rule
     (:mod:`starc._rules`), this module's arithmetic.
@@ -1309,7 +1315,7 @@ def _tie_masks_into(t, gamma, rbar, mag, v, q, a_lu, piv, tols, wcol, allowed, d
                 allowed[s, a] = False
 
 
-@njit(cache=True)
+@inner
 def _same_action(t, rbar, s, a, b):
     """Actions ``a`` and ``b`` in state ``s`` have the same transitions and expected
     reward (then they are tied exactly)."""

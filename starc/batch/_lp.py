@@ -49,10 +49,10 @@ import numpy as np
 from numba import njit
 
 from .._rules import LP_ITERATION_LIMIT, LP_OK, LP_SINGULAR, LP_UNCERTIFIED
-from ._kernels import lu_factor, lu_solve
+from ._kernels import inner, lu_factor, lu_solve
 
 
-@njit(cache=True)
+@inner
 def _column(j, n_struct, n, m, gamma, sigma, rows, vals):
     """Nonzeros of column ``j``: returns their count (1 or 2)."""
     if j >= n_struct:
@@ -73,7 +73,7 @@ def _column(j, n_struct, n, m, gamma, sigma, rows, vals):
     return 2
 
 
-@njit(cache=True)
+@inner
 def _refactor(basis, n_struct, n, m, gamma, sigma, binv, bmat, piv, rows, vals):
     """Recompute the explicit basis inverse; returns False if the basis is singular."""
     for i in range(n):
@@ -96,7 +96,7 @@ def _refactor(basis, n_struct, n, m, gamma, sigma, binv, bmat, piv, rows, vals):
     return True
 
 
-@njit(cache=True)
+@inner
 def _basic_values(basis, state, n_struct, n, m, gamma, sigma, binv, xb, rows, vals):
     """``x_B = -B^{-1} sum_{j nonbasic} A_j x_j`` (nonbasic artificials sit at 0)."""
     rhs = np.zeros(n)
@@ -114,7 +114,7 @@ def _basic_values(basis, state, n_struct, n, m, gamma, sigma, binv, xb, rows, va
         xb[r] = acc
 
 
-@njit(cache=True)
+@inner
 def _find(parent, level, x):
     """Root of ``x`` and ``level(x) - level(root)`` (levels: an edge s -> s' adds 1)."""
     off = 0
@@ -124,7 +124,7 @@ def _find(parent, level, x):
     return x, off
 
 
-@njit(cache=True)
+@inner
 def _start_basis(r, gamma, basis):
     """A nonsingular starting basis: the transitions with the smallest residuals under the
     closed-form L2 potential, kept only while they form a pseudoforest (each connected
@@ -194,7 +194,7 @@ def _start_basis(r, gamma, basis):
     return count == n
 
 
-@njit(cache=True)
+@inner
 def _recompute(sx, n_struct, n, m, gamma, rf):
     """Fresh basis inverse, basic values, multipliers and reduced costs (costs ``rf``)."""
     ones = np.ones(n)
@@ -222,7 +222,7 @@ def _recompute(sx, n_struct, n, m, gamma, rf):
     return True
 
 
-@njit(cache=True)
+@inner
 def _apply_column(binv, j, n_struct, n, m, gamma, ones, rows, vals, coef, xb):
     """``xb -= coef * B^{-1} A_j``."""
     cnt = _column(j, n_struct, n, m, gamma, ones, rows, vals)
@@ -260,7 +260,7 @@ class _Simplex(NamedTuple):
 BASIC = 2
 
 
-@njit(cache=True)
+@inner
 def lad_potential(r, gamma, phi, lp):
     r"""Solve ``min_phi sum |r + gamma phi(s') - phi(s)|``; ``phi`` is filled in place.
 
@@ -308,7 +308,7 @@ def lad_potential(r, gamma, phi, lp):
     return _certificate(rtrue, sx, phi, n, m, gamma, lp)
 
 
-@njit(cache=True)
+@inner
 def _perturbed_costs(rtrue, scale, lp, rf):
     """Costs perturbed by a deterministic ``lp.cost_perturbation``-relative sequence: they
     break the exact ties of sparse rewards (dual degeneracy); the final basis is
@@ -318,7 +318,7 @@ def _perturbed_costs(rtrue, scale, lp, rf):
         rf[e] = rtrue[e] + lp.cost_perturbation * scale * (h - np.floor(h) - 0.5)
 
 
-@njit(cache=True)
+@inner
 def _iterate(sx, n_struct, n, m, gamma, rf, scale, lp):
     """The pivots of the dual simplex from a dual feasible basis; returns ``LP_OK`` at a
     primal feasible (optimal) basis, else the failure's status."""
@@ -360,7 +360,7 @@ def _iterate(sx, n_struct, n, m, gamma, rf, scale, lp):
     return LP_ITERATION_LIMIT
 
 
-@njit(cache=True)
+@inner
 def _leaving_row(sx, n, bland, tol_p):
     """The leaving row: the largest bound violation above ``tol_p`` (Bland: the smallest
     variable index); ``(-1, 0.0)`` when the basis is primal feasible. Returns the row and
@@ -381,7 +381,7 @@ def _leaving_row(sx, n, bland, tol_p):
     return leave, worst
 
 
-@njit(cache=True)
+@inner
 def _pivot_row(sx, leave, sigma, n, m, gamma, tol_a):
     """Row ``leave`` of ``B^{-1} A_N`` into ``sx.alpha`` and the eligible breakpoints into
     ``sx.elig``, ``sx.theta``; returns their number."""
@@ -408,7 +408,7 @@ def _pivot_row(sx, leave, sigma, n, m, gamma, tol_a):
     return n_el
 
 
-@njit(cache=True)
+@inner
 def _bland_ratio(sx, n_el, scale, lp):
     """Bland's ratio test: among the breakpoints within ``lp.ratio_tie_rtol * scale`` of
     the smallest, the smallest variable index. Returns ``(entering column, step)``."""
@@ -426,7 +426,7 @@ def _bland_ratio(sx, n_el, scale, lp):
     return enter, theta
 
 
-@njit(cache=True)
+@inner
 def _bound_flipping_ratio(sx, n_el, infeas, lp):
     """Bound-flipping ratio test: pass breakpoints (in order of step, larger pivots first
     among equal steps) while the leaving row stays infeasible; a passed column is marked
@@ -465,7 +465,7 @@ def _bound_flipping_ratio(sx, n_el, infeas, lp):
         return j, sx.theta[best]
 
 
-@njit(cache=True)
+@inner
 def _dual_step(sx, leave, st_theta, n_struct, n):
     """Reduced costs and multipliers after a dual step of signed length ``st_theta``."""
     if st_theta != 0.0:
@@ -476,7 +476,7 @@ def _dual_step(sx, leave, st_theta, n_struct, n):
             sx.pi[i] += st_theta * sx.binv[leave, i]
 
 
-@njit(cache=True)
+@inner
 def _apply_flips(sx, n_el, n_struct, n, m, gamma):
     """Move the passed breakpoints to their other bound (and the basic values with them)."""
     for z in range(n_el):
@@ -493,7 +493,7 @@ def _apply_flips(sx, n_el, n_struct, n, m, gamma):
                               -2.0, sx.xb)
 
 
-@njit(cache=True)
+@inner
 def _pivot(sx, leave, enter, sigma, st_theta, n_struct, n, m, gamma):
     """The entering column replaces row ``leave``, whose variable goes to its violated
     bound; product-form update of the explicit inverse."""
@@ -526,7 +526,7 @@ def _pivot(sx, leave, enter, sigma, st_theta, n_struct, n, m, gamma):
     sx.d[enter] = 0.0
 
 
-@njit(cache=True)
+@inner
 def _restore_dual_feasibility(sx, n_struct, tol_d):
     """After a refactorisation: a nonbasic whose reduced cost has the wrong sign beyond
     ``tol_d`` (round-off) flips to its other bound. Returns whether any did."""
@@ -541,7 +541,7 @@ def _restore_dual_feasibility(sx, n_struct, tol_d):
     return changed
 
 
-@njit(cache=True)
+@inner
 def _certificate(rf, sx, phi, n, m, gamma, lp):
     """Optimality certificate: ``y = (x_B, y_N)`` feasible (to ``lp.box_tol``) and
     ``||r + D phi||_1 == <r, y>`` to ``lp.certificate_rtol`` relative."""

@@ -33,17 +33,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels import run_parallel
+from ._kernels import inner, run_parallel
 
 _U1 = np.uint64(1)
 
 
-@njit(cache=True)
+@inner
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(cache=True)
+@inner
 def next_uniform(st):
     """xoshiro256** step on the state ``st (4,) uint64``; a float in ``[0, 1)``."""
     s0 = st[0]
@@ -65,7 +65,7 @@ def next_uniform(st):
     return float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@inner
 def alias_row(p, prob, alias, small, large, scaled):
     """Walker/Vose alias table of a distribution ``p (n,)``."""
     n = p.shape[0]
