@@ -10,9 +10,11 @@ Measures, on this machine, in one run:
    (untimed) run filled. Threads as the sweep normally runs: numba's default thread pool
    (``NUMBA_NUM_THREADS`` = the number of cores unless set), BLAS pinned to one thread
    (``OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=OMP_NUM_THREADS=1``). Targets (issue 17): cold
-   <= 20 s, warm <= 6 s for ``starc-paper`` on two cores. ``--repo DIR`` times another
-   checkout of starc (e.g. a ``git worktree`` of an older commit) with the same harness;
-   ``--only-startup`` stops after this part.
+   <= 20 s, warm <= 6 s for ``starc-paper`` on two cores. Each run also reports its CPU
+   seconds (user + system, all threads): on a machine shared with other jobs the wall
+   time measures the load as much as starc, the CPU time much less. ``--repo DIR``
+   times another checkout of starc (e.g. a ``git worktree`` of an older commit) with the
+   same harness; ``--only-startup`` stops after this part.
 1. ``starc sweep --preset starc-paper`` (49,152 rows, the 216 closed-form variants, exact
    regret both ways) in a fresh Python process with an **empty numba cache** (first run:
    imports, compilation of every kernel, the sweep), then again in fresh processes with
@@ -99,7 +101,7 @@ def shell_run(preset: str, cache_dir: str, out_dir: str, repo: str | None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=_startup_env(cache_dir, repo), capture_output=True,
-                          text=True, cwd=repo if repo is not None else None)
+                          text=True, cwd=repo if repo is not None else None, check=False)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
