@@ -2,6 +2,19 @@
 
 Measures, on this machine, in one run:
 
+0. **Cold start and warm start of the command itself**: ``starc sweep --preset P`` run as a
+   whole process from the shell (``python -m starc sweep ...``, interpreter start-up,
+   imports, numba compilation or cache loading, the sweep and writing its result file).
+   *Cold*: each of two runs in its own process with its own fresh, empty
+   ``NUMBA_CACHE_DIR``; *warm*: two more processes sharing a cache that a first
+   (untimed) run filled. Threads as the sweep normally runs: numba's default thread pool
+   (``NUMBA_NUM_THREADS`` = the number of cores unless set), BLAS pinned to one thread
+   (``OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=OMP_NUM_THREADS=1``). Targets (issue 17): cold
+   <= 20 s, warm <= 6 s for ``starc-paper`` on two cores. Each run also reports its CPU
+   seconds (user + system, all threads): on a machine shared with other jobs the wall
+   time measures the load as much as starc, the CPU time much less. ``--repo DIR``
+   times another checkout of starc (e.g. a ``git worktree`` of an older commit) with the
+   same harness; ``--only-startup`` stops after this part.
 1. ``starc sweep --preset starc-paper`` (49,152 rows, the 216 closed-form variants, exact
    regret both ways) in a fresh Python process with an **empty numba cache** (first run:
    imports, compilation of every kernel, the sweep), then again in fresh processes with
@@ -24,6 +37,8 @@ Run::
     python benchmarks/bench_sweep.py              # full (about 5 minutes on 2 cores)
     python benchmarks/bench_sweep.py --quick      # smoke test: the quick preset
     python benchmarks/bench_sweep.py --skip-lp    # without the LP variants
+    python benchmarks/bench_sweep.py --only-startup               # cold/warm table only
+    python benchmarks/bench_sweep.py --only-startup --repo /tmp/base  # an older checkout
 """
 
 from __future__ import annotations
@@ -63,6 +78,60 @@ if warm_lp:  # compile the LP kernel too, so later runs find everything cached
 out["process_s"] = time.perf_counter() - t0
 print("RESULT " + json.dumps(out))
 """
+
+
+def _startup_env(cache_dir: str, repo: str | None) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    if repo is not None:
+        env["PYTHONPATH"] = os.path.abspath(repo)
+    return env
+
+
+def shell_run(preset: str, cache_dir: str, out_dir: str, repo: str | None
+              ) -> tuple[float, float]:
+    """Wall-clock seconds and CPU seconds (user + system, all threads) of one whole
+    ``python -m starc sweep --preset PRESET`` process."""
+    import resource
+
+    out = os.path.join(out_dir, f"sweep-{preset}.npz")
+    cmd = [sys.executable, "-m", "starc", "sweep", "--preset", preset, "--output", out]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=_startup_env(cache_dir, repo), capture_output=True,
+                          text=True, cwd=repo if repo is not None else None, check=False)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"starc sweep failed:\n{proc.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def startup(preset: str, repo: str | None, runs: int = 2) -> dict:
+    """Cold (fresh empty numba cache per process) and warm (shared, filled cache) wall
+    seconds of ``runs`` whole ``starc sweep`` processes each."""
+    cold, warm, cold_cpu, warm_cpu = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="starc-bench-out-") as out_dir:
+        for i in range(runs):
+            with tempfile.TemporaryDirectory(prefix="starc-numba-cache-") as cache:
+                wall, cpu = shell_run(preset, cache, out_dir, repo)
+            cold.append(wall)
+            cold_cpu.append(cpu)
+            print(f"      cold run {i + 1}/{runs}: {wall:.1f} s (CPU {cpu:.1f} s)", flush=True)
+        with tempfile.TemporaryDirectory(prefix="starc-numba-cache-") as cache:
+            shell_run(preset, cache, out_dir, repo)  # fill the cache (untimed)
+            for i in range(runs):
+                wall, cpu = shell_run(preset, cache, out_dir, repo)
+                warm.append(wall)
+                warm_cpu.append(cpu)
+                print(f"      warm run {i + 1}/{runs}: {wall:.1f} s (CPU {cpu:.1f} s)",
+                      flush=True)
+    return {"command": f"python -m starc sweep --preset {preset} --output OUT.npz",
+            "repo": os.path.abspath(repo) if repo is not None else None,
+            "cold_s": cold, "warm_s": warm, "cold_cpu_s": cold_cpu, "warm_cpu_s": warm_cpu,
+            "numba_num_threads": os.environ.get("NUMBA_NUM_THREADS", f"default ({os.cpu_count()})"),
+            "blas_threads": 1, "target_cold_s": 20.0, "target_warm_s": 6.0}
 
 
 def child(preset: str, lp: bool, cache_dir: str, warm_lp: bool = False) -> dict:
@@ -118,8 +187,26 @@ def main(argv=None) -> int:
     parser.add_argument("--numpy-lp-rows", type=int, default=2,
                         help="rows timed for the numpy LP path (default 2)")
     parser.add_argument("--output", type=output_file, default=DEFAULT_OUTPUT)
+    parser.add_argument("--repo", default=None,
+                        help="time the starc of this checkout (PYTHONPATH) in the start-up part")
+    parser.add_argument("--only-startup", action="store_true",
+                        help="only the cold/warm start-up table (part 0)")
     args = parser.parse_args(argv)
     preset = "quick" if args.quick else "starc-paper"
+
+    print(f"[0/4] cold and warm start of 'starc sweep --preset {preset}' (2 runs each) ...",
+          flush=True)
+    load0 = os.getloadavg()
+    start = startup(preset, args.repo)
+    start["load_average_start"], start["load_average_end"] = load0, os.getloadavg()
+    print(f"cold {' / '.join(f'{t:.1f}' for t in start['cold_s'])} s, warm "
+          f"{' / '.join(f'{t:.1f}' for t in start['warm_s'])} s (load average "
+          f"{load0[0]:.2f} -> {start['load_average_end'][0]:.2f})", flush=True)
+    if args.only_startup:
+        write_json(args.output, {"preset": preset, "python": platform.python_version(),
+                                 "machine": platform.platform(), "cpu_count": os.cpu_count(),
+                                 "startup": start})
+        return 0
 
     import numba
 
@@ -159,7 +246,7 @@ def main(argv=None) -> int:
         "numpy": ref,
         "ratio_numpy_to_batch_per_row": ref["closed_form_per_row_s"] / (best / rows),
         "target_closed_form_s": 60.0, "meets_target": best <= 60.0,
-        "load_average_end": os.getloadavg()})
+        "load_average_end": os.getloadavg(), "startup": start})
     if lp is not None:
         lp_extra = max(lp["elapsed_s"] - best, 1e-9) / rows
         report.update({"with_lp": lp, "goal_with_lp_s": 600.0,

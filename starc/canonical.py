@@ -123,6 +123,7 @@ from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import in_window, max_abs, rescale, scale_exponents, unscale_checked
 from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, array_norm, check_norm_name, ones_norm, p_of
 from .solve import evaluate_expected, q_from_values
+from . import _rules
 
 __all__ = ["CANONICALIZATIONS", "canonicalize"]
 
@@ -267,7 +268,7 @@ class Canonical(NamedTuple):
         :func:`starc.norms.ones_norm`. ``norm`` is :meth:`norm` when already computed.
         """
         n = self.norm(ord, mdp) if norm is None else norm
-        return n <= ones_norm(ord, mdp.shape) * self.noise
+        return _rules.is_zero(n, ones_norm(ord, mdp.shape), self.noise)
 
     def standardize(self, ord: str, mdp: TabularMDP) -> np.ndarray | Factored:
         r"""The normalized canonical :math:`c(R)/n(c(R))`, zero where :meth:`is_zero`.
@@ -630,7 +631,7 @@ _LP_NORMS = ("l1", "weighted_l1", "linf", "weighted_linf")
 
 #: Largest accepted duality gap of a ``minimal_potential`` LP, relative to the size
 #: :math:`n(R) + n(D\Phi)` of the terms of its objective.
-_LP_GAP_RTOL = 1e-9
+_LP_GAP_RTOL = _rules.LP_GAP_RTOL
 
 
 class _PotentialLP(NamedTuple):

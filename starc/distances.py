@@ -83,6 +83,7 @@ from .exceptions import ValidationError
 from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import rescale, scale_exponents, unscale_checked
 from .norms import ZERO_RTOL, array_norm, check_norm_name, ones_norm
+from . import _rules
 
 __all__ = [
     "starc_distance",
@@ -166,23 +167,21 @@ class Variant(_VariantFields):
         return kw
 
 
-_PAPER_CANONICALIZATIONS = {"None": "none", "EPIC": "epic", "DARD": "dard",
-                            "MinimalPotential": "minimal_potential",
-                            "VALPotential": "val_potential", "VAL": "val"}
-_PAPER_NORMS = {"1": "l1", "2": "l2", "inf": "linf", "weighted_1": "weighted_l1",
-                "weighted_2": "weighted_l2", "weighted_inf": "weighted_linf"}
+_PAPER_CANONICALIZATIONS = _rules.PAPER_CANONICALIZATIONS
+_PAPER_NORMS = _rules.PAPER_NORMS
 
 
 def _build_variants() -> dict[str, Variant]:
     out = {}
-    normalizations = list(_PAPER_NORMS) + ["0"]
+    normalizations = [*_PAPER_NORMS, _rules.PAPER_NO_NORMALIZATION]
     for cname, method in _PAPER_CANONICALIZATIONS.items():
         # MinimalPotential minimises its own normalization norm; the paper ran it for L1, L2.
         norms = ["1", "2"] if method == "minimal_potential" else normalizations
         for nname in norms:
             for mname in _PAPER_NORMS:
                 name = f"{cname}-{nname}-{mname}"
-                normalization = None if nname == "0" else _PAPER_NORMS[nname]
+                normalization = (None if nname == _rules.PAPER_NO_NORMALIZATION
+                                 else _PAPER_NORMS[nname])
                 minimal = normalization if method == "minimal_potential" else None
                 out[name] = Variant(name, method, normalization, _PAPER_NORMS[mname], minimal,
                                     needs_lp=method == "minimal_potential" and nname != "2")
@@ -807,7 +806,7 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
 
 #: Pairs whose squared Gram-matrix distance is below this fraction of
 #: ``|x|^2 + |y|^2`` are recomputed from explicit differences (cancellation guard).
-_GRAM_RECHECK = 1e-4
+_GRAM_RECHECK = _rules.GRAM_RECHECK_RTOL
 
 
 def _pairwise_l2(s, metric: str, mdp: TabularMDP) -> np.ndarray:

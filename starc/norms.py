@@ -64,7 +64,7 @@ import numbers
 
 import numpy as np
 
-from . import _extremes
+from . import _extremes, _rules
 from ._extremes import rescale, scale_exponents
 from ._validation import as_float_array, check_choice
 from .exceptions import ValidationError
@@ -82,20 +82,19 @@ __all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL", "SAFE_
 SAFE_EXPONENT = _extremes.SAFE_EXPONENT
 
 #: Names accepted by :func:`norm` and :func:`normalize`.
-NORMS = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
+NORMS = _rules.NORMS
 
 #: Round-off allowance of closed-form computations, relative to the size of the numbers
 #: they combine: 512 units in the last place. A canonical reward whose norm is at most
 #: ``ZERO_RTOL * n(1) * scale`` (``scale`` bounds the magnitude of the reward and of the
 #: values or potentials computed from it) is zero up to round-off.
-ZERO_RTOL = 512 * float(np.finfo(np.float64).eps)
+ZERO_RTOL = _rules.ZERO_RTOL
 
 #: The same allowance for canonicals found by an optimiser (cvxpy with HiGHS or Clarabel,
 #: linear programs): their accuracy is the solver's tolerance, not round-off.
-SOLVER_ZERO_RTOL = 1e-8
+SOLVER_ZERO_RTOL = _rules.SOLVER_ZERO_RTOL
 
-_ALIASES = {"1": "l1", "2": "l2", "inf": "linf", "weighted_1": "weighted_l1",
-            "weighted_2": "weighted_l2", "weighted_inf": "weighted_linf"}
+_ALIASES = _rules.PAPER_NORMS  # the paper's names of the norms
 
 
 def check_norm_name(ord, name: str = "ord") -> str:

@@ -112,8 +112,9 @@ from .canonical import canonical_parts, expected_magnitude
 from .exceptions import ValidationError
 from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import scale_exponents
-from .norms import ZERO_RTOL, p_of
+from .norms import p_of
 from .solve import deterministic_values, policy_iteration, q_from_values
+from . import _rules
 
 __all__ = [
     "check_regret_gamma",
@@ -127,26 +128,27 @@ __all__ = [
     "empirical_constants",
 ]
 
-TIES = ("pessimistic", "optimistic", "first")
+#: How :func:`regret` breaks ties between the proxy's optimal policies.
+TIES = _rules.TIES
 
 #: A reward is trivial when its best and worst returns differ by at most
 #: ``REGRET_RTOL * max_{s,a} E_tau|R| / (1 - gamma)``: such a reward barely orders
 #: policies (regrets normalised by its value range would be dominated by round-off), so
 #: every policy counts as optimal for it — regret 0 under it, and as a proxy every
-#: action is tied.
-REGRET_RTOL = 1e-9
+#: action is tied. (The rule and its tolerances live in ``starc._rules``.)
+REGRET_RTOL = _rules.REGRET_RTOL
 
 #: The largest discount regrets and value ranges are computed for. Above it the round-off
 #: floor of action values, ``TIE_RTOL / (1 - gamma)`` of the reward's size, and policy
 #: iteration's improvement threshold, ``1e-13 / (1 - gamma)`` of it, pass 1e-5: optimal
 #: actions are no longer decided to a useful precision (docs/theory/regret.rst,
 #: "Numerical range and failure modes").
-GAMMA_MAX = 1.0 - 1e-8
+GAMMA_MAX = _rules.GAMMA_MAX
 
 #: Ties between optimal actions are decided against round-off: an action is tied when its
 #: gap to ``max_a Q*(s, a)`` is at most ``TIE_RTOL * (M + max|V*| (1 + 2 gamma ||w||_1))``
 #: (:func:`_tie_masks`, derived in docs/theory/regret.rst).
-TIE_RTOL = ZERO_RTOL
+TIE_RTOL = _rules.TIE_RTOL
 
 
 class _Expected(NamedTuple):
@@ -205,9 +207,7 @@ def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray) -> tuple[float, f
     :data:`TIE_RTOL` :math:`\max|\hat V|` of :math:`\|w\|_1`.
     """
     size = float(np.max(np.abs(v), initial=0.0))
-    floor = TIE_RTOL * (magnitude + size)
-    unit = 2.0 * gamma * TIE_RTOL * size
-    return floor, floor + unit * 2.0 / (1.0 - gamma), unit
+    return _rules.tie_bounds(magnitude, gamma, size, _rules.TIE_RTOL)
 
 
 class _Range(NamedTuple):
@@ -224,7 +224,7 @@ class _Range(NamedTuple):
     @property
     def trivial(self) -> bool:
         """Every policy has (nearly, see :data:`REGRET_RTOL`) the same return."""
-        return self.hi - self.lo <= self.tolerance
+        return _rules.is_trivial(self.lo, self.hi, self.tolerance)
 
 
 def check_regret_gamma(gamma: float, what: str) -> None:
@@ -253,14 +253,7 @@ def check_regret_gamma(gamma: float, what: str) -> None:
     """
     if not isinstance(what, str):
         raise ValidationError(f"what must be a str naming the computation, got {what!r}")
-    gamma = check_gamma(gamma)
-    if gamma > GAMMA_MAX:
-        raise ValidationError(
-            f"{what}: gamma = {gamma!r} is above {GAMMA_MAX!r}, where float64 cannot decide "
-            f"optimal actions: the round-off of action values computed from returns of size "
-            f"|R|/(1 - gamma) is at least {TIE_RTOL:.2g}/(1 - gamma) = "
-            f"{TIE_RTOL / (1.0 - gamma):.2g} of the reward's size, and policy iteration "
-            "cannot see improvements below 1e-13/(1 - gamma) of it; use a smaller gamma")
+    _rules.check_regret_gamma(check_gamma(gamma), what)
 
 
 def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
@@ -269,7 +262,8 @@ def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
     worst_actions, v_worst = policy_iteration(-reward.rbar, mdp)
     return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
-                  best_actions, v_best, REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma),
+                  best_actions, v_best,
+                  _rules.trivial_tolerance(reward.magnitude, mdp.gamma, _rules.REGRET_RTOL),
                   worst_actions)
 
 
@@ -338,9 +332,9 @@ def _tie_masks(reward: _Expected, mdp: TabularMDP, actions: np.ndarray, v: np.nd
     best = np.argmax(q, axis=1)
     gap = q[np.arange(mdp.n_states), best][:, None] - q
     floor, worst, unit = _tie_bounds(reward.magnitude, mdp.gamma, v)
-    limit = REGRET_RTOL * reward.magnitude
+    limit = _rules.doubt_limit(reward.magnitude, _rules.REGRET_RTOL)
     allowed = gap <= floor
-    if floor > limit:
+    if _rules.in_doubt(floor, limit):
         # an action with the best one's transitions and expected reward is tied exactly
         idx = np.arange(mdp.n_states)
         t = mdp.transition
@@ -358,10 +352,10 @@ def _tie_masks(reward: _Expected, mdp: TabularMDP, actions: np.ndarray, v: np.nd
         a[idx, idx] += 1.0
         rhs = (t[band_s, band_a, :] - t[band_s, best[band_s], :]).T
         w = lu_solve(lu_factor(a), np.asfortranarray(rhs), trans=1)
-        bound = floor + unit * np.abs(w).sum(axis=0)
+        bound = _rules.tie_bound(floor, unit, np.abs(w).sum(axis=0))
         tied = gap[band_s, band_a] <= bound
         allowed[band_s[tied], band_a[tied]] = True
-        doubtful[band_s[tied], band_a[tied]] = bound[tied] > limit
+        doubtful[band_s[tied], band_a[tied]] = _rules.in_doubt(bound[tied], limit)
     return allowed, doubtful
 
 
@@ -430,7 +424,7 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
         else:
             allowed, doubtful = _tie_masks(proxy, mdp, proxy_span.best_actions,
                                            proxy_span.best_values)
-        sign = -1.0 if ties == "pessimistic" else 1.0
+        sign = _rules.tie_sign(TIES.index(ties))
         _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
         j = sign * float(v @ mdp.initial)
         if np.any(doubtful):  # does the answer depend on ties float64 cannot decide?
@@ -445,7 +439,7 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
                     "best action is within the round-off of the linear solves, which grows "
                     "like 1/(1 - gamma)^2, yet above 1e-9 of the reward's size), and the "
                     "regret depends on it; use a smaller gamma")
-    return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
+    return float(_rules.regret_fraction(lo, hi, j))
 
 
 class WorstCaseRegret(NamedTuple):

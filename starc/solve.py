@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _rules
 from ._extremes import scale_exponents
 from ._validation import as_float_array, check_memory, check_policy, reward_form
 from .exceptions import ConvergenceError, SolverError, ValidationError
@@ -92,7 +93,7 @@ __all__ = [
 ]
 
 #: Bellman residual accepted by :func:`optimal_policy`, relative to the reward scale.
-BELLMAN_RTOL = 1e-10
+BELLMAN_RTOL = _rules.BELLMAN_RTOL
 
 #: Number of policy LU factorisations cached on each MDP.
 _LU_CACHE_SIZE = 4
@@ -380,7 +381,7 @@ def policy_iteration(rbar: np.ndarray, mdp: TabularMDP, *, allowed: np.ndarray |
     n = mdp.n_states
     idx = np.arange(n)
     scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
-    improve_tol = 1e-13 * max(scale, np.finfo(float).tiny)
+    improve_tol = _rules.IMPROVE_RTOL * max(scale, _rules.TINY)
     masked = rbar if allowed is None else np.where(allowed, rbar, -np.inf)
     # Start greedy with respect to v0(s) = max_a rbar(s, a) (as quantecon's DiscreteDP
     # does): one cheap Bellman backup that often saves a whole evaluation (an LU).

@@ -255,25 +255,29 @@ def test_shaping_magnitude_reads_the_potential():
 
 
 def test_kernel_tolerances_copy_the_library():
-    """numba freezes module globals into its cache: the kernels keep copies of these; the
-    regret tolerances are not copied but passed to the kernel from starc.regret."""
+    """numba freezes module globals into its cache: the kernels keep no copies of the
+    tolerances; they receive the library's (starc._rules, re-exported by starc.norms,
+    starc.solve and starc.regret) at run time."""
+    from starc import _rules
     from starc.batch import _kernels
     from starc.norms import ZERO_RTOL
+    from starc.regret import REGRET_RTOL, TIE_RTOL
     from starc.solve import BELLMAN_RTOL
 
-    assert (_kernels.ZERO_RTOL, _kernels.BELLMAN_RTOL) == (ZERO_RTOL, BELLMAN_RTOL)
-    assert not hasattr(_kernels, "TIE_RTOL") and not hasattr(_kernels, "REGRET_RTOL")
+    tols = _rules.tolerances()
+    assert (tols.zero_rtol, tols.bellman_rtol) == (ZERO_RTOL, BELLMAN_RTOL)
+    assert (tols.tie_rtol, tols.regret_rtol) == (TIE_RTOL, REGRET_RTOL)
+    for name in ("ZERO_RTOL", "BELLMAN_RTOL", "TIE_RTOL", "REGRET_RTOL"):
+        assert not hasattr(_kernels, name)
 
 
 def test_kernel_regret_tolerances_come_from_starc_regret(monkeypatch):
-    """The batch regrets use starc.regret's tie and trivial tolerances (one place): with
-    REGRET_RTOL raised so far that every reward is trivial, both report regret 0."""
-    import sys
-
+    """The batch regrets use starc.regret's tie and trivial tolerances (one place,
+    their home starc._rules): with REGRET_RTOL raised so far that every reward is
+    trivial, both report regret 0."""
     import starc
+    from starc import _rules as reg
     from starc.batch import regrets
-
-    reg = sys.modules["starc.regret"]
 
     mdp = starc.random_mdp(5, 2, seed=0)
     r = starc.random_reward(mdp, seed=1, size=(1, 2))

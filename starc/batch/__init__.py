@@ -8,11 +8,13 @@ enough for the STARC paper's 49,152-pair experiment [1]_ in seconds. It is the e
 
 Design
 ------
-* Kernels are ``@numba.njit(cache=True)`` functions with explicit loops and no
-  ``fastmath``; the parallel ones use ``prange`` over the batch axis only, so every batch
-  item goes through the same floating-point operations whatever the batch size or the
-  number of threads: results are **bit-identical for any chunking**. Compiled code is
-  cached on disk (``__pycache__``), so only the first call of a fresh install compiles.
+* Kernels are ``@numba.njit(cache=True, nogil=True)`` functions with explicit loops and
+  no ``fastmath``, each computing a range of batch items; Python threads (numba's thread
+  count) share the batch axis out between them, so every batch item goes through the
+  same floating-point operations whatever the batch size or the number of threads:
+  results are **bit-identical for any chunking**. Compiled code is cached on disk
+  (``__pycache__``), so only the first call of a fresh install compiles. The rules and
+  tolerances they decide with are those of the numpy functions (``starc._rules``).
 * Policy evaluation is exact: :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi` by an LU
   factorisation with partial pivoting written in numba, one per MDP and policy, reused
   for the ``K`` rewards.

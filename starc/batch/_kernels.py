@@ -1,9 +1,13 @@
 r"""numba kernels of :mod:`starc.batch` (private; the public wrappers live in ``core.py``).
 
-Every kernel is ``@njit(cache=True)``, written with explicit loops, without fastmath, and
-the parallel ones use ``prange`` over the batch axis only, so each batch item is computed
-by the same sequence of floating-point operations whatever the batch size or the number
-of threads: results are bit-identical for any chunking.
+Every kernel is ``@njit(cache=True, nogil=True)``, written with explicit loops, without
+fastmath, and serial: a kernel computes the batch items ``lo .. hi-1`` and
+:func:`run_parallel` splits a batch over threads (the kernels release the GIL), so each
+batch item is computed by the same sequence of floating-point operations whatever the
+batch size, the chunking or the number of threads: results are bit-identical. (Serial
+kernels driven by Python threads instead of numba's ``parallel=True`` ``prange`` loops:
+numba's parallel pass and its gufunc wrappers cost more to compile than the kernels
+themselves, and the batch items are independent and large.)
 
 Conventions inside this module (all arrays float64 C-contiguous unless said otherwise):
 
@@ -12,33 +16,153 @@ Conventions inside this module (all arrays float64 C-contiguous unless said othe
 ``R``      rewards ``(N, K, S, A, S)``: group ``g`` holds ``K`` rewards on MDP ``mdp_of[g]``;
            the *pairs* of a group are ``(R[g, 0], R[g, k])`` for ``k = 1 .. K-1``.
 
-Family codes (canonicalizations with a closed form): see ``FAMILIES``. Norm codes
-``0..5`` = l1, l2, linf, weighted_l1, weighted_l2, weighted_linf; normalization code 6 =
-no normalization.
+The prepared MDPs (:class:`Prepared`), the groups (:class:`Groups`), the state and action
+distributions (:class:`Dists`) and the outputs (:class:`DistanceOut`,
+:class:`RegretOut`) travel as named tuples of arrays; the tolerances as
+:class:`starc._rules.Tolerances` (read when the kernel is called). Family, norm, profile,
+tie and status codes are the named constants of :mod:`starc._rules`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-#: Closed-form canonicalization families, in kernel order.
-FAMILIES = ("none", "epic", "dard", "minimal_potential", "val_potential", "val", "minimal_l2")
-F_NONE, F_EPIC, F_DARD, F_MINPOT, F_VALPOT, F_VAL, F_MINL2 = range(7)
-N_FAMILIES = 7
-#: Norm names in kernel order; normalization index 6 means "none".
-NORM_CODES = ("l1", "l2", "linf", "weighted_l1", "weighted_l2", "weighted_linf")
-N_NORMALIZATIONS = 7
+from .. import _rules
+from .._rules import (
+    F_DARD,
+    F_EPIC,
+    F_MINL2,
+    F_MINPOT,
+    F_NONE,
+    F_VAL,
+    N_FAMILIES,
+    N_NORMALIZATIONS,
+    N_NORMS,
+    NORM_L1,
+    NORM_L2,
+    NORM_LINF,
+    NORM_NONE,
+    NORM_WEIGHTED_L1,
+    NORM_WEIGHTED_L2,
+    NORM_WEIGHTED_LINF,
+    PROFILE_MINIMAL_L2,
+    PROFILE_ONES,
+    STATUS_BELLMAN,
+    STATUS_NO_CONVERGENCE,
+    STATUS_OK,
+    STATUS_SINGULAR,
+    STATUS_UNDECIDED,
+    TIE_FIRST,
+    TINY,
+)
 
-# Copies of the library's tolerances (numba freezes globals into its on-disk cache, which
-# is keyed on this file only; tests check that the copies match the originals). The
-# regret tolerances (starc.regret.TIE_RTOL, REGRET_RTOL) are not copied: group_kernel
-# takes them as an argument, ``regret_tols``.
-ZERO_RTOL = 512 * float(np.finfo(np.float64).eps)  # starc.norms.ZERO_RTOL
-BELLMAN_RTOL = 1e-10   # starc.solve.BELLMAN_RTOL
-TINY = np.finfo(np.float64).tiny
+#: Decorator of the kernels' inner functions, called only from other kernels: no Python
+#: or C entry point (their generation is a large part of numba's compile time) and no
+#: cache entry of their own (the kernels that call them are cached whole, callees
+#: included).
+inner = njit(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+#: The rules of :mod:`starc._rules`, compiled (the same functions the numpy code calls).
+is_zero = njit(inline="always")(_rules.is_zero)
+trivial_tolerance = njit(inline="always")(_rules.trivial_tolerance)
+is_trivial = njit(inline="always")(_rules.is_trivial)
+tie_bounds = njit(inline="always")(_rules.tie_bounds)
+tie_bound = njit(inline="always")(_rules.tie_bound)
+doubt_limit = njit(inline="always")(_rules.doubt_limit)
+in_doubt = njit(inline="always")(_rules.in_doubt)
+tie_sign = njit(inline="always")(_rules.tie_sign)
+regret_fraction = njit(inline="always")(_rules.regret_fraction)
+
+
+class Prepared(NamedTuple):
+    """Per-MDP arrays shared by the group kernels (:func:`prepare_range` fills them).
+
+    ``T (M, S, A, S)``, ``gam (M,)``, ``mu (M, S)``, ``pol (M, S, A)`` the policy of VAL;
+    ``lu, piv`` the LU factors of ``I - gamma P_pol``; ``w (M, S, A)`` and ``low (M, S, S)``
+    the minimal-L2 weights and Cholesky factor; ``fw (M, 2, 6, S, A)`` the factored norm
+    weights (profile, norm); ``tt (M, A, S, S)`` the per-action transposes ``T_a^T``;
+    ``full (M,)`` whether every transition is possible.
+    """
+
+    T: np.ndarray
+    gam: np.ndarray
+    mu: np.ndarray
+    pol: np.ndarray
+    lu: np.ndarray
+    piv: np.ndarray
+    w: np.ndarray
+    low: np.ndarray
+    fw: np.ndarray
+    tt: np.ndarray
+    full: np.ndarray
+
+
+class Groups(NamedTuple):
+    """Rewards in groups: ``R (N, K, S, A, S)`` on the MDPs ``mdp_of (N,)``, divided by
+    ``2**ex`` (``ex (N, K)`` int64; ``starc.norms.scale_exponents``)."""
+
+    R: np.ndarray
+    mdp_of: np.ndarray
+    ex: np.ndarray
+
+
+class Dists(NamedTuple):
+    """The state and action distributions ``ds (S,)``, ``da (A,)`` of EPIC and DARD."""
+
+    ds: np.ndarray
+    da: np.ndarray
+
+
+class DistanceOut(NamedTuple):
+    """``d[g, k-1, family, normalization, metric]``: distance of the pair
+    ``(R[g, 0], R[g, k])``; ``status (N,)``."""
+
+    d: np.ndarray
+    status: np.ndarray
+
+
+class RegretOut(NamedTuple):
+    """``reg[g, k-1] = (regret(R0 true, Rk proxy), regret(Rk true, R0 proxy))``;
+    ``act[g, k, 0/1]`` the policy-iteration optimal / pessimal actions of ``R[g, k]``;
+    ``triv[g, k]`` whether ``R[g, k]`` is trivial (:func:`starc._rules.is_trivial`);
+    ``status (N,)``."""
+
+    reg: np.ndarray
+    act: np.ndarray
+    triv: np.ndarray
+    status: np.ndarray
+
+
+def run_parallel(kernel, n: int, *args, start: int = 0) -> None:
+    """``kernel(lo, hi, *args)`` over the batch items ``start .. n-1``, split over numba's
+    thread count (``numba.get_num_threads()``).
+
+    The kernels are ``nogil``: each thread runs contiguous blocks of batch items.
+    """
+    import numba
+
+    count = n - start
+    threads = min(int(numba.get_num_threads()), count)
+    if threads <= 1:
+        kernel(start, n, *args)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import pairwise
+
+    bounds = start + np.linspace(0, count, min(count, 4 * threads) + 1).astype(np.int64)
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        jobs = [pool.submit(kernel, int(lo), int(hi), *args)
+                for lo, hi in pairwise(bounds) if hi > lo]
+        for job in jobs:
+            job.result()
+    finally:  # on an error or Ctrl-C: the blocks not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
+
 
 # ----------------------------------------------------------------------------- linear algebra
 
@@ -164,7 +288,7 @@ def cho_solve(low, b):
 # ----------------------------------------------------------------------------- basic pieces
 
 
-@njit(cache=True)
+@inner
 def expected_reward_into(t, r, out):
     """``out[s, a] = sum_s' t[s, a, s'] r[s, a, s']``; returns ``max_{s,a} sum_s' t |r|``.
 
@@ -188,7 +312,7 @@ def expected_reward_into(t, r, out):
     return big
 
 
-@njit(cache=True)
+@inner
 def max_abs3(r):
     big = 0.0
     n, m, k = r.shape
@@ -201,7 +325,7 @@ def max_abs3(r):
     return big
 
 
-@njit(cache=True)
+@inner
 def max_abs1(v):
     big = 0.0
     for x in range(v.shape[0]):
@@ -211,7 +335,7 @@ def max_abs1(v):
     return big
 
 
-@njit(cache=True)
+@inner
 def max_abs2(r):
     big = 0.0
     n, m = r.shape
@@ -223,7 +347,7 @@ def max_abs2(r):
     return big
 
 
-@njit(cache=True)
+@inner
 def policy_lu(t, gamma, pi, a, piv):
     """LU factors of ``I - gamma P_pi`` for a stochastic policy ``pi (S, A)``."""
     n, m, _ = t.shape
@@ -241,7 +365,7 @@ def policy_lu(t, gamma, pi, a, piv):
     return lu_factor(a, piv)
 
 
-@njit(cache=True)
+@inner
 def evaluate_into(lu, piv, pi, rbar, v):
     """``v = (I - gamma P_pi)^{-1} r_pi`` from the LU factors, ``r_pi(s) = sum_a pi rbar``."""
     n, m = rbar.shape
@@ -253,7 +377,7 @@ def evaluate_into(lu, piv, pi, rbar, v):
     lu_solve(lu, piv, v)
 
 
-@njit(cache=True)
+@inner
 def q_into(tt, gamma, rbar, sign, v, q):
     """``q[s, a] = sign * rbar[s, a] + gamma * sum_s' T[s, a, s'] v[s']``.
 
@@ -273,7 +397,7 @@ def q_into(tt, gamma, rbar, sign, v, q):
             q[s, a] = sign * rbar[s, a] + gamma * acc[s]
 
 
-@njit(cache=True)
+@inner
 def transpose_actions(t, tt):
     """``tt[a, s', s] = t[s, a, s']``."""
     n, m, _ = t.shape
@@ -283,7 +407,7 @@ def transpose_actions(t, tt):
                 tt[a, u, s] = t[s, a, u]
 
 
-@njit(cache=True)
+@inner
 def has_full_support(t):
     n, m, _ = t.shape
     for s in range(n):
@@ -297,7 +421,7 @@ def has_full_support(t):
 # ----------------------------------------------------------------------------- canonicals
 
 
-@njit(cache=True)
+@inner
 def epic_into(r, gamma, ds, da, out):
     r"""EPIC canonical: ``R + gamma f(s') - f(s) - gamma E_D[f]``, ``f(s) = E R(s, A, S')``."""
     n, m, _ = r.shape
@@ -319,7 +443,7 @@ def epic_into(r, gamma, ds, da, out):
                 out[s, a, u] = r[s, a, u] + gamma * f[u] - f[s] - gamma * mean_f
 
 
-@njit(cache=True)
+@inner
 def dard_into(r, t, tt, gamma, da, rbar, out, work, h):
     r"""DARD canonical ``R + gamma g(s') - g(s) - gamma h(s, s')``.
 
@@ -362,7 +486,7 @@ def dard_into(r, t, tt, gamma, da, rbar, out, work, h):
                 out[s, a, u] = r[s, a, u] + gamma * g[u] - g[s] - gamma * h[s, u]
 
 
-@njit(cache=True)
+@inner
 def minimal_potential_l2_into(r, gamma, out):
     r"""Closed-form ``argmin_phi ||R + gamma phi(s') - phi(s)||_2`` applied to ``R``.
 
@@ -381,7 +505,7 @@ def minimal_potential_l2_into(r, gamma, out):
     return max_abs1(phi)
 
 
-@njit(cache=True)
+@inner
 def _minimal_potential_step(r, gamma, phi):
     """Sherman–Morrison solve of the MinimalPotential-L2 normal equations into ``phi``."""
     n, m, _ = r.shape
@@ -406,7 +530,7 @@ def _minimal_potential_step(r, gamma, phi):
         phi[x] = (phi[x] + coef * total) / alpha
 
 
-@njit(cache=True)
+@inner
 def _shape_full(r, gamma, phi, out):
     """``out = R + gamma phi(s') - phi(s)``."""
     n, m, _ = r.shape
@@ -416,7 +540,7 @@ def _shape_full(r, gamma, phi, out):
                 out[s, a, u] = r[s, a, u] + gamma * phi[u] - phi[s]
 
 
-@njit(cache=True)
+@inner
 def val_potential_into(r, gamma, v, out):
     """``R(s, a, s') - V(s) + gamma V(s')``."""
     n, m, _ = r.shape
@@ -426,7 +550,7 @@ def val_potential_into(r, gamma, v, out):
                 out[s, a, u] = r[s, a, u] - v[s] + gamma * v[u]
 
 
-@njit(cache=True)
+@inner
 def advantage_into(tt, gamma, rbar, v, q, u_out):
     """VAL canonical in factored form ``u = Q^pi - V^pi`` from the values ``v = V^pi``."""
     n, m = rbar.shape
@@ -436,14 +560,14 @@ def advantage_into(tt, gamma, rbar, v, q, u_out):
             u_out[s, a] = q[s, a] - v[s]
 
 
-@njit(cache=True)
+@inner
 def val_advantage_into(tt, gamma, lu, piv, pi, rbar, u_out, v, q):
     """VAL canonical in factored form ``u = Q^pi - V^pi`` (constant in s')."""
     evaluate_into(lu, piv, pi, rbar, v)
     advantage_into(tt, gamma, rbar, v, q, u_out)
 
 
-@njit(cache=True)
+@inner
 def _potential_step(t, gamma, w, low, resid, phi_out):
     n, m, _ = t.shape
     bty = np.zeros(n)
@@ -460,7 +584,7 @@ def _potential_step(t, gamma, w, low, resid, phi_out):
     cho_solve(low, phi_out)
 
 
-@njit(cache=True)
+@inner
 def _shape_expected(t, gamma, rbar, phi, out):
     n, m, _ = t.shape
     for s in range(n):
@@ -471,7 +595,7 @@ def _shape_expected(t, gamma, rbar, phi, out):
             out[s, a] = rbar[s, a] + gamma * acc - phi[s]
 
 
-@njit(cache=True)
+@inner
 def minimal_l2_into(t, gamma, w, low, rbar, u_out):
     r"""Coefficients ``m_{phi*}(s, a)`` of the minimal L2 canonical (2 refinement steps).
 
@@ -490,7 +614,7 @@ def minimal_l2_into(t, gamma, w, low, rbar, u_out):
     return max_abs1(phi)
 
 
-@njit(cache=True)
+@inner
 def minimal_l2_factor(t, gamma, w, g, low):
     """Weights ``w = 1/||tau(s,a)||^2`` and the Cholesky factor of ``B^T W B``."""
     n, m, _ = t.shape
@@ -531,7 +655,7 @@ def minimal_l2_factor(t, gamma, w, g, low):
     return cholesky(g, low)
 
 
-@njit(cache=True)
+@inner
 def factored_weights(t, w, out):
     """Per-(s, a) norm weights of the factored profiles (``out[profile, norm, s, a]``).
 
@@ -541,12 +665,12 @@ def factored_weights(t, w, out):
     n, m, _ = t.shape
     for s in range(n):
         for a in range(m):
-            out[0, 0, s, a] = float(n)
-            out[0, 1, s, a] = float(n)
-            out[0, 2, s, a] = 1.0
-            out[0, 3, s, a] = 1.0
-            out[0, 4, s, a] = 1.0
-            out[0, 5, s, a] = 1.0
+            out[PROFILE_ONES, NORM_L1, s, a] = float(n)
+            out[PROFILE_ONES, NORM_L2, s, a] = float(n)
+            out[PROFILE_ONES, NORM_LINF, s, a] = 1.0
+            out[PROFILE_ONES, NORM_WEIGHTED_L1, s, a] = 1.0
+            out[PROFILE_ONES, NORM_WEIGHTED_L2, s, a] = 1.0
+            out[PROFILE_ONES, NORM_WEIGHTED_LINF, s, a] = 1.0
             sq = 1.0 / w[s, a]
             tmax = 0.0
             cube = 0.0
@@ -555,30 +679,30 @@ def factored_weights(t, w, out):
                 if p > tmax:
                     tmax = p
                 cube += p * p * p
-            out[1, 0, s, a] = 1.0 / sq
-            out[1, 1, s, a] = 1.0 / sq
-            out[1, 2, s, a] = tmax / sq
-            out[1, 3, s, a] = 1.0
-            out[1, 4, s, a] = cube / (sq * sq)
-            out[1, 5, s, a] = tmax / sq
+            out[PROFILE_MINIMAL_L2, NORM_L1, s, a] = 1.0 / sq
+            out[PROFILE_MINIMAL_L2, NORM_L2, s, a] = 1.0 / sq
+            out[PROFILE_MINIMAL_L2, NORM_LINF, s, a] = tmax / sq
+            out[PROFILE_MINIMAL_L2, NORM_WEIGHTED_L1, s, a] = 1.0
+            out[PROFILE_MINIMAL_L2, NORM_WEIGHTED_L2, s, a] = cube / (sq * sq)
+            out[PROFILE_MINIMAL_L2, NORM_WEIGHTED_LINF, s, a] = tmax / sq
 
 
 # ----------------------------------------------------------------------------- norms
 
 
-@njit(cache=True)
+@inner
 def ones_norm(n, m, code):
     """Norm of the all-ones ``(S, A, S)`` array (sets the scale of "zero")."""
-    count = float(n * m) if code >= 3 else float(n * m * n)
-    p = code % 3
-    if p == 2:
+    count = float(n * m) if code >= NORM_WEIGHTED_L1 else float(n * m * n)
+    p = code % 3  # 0: an L1 norm, 1: an L2 norm, 2: an L-inf norm (NORMS' order)
+    if p == NORM_LINF:
         return 1.0
-    if p == 0:
+    if p == NORM_L1:
         return count
     return np.sqrt(count)
 
 
-@njit(cache=True)
+@inner
 def full_norms(c, t, full, out):
     """The six norms of a full ``(S, A, S)`` array (weighted linf: max over the support).
 
@@ -615,7 +739,7 @@ def full_norms(c, t, full, out):
     out[5] = li if full else wi
 
 
-@njit(cache=True)
+@inner
 def factored_norms(u, wts, out):
     """The six norms of a factored canonical ``u (S, A)`` with weights ``wts (6, S, A)``."""
     n, m = u.shape
@@ -647,33 +771,33 @@ def factored_norms(u, wts, out):
     out[5] = wi
 
 
-@njit(cache=True)
+@inner
 def inverse_norms(nrm, noise, n, m, inv):
     """``inv[j] = 1 / n_j``, 0 where the norm is zero up to round-off (STARC Def. 3).
 
     ``noise`` bounds the round-off of each entry of the canonical
     (``starc.canonical.Canonical``); ``inv[6] = 1`` (no normalization).
     """
-    for j in range(6):
-        if nrm[j] <= ones_norm(n, m, j) * noise:
+    for j in range(N_NORMS):
+        if is_zero(nrm[j], ones_norm(n, m, j), noise):
             inv[j] = 0.0
         else:
             inv[j] = 1.0 / nrm[j]
-    inv[6] = 1.0
+    inv[NORM_NONE] = 1.0
 
 
-@njit(cache=True)
+@inner
 def full_table(c1, c2, t, full, inv1, inv2, need, out):
     """``out[j, k]`` = metric ``k`` of ``c1 inv1[j] - c2 inv2[j]`` for each needed ``j``.
 
     ``full``: every transition is possible, so weighted linf equals linf.
     """
-    for j in range(7):
+    for j in range(N_NORMALIZATIONS):
         if need[j]:
             _table_row(c1, c2, t, inv1[j], inv2[j], full, out[j])
 
 
-@njit(cache=True)
+@inner
 def _table_row(c1, c2, t, f1, f2, full, out):
     """All six metrics of ``c1 f1 - c2 f2`` in one pass.
 
@@ -710,12 +834,12 @@ def _table_row(c1, c2, t, f1, f2, full, out):
     out[5] = li if full else wi
 
 
-@njit(cache=True)
+@inner
 def factored_table(u1, u2, wts, inv1, inv2, need, out):
     """:func:`full_table` for factored canonicals ``u (S, A)`` with weights ``wts (6, S, A)``."""
     n, m = u1.shape
     d = np.empty((n, m))
-    for j in range(7):
+    for j in range(N_NORMALIZATIONS):
         if not need[j]:
             continue
         f1 = inv1[j]
@@ -725,59 +849,29 @@ def factored_table(u1, u2, wts, inv1, inv2, need, out):
                 d[s, a] = u1[s, a] * f1 - u2[s, a] * f2
         factored_norms(d, wts, out[j])
 
-
 # ----------------------------------------------------------------------------- policy iteration
 
 
-@njit(cache=True)
-def policy_iteration(t, tt, gamma, rbar, sign, allowed, use_allowed, actions, v, q, a_work,
-                     piv, max_iter):
-    """Howard's policy iteration on ``sign * rbar`` (as ``starc.solve.policy_iteration``).
+@inner
+def policy_iteration(t, tt, gamma, rbar, sign, allowed, actions, v, q, a_work, piv, tols):
+    """Howard's policy iteration on ``sign * rbar`` over the ``allowed (S, A)`` actions (as
+    ``starc.solve.policy_iteration``; pass an all-True mask for every action).
 
     Fills ``actions (S,)``, ``v (S,)`` and ``q (S, A)`` (the action values of the result;
-    ``-inf`` on disallowed actions). Returns 0, 1 (Bellman residual too large) or 2 (no
-    convergence in ``max_iter`` iterations).
+    ``-inf`` on disallowed actions). Returns :data:`~starc._rules.STATUS_OK`,
+    ``STATUS_BELLMAN`` (Bellman residual too large) or ``STATUS_NO_CONVERGENCE``.
     """
     n, m = rbar.shape
     scale = max_abs2(rbar) / (1.0 - gamma)
-    improve_tol = 1e-13 * max(scale, TINY)
-    # greedy start with respect to v0(s) = max_a rbar(s, a) over allowed actions
-    for s in range(n):
-        best = -np.inf
-        for a in range(m):
-            if use_allowed and not allowed[s, a]:
-                continue
-            x = sign * rbar[s, a]
-            if x > best:
-                best = x
-        v[s] = best
-    q_into(tt, gamma, rbar, sign, v, q)
-    for s in range(n):
-        bi = -1
-        bv = -np.inf
-        for a in range(m):
-            if use_allowed and not allowed[s, a]:
-                continue
-            if bi < 0 or q[s, a] > bv:
-                bv = q[s, a]
-                bi = a
-        actions[s] = bi
-    for _ in range(max_iter):
-        # evaluate the deterministic policy
-        for s in range(n):
-            b = actions[s]
-            for x in range(n):
-                a_work[s, x] = -gamma * t[s, b, x]
-            a_work[s, s] += 1.0
-            v[s] = sign * rbar[s, b]
-        lu_factor(a_work, piv)
-        lu_solve(a_work, piv, v)
+    improve_tol = tols.improve_rtol * max(scale, TINY)
+    _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q)
+    for _ in range(_rules.PI_MAX_ITER):
+        _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v)
         q_into(tt, gamma, rbar, sign, v, q)
-        if use_allowed:
-            for s in range(n):
-                for a in range(m):
-                    if not allowed[s, a]:
-                        q[s, a] = -np.inf
+        for s in range(n):
+            for a in range(m):
+                if not allowed[s, a]:
+                    q[s, a] = -np.inf
         any_switch = False
         residual = 0.0
         for s in range(n):
@@ -795,13 +889,55 @@ def policy_iteration(t, tt, gamma, rbar, sign, allowed, use_allowed, actions, v,
             if r > residual:
                 residual = r
         if not any_switch:
-            if residual > BELLMAN_RTOL * max(scale, 1.0):
-                return 1
-            return 0
-    return 2
+            if residual > tols.bellman_rtol * max(scale, 1.0):
+                return STATUS_BELLMAN
+            return STATUS_OK
+    return STATUS_NO_CONVERGENCE
 
 
-@njit(cache=True)
+@inner
+def _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q):
+    """First policy: greedy with respect to ``v0(s) = max_a sign * rbar(s, a)`` over the
+    allowed actions."""
+    n, m = rbar.shape
+    for s in range(n):
+        best = -np.inf
+        for a in range(m):
+            if not allowed[s, a]:
+                continue
+            x = sign * rbar[s, a]
+            if x > best:
+                best = x
+        v[s] = best
+    q_into(tt, gamma, rbar, sign, v, q)
+    for s in range(n):
+        bi = -1
+        bv = -np.inf
+        for a in range(m):
+            if not allowed[s, a]:
+                continue
+            if bi < 0 or q[s, a] > bv:
+                bv = q[s, a]
+                bi = a
+        actions[s] = bi
+
+
+@inner
+def _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v):
+    """``v = V^pi`` of the deterministic policy ``actions`` under ``sign * rbar``; leaves
+    the LU factors of ``I - gamma P_pi`` in ``a_work``, ``piv``."""
+    n = rbar.shape[0]
+    for s in range(n):
+        b = actions[s]
+        for x in range(n):
+            a_work[s, x] = -gamma * t[s, b, x]
+        a_work[s, s] += 1.0
+        v[s] = sign * rbar[s, b]
+    lu_factor(a_work, piv)
+    lu_solve(a_work, piv, v)
+
+
+@inner
 def dot(x, y):
     acc = 0.0
     for i in range(x.shape[0]):
@@ -809,53 +945,45 @@ def dot(x, y):
     return acc
 
 
-@njit(cache=True)
+@inner
 def deterministic_return(t, gamma, mu, rbar, actions, a_work, piv, v):
     """``J(pi) = mu . V^pi`` of a deterministic policy."""
-    n = rbar.shape[0]
-    for s in range(n):
-        b = actions[s]
-        for x in range(n):
-            a_work[s, x] = -gamma * t[s, b, x]
-        a_work[s, s] += 1.0
-        v[s] = rbar[s, b]
-    lu_factor(a_work, piv)
-    lu_solve(a_work, piv, v)
+    _evaluate_deterministic(t, gamma, rbar, 1.0, actions, a_work, piv, v)
     return dot(v, mu)
 
 
 # ----------------------------------------------------------------------------- MDP preparation
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def prepare_mdps(T, gam, pol, lu, piv, w, low, fw, tt, full, status):
-    """Per-MDP factorisations: policy LU, minimal-L2 Cholesky, factored weights, ``T_a^T``."""
-    n_mdp = T.shape[0]
-    n, m = T.shape[1], T.shape[2]
-    for i in prange(n_mdp):
-        t = T[i]
-        st = policy_lu(t, gam[i], pol[i], lu[i], piv[i])
+@njit(cache=True, nogil=True)
+def prepare_range(lo, hi, prep, status):
+    """Per-MDP factorisations of MDPs ``lo .. hi-1``: policy LU, minimal-L2 Cholesky,
+    factored weights, ``T_a^T`` (into the arrays of ``prep``, a :class:`Prepared`)."""
+    n = prep.T.shape[1]
+    for i in range(lo, hi):
+        t = prep.T[i]
+        st = policy_lu(t, prep.gam[i], prep.pol[i], prep.lu[i], prep.piv[i])
         g = np.empty((n, n))
-        st2 = minimal_l2_factor(t, gam[i], w[i], g, low[i])
-        factored_weights(t, w[i], fw[i])
-        transpose_actions(t, tt[i])
-        full[i] = has_full_support(t)
-        status[i] = 0 if st == 0 and st2 == 0 else 3
+        st2 = minimal_l2_factor(t, prep.gam[i], prep.w[i], g, prep.low[i])
+        factored_weights(t, prep.w[i], prep.fw[i])
+        transpose_actions(t, prep.tt[i])
+        prep.full[i] = has_full_support(t)
+        status[i] = STATUS_OK if st == 0 and st2 == 0 else STATUS_SINGULAR
 
 
-# ----------------------------------------------------------------------------- group kernel
+# ----------------------------------------------------------------------------- distances
 
 
-@njit(cache=True)
-def canonical_full_into(f, r, t, tt, gamma, ds, da, rbar, v, out, work, h):
+@inner
+def canonical_full_into(f, r, t, tt, gamma, ds, da, rbar, v, out, work, h, zero_rtol):
     """Full canonical of family ``f`` (not VAL / minimal L2) into ``out``.
 
     Returns it and the round-off bound of its entries (``starc.canonical.canonical_parts``):
-    ``ZERO_RTOL`` times the largest of ``|R|`` and of the potential it subtracted.
+    ``zero_rtol`` times the largest of ``|R|`` and of the potential it subtracted.
     """
     scale = max_abs3(r)
     if f == F_NONE:
-        return r, ZERO_RTOL * scale
+        return r, zero_rtol * scale
     if f == F_EPIC:
         epic_into(r, gamma, ds, da, out)
     elif f == F_DARD:
@@ -865,86 +993,300 @@ def canonical_full_into(f, r, t, tt, gamma, ds, da, rbar, v, out, work, h):
     else:  # F_VALPOT
         val_potential_into(r, gamma, v, out)
         scale = max(scale, max_abs1(v))
-    return out, ZERO_RTOL * scale
+    return out, zero_rtol * scale
 
 
-@njit(cache=True)
-def _factored_into(f, t, tt, gamma, w, low, rbar, v, mag, q, u_out):
+@inner
+def _factored_into(f, t, tt, gamma, w, low, rbar, v, mag, q, u_out, zero_rtol):
     """Factored canonical (VAL from the values ``v``, or minimal L2) into ``u_out``.
 
-    Returns the round-off bound of its entries: ``ZERO_RTOL`` times the largest of
+    Returns the round-off bound of its entries: ``zero_rtol`` times the largest of
     ``mag`` (``max E_tau |R|``) and of the values or potential it subtracted.
     """
     if f == F_VAL:
         advantage_into(tt, gamma, rbar, v, q, u_out)
-        return ZERO_RTOL * max(mag, max_abs1(v))
-    return ZERO_RTOL * max(mag, minimal_l2_into(t, gamma, w, low, rbar, u_out))
+        return zero_rtol * max(mag, max_abs1(v))
+    return zero_rtol * max(mag, minimal_l2_into(t, gamma, w, low, rbar, u_out))
 
 
-@njit(cache=True)
+@inner
+def _pair_units(ex, g, k, inv0, invk):
+    """Unnormalized slot of a pair: ``inv[NORM_NONE] = 2**(ex - max(ex0, exk))`` (exact,
+    <= 1)."""
+    e0 = ex[g, 0]
+    ek = ex[g, k]
+    big = e0 if e0 > ek else ek
+    inv0[NORM_NONE] = math.ldexp(1.0, e0 - big)
+    invk[NORM_NONE] = math.ldexp(1.0, ek - big)
+
+
+@inner
+def _expected_group(t, R, g, rbar, mag):
+    """``rbar[k] = E_tau R[g, k]`` and ``mag[k] = max_{s,a} E_tau |R[g, k]|`` (the scale
+    of the round-off in ``rbar``)."""
+    for k in range(R.shape[1]):
+        mag[k] = expected_reward_into(t, R[g, k], rbar[k])
+
+
+@njit(cache=True, nogil=True)
+def distance_groups(lo, hi, prep, grp, need, dist, tols, out):
+    """Distances (the needed families x normalizations, every metric) of groups
+    ``lo .. hi-1``.
+
+    ``need (N_FAMILIES, N_NORMALIZATIONS)`` bool; ``out`` a :class:`DistanceOut`. The
+    rewards are the caller's multiplied by ``2**-ex`` (exact); normalized distances do
+    not depend on it; the unnormalized ones (normalization ``NORM_NONE``) of a pair are
+    computed at the pair's larger scale ``2**E``, ``E = max(ex[g, 0], ex[g, k])``, and the
+    caller multiplies them by ``2**E``.
+    """
+    n_k, n, m = grp.R.shape[1], grp.R.shape[2], grp.R.shape[3]
+    rbar = np.empty((n_k, n, m))
+    mag = np.empty(n_k)
+    vals = np.empty((n_k, n))
+    for g in range(lo, hi):
+        i = grp.mdp_of[g]
+        _expected_group(prep.T[i], grp.R, g, rbar, mag)
+        for k in range(n_k):
+            evaluate_into(prep.lu[i], prep.piv[i], prep.pol[i], rbar[k], vals[k])
+        for f in range(N_FAMILIES):
+            if not _any_set(need[f]):
+                continue
+            if f == F_VAL or f == F_MINL2:
+                _factored_family(f, g, i, prep, grp, rbar, mag, vals, need[f], tols.zero_rtol,
+                                 out.d)
+            else:
+                _full_family(f, g, i, prep, grp, dist, rbar, vals, need[f], tols.zero_rtol,
+                             out.d)
+        out.status[g] = STATUS_OK
+
+
+@inner
+def _any_set(flags):
+    """Whether any entry of the boolean vector ``flags`` is set."""
+    for j in range(flags.shape[0]):
+        if flags[j]:
+            return True
+    return False
+
+
+@inner
+def _factored_family(f, g, i, prep, grp, rbar, mag, vals, needf, zero_rtol, out_d):
+    """Distance tables of group ``g`` for a factored family (VAL or minimal L2)."""
+    n_k, n, m = grp.R.shape[1], grp.R.shape[2], grp.R.shape[3]
+    t = prep.T[i]
+    gamma = prep.gam[i]
+    wts = prep.fw[i, PROFILE_ONES if f == F_VAL else PROFILE_MINIMAL_L2]
+    q = np.empty((n, m))
+    u0 = np.empty((n, m))
+    uk = np.empty((n, m))
+    nrm = np.empty(N_NORMS)
+    inv0 = np.empty(N_NORMALIZATIONS)
+    invk = np.empty(N_NORMALIZATIONS)
+    noise0 = _factored_into(f, t, prep.tt[i], gamma, prep.w[i], prep.low[i], rbar[0],
+                            vals[0], mag[0], q, u0, zero_rtol)
+    factored_norms(u0, wts, nrm)
+    inverse_norms(nrm, noise0, n, m, inv0)
+    for k in range(1, n_k):
+        noisek = _factored_into(f, t, prep.tt[i], gamma, prep.w[i], prep.low[i], rbar[k],
+                                vals[k], mag[k], q, uk, zero_rtol)
+        factored_norms(uk, wts, nrm)
+        inverse_norms(nrm, noisek, n, m, invk)
+        _pair_units(grp.ex, g, k, inv0, invk)
+        factored_table(u0, uk, wts, inv0, invk, needf, out_d[g, k - 1, f])
+
+
+@inner
+def _full_family(f, g, i, prep, grp, dist, rbar, vals, needf, zero_rtol, out_d):
+    """Distance tables of group ``g`` for a family with full ``(S, A, S)`` canonicals."""
+    n_k, n, m = grp.R.shape[1], grp.R.shape[2], grp.R.shape[3]
+    t = prep.T[i]
+    gamma = prep.gam[i]
+    full = prep.full[i]
+    c0 = np.empty((n, m, n))
+    ck = np.empty((n, m, n))
+    work = np.empty((n, n))
+    h = np.empty((n, n))
+    nrm = np.empty(N_NORMS)
+    inv0 = np.empty(N_NORMALIZATIONS)
+    invk = np.empty(N_NORMALIZATIONS)
+    a0, noise0 = canonical_full_into(f, grp.R[g, 0], t, prep.tt[i], gamma, dist.ds, dist.da,
+                                     rbar[0], vals[0], c0, work, h, zero_rtol)
+    full_norms(a0, t, full, nrm)
+    inverse_norms(nrm, noise0, n, m, inv0)
+    for k in range(1, n_k):
+        ak, noisek = canonical_full_into(f, grp.R[g, k], t, prep.tt[i], gamma, dist.ds,
+                                         dist.da, rbar[k], vals[k], ck, work, h, zero_rtol)
+        full_norms(ak, t, full, nrm)
+        inverse_norms(nrm, noisek, n, m, invk)
+        _pair_units(grp.ex, g, k, inv0, invk)
+        full_table(a0, ak, t, full, inv0, invk, needf, out_d[g, k - 1, f])
+
+
+# ----------------------------------------------------------------------------- regrets
+
+
+@njit(cache=True, nogil=True)
+def regret_groups(lo, hi, prep, grp, ties, tols, out):
+    """Regrets of the pairs of groups ``lo .. hi-1`` both ways, with the tie rule ``ties``
+    (a tie code of :mod:`starc._rules`); ``out`` a :class:`RegretOut`.
+
+    Per reward: its value range ``[lo, hi]`` (optimal and pessimal policies by policy
+    iteration), whether it is trivial, and as a proxy its tie masks
+    (:func:`_value_range`); then each pair's two regrets (:func:`_regret_checked`).
+    Status :data:`~starc._rules.STATUS_UNDECIDED`: a regret depends on ties float64
+    cannot decide.
+    """
+    n_k, n, m = grp.R.shape[1], grp.R.shape[2], grp.R.shape[3]
+    w = _RegretWork(np.empty((n_k, n, m)), np.empty(n_k), np.empty((n, n)),
+                    np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty((n, m)),
+                    np.empty(n_k), np.empty(n_k), np.empty(n_k),
+                    np.zeros((n_k, n, m), dtype=np.bool_),
+                    np.zeros((n_k, n, m), dtype=np.bool_), np.zeros(n_k, dtype=np.bool_),
+                    np.empty((n, m), dtype=np.bool_), np.empty(n),
+                    np.empty(n, dtype=np.int64), np.ones((n, m), dtype=np.bool_))
+    for g in range(lo, hi):
+        i = grp.mdp_of[g]
+        t = prep.T[i]
+        tt = prep.tt[i]
+        gamma = prep.gam[i]
+        mu = prep.mu[i]
+        _expected_group(t, grp.R, g, w.rbar, w.mag)
+        st_g = STATUS_OK
+        for k in range(n_k):
+            st = _value_range(k, g, i, prep, tols, w, out)
+            if st != STATUS_OK:
+                st_g = st
+        for k in range(1, n_k):
+            x, st = _regret_checked(t, tt, gamma, mu, w.rbar[0], w.mag[0], w.lo[0], w.hi[0],
+                                    w.triv_tol[0], w.allowed[k], w.doubtful[k],
+                                    w.any_doubt[k], out.act[g, k, 0], ties, tols, w.acts, w.v,
+                                    w.q, w.a_work, w.pv, w.sure)
+            if st != STATUS_OK:
+                st_g = st
+            out.reg[g, k - 1, 0] = x
+            x, st = _regret_checked(t, tt, gamma, mu, w.rbar[k], w.mag[k], w.lo[k], w.hi[k],
+                                    w.triv_tol[k], w.allowed[0], w.doubtful[0],
+                                    w.any_doubt[0], out.act[g, 0, 0], ties, tols, w.acts, w.v,
+                                    w.q, w.a_work, w.pv, w.sure)
+            if st != STATUS_OK:
+                st_g = st
+            out.reg[g, k - 1, 1] = x
+        out.status[g] = st_g
+
+
+class _RegretWork(NamedTuple):
+    """Scratch arrays of :func:`regret_groups` (one set per thread)."""
+
+    rbar: np.ndarray       # (K, S, A)
+    mag: np.ndarray        # (K,)
+    a_work: np.ndarray     # (S, S) LU factors of I - gamma P_pi
+    pv: np.ndarray         # (S,) pivots
+    v: np.ndarray          # (S,)
+    vw: np.ndarray         # (S,)
+    q: np.ndarray          # (S, A)
+    lo: np.ndarray         # (K,) min_pi J
+    hi: np.ndarray         # (K,) max_pi J
+    triv_tol: np.ndarray   # (K,) largest value range counted as zero
+    allowed: np.ndarray    # (K, S, A) tied-optimal actions of each reward as a proxy
+    doubtful: np.ndarray   # (K, S, A) ties in doubt
+    any_doubt: np.ndarray  # (K,)
+    sure: np.ndarray       # (S, A)
+    wcol: np.ndarray       # (S,)
+    acts: np.ndarray       # (S,)
+    every: np.ndarray      # (S, A) all True: no mask
+
+
+@inner
+def _value_range(k, g, i, prep, tols, w, out):
+    """Reward ``k`` of group ``g``: its optimal and pessimal policies and returns
+    (``w.hi[k]``, ``w.lo[k]``), whether it is trivial, and its tie masks as a proxy
+    (every action tied for a trivial reward). Returns the status of policy iteration."""
+    n, m = w.q.shape
+    t = prep.T[i]
+    tt = prep.tt[i]
+    gamma = prep.gam[i]
+    rbar = w.rbar[k]
+    st_k = policy_iteration(t, tt, gamma, rbar, 1.0, w.every, out.act[g, k, 0], w.v, w.q,
+                            w.a_work, w.pv, tols)
+    w.hi[k] = dot(w.v, prep.mu[i])
+    _tie_masks_into(t, gamma, rbar, w.mag[k], w.v, w.q, w.a_work, w.pv, tols, w.wcol,
+                    w.allowed[k], w.doubtful[k])
+    st = policy_iteration(t, tt, gamma, rbar, -1.0, w.every, out.act[g, k, 1], w.vw, w.q,
+                          w.a_work, w.pv, tols)
+    if st != STATUS_OK:
+        st_k = st
+    w.lo[k] = 0.0 - dot(w.vw, prep.mu[i])
+    w.triv_tol[k] = trivial_tolerance(w.mag[k], gamma, tols.regret_rtol)
+    out.triv[g, k] = is_trivial(w.lo[k], w.hi[k], w.triv_tol[k])
+    if out.triv[g, k]:  # a trivial proxy: every action counts as optimal
+        for s in range(n):
+            for a in range(m):
+                w.allowed[k, s, a] = True
+                w.doubtful[k, s, a] = False
+    w.any_doubt[k] = False
+    for s in range(n):
+        for a in range(m):
+            if w.doubtful[k, s, a]:
+                w.any_doubt[k] = True
+    return st_k
+
+
+@inner
 def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy, best_proxy, ties,
-                actions, v, q, a_work, piv):
+                tols, actions, v, q, a_work, piv):
     """Normalised regret under ``rb_true`` of an optimal policy of the proxy (0 when the
-    value range ``hi - lo`` is within the true reward's round-off ``tol_true``), its
-    status, the return ``j`` it came from and ``max |V|`` of that policy."""
-    if hi - lo <= tol_true:
-        return 0.0, 0, hi, 0.0
-    if ties == 2:  # "first": the proxy's policy-iteration policy
+    true reward is trivial, its value range ``hi - lo`` within ``tol_true``), its status,
+    the return ``j`` it came from and ``max |V|`` of that policy."""
+    if is_trivial(lo, hi, tol_true):
+        return 0.0, STATUS_OK, hi, 0.0
+    if ties == TIE_FIRST:  # the proxy's policy-iteration policy
         j = deterministic_return(t, gamma, mu, rb_true, best_proxy, a_work, piv, v)
-        st = 0
+        st = STATUS_OK
     else:
-        sign = -1.0 if ties == 0 else 1.0
-        st = policy_iteration(t, tt, gamma, rb_true, sign, allowed_proxy, True, actions, v, q,
-                              a_work, piv, 10000)
+        sign = tie_sign(ties)
+        st = policy_iteration(t, tt, gamma, rb_true, sign, allowed_proxy, actions, v, q,
+                              a_work, piv, tols)
         j = sign * dot(v, mu)
-    x = (hi - j) / (hi - lo)
-    if x < 0.0:
-        x = 0.0
-    elif x > 1.0:
-        x = 1.0
-    return x, st, j, max_abs1(v)
+    return regret_fraction(lo, hi, j), st, j, max_abs1(v)
 
 
-@njit(cache=True)
+@inner
 def _regret_checked(t, tt, gamma, mu, rb_true, mag_true, lo, hi, tol_true, allowed_proxy,
-                    doubtful_proxy, any_doubt, best_proxy, ties, tie_rtol, actions, v, q,
+                    doubtful_proxy, any_doubt, best_proxy, ties, tols, actions, v, q,
                     a_work, piv, sure):
     """:func:`_regret_one`, and when some allowed proxy actions are tied in doubt
-    (``starc.regret._tie_masks``), the same without them: status 5 when the two returns
-    differ by more than their round-off bound (``starc.regret._tie_bounds``, worst case)."""
+    (``starc.regret._tie_masks``), the same without them: status ``STATUS_UNDECIDED``
+    when the two returns differ by more than their round-off bound (the tie rule's worst
+    case, :func:`starc._rules.tie_bounds`)."""
     x, st, j, vmax = _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy,
-                                 best_proxy, ties, actions, v, q, a_work, piv)
-    if ties == 2 or not any_doubt or hi - lo <= tol_true:
+                                 best_proxy, ties, tols, actions, v, q, a_work, piv)
+    if ties == TIE_FIRST or not any_doubt or is_trivial(lo, hi, tol_true):
         return x, st
     n, m = allowed_proxy.shape
     for s in range(n):
         for a in range(m):
             sure[s, a] = allowed_proxy[s, a] and not doubtful_proxy[s, a]
     _, st2, j2, vmax2 = _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, sure,
-                                    best_proxy, ties, actions, v, q, a_work, piv)
-    if st2 != 0:
+                                    best_proxy, ties, tols, actions, v, q, a_work, piv)
+    if st2 != STATUS_OK:
         st = st2
-    size = max(vmax, vmax2)
-    worst = tie_rtol * (mag_true + size) + 2.0 * gamma * tie_rtol * size * 2.0 / (1.0 - gamma)
+    _, worst, _ = tie_bounds(mag_true, gamma, max(vmax, vmax2), tols.tie_rtol)
     if abs(j - j2) > worst:
-        st = 5
+        st = STATUS_UNDECIDED
     return x, st
 
 
-@njit(cache=True)
-def _tie_masks_into(t, gamma, rbar, mag, v, q, a_lu, piv, tie_rtol, regret_rtol, wcol,
-                    allowed, doubtful):
-    """The tie masks of ``starc.regret._tie_masks``, same rule, this module's arithmetic.
+@inner
+def _tie_masks_into(t, gamma, rbar, mag, v, q, a_lu, piv, tols, wcol, allowed, doubtful):
+    """The tie masks of ``starc.regret._tie_masks``: the same rule
+    (:mod:`starc._rules`), this module's arithmetic.
 
     ``v``, ``q``: values and action values of an optimal policy whose ``I - gamma P_pi``
     LU factors are ``a_lu``, ``piv`` (as :func:`policy_iteration` leaves them).
     """
     n, m = rbar.shape
-    size = max_abs1(v)
-    floor = tie_rtol * (mag + size)
-    unit = 2.0 * gamma * tie_rtol * size
-    worst = floor + unit * 2.0 / (1.0 - gamma)
-    limit = regret_rtol * mag
+    floor, worst, unit = tie_bounds(mag, gamma, max_abs1(v), tols.tie_rtol)
+    limit = doubt_limit(mag, tols.regret_rtol)
     for s in range(n):
         best = 0
         qmax = q[s, 0]
@@ -957,12 +1299,8 @@ def _tie_masks_into(t, gamma, rbar, mag, v, q, a_lu, piv, tie_rtol, regret_rtol,
             doubtful[s, a] = False
             if gap <= floor:
                 allowed[s, a] = True
-                if floor > limit and a != best:
-                    same = rbar[s, a] == rbar[s, best]
-                    for u in range(n):
-                        if t[s, a, u] != t[s, best, u]:
-                            same = False
-                    doubtful[s, a] = not same
+                if in_doubt(floor, limit) and a != best:
+                    doubtful[s, a] = not _same_action(t, rbar, s, a, best)
             elif gap <= worst:
                 for u in range(n):
                     wcol[u] = t[s, a, u] - t[s, best, u]
@@ -970,200 +1308,43 @@ def _tie_masks_into(t, gamma, rbar, mag, v, q, a_lu, piv, tie_rtol, regret_rtol,
                 spread = 0.0
                 for u in range(n):
                     spread += abs(wcol[u])
-                bound = floor + unit * spread
+                bound = tie_bound(floor, unit, spread)
                 allowed[s, a] = gap <= bound
-                doubtful[s, a] = gap <= bound and bound > limit
+                doubtful[s, a] = gap <= bound and in_doubt(bound, limit)
             else:
                 allowed[s, a] = False
 
 
-@njit(cache=True)
-def _any_needed(need):
-    """Whether any entry of the boolean table ``need`` is set."""
-    for f in range(need.shape[0]):
-        for j in range(need.shape[1]):
-            if need[f, j]:
-                return True
-    return False
+@inner
+def _same_action(t, rbar, s, a, b):
+    """Actions ``a`` and ``b`` in state ``s`` have the same transitions and expected
+    reward (then they are tied exactly)."""
+    same = rbar[s, a] == rbar[s, b]
+    for u in range(t.shape[2]):
+        if t[s, a, u] != t[s, b, u]:
+            same = False
+    return same
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def group_kernel(T, gam, mu, pol, mdp_of, R, ex, ds, da, need, do_regret, ties, regret_tols,
-                 lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv, status):
-    """Distances (all needed families x normalizations x metrics) and regrets of each group.
-
-    ``ex (N, K)`` int64: the rewards ``R`` are the caller's multiplied by ``2**-ex``
-    (exact; ``starc.norms.scale_exponents``). Normalized distances and regrets do not
-    depend on it; the unnormalized ones (normalization 6) of a pair are computed at the
-    pair's larger scale ``2**E``, ``E = max(ex[g, 0], ex[g, k])``, and the caller
-    multiplies them by ``2**E``.
-
-    ``out_d[g, k-1, f, j, metric]``: distance between ``R[g, 0]`` and ``R[g, k]``;
-    ``out_reg[g, k-1] = (regret(R0 true, Rk proxy), regret(Rk true, R0 proxy))``;
-    ``out_act[g, k, 0/1]``: policy-iteration optimal / pessimal actions of ``R[g, k]``;
-    ``out_triv[g, k]``: every policy has the same return under ``R[g, k]`` (relative to
-    its scale), so regrets under it are 0 by convention. ``regret_tols`` is
-    ``(starc.regret.TIE_RTOL, starc.regret.REGRET_RTOL)``. Status 5: a regret depends on
-    ties float64 cannot decide. The loop body is a separate function so that numba's
-    parfor pass (slow on large bodies) sees one call.
-    """
-    any_family = _any_needed(need)
-    for g in prange(R.shape[0]):
-        # np.int64(g) and a computed (not literal) bool: parfor types the body with an
-        # int64 and a uint64 index, and a literal False would be a third signature; each
-        # is a separate compilation of the large _group_one (~5-18 s apiece, cold)
-        status[g] = _group_one(np.int64(g), T, gam, mu, pol, mdp_of, R, ex, ds, da, need,
-                               any_family, do_regret, ties, regret_tols, lu, piv, w, low, fw,
-                               tt, full, out_d, out_reg, out_act, out_triv)
+# ----------------------------------------------------------------------------- LP tables
 
 
-@njit(cache=True)
-def _pair_units(ex, g, k, inv0, invk):
-    """Unnormalized slot of a pair: ``inv[6] = 2**(ex - max(ex0, exk))`` (exact, <= 1)."""
-    e0 = ex[g, 0]
-    ek = ex[g, k]
-    big = e0 if e0 > ek else ek
-    inv0[6] = math.ldexp(1.0, e0 - big)
-    invk[6] = math.ldexp(1.0, ek - big)
-
-
-@njit(cache=True)
-def _group_one(g, T, gam, mu, pol, mdp_of, R, ex, ds, da, need, any_family, do_regret, ties,
-               regret_tols, lu, piv, w, low, fw, tt, full, out_d, out_reg, out_act, out_triv):
-    """One group of :func:`group_kernel`; returns its status."""
-    n_k = R.shape[1]
-    n, m = R.shape[2], R.shape[3]
-    i = mdp_of[g]
-    t = T[i]
-    gamma = gam[i]
-    rbar = np.empty((n_k, n, m))
-    mag = np.empty(n_k)  # max_{s,a} E_tau |R|: the scale of the round-off in rbar
-    for k in range(n_k):
-        mag[k] = expected_reward_into(t, R[g, k], rbar[k])
-    st_g = 0
-    if any_family:
-        vals = np.empty((n_k, n))
-        qwork = np.empty((n, m))
-        for k in range(n_k):
-            evaluate_into(lu[i], piv[i], pol[i], rbar[k], vals[k])
-        c0 = np.empty((n, m, n))
-        ck = np.empty((n, m, n))
-        work = np.empty((n, n))
-        h = np.empty((n, n))
-        u0 = np.empty((n, m))
-        uk = np.empty((n, m))
-        nrm = np.empty(6)
-        inv0 = np.empty(7)
-        invk = np.empty(7)
-        for f in range(N_FAMILIES):
-            needf = need[f]
-            used = False
-            for j in range(N_NORMALIZATIONS):
-                if needf[j]:
-                    used = True
-            if not used:
-                continue
-            if f == F_VAL or f == F_MINL2:
-                prof = 0 if f == F_VAL else 1
-                wts = fw[i, prof]
-                noise0 = _factored_into(f, t, tt[i], gamma, w[i], low[i], rbar[0], vals[0],
-                                        mag[0], qwork, u0)
-                factored_norms(u0, wts, nrm)
-                inverse_norms(nrm, noise0, n, m, inv0)
-                for k in range(1, n_k):
-                    noisek = _factored_into(f, t, tt[i], gamma, w[i], low[i], rbar[k],
-                                            vals[k], mag[k], qwork, uk)
-                    factored_norms(uk, wts, nrm)
-                    inverse_norms(nrm, noisek, n, m, invk)
-                    _pair_units(ex, g, k, inv0, invk)
-                    factored_table(u0, uk, wts, inv0, invk, needf, out_d[g, k - 1, f])
-            else:
-                a0, noise0 = canonical_full_into(f, R[g, 0], t, tt[i], gamma, ds, da,
-                                                 rbar[0], vals[0], c0, work, h)
-                full_norms(a0, t, full[i], nrm)
-                inverse_norms(nrm, noise0, n, m, inv0)
-                for k in range(1, n_k):
-                    ak, noisek = canonical_full_into(f, R[g, k], t, tt[i], gamma, ds, da,
-                                                     rbar[k], vals[k], ck, work, h)
-                    full_norms(ak, t, full[i], nrm)
-                    inverse_norms(nrm, noisek, n, m, invk)
-                    _pair_units(ex, g, k, inv0, invk)
-                    full_table(a0, ak, t, full[i], inv0, invk, needf, out_d[g, k - 1, f])
-    if do_regret:
-        tie_rtol = regret_tols[0]
-        regret_rtol = regret_tols[1]
-        a_work = np.empty((n, n))
-        pv = np.empty(n, dtype=np.int64)
-        v = np.empty(n)
-        vw = np.empty(n)
-        q = np.empty((n, m))
-        lo = np.empty(n_k)
-        hi = np.empty(n_k)
-        triv_tol = np.empty(n_k)  # largest value range counted as zero (starc.regret)
-        allowed = np.zeros((n_k, n, m), dtype=np.bool_)
-        doubtful = np.zeros((n_k, n, m), dtype=np.bool_)
-        any_doubt = np.zeros(n_k, dtype=np.bool_)
-        sure = np.empty((n, m), dtype=np.bool_)
-        wcol = np.empty(n)
-        acts = np.empty(n, dtype=np.int64)
-        for k in range(n_k):
-            st = policy_iteration(t, tt[i], gamma, rbar[k], 1.0, allowed[k], False,
-                                  out_act[g, k, 0], v, q, a_work, pv, 10000)
-            if st != 0:
-                st_g = st
-            hi[k] = dot(v, mu[i])
-            _tie_masks_into(t, gamma, rbar[k], mag[k], v, q, a_work, pv, tie_rtol,
-                            regret_rtol, wcol, allowed[k], doubtful[k])
-            st = policy_iteration(t, tt[i], gamma, rbar[k], -1.0, allowed[k], False,
-                                  out_act[g, k, 1], vw, q, a_work, pv, 10000)
-            if st != 0:
-                st_g = st
-            lo[k] = 0.0 - dot(vw, mu[i])
-            triv_tol[k] = regret_rtol * mag[k] / (1.0 - gamma)
-            out_triv[g, k] = hi[k] - lo[k] <= triv_tol[k]
-            if out_triv[g, k]:  # a trivial proxy: every action counts as optimal
-                for s in range(n):
-                    for a in range(m):
-                        allowed[k, s, a] = True
-                        doubtful[k, s, a] = False
-            for s in range(n):
-                for a in range(m):
-                    if doubtful[k, s, a]:
-                        any_doubt[k] = True
-        for k in range(1, n_k):
-            x, st = _regret_checked(t, tt[i], gamma, mu[i], rbar[0], mag[0], lo[0], hi[0],
-                                    triv_tol[0], allowed[k], doubtful[k], any_doubt[k],
-                                    out_act[g, k, 0], ties, tie_rtol, acts, v, q, a_work, pv,
-                                    sure)
-            if st != 0:
-                st_g = st
-            out_reg[g, k - 1, 0] = x
-            x, st = _regret_checked(t, tt[i], gamma, mu[i], rbar[k], mag[k], lo[k], hi[k],
-                                    triv_tol[k], allowed[0], doubtful[0], any_doubt[0],
-                                    out_act[g, 0, 0], ties, tie_rtol, acts, v, q, a_work, pv,
-                                    sure)
-            if st != 0:
-                st_g = st
-            out_reg[g, k - 1, 1] = x
-
-    return st_g
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def tables_from_canonicals(T, mdp_of, C, noise, need, out_d):
-    """Distance tables ``out_d[g, k-1, j, metric]`` from precomputed full canonicals.
+@njit(cache=True, nogil=True)
+def tables_from_canonicals(lo, hi, T, mdp_of, C, noise, need, out_d):
+    """Distance tables ``out_d[g, k-1, j, metric]`` of groups ``lo .. hi-1`` from
+    precomputed full canonicals.
 
     ``C (N, K, S, A, S)`` canonicals, ``noise (N, K)`` the round-off bound of their
     entries (``starc.canonical.Canonical.noise``).
     """
-    n_groups, n_k = C.shape[0], C.shape[1]
+    n_k = C.shape[1]
     n, m = C.shape[2], C.shape[3]
-    for g in prange(n_groups):
+    for g in range(lo, hi):
         t = T[mdp_of[g]]
         full = has_full_support(t)
-        nrm = np.empty(6)
-        inv0 = np.empty(7)
-        invk = np.empty(7)
+        nrm = np.empty(N_NORMS)
+        inv0 = np.empty(N_NORMALIZATIONS)
+        invk = np.empty(N_NORMALIZATIONS)
         full_norms(C[g, 0], t, full, nrm)
         inverse_norms(nrm, noise[g, 0], n, m, inv0)
         for k in range(1, n_k):
@@ -1175,19 +1356,19 @@ def tables_from_canonicals(T, mdp_of, C, noise, need, out_d):
 # ----------------------------------------------------------------------------- elementwise kernels
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def expected_rewards_kernel(T, mdp_of, R, out):
-    for g in prange(R.shape[0]):
+@njit(cache=True, nogil=True)
+def expected_rewards_kernel(lo, hi, T, mdp_of, R, out):
+    for g in range(lo, hi):
         t = T[mdp_of[g]]
         for k in range(R.shape[1]):
             expected_reward_into(t, R[g, k], out[g, k])
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def evaluate_kernel(T, gam, pol, mdp_of, R, out, status):
+@njit(cache=True, nogil=True)
+def evaluate_kernel(lo, hi, T, gam, pol, mdp_of, R, out, status):
     """Values ``(N, K, S)`` of each MDP's policy ``pol (M, S, A)``; one LU per group."""
     n, m = R.shape[2], R.shape[3]
-    for g in prange(R.shape[0]):
+    for g in range(lo, hi):
         i = mdp_of[g]
         t = T[i]
         a = np.empty((n, n))
@@ -1199,12 +1380,13 @@ def evaluate_kernel(T, gam, pol, mdp_of, R, out, status):
             evaluate_into(a, pv, pol[i], rbar, out[g, k])
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def canonical_kernel(T, gam, mdp_of, pol, R, family, ds, da, w, low, out, status):
+@njit(cache=True, nogil=True)
+def canonical_kernel(lo, hi, T, gam, mdp_of, pol, R, family, ds, da, w, low, zero_rtol, out,
+                     status):
     """Full canonical rewards ``out (N, K, S, A, S)`` of one family for every reward."""
-    n_groups, n_k = R.shape[0], R.shape[1]
+    n_k = R.shape[1]
     n, m = R.shape[2], R.shape[3]
-    for g in prange(n_groups):
+    for g in range(lo, hi):
         i = mdp_of[g]
         t = T[i]
         gamma = gam[i]
@@ -1217,8 +1399,8 @@ def canonical_kernel(T, gam, mdp_of, pol, R, family, ds, da, w, low, out, status
         lu = np.empty((n, n))
         pv = np.empty(n, dtype=np.int64)
         tt = np.empty((m, n, n))
-        status[g] = 0
-        if family == F_VAL or family == F_VALPOT:
+        status[g] = STATUS_OK
+        if family == F_VAL or family == _rules.F_VALPOT:
             status[g] = policy_lu(t, gamma, pol[i], lu, pv)
         transpose_actions(t, tt)
         for k in range(n_k):
@@ -1246,40 +1428,41 @@ def canonical_kernel(T, gam, mdp_of, pol, R, family, ds, da, w, low, out, status
                         for x in range(n):
                             o[s, a, x] = u[s, a] * (t[s, a, x] / sq)
             else:
-                if family == F_VALPOT:
+                if family == _rules.F_VALPOT:
                     evaluate_into(lu, pv, pol[i], rbar, v)
-                canonical_full_into(family, r, t, tt, gamma, ds, da, rbar, v, o, work, h)
+                canonical_full_into(family, r, t, tt, gamma, ds, da, rbar, v, o, work, h,
+                                    zero_rtol)
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def norms_kernel(T, mdp_of, X, out):
+@njit(cache=True, nogil=True)
+def norms_kernel(lo, hi, T, mdp_of, X, out):
     """The six norms ``out (N, K, 6)`` of full arrays ``X (N, K, S, A, S)``."""
-    for g in prange(X.shape[0]):
+    for g in range(lo, hi):
         t = T[mdp_of[g]]
         full = has_full_support(t)
         for k in range(X.shape[1]):
             full_norms(X[g, k], t, full, out[g, k])
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def optimal_kernel(T, gam, mdp_of, R, sign, actions, values, status):
+@njit(cache=True, nogil=True)
+def optimal_kernel(lo, hi, T, gam, mdp_of, R, sign, tols, actions, values, status):
     """Policy iteration for ``sign * R`` of every reward: actions and values ``(N, K, S)``."""
     n, m = R.shape[2], R.shape[3]
-    for g in prange(R.shape[0]):
+    for g in range(lo, hi):
         i = mdp_of[g]
         t = T[i]
         rbar = np.empty((n, m))
         q = np.empty((n, m))
         a_work = np.empty((n, n))
         pv = np.empty(n, dtype=np.int64)
-        allowed = np.zeros((n, m), dtype=np.bool_)
+        every = np.ones((n, m), dtype=np.bool_)
         tt = np.empty((m, n, n))
         transpose_actions(t, tt)
-        st_g = 0
+        st_g = STATUS_OK
         for k in range(R.shape[1]):
             expected_reward_into(t, R[g, k], rbar)
-            st = policy_iteration(t, tt, gam[i], rbar, sign, allowed, False, actions[g, k],
-                                  values[g, k], q, a_work, pv, 10000)
-            if st != 0:
+            st = policy_iteration(t, tt, gam[i], rbar, sign, every, actions[g, k],
+                                  values[g, k], q, a_work, pv, tols)
+            if st != STATUS_OK:
                 st_g = st
         status[g] = st_g

@@ -43,13 +43,16 @@ the objective is the same.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._kernels import lu_factor, lu_solve
+from .._rules import LP_ITERATION_LIMIT, LP_OK, LP_SINGULAR, LP_UNCERTIFIED
+from ._kernels import inner, lu_factor, lu_solve
 
 
-@njit(cache=True)
+@inner
 def _column(j, n_struct, n, m, gamma, sigma, rows, vals):
     """Nonzeros of column ``j``: returns their count (1 or 2)."""
     if j >= n_struct:
@@ -70,7 +73,7 @@ def _column(j, n_struct, n, m, gamma, sigma, rows, vals):
     return 2
 
 
-@njit(cache=True)
+@inner
 def _refactor(basis, n_struct, n, m, gamma, sigma, binv, bmat, piv, rows, vals):
     """Recompute the explicit basis inverse; returns False if the basis is singular."""
     for i in range(n):
@@ -93,7 +96,7 @@ def _refactor(basis, n_struct, n, m, gamma, sigma, binv, bmat, piv, rows, vals):
     return True
 
 
-@njit(cache=True)
+@inner
 def _basic_values(basis, state, n_struct, n, m, gamma, sigma, binv, xb, rows, vals):
     """``x_B = -B^{-1} sum_{j nonbasic} A_j x_j`` (nonbasic artificials sit at 0)."""
     rhs = np.zeros(n)
@@ -111,7 +114,7 @@ def _basic_values(basis, state, n_struct, n, m, gamma, sigma, binv, xb, rows, va
         xb[r] = acc
 
 
-@njit(cache=True)
+@inner
 def _find(parent, level, x):
     """Root of ``x`` and ``level(x) - level(root)`` (levels: an edge s -> s' adds 1)."""
     off = 0
@@ -121,7 +124,7 @@ def _find(parent, level, x):
     return x, off
 
 
-@njit(cache=True)
+@inner
 def _start_basis(r, gamma, basis):
     """A nonsingular starting basis: the transitions with the smallest residuals under the
     closed-form L2 potential, kept only while they form a pseudoforest (each connected
@@ -191,34 +194,35 @@ def _start_basis(r, gamma, basis):
     return count == n
 
 
-@njit(cache=True)
-def _recompute(basis, state, n_struct, n, m, gamma, rf, binv, bmat, piv, rows, vals, xb, pi,
-               d):
-    """Fresh basis inverse, basic values, multipliers and reduced costs."""
+@inner
+def _recompute(sx, n_struct, n, m, gamma, rf):
+    """Fresh basis inverse, basic values, multipliers and reduced costs (costs ``rf``)."""
     ones = np.ones(n)
-    if not _refactor(basis, n_struct, n, m, gamma, ones, binv, bmat, piv, rows, vals):
+    if not _refactor(sx.basis, n_struct, n, m, gamma, ones, sx.binv, sx.bmat, sx.piv,
+                     sx.rows, sx.vals):
         return False
-    _basic_values(basis, state, n_struct, n, m, gamma, ones, binv, xb, rows, vals)
+    _basic_values(sx.basis, sx.state, n_struct, n, m, gamma, ones, sx.binv, sx.xb, sx.rows,
+                  sx.vals)
     for i in range(n):
         acc = 0.0
         for rr in range(n):
-            acc += rf[basis[rr]] * binv[rr, i]
-        pi[i] = acc
+            acc += rf[sx.basis[rr]] * sx.binv[rr, i]
+        sx.pi[i] = acc
     for s in range(n):
         for a in range(m):
             base = (s * m + a) * n
             for x in range(n):
                 j = base + x
                 if x == s:
-                    d[j] = rf[j] - (gamma - 1.0) * pi[s]
+                    sx.d[j] = rf[j] - (gamma - 1.0) * sx.pi[s]
                 else:
-                    d[j] = rf[j] - (gamma * pi[x] - pi[s])
+                    sx.d[j] = rf[j] - (gamma * sx.pi[x] - sx.pi[s])
     for rr in range(n):
-        d[basis[rr]] = 0.0
+        sx.d[sx.basis[rr]] = 0.0
     return True
 
 
-@njit(cache=True)
+@inner
 def _apply_column(binv, j, n_struct, n, m, gamma, ones, rows, vals, coef, xb):
     """``xb -= coef * B^{-1} A_j``."""
     cnt = _column(j, n_struct, n, m, gamma, ones, rows, vals)
@@ -229,15 +233,43 @@ def _apply_column(binv, j, n_struct, n, m, gamma, ones, rows, vals, coef, xb):
             xb[rr] -= c * binv[rr, i]
 
 
-@njit(cache=True)
-def lad_potential(r, gamma, phi):
+class _Simplex(NamedTuple):
+    """Working arrays of one dual simplex solve (``S`` rows, ``E = S*A*S`` structurals).
+
+    ``state[j]``: 0 nonbasic at -1, 1 nonbasic at +1, 2 basic (:data:`BASIC`).
+    """
+
+    basis: np.ndarray    # (S,) int64: the structural of each basis row
+    state: np.ndarray    # (E,) int8
+    binv: np.ndarray     # (S, S) explicit basis inverse
+    bmat: np.ndarray     # (S, S) scratch for refactorisations
+    piv: np.ndarray      # (S,) int64 pivots
+    xb: np.ndarray       # (S,) basic values
+    pi: np.ndarray       # (S,) simplex multipliers
+    d: np.ndarray        # (E,) reduced costs
+    rows: np.ndarray     # (2,) int64 nonzero rows of one column
+    vals: np.ndarray     # (2,) their values
+    ones: np.ndarray     # (S,) the artificial columns' signs (all 1)
+    alpha: np.ndarray    # (E,) the pivot row of B^{-1} A_N
+    theta: np.ndarray    # (E,) breakpoints of the eligible columns
+    elig: np.ndarray     # (E,) int64 the eligible columns (-1 - j once passed)
+    colq: np.ndarray     # (S,) the entering column B^{-1} A_q
+
+
+#: ``state`` of a basic variable.
+BASIC = 2
+
+
+@inner
+def lad_potential(r, gamma, phi, lp):
     r"""Solve ``min_phi sum |r + gamma phi(s') - phi(s)|``; ``phi`` is filled in place.
 
     Dual simplex on ``max <r, y> s.t. D^T y = 0, -1 <= y <= 1`` with a bound-flipping
-    ratio test, switching to Bland's rule (smallest indices, no long steps) after 30
-    degenerate dual steps in a row, which guarantees termination. Returns 0 on success,
-    1 when the iteration limit is hit, 2 on a singular basis and 3 when the optimality
-    certificate fails.
+    ratio test, switching to Bland's rule (smallest indices, no long steps) after
+    ``lp.bland_after`` degenerate dual steps in a row, which guarantees termination.
+    ``lp`` holds the constants (:func:`starc._rules.lp_tolerances`). Returns ``LP_OK``,
+    ``LP_ITERATION_LIMIT``, ``LP_SINGULAR`` (a singular basis) or ``LP_UNCERTIFIED`` (the
+    optimality certificate fails).
     """
     n, m, _ = r.shape
     n_struct = n * m * n
@@ -246,221 +278,273 @@ def lad_potential(r, gamma, phi):
     for e in range(n_struct):
         if abs(rtrue[e]) > scale:
             scale = abs(rtrue[e])
-    # Costs perturbed by a deterministic 1e-10-relative sequence break the exact ties of
-    # sparse rewards (dual degeneracy); the final basis is re-checked with the true costs.
     rf = np.empty(n_struct)
-    for e in range(n_struct):
-        h = (e + 1) * 0.6180339887498949
-        rf[e] = rtrue[e] + 1e-10 * scale * (h - np.floor(h) - 0.5)
-    tol_p = 1e-9
-    tol_a = 1e-9
-    tol_d = 1e-12 * scale * n
-    rows = np.empty(2, dtype=np.int64)
-    vals = np.empty(2)
-    ones = np.ones(n)
-    basis = np.empty(n, dtype=np.int64)
-    if not _start_basis(r, gamma, basis):
-        return 2
-    state = np.zeros(n_struct, dtype=np.int8)
+    _perturbed_costs(rtrue, scale, lp, rf)
+    sx = _Simplex(np.empty(n, dtype=np.int64), np.zeros(n_struct, dtype=np.int8),
+                  np.empty((n, n)), np.empty((n, n)), np.empty(n, dtype=np.int64),
+                  np.empty(n), np.empty(n), np.empty(n_struct), np.empty(2, dtype=np.int64),
+                  np.empty(2), np.ones(n), np.empty(n_struct), np.empty(n_struct),
+                  np.empty(n_struct, dtype=np.int64), np.empty(n))
+    if not _start_basis(r, gamma, sx.basis):
+        return LP_SINGULAR
     for rr in range(n):
-        state[basis[rr]] = 2
-    binv = np.empty((n, n))
-    bmat = np.empty((n, n))
-    piv = np.empty(n, dtype=np.int64)
-    xb = np.empty(n)
-    pi = np.empty(n)
-    d = np.empty(n_struct)
-    if not _recompute(basis, state, n_struct, n, m, gamma, rf, binv, bmat, piv, rows, vals,
-                      xb, pi, d):
-        return 2
+        sx.state[sx.basis[rr]] = BASIC
+    if not _recompute(sx, n_struct, n, m, gamma, rf):
+        return LP_SINGULAR
     # nonbasic values from the signs of the reduced costs: dual feasible by construction
     for j in range(n_struct):
-        if state[j] != 2:
-            state[j] = 1 if d[j] > 0.0 else 0
-    _basic_values(basis, state, n_struct, n, m, gamma, ones, binv, xb, rows, vals)
-    alpha = np.empty(n_struct)
-    theta_j = np.empty(n_struct)
-    elig = np.empty(n_struct, dtype=np.int64)
-    colq = np.empty(n)
+        if sx.state[j] != BASIC:
+            sx.state[j] = 1 if sx.d[j] > 0.0 else 0
+    _basic_values(sx.basis, sx.state, n_struct, n, m, gamma, sx.ones, sx.binv, sx.xb,
+                  sx.rows, sx.vals)
+    status = _iterate(sx, n_struct, n, m, gamma, rf, scale, lp)
+    if status != LP_OK:
+        return status
+    # multipliers of the final basis with the true costs
+    if not _recompute(sx, n_struct, n, m, gamma, rtrue):
+        return LP_SINGULAR
+    for i in range(n):
+        phi[i] = -sx.pi[i]
+    return _certificate(rtrue, sx, phi, n, m, gamma, lp)
+
+
+@inner
+def _perturbed_costs(rtrue, scale, lp, rf):
+    """Costs perturbed by a deterministic ``lp.cost_perturbation``-relative sequence: they
+    break the exact ties of sparse rewards (dual degeneracy); the final basis is
+    re-checked with the true costs."""
+    for e in range(rtrue.shape[0]):
+        h = (e + 1) * lp.perturbation_step
+        rf[e] = rtrue[e] + lp.cost_perturbation * scale * (h - np.floor(h) - 0.5)
+
+
+@inner
+def _iterate(sx, n_struct, n, m, gamma, rf, scale, lp):
+    """The pivots of the dual simplex from a dual feasible basis; returns ``LP_OK`` at a
+    primal feasible (optimal) basis, else the failure's status."""
+    tol_d = lp.dual_rtol * scale * n
     since = 0
     stall = 0
-    status = 1
-    for _ in range(50 * n_struct + 1000):
-        bland = stall > 30
-        # leaving row: the largest bound violation (Bland: the smallest variable index)
-        leave = -1
-        worst = 0.0
-        for rr in range(n):
-            v = xb[rr]
-            viol = v - 1.0 if v > 1.0 else (-1.0 - v if v < -1.0 else 0.0)
-            if viol > tol_p:
-                if bland:
-                    if leave < 0 or basis[rr] < basis[leave]:
-                        leave = rr
-                        worst = viol
-                elif viol > worst:
-                    worst = viol
-                    leave = rr
+    for _ in range(lp.iter_per_variable * n_struct + lp.iter_extra):
+        bland = stall > lp.bland_after
+        leave, infeas = _leaving_row(sx, n, bland, lp.primal_tol)
         if leave < 0:
-            status = 0
-            break
-        sigma = 1.0 if xb[leave] < -1.0 else -1.0
-        infeas = worst
-        # row of B^{-1} A_N and the eligible breakpoints
-        n_el = 0
-        for s in range(n):
-            rho_s = binv[leave, s]
-            for a in range(m):
-                base = (s * m + a) * n
-                for x in range(n):
-                    j = base + x
-                    if state[j] == 2:
-                        alpha[j] = 0.0
-                        continue
-                    if x == s:
-                        al = (gamma - 1.0) * rho_s
-                    else:
-                        al = gamma * binv[leave, x] - rho_s
-                    alpha[j] = al
-                    sj = 1.0 if state[j] == 0 else -1.0
-                    if al * sj * sigma < -tol_a:
-                        elig[n_el] = j
-                        theta_j[n_el] = abs(d[j]) / abs(al)
-                        n_el += 1
+            return LP_OK
+        sigma = 1.0 if sx.xb[leave] < -1.0 else -1.0
+        n_el = _pivot_row(sx, leave, sigma, n, m, gamma, lp.pivot_tol)
         if n_el == 0:
-            status = 3
-            break
-        enter = -1
-        theta = 0.0
+            return LP_UNCERTIFIED
         if bland:
-            tmin = np.inf
-            for z in range(n_el):
-                if theta_j[z] < tmin:
-                    tmin = theta_j[z]
-            for z in range(n_el):
-                if theta_j[z] <= tmin + 1e-12 * scale:
-                    if enter < 0 or elig[z] < enter:
-                        enter = elig[z]
-                        theta = theta_j[z]
+            enter, theta = _bland_ratio(sx, n_el, scale, lp)
         else:
-            # bound-flipping ratio test: pass breakpoints while the infeasibility remains
-            scans = 0
-            order = np.empty(0, dtype=np.int64)
-            pos = 0
-            while True:
-                best = -1
-                if scans < 8:
-                    scans += 1
-                    for z in range(n_el):
-                        if elig[z] < 0:
-                            continue
-                        if best < 0 or theta_j[z] < theta_j[best] or (
-                                theta_j[z] == theta_j[best]
-                                and abs(alpha[elig[z]]) > abs(alpha[elig[best]])):
-                            best = z
-                else:
-                    if order.shape[0] == 0:
-                        order = np.argsort(theta_j[:n_el], kind="mergesort")
-                        pos = 0
-                    while pos < n_el and elig[order[pos]] < 0:
-                        pos += 1
-                    if pos < n_el:
-                        best = order[pos]
-                if best < 0:
-                    break
-                j = elig[best]
-                step = 2.0 * abs(alpha[j])
-                if infeas - step > tol_p:
-                    infeas -= step
-                    elig[best] = -1 - j  # passed: flips to its other bound
-                    continue
-                enter = j
-                theta = theta_j[best]
-                break
+            enter, theta = _bound_flipping_ratio(sx, n_el, infeas, lp)
         if enter < 0:
-            status = 3
-            break
-        if theta <= 1e-14 * scale:
+            return LP_UNCERTIFIED
+        if theta <= lp.stall_rtol * scale:
             stall += 1
         else:
             stall = 0
-        # dual step: reduced costs and multipliers
         st_theta = sigma * theta
-        if st_theta != 0.0:
-            for z in range(n_struct):
-                if state[z] != 2:
-                    d[z] -= st_theta * alpha[z]
-            for i in range(n):
-                pi[i] += st_theta * binv[leave, i]
-        # bound flips of the passed breakpoints
+        _dual_step(sx, leave, st_theta, n_struct, n)
         if not bland:
-            for z in range(n_el):
-                j = elig[z]
-                if j < 0:
-                    jj = -1 - j
-                    if state[jj] == 0:
-                        state[jj] = 1
-                        _apply_column(binv, jj, n_struct, n, m, gamma, ones, rows, vals, 2.0, xb)
-                    else:
-                        state[jj] = 0
-                        _apply_column(binv, jj, n_struct, n, m, gamma, ones, rows, vals, -2.0,
-                                      xb)
-        # pivot: the entering column replaces the leaving row, which goes to its bound
-        cnt = _column(enter, n_struct, n, m, gamma, ones, rows, vals)
-        for rr in range(n):
-            acc = 0.0
-            for zz in range(cnt):
-                acc += binv[rr, rows[zz]] * vals[zz]
-            colq[rr] = acc
-        p = colq[leave]
-        bound = -1.0 if sigma > 0 else 1.0
-        dq = (xb[leave] - bound) / p
-        y_enter = (-1.0 if state[enter] == 0 else 1.0) + dq
-        for rr in range(n):
-            xb[rr] -= colq[rr] * dq
-        xb[leave] = y_enter
-        out_var = basis[leave]
-        state[out_var] = 0 if sigma > 0 else 1
-        d[out_var] = -st_theta
-        for i in range(n):
-            binv[leave, i] /= p
-        for rr in range(n):
-            if rr != leave:
-                f = colq[rr]
-                if f != 0.0:
-                    for i in range(n):
-                        binv[rr, i] -= f * binv[leave, i]
-        basis[leave] = enter
-        state[enter] = 2
-        d[enter] = 0.0
+            _apply_flips(sx, n_el, n_struct, n, m, gamma)
+        _pivot(sx, leave, enter, sigma, st_theta, n_struct, n, m, gamma)
         since += 1
-        if since >= 32:
+        if since >= lp.refactor_every:
             since = 0
-            if not _recompute(basis, state, n_struct, n, m, gamma, rf, binv, bmat, piv, rows,
-                              vals, xb, pi, d):
-                return 2
-            # restore dual feasibility lost to round-off: a wrong-signed nonbasic flips
-            changed = False
-            for j in range(n_struct):
-                if state[j] == 0 and d[j] > tol_d:
-                    state[j] = 1
-                    changed = True
-                elif state[j] == 1 and d[j] < -tol_d:
-                    state[j] = 0
-                    changed = True
-            if changed:
-                _basic_values(basis, state, n_struct, n, m, gamma, ones, binv, xb, rows,
-                              vals)
-    if status != 0:
-        return status
-    # multipliers of the final basis with the true costs
-    if not _recompute(basis, state, n_struct, n, m, gamma, rtrue, binv, bmat, piv, rows,
-                      vals, xb, pi, d):
-        return 2
+            if not _recompute(sx, n_struct, n, m, gamma, rf):
+                return LP_SINGULAR
+            if _restore_dual_feasibility(sx, n_struct, tol_d):
+                _basic_values(sx.basis, sx.state, n_struct, n, m, gamma, sx.ones, sx.binv,
+                              sx.xb, sx.rows, sx.vals)
+    return LP_ITERATION_LIMIT
+
+
+@inner
+def _leaving_row(sx, n, bland, tol_p):
+    """The leaving row: the largest bound violation above ``tol_p`` (Bland: the smallest
+    variable index); ``(-1, 0.0)`` when the basis is primal feasible. Returns the row and
+    its violation."""
+    leave = -1
+    worst = 0.0
+    for rr in range(n):
+        v = sx.xb[rr]
+        viol = v - 1.0 if v > 1.0 else (-1.0 - v if v < -1.0 else 0.0)
+        if viol > tol_p:
+            if bland:
+                if leave < 0 or sx.basis[rr] < sx.basis[leave]:
+                    leave = rr
+                    worst = viol
+            elif viol > worst:
+                worst = viol
+                leave = rr
+    return leave, worst
+
+
+@inner
+def _pivot_row(sx, leave, sigma, n, m, gamma, tol_a):
+    """Row ``leave`` of ``B^{-1} A_N`` into ``sx.alpha`` and the eligible breakpoints into
+    ``sx.elig``, ``sx.theta``; returns their number."""
+    n_el = 0
+    for s in range(n):
+        rho_s = sx.binv[leave, s]
+        for a in range(m):
+            base = (s * m + a) * n
+            for x in range(n):
+                j = base + x
+                if sx.state[j] == BASIC:
+                    sx.alpha[j] = 0.0
+                    continue
+                if x == s:
+                    al = (gamma - 1.0) * rho_s
+                else:
+                    al = gamma * sx.binv[leave, x] - rho_s
+                sx.alpha[j] = al
+                sj = 1.0 if sx.state[j] == 0 else -1.0
+                if al * sj * sigma < -tol_a:
+                    sx.elig[n_el] = j
+                    sx.theta[n_el] = abs(sx.d[j]) / abs(al)
+                    n_el += 1
+    return n_el
+
+
+@inner
+def _bland_ratio(sx, n_el, scale, lp):
+    """Bland's ratio test: among the breakpoints within ``lp.ratio_tie_rtol * scale`` of
+    the smallest, the smallest variable index. Returns ``(entering column, step)``."""
+    enter = -1
+    theta = 0.0
+    tmin = np.inf
+    for z in range(n_el):
+        if sx.theta[z] < tmin:
+            tmin = sx.theta[z]
+    for z in range(n_el):
+        if sx.theta[z] <= tmin + lp.ratio_tie_rtol * scale:
+            if enter < 0 or sx.elig[z] < enter:
+                enter = sx.elig[z]
+                theta = sx.theta[z]
+    return enter, theta
+
+
+@inner
+def _bound_flipping_ratio(sx, n_el, infeas, lp):
+    """Bound-flipping ratio test: pass breakpoints (in order of step, larger pivots first
+    among equal steps) while the leaving row stays infeasible; a passed column is marked
+    ``-1 - j`` in ``sx.elig`` (it flips to its other bound). Returns ``(entering column,
+    step)``, ``(-1, 0.0)`` when every breakpoint is passed."""
+    scans = 0
+    order = np.empty(0, dtype=np.int64)
+    pos = 0
+    while True:
+        best = -1
+        if scans < lp.scan_limit:
+            scans += 1
+            for z in range(n_el):
+                if sx.elig[z] < 0:
+                    continue
+                if best < 0 or sx.theta[z] < sx.theta[best] or (
+                        sx.theta[z] == sx.theta[best]
+                        and abs(sx.alpha[sx.elig[z]]) > abs(sx.alpha[sx.elig[best]])):
+                    best = z
+        else:
+            if order.shape[0] == 0:
+                order = np.argsort(sx.theta[:n_el], kind="mergesort")
+                pos = 0
+            while pos < n_el and sx.elig[order[pos]] < 0:
+                pos += 1
+            if pos < n_el:
+                best = order[pos]
+        if best < 0:
+            return -1, 0.0
+        j = sx.elig[best]
+        step = 2.0 * abs(sx.alpha[j])
+        if infeas - step > lp.primal_tol:
+            infeas -= step
+            sx.elig[best] = -1 - j  # passed: flips to its other bound
+            continue
+        return j, sx.theta[best]
+
+
+@inner
+def _dual_step(sx, leave, st_theta, n_struct, n):
+    """Reduced costs and multipliers after a dual step of signed length ``st_theta``."""
+    if st_theta != 0.0:
+        for z in range(n_struct):
+            if sx.state[z] != BASIC:
+                sx.d[z] -= st_theta * sx.alpha[z]
+        for i in range(n):
+            sx.pi[i] += st_theta * sx.binv[leave, i]
+
+
+@inner
+def _apply_flips(sx, n_el, n_struct, n, m, gamma):
+    """Move the passed breakpoints to their other bound (and the basic values with them)."""
+    for z in range(n_el):
+        j = sx.elig[z]
+        if j < 0:
+            jj = -1 - j
+            if sx.state[jj] == 0:
+                sx.state[jj] = 1
+                _apply_column(sx.binv, jj, n_struct, n, m, gamma, sx.ones, sx.rows, sx.vals,
+                              2.0, sx.xb)
+            else:
+                sx.state[jj] = 0
+                _apply_column(sx.binv, jj, n_struct, n, m, gamma, sx.ones, sx.rows, sx.vals,
+                              -2.0, sx.xb)
+
+
+@inner
+def _pivot(sx, leave, enter, sigma, st_theta, n_struct, n, m, gamma):
+    """The entering column replaces row ``leave``, whose variable goes to its violated
+    bound; product-form update of the explicit inverse."""
+    cnt = _column(enter, n_struct, n, m, gamma, sx.ones, sx.rows, sx.vals)
+    for rr in range(n):
+        acc = 0.0
+        for zz in range(cnt):
+            acc += sx.binv[rr, sx.rows[zz]] * sx.vals[zz]
+        sx.colq[rr] = acc
+    p = sx.colq[leave]
+    bound = -1.0 if sigma > 0 else 1.0
+    dq = (sx.xb[leave] - bound) / p
+    y_enter = (-1.0 if sx.state[enter] == 0 else 1.0) + dq
+    for rr in range(n):
+        sx.xb[rr] -= sx.colq[rr] * dq
+    sx.xb[leave] = y_enter
+    out_var = sx.basis[leave]
+    sx.state[out_var] = 0 if sigma > 0 else 1
+    sx.d[out_var] = -st_theta
     for i in range(n):
-        phi[i] = -pi[i]
-    rf = rtrue
-    # optimality certificate: y = (x_B, y_N) feasible and ||r + D phi||_1 == <r, y>
+        sx.binv[leave, i] /= p
+    for rr in range(n):
+        if rr != leave:
+            f = sx.colq[rr]
+            if f != 0.0:
+                for i in range(n):
+                    sx.binv[rr, i] -= f * sx.binv[leave, i]
+    sx.basis[leave] = enter
+    sx.state[enter] = BASIC
+    sx.d[enter] = 0.0
+
+
+@inner
+def _restore_dual_feasibility(sx, n_struct, tol_d):
+    """After a refactorisation: a nonbasic whose reduced cost has the wrong sign beyond
+    ``tol_d`` (round-off) flips to its other bound. Returns whether any did."""
+    changed = False
+    for j in range(n_struct):
+        if sx.state[j] == 0 and sx.d[j] > tol_d:
+            sx.state[j] = 1
+            changed = True
+        elif sx.state[j] == 1 and sx.d[j] < -tol_d:
+            sx.state[j] = 0
+            changed = True
+    return changed
+
+
+@inner
+def _certificate(rf, sx, phi, n, m, gamma, lp):
+    """Optimality certificate: ``y = (x_B, y_N)`` feasible (to ``lp.box_tol``) and
+    ``||r + D phi||_1 == <r, y>`` to ``lp.certificate_rtol`` relative."""
     primal = 0.0
     dual = 0.0
     for s in range(n):
@@ -468,31 +552,32 @@ def lad_potential(r, gamma, phi):
             for x in range(n):
                 j = (s * m + a) * n + x
                 primal += abs(rf[j] + gamma * phi[x] - phi[s])
-                if state[j] == 0:
+                if sx.state[j] == 0:
                     dual -= rf[j]
-                elif state[j] == 1:
+                elif sx.state[j] == 1:
                     dual += rf[j]
     for rr in range(n):
-        yb = xb[rr]
-        if yb > 1.0 + 1e-7 or yb < -1.0 - 1e-7:
-            return 3
-        dual += rf[basis[rr]] * yb
-    if abs(primal - dual) > 1e-9 * max(1.0, abs(primal)):
-        return 3
-    return 0
+        yb = sx.xb[rr]
+        if yb > 1.0 + lp.box_tol or yb < -1.0 - lp.box_tol:
+            return LP_UNCERTIFIED
+        dual += rf[sx.basis[rr]] * yb
+    if abs(primal - dual) > lp.certificate_rtol * max(1.0, abs(primal)):
+        return LP_UNCERTIFIED
+    return LP_OK
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def minimal_potential_l1_kernel(gam, mdp_of, R, out, status):
-    """MinimalPotential-L1 canonicals ``out (N, K, S, A, S)`` of every reward."""
+@njit(cache=True, nogil=True)
+def minimal_potential_l1_kernel(lo, hi, gam, mdp_of, R, lp, out, status):
+    """MinimalPotential-L1 canonicals ``out (N, K, S, A, S)`` of the rewards of groups
+    ``lo .. hi-1``."""
     n = R.shape[2]
-    for g in prange(R.shape[0]):
+    for g in range(lo, hi):
         gamma = gam[mdp_of[g]]
         phi = np.empty(n)
-        st_g = 0
+        st_g = LP_OK
         for k in range(R.shape[1]):
-            st = lad_potential(R[g, k], gamma, phi)
-            if st != 0:
+            st = lad_potential(R[g, k], gamma, phi, lp)
+            if st != LP_OK:
                 st_g = st
             r = R[g, k]
             o = out[g, k]

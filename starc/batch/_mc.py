@@ -31,17 +31,19 @@ before any work (the authors' horizon is 115 million steps at
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ._kernels import inner, run_parallel
 
 _U1 = np.uint64(1)
 
 
-@njit(cache=True)
+@inner
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(cache=True)
+@inner
 def next_uniform(st):
     """xoshiro256** step on the state ``st (4,) uint64``; a float in ``[0, 1)``."""
     s0 = st[0]
@@ -63,7 +65,7 @@ def next_uniform(st):
     return float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@inner
 def alias_row(p, prob, alias, small, large, scaled):
     """Walker/Vose alias table of a distribution ``p (n,)``."""
     n = p.shape[0]
@@ -100,11 +102,16 @@ def alias_row(p, prob, alias, small, large, scaled):
         prob[small[ns]] = 1.0
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def alias_tables(T, prob, alias):
-    """Alias tables of every transition row ``T (M, S, A, S)``."""
-    n_mdp, n, m = T.shape[0], T.shape[1], T.shape[2]
-    for i in prange(n_mdp):
+def alias_tables(T, prob, alias) -> None:
+    """Alias tables of every transition row ``T (M, S, A, S)`` into ``prob``, ``alias``."""
+    run_parallel(_alias_range, T.shape[0], T, prob, alias)
+
+
+@njit(cache=True, nogil=True)
+def _alias_range(lo, hi, T, prob, alias):
+    """Alias tables of the transition rows of MDPs ``lo .. hi-1``."""
+    n, m = T.shape[1], T.shape[2]
+    for i in range(lo, hi):
         small = np.empty(n, dtype=np.int64)
         large = np.empty(n, dtype=np.int64)
         scaled = np.empty(n)
@@ -125,7 +132,7 @@ MAX_HORIZON = 10**7
 MAX_STEPS = 10**12
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, nogil=True)
 def mc_chunk_kernel(prob, alias, gam, mu, mdp_of, R, pols, tasks, horizon, n_rep, lo, hi,
                     g0, g1, st, acc):
     """Episodes ``lo <= it < hi`` of the rollout tasks of groups ``g0 <= g < g1``.
@@ -140,8 +147,7 @@ def mc_chunk_kernel(prob, alias, gam, mu, mdp_of, R, pols, tasks, horizon, n_rep
     """
     n = prob.shape[1]
     n_ep = n_rep * n
-    for gg in prange(g1 - g0):
-        g = g0 + gg
+    for g in range(g0, g1):
         i = mdp_of[g]
         p = prob[i]
         al = alias[i]
@@ -225,8 +231,13 @@ def run_tasks(prob, alias, gam, mu, mdp_of, R, pols, tasks, horizon, n_rep, seed
     for g0 in range(0, n_groups, g_step):
         g1 = min(n_groups, g0 + g_step)
         for lo in range(0, n_items, i_step):
-            mc_chunk_kernel(prob, alias, gam, mu, mdp_of, R, pols, tasks, horizon, n_rep, lo,
-                            min(n_items, lo + i_step), g0, g1, st, acc)
+            it1 = min(n_items, lo + i_step)
+
+            def piece(ga, gb, lo=lo, it1=it1):  # groups ga .. gb-1 on one thread
+                mc_chunk_kernel(prob, alias, gam, mu, mdp_of, R, pols, tasks, horizon, n_rep,
+                                lo, it1, ga, gb, st, acc)
+
+            run_parallel(piece, g1, start=g0)
     return acc / (n_rep * n)
 
 

@@ -22,6 +22,7 @@ from ..canonical import CANONICALIZATIONS
 from ..distances import VARIANTS
 from ..exceptions import ConvergenceError, SolverError, ValidationError
 from ..mdp import TabularMDP
+from .. import _rules
 from . import _kernels as K
 
 __all__ = [
@@ -52,13 +53,13 @@ CLOSED_FORM_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if 
 #: Registry variants that need a linear program per reward (MinimalPotential-L1).
 LP_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.needs_lp)
 
-_PAPER_NORM_NAMES = ("1", "2", "inf", "weighted_1", "weighted_2", "weighted_inf")
 #: Extra variants beyond the paper's registry: the minimal canonicalization for the
 #: unweighted L2 norm (STARC Def. 4; ``canonicalization="minimal_l2"``), a
 #: canonicalization function in the sense of STARC Def. 1, named
 #: ``"MinimalL2-{normalization}-{metric}"``.
 MINIMAL_L2_VARIANTS: tuple[str, ...] = tuple(
-    f"MinimalL2-{nn}-{mn}" for nn in _PAPER_NORM_NAMES + ("0",) for mn in _PAPER_NORM_NAMES)
+    f"MinimalL2-{nn}-{mn}" for nn in (*_rules.PAPER_NORMS, _rules.PAPER_NO_NORMALIZATION)
+    for mn in _rules.PAPER_NORMS)
 
 #: Canonicalizations accepted by :func:`canonicalize`: those of
 #: :data:`starc.canonical.CANONICALIZATIONS` that have a closed form or a linear program
@@ -68,17 +69,16 @@ MINIMAL_L2_VARIANTS: tuple[str, ...] = tuple(
 #: (closed form) and :math:`L_1` (one LP per reward) norms only.
 BATCH_METHODS = tuple(m for m in CANONICALIZATIONS if m != "minimal")
 
-_FAMILY = {name: i for i, name in enumerate(K.FAMILIES)}
-_LP_FAMILY = len(K.FAMILIES)  # minimal_potential with the L1 norm (linear programs)
-_NORM_INDEX = {name: i for i, name in enumerate(K.NORM_CODES)}
-_NORM_ALIASES = {"1": "l1", "2": "l2", "inf": "linf", "weighted_1": "weighted_l1",
-                 "weighted_2": "weighted_l2", "weighted_inf": "weighted_linf"}
+_FAMILY = {name: i for i, name in enumerate(_rules.FAMILIES)}
+_LP_FAMILY = _rules.F_LP  # minimal_potential with the L1 norm (linear programs)
+_NORM_INDEX = {name: i for i, name in enumerate(_rules.NORMS)}
+_NORM_ALIASES = _rules.PAPER_NORMS
 
 
 class _Spec(NamedTuple):
     name: str
     family: int
-    normalization: int  # 0..5 or 6 = none
+    normalization: int  # a norm code of starc._rules, or NORM_NONE
     metric: int
 
 
@@ -86,11 +86,12 @@ def _resolve(name) -> _Spec:
     if isinstance(name, str) and name in VARIANTS:
         v = VARIANTS[name]
         fam = _LP_FAMILY if v.needs_lp else _FAMILY[v.canonicalization]
-        j = 6 if v.normalization is None else _NORM_INDEX[v.normalization]
+        j = _rules.NORM_NONE if v.normalization is None else _NORM_INDEX[v.normalization]
         return _Spec(name, fam, j, _NORM_INDEX[v.metric])
     if isinstance(name, str) and name in MINIMAL_L2_VARIANTS:
         _, nn, mn = name.split("-")
-        j = 6 if nn == "0" else _NORM_INDEX[_NORM_ALIASES[nn]]
+        j = (_rules.NORM_NONE if nn == _rules.PAPER_NO_NORMALIZATION
+             else _NORM_INDEX[_NORM_ALIASES[nn]])
         return _Spec(name, _FAMILY["minimal_l2"], j, _NORM_INDEX[_NORM_ALIASES[mn]])
     raise ValidationError(
         f"unknown variant {name!r} in variants; use a name of starc.VARIANTS (e.g. "
@@ -324,20 +325,8 @@ def _distribution(p, n: int, name: str) -> np.ndarray:
     return _writable(check_stochastic(arr, name))
 
 
-class Prepared(NamedTuple):
-    """Per-MDP factorisations shared by the group kernels (internal)."""
-
-    T: np.ndarray
-    gam: np.ndarray
-    mu: np.ndarray
-    pol: np.ndarray
-    lu: np.ndarray
-    piv: np.ndarray
-    w: np.ndarray
-    low: np.ndarray
-    fw: np.ndarray
-    tt: np.ndarray
-    full: np.ndarray
+#: Per-MDP factorisations shared by the group kernels (internal; a named tuple of arrays).
+Prepared = K.Prepared
 
 
 def prepare(batch: MDPBatch, policy="uniform") -> Prepared:
@@ -355,10 +344,11 @@ def prepare(batch: MDPBatch, policy="uniform") -> Prepared:
     tt = np.empty((b, m, n, n))
     full = np.empty(b, dtype=np.bool_)
     status = np.zeros(b, dtype=np.int64)
-    K.prepare_mdps(T, gam, pol, lu, piv, w, low, fw, tt, full, status)
+    prep = Prepared(T, gam, mu, pol, lu, piv, w, low, fw, tt, full)
+    K.run_parallel(K.prepare_range, b, prep, status)
     if np.any(status):  # pragma: no cover - impossible for gamma < 1
         raise SolverError("a policy-evaluation matrix I - gamma P_pi is singular")
-    return Prepared(T, gam, mu, pol, lu, piv, w, low, fw, tt, full)
+    return prep
 
 
 def _raise_status(status: np.ndarray, what: str) -> None:
@@ -366,12 +356,13 @@ def _raise_status(status: np.ndarray, what: str) -> None:
     if bad.size == 0:
         return
     code = int(status[bad[0]])
-    if code == 1:
+    if code == _rules.STATUS_BELLMAN:
         raise ConvergenceError(f"{what}: policy iteration stopped with a Bellman residual "
                                f"above 1e-10 x the reward scale (group {int(bad[0])}); the "
                                "linear solves are too ill-conditioned (gamma too close to 1?)")
-    if code == 2:
-        raise ConvergenceError(f"{what}: policy iteration did not stabilise in 10000 "
+    if code == _rules.STATUS_NO_CONVERGENCE:
+        raise ConvergenceError(f"{what}: policy iteration did not stabilise in "
+                               f"{_rules.PI_MAX_ITER} "
                                f"iterations (group {int(bad[0])})")
     raise SolverError(f"{what}: a linear solve failed (status {code}, group {int(bad[0])})")
 
@@ -403,9 +394,11 @@ def _pair_groups(r1: np.ndarray, r2: np.ndarray, name1: str, name2: str):
 
 
 def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarray,
-               *, do_regret: bool, ties: int = 0, state_dist=None, action_dist=None,
-               exponents=None):
-    """Run :func:`_kernels.group_kernel`; returns ``(out_d, out_reg, out_act, out_triv)``.
+               *, do_regret: bool, ties: int = _rules.TIE_PESSIMISTIC, state_dist=None,
+               action_dist=None, exponents=None):
+    """Run :func:`_kernels.distance_groups` (when ``need`` asks for a distance) and
+    :func:`_kernels.regret_groups` (when ``do_regret``); returns ``(out_d, out_reg,
+    out_act, out_triv)`` (zeros where not computed).
 
     ``exponents (N, K)``: ``R`` holds rewards multiplied by ``2**-exponents``
     (:func:`_rescaled_groups`); the unnormalized distances come back at each pair's larger
@@ -415,24 +408,26 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
     ex = (np.zeros((n_groups, n_k), dtype=np.int64) if exponents is None
           else _writable(exponents, np.int64))
     n, m = R.shape[2], R.shape[3]
-    ds = _writable(np.full(n, 1.0 / n) if state_dist is None else state_dist)
-    da = _writable(np.full(m, 1.0 / m) if action_dist is None else action_dist)
-    out_d = np.zeros((n_groups, max(n_k - 1, 0), K.N_FAMILIES, 7, 6))
-    out_reg = np.zeros((n_groups, max(n_k - 1, 0), 2))
-    out_act = np.zeros((n_groups, n_k, 2, n), dtype=np.int64)
-    out_triv = np.zeros((n_groups, n_k), dtype=np.bool_)
-    status = np.zeros(n_groups, dtype=np.int64)
-    from ..regret import REGRET_RTOL, TIE_RTOL, check_regret_gamma
-
+    grp = K.Groups(_writable(R), _writable(mdp_of, np.int64), ex)
+    tols = _rules.tolerances()
+    dists = K.DistanceOut(
+        np.zeros((n_groups, max(n_k - 1, 0), _rules.N_FAMILIES, _rules.N_NORMALIZATIONS,
+                  _rules.N_NORMS)), np.zeros(n_groups, dtype=np.int64))
+    regs = K.RegretOut(np.zeros((n_groups, max(n_k - 1, 0), 2)),
+                       np.zeros((n_groups, n_k, 2, n), dtype=np.int64),
+                       np.zeros((n_groups, n_k), dtype=np.bool_),
+                       np.zeros(n_groups, dtype=np.int64))
+    if np.any(need):
+        ds = _writable(np.full(n, 1.0 / n) if state_dist is None else state_dist)
+        da = _writable(np.full(m, 1.0 / m) if action_dist is None else action_dist)
+        K.run_parallel(K.distance_groups, n_groups, prep, grp, _writable(need, np.bool_),
+                       K.Dists(ds, da), tols, dists)
     if do_regret:
         for gamma in np.unique(prep.gam[mdp_of]):
-            check_regret_gamma(float(gamma), "starc.batch regrets")
-    K.group_kernel(prep.T, prep.gam, prep.mu, prep.pol, _writable(mdp_of, np.int64),
-                   _writable(R), ex, ds, da, _writable(need, np.bool_), bool(do_regret),
-                   int(ties), np.array([TIE_RTOL, REGRET_RTOL]),
-                   prep.lu, prep.piv, prep.w, prep.low, prep.fw, prep.tt, prep.full,
-                   out_d, out_reg, out_act, out_triv, status)
-    undecided = np.flatnonzero(status == 5)
+            _rules.check_regret_gamma(float(gamma), "starc.batch regrets")
+        K.run_parallel(K.regret_groups, n_groups, prep, grp, int(ties), tols, regs)
+    status = np.where(dists.status != _rules.STATUS_OK, dists.status, regs.status)
+    undecided = np.flatnonzero(status == _rules.STATUS_UNDECIDED)
     if undecided.size:
         g = int(undecided[0])
         raise ValidationError(
@@ -442,7 +437,7 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
             "the linear solves, which grows like 1/(1 - gamma)^2, yet above 1e-9 of the "
             "reward's size), and the regret depends on it; use a smaller gamma")
     _raise_status(status, "starc.batch")
-    return out_d, out_reg, out_act, out_triv
+    return dists.d, regs.reg, regs.act, regs.triv
 
 
 #: Solvers of the MinimalPotential-L1 linear programs.
@@ -469,7 +464,8 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
     out = np.empty_like(R)
     status = np.ones(R.shape[0], dtype=np.int64)
     if solver == "simplex":
-        minimal_potential_l1_kernel(prep.gam, _writable(mdp_of, np.int64), R, out, status)
+        K.run_parallel(minimal_potential_l1_kernel, R.shape[0], prep.gam,
+                       _writable(mdp_of, np.int64), R, _rules.lp_tolerances(), out, status)
     if np.any(status):
         from ..canonical import canonicalize as np_canonicalize
 
@@ -518,8 +514,8 @@ def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: 
     are multiplied back, raising when they exceed the float64 range).
     """
     R, exps = _rescaled_groups(R)
-    need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
-    need_lp = np.zeros(7, dtype=np.bool_)
+    need = np.zeros((_rules.N_FAMILIES, _rules.N_NORMALIZATIONS), dtype=np.bool_)
+    need_lp = np.zeros(_rules.N_NORMALIZATIONS, dtype=np.bool_)
     for sp in specs:
         if sp.family == _LP_FAMILY:
             need_lp[sp.normalization] = True
@@ -532,13 +528,12 @@ def distance_columns(specs: list[_Spec], prep: Prepared, R: np.ndarray, mdp_of: 
     cols = np.empty((n_groups, max(n_k - 1, 0), len(specs)))
     lp_table = None
     if need_lp.any():
-        from ._kernels import tables_from_canonicals
-
         canon = lp_canonicals(prep, R, mdp_of, lp_solver)
         noise = _lp_noise(prep, R, mdp_of, canon)
-        lp_table = np.zeros((n_groups, max(n_k - 1, 0), 7, 6))
-        tables_from_canonicals(prep.T, _writable(mdp_of, np.int64), canon, noise,
-                               need_lp, lp_table)
+        lp_table = np.zeros((n_groups, max(n_k - 1, 0), _rules.N_NORMALIZATIONS,
+                             _rules.N_NORMS))
+        K.run_parallel(K.tables_from_canonicals, n_groups, prep.T,
+                       _writable(mdp_of, np.int64), canon, noise, need_lp, lp_table)
     for c, sp in enumerate(specs):
         if sp.family == _LP_FAMILY:
             cols[:, :, c] = lp_table[:, :, sp.normalization, sp.metric]
@@ -592,7 +587,8 @@ def expected_rewards(rewards, mdps) -> np.ndarray:
     batch = as_batch(mdps)
     r = check_rewards(rewards, batch)
     out = np.empty(r.shape[:4])
-    K.expected_rewards_kernel(_writable(batch.transition), np.arange(batch.n_mdps), r, out)
+    K.run_parallel(K.expected_rewards_kernel, batch.n_mdps, _writable(batch.transition),
+                   np.arange(batch.n_mdps), r, out)
     return out
 
 
@@ -634,9 +630,10 @@ def policy_evaluation(rewards, mdps, policy="uniform") -> np.ndarray:
     r, exps = _rescaled_groups(r)  # values scale with R: computed on 2**-e R, scaled back
     out = np.empty(r.shape[:3])
     status = np.zeros(batch.n_mdps, dtype=np.int64)
-    K.evaluate_kernel(_writable(batch.transition), _writable(batch.gamma), pol,
-                      np.arange(batch.n_mdps), r, out, status)
-    _raise_status(np.where(status != 0, 4, 0), "policy_evaluation")
+    K.run_parallel(K.evaluate_kernel, batch.n_mdps, _writable(batch.transition),
+                   _writable(batch.gamma), pol, np.arange(batch.n_mdps), r, out, status)
+    _raise_status(np.where(status != _rules.STATUS_OK, _rules.STATUS_EVALUATION,
+                           _rules.STATUS_OK), "policy_evaluation")
     return _unscale_values(out, exps, "the values")
 
 
@@ -712,8 +709,9 @@ def canonicalize(rewards, mdps, method="val", *, norm=None, policy="uniform",
     else:
         out = np.empty_like(r)
         status = np.zeros(batch.n_mdps, dtype=np.int64)
-        K.canonical_kernel(prep.T, prep.gam, mdp_of, prep.pol, r, _FAMILY[method], ds, da,
-                           prep.w, prep.low, out, status)
+        K.run_parallel(K.canonical_kernel, batch.n_mdps, prep.T, prep.gam, mdp_of, prep.pol,
+                       r, _FAMILY[method], ds, da, prep.w, prep.low,
+                       _rules.tolerances().zero_rtol, out, status)
     if exps is None:
         return out
     from .._extremes import unscale_checked
@@ -763,10 +761,11 @@ def norm(x, mdps, ord="l2") -> np.ndarray:
     if ord != "all":
         if isinstance(ord, str):
             ord = _NORM_ALIASES.get(ord, ord)
-        check_choice(ord, "ord", K.NORM_CODES + ("all",))
+        check_choice(ord, "ord", (*_rules.NORMS, "all"))
     arr, exps = _rescaled_groups(arr)  # sums of squares that neither over- nor underflow
-    out = np.empty(arr.shape[:2] + (6,))
-    K.norms_kernel(_writable(batch.transition), np.arange(batch.n_mdps), arr, out)
+    out = np.empty(arr.shape[:2] + (_rules.N_NORMS,))
+    K.run_parallel(K.norms_kernel, batch.n_mdps, _writable(batch.transition),
+                   np.arange(batch.n_mdps), arr, out)
     out = out if ord == "all" else out[..., _NORM_INDEX[ord]].copy()
     if exps is None:
         return out
@@ -886,8 +885,9 @@ def _optimal(batch: MDPBatch, r: np.ndarray, sign: float):
     actions = np.empty(r.shape[:3], dtype=np.int64)
     values = np.empty(r.shape[:3])
     status = np.zeros(batch.n_mdps, dtype=np.int64)
-    K.optimal_kernel(_writable(batch.transition), _writable(batch.gamma),
-                     np.arange(batch.n_mdps), r, float(sign), actions, values, status)
+    K.run_parallel(K.optimal_kernel, batch.n_mdps, _writable(batch.transition),
+                   _writable(batch.gamma), np.arange(batch.n_mdps), r, float(sign),
+                   _rules.tolerances(), actions, values, status)
     _raise_status(status, "optimal_policies")
     return actions, _unscale_values(values, exps, "the optimal values")
 
@@ -943,7 +943,7 @@ def value_ranges(rewards, mdps) -> tuple[np.ndarray, np.ndarray]:
     return 0.0 - (v_worst * mu).sum(-1), (v_best * mu).sum(-1)
 
 
-_TIES = {"pessimistic": 0, "optimistic": 1, "first": 2}
+_TIES = {name: code for code, name in enumerate(_rules.TIES)}
 
 
 def regrets(r_true, r_proxy, mdps, *, ties: str = "pessimistic") -> np.ndarray:
@@ -993,14 +993,12 @@ def regrets(r_true, r_proxy, mdps, *, ties: str = "pessimistic") -> np.ndarray:
     a = check_rewards(r_true, batch, "r_true")
     b = check_rewards(r_proxy, batch, "r_proxy")
     check_choice(ties, "ties", tuple(_TIES))
-    from ..regret import check_regret_gamma
-
     for gamma in np.unique(batch.gamma):
-        check_regret_gamma(float(gamma), "starc.batch.regrets")
+        _rules.check_regret_gamma(float(gamma), "starc.batch.regrets")
     R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
     R, exps = _rescaled_groups(R)  # regrets are scale-free: 2**-e R cannot overflow
     prep = prepare(batch)
-    need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
+    need = np.zeros((_rules.N_FAMILIES, _rules.N_NORMALIZATIONS), dtype=np.bool_)
     _, out_reg, _, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=_TIES[ties],
                                   exponents=exps)
     return out_reg[..., 0].reshape(shape)
@@ -1238,13 +1236,13 @@ def mc_regrets(r_true, r_proxy, mdps, *, horizon=None, n_repeats=None,
     R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
     hz, n_rep, ss, prob, alias = _mc_setup(batch, horizon, n_repeats, seed)
     prep = prepare(batch)
-    need = np.zeros((K.N_FAMILIES, 7), dtype=np.bool_)
+    need = np.zeros((_rules.N_FAMILIES, _rules.N_NORMALIZATIONS), dtype=np.bool_)
     # only the optimal / pessimal actions are used: ties="first" skips the tie masks'
     # doubt check (a refusal about exact regrets this function does not report)
     # each estimate is a ratio of returns of one reward, unchanged by rescaling the reward
     # by a power of two: huge or tiny rewards run at unit scale (finite rollouts)
     R, _ = _rescaled_groups(R)
-    _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=2)
+    _, _, act, _ = run_groups(prep, R, mdp_of, need, do_regret=True, ties=_rules.TIE_FIRST)
     out = run_mc_regrets(prob, alias, prep.gam, prep.mu, mdp_of, R, act, hz, n_rep,
                          _stream_seeds(ss, R.shape[0]))
     return out.reshape(shape + (2,))
