@@ -160,7 +160,7 @@ def _private_imports(path, package):
             if private and node.module is not None:
                 bad.append(f"{path.name}:{node.lineno} private name {alias.name} from "
                            f"{'.'.join(source)}")
-            elif private and source[:len(package)] != package:
+            elif private and package[:len(source)] != source:
                 bad.append(f"{path.name}:{node.lineno} private module {alias.name} of "
                            f"{'.'.join(source)}")
     return bad
