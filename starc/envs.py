@@ -553,8 +553,8 @@ def grid_transition(free, goal, *, slip: float = 0.0, start=None, goal_reward: f
     >>> t, r, mu = grid_transition(np.ones((1, 3), bool), (0, 2), slip=0.2)
     >>> t.shape, t.nnz
     ((12, 3), 21)
-    >>> t[1 * 4 + 1].toarray()  # from the middle cell, move right
-    array([[0. , 0.2, 0.8]])
+    >>> t.toarray()[1 * 4 + 1]  # row s*A + a: from the middle cell, move right
+    array([0. , 0.2, 0.8])
     """
     import scipy.sparse as sp
 
