@@ -556,3 +556,231 @@ def test_dirichlet_of_huge_concentration_is_uniform_without_overflow():
         warnings.simplefilter("error")
         mdp = starc.random_mdp(3, 2, kind="dirichlet", concentration=1e308, seed=0)
     np.testing.assert_allclose(mdp.transition, 1.0 / 3.0, rtol=1e-12)
+
+
+# ------------------------------------------------------------ sparse grid worlds, maze
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from starc.envs import SPARSE_AUTO_STATES, grid_transition  # noqa: E402
+
+SPARSE_MDP = hasattr(starc.TabularMDP, "is_sparse")
+needs_sparse_mdp = pytest.mark.skipif(not SPARSE_MDP, reason="needs the sparse TabularMDP")
+
+
+def _free_mask(height, width, walls):
+    free = np.ones((height, width), dtype=bool)
+    for r, c in walls:
+        free[r, c] = False
+    return free
+
+
+def _assert_matches_dense(height, width, walls, goal, start, slip):
+    """grid_transition == the dense gridworld, entry for entry (independent loop code)."""
+    dense = starc.gridworld(height, width, walls=walls, goal=goal, start=start, slip=slip,
+                            goal_reward=2.5, step_reward=-0.25, sparse=False)
+    t, r, mu = grid_transition(_free_mask(height, width, walls), goal, slip=slip,
+                               start=start, goal_reward=2.5, step_reward=-0.25)
+    s = dense.mdp.n_states
+    assert t.shape == (s * 4, s)
+    np.testing.assert_array_equal(t.toarray(), dense.mdp.transition.reshape(s * 4, s))
+    assert t.has_canonical_format and np.all(t.data > 0)
+    np.testing.assert_allclose(t.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(r, starc.expected_reward(dense.reward, dense.mdp),
+                               rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(mu, dense.mdp.initial)
+
+
+@pytest.mark.parametrize("height, width, walls, goal, start, slip", [
+    (3, 3, [(1, 1)], (2, 2), (0, 0), 0.1),
+    (1, 4, [], (0, 3), (0, 0), 0.0),
+    (4, 5, [(0, 1), (2, 2), (3, 1)], (3, 4), (0, 0), 0.3),
+    (3, 3, [], (0, 0), None, 1.0),        # slip 1: never the intended move
+    (1, 1, [], (0, 0), (0, 0), 0.2),      # a single absorbing cell
+    (5, 1, [(2, 0)], (4, 0), (0, 0), 0.7),  # a corridor cut in two
+    (2, 6, [(0, 2), (1, 4)], (0, 5), (1, 0), 0.5),
+])
+def test_grid_transition_equals_the_dense_gridworld(height, width, walls, goal, start, slip):
+    _assert_matches_dense(height, width, walls, goal, start, slip)
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.data(),
+       st.sampled_from([0.0, 0.1, 1.0 / 3.0, 0.5, 0.9, 1.0]))
+def test_grid_transition_equals_the_dense_gridworld_on_random_layouts(height, width, data,
+                                                                     slip):
+    cells = [(r, c) for r in range(height) for c in range(width)]
+    goal = data.draw(st.sampled_from(cells), label="goal")
+    rest = [c for c in cells if c != goal]
+    walls = data.draw(st.lists(st.sampled_from(rest), unique=True, max_size=len(rest)),
+                      label="walls") if rest else []
+    free = [c for c in cells if c not in walls]
+    start = data.draw(st.one_of(st.none(), st.sampled_from(free)), label="start")
+    _assert_matches_dense(height, width, walls, goal, start, slip)
+
+
+def test_grid_transition_is_linear_in_the_grid_and_never_dense():
+    """200 x 200 (S = 40,000; a dense transition would take 51 GB): at most 3 successors a
+    row, and peak memory a few hundred bytes per state."""
+    n_side = 200
+    s = n_side * n_side
+    tracemalloc.start()
+    try:
+        t, r, mu = grid_transition(np.ones((n_side, n_side), dtype=bool),
+                                   (n_side - 1, n_side - 1), slip=0.1, start=(0, 0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert t.shape == (4 * s, s) and r.shape == (s, 4) and mu.shape == (s,)
+    assert np.diff(t.indptr).max() == 3 and np.diff(t.indptr).min() == 1
+    # interior cells keep all three outcomes apart: 4 actions * 3 successors
+    assert t.nnz > 4 * 3 * (n_side - 2) ** 2
+    np.testing.assert_allclose(t.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    assert peak < 600 * s, f"peak {peak} bytes for {s} states"
+    # an interior cell (row 100, col 100) moving right: 0.9 right, 0.05 down, 0.05 up
+    cell = 100 * n_side + 100
+    row = t[[cell * 4 + 1]].toarray()[0]
+    assert row[cell + 1] == 0.9 and row[cell + n_side] == 0.05 and row[cell - n_side] == 0.05
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"free": np.ones((2, 2), dtype=int)}, "free must be a 2-d boolean mask"),
+    ({"free": np.ones(4, dtype=bool)}, "free must be a 2-d boolean mask"),
+    ({"goal": (0, 0)}, r"goal \(0, 0\) is not a free cell"),
+    ({"start": (0, 0)}, r"start \(0, 0\) is not a free cell"),
+    ({"goal": (3, 0)}, "lies outside"),
+    ({"slip": 2.0}, "slip must be <= 1.0"),
+    ({"goal_reward": float("inf")}, "goal_reward must be finite"),
+])
+def test_grid_transition_rejects(kwargs, pattern):
+    free = np.array([[False, True], [True, True]])
+    args = {"free": free, "goal": (1, 1), **kwargs}
+    with pytest.raises(ValidationError, match=pattern):
+        grid_transition(args.pop("free"), args.pop("goal"), **args)
+
+
+def test_gridworld_accepts_a_wall_mask():
+    mask = np.zeros((3, 4), dtype=bool)
+    mask[1, 1] = mask[0, 3] = True
+    a = starc.gridworld(3, 4, walls=mask, slip=0.2)
+    b = starc.gridworld(3, 4, walls=[(1, 1), (0, 3)], slip=0.2)
+    np.testing.assert_array_equal(a.mdp.transition, b.mdp.transition)
+    with pytest.raises(ValidationError, match=r"mask must have shape \(3, 4\)"):
+        starc.gridworld(3, 4, walls=np.zeros((4, 3), dtype=bool))
+    with pytest.raises(ValidationError, match="sparse must be True, False or None"):
+        starc.gridworld(3, 4, sparse="yes")
+
+
+def test_dense_gridworld_too_large_points_to_sparse():
+    with pytest.raises(ValidationError, match="sparse=True"):
+        starc.gridworld(1000, 1000, sparse=False)
+
+
+def _components(free):
+    """Connected components of the free cells (4-neighbourhood), and the edge count."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    h, w = free.shape
+    index = -np.ones(free.shape, dtype=int)
+    index[free] = np.arange(free.sum())
+    right = free[:, :-1] & free[:, 1:]
+    down = free[:-1, :] & free[1:, :]
+    src = np.concatenate([index[:, :-1][right], index[:-1, :][down]])
+    dst = np.concatenate([index[:, 1:][right], index[1:, :][down]])
+    n = int(free.sum())
+    graph = sp.coo_array((np.ones(len(src)), (src, dst)), shape=(n, n))
+    return connected_components(graph, directed=False)[0], len(src)
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (1, 7), (7, 1), (7, 7), (8, 9), (21, 31)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_perfect_maze_is_a_spanning_tree(height, width, seed, monkeypatch):
+    captured = {}
+    real = starc.envs.gridworld
+
+    def spy(*args, **kwargs):
+        captured["walls"] = kwargs["walls"]
+        captured["goal"] = kwargs["goal"]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(starc.envs, "gridworld", spy)
+    mdp, reward = starc.envs.maze(height, width, seed=seed, sparse=False)
+    free = ~captured["walls"]
+    n_cells = ((height + 1) // 2) * ((width + 1) // 2)
+    assert free[::2, ::2].all() and free.sum() == mdp.n_states == 2 * n_cells - 1
+    n_comp, n_edges = _components(free)
+    assert n_comp == 1 and n_edges == mdp.n_states - 1       # connected and acyclic
+    rows, cols = np.nonzero(free)
+    assert captured["goal"] == (rows[-1], cols[-1]) and mdp.initial[0] == 1.0
+    if mdp.n_states > 1:   # the goal is reachable: its value is positive at the start
+        assert starc.optimal_values(reward, mdp)[0] > 0
+
+
+@pytest.mark.parametrize("height, width, room_size", [(11, 11, 5), (20, 13, 4), (6, 6, 5),
+                                                      (3, 30, 2), (40, 40, 1)])
+def test_rooms_maze_is_connected_with_one_door_per_wall(height, width, room_size,
+                                                        monkeypatch):
+    captured = {}
+    real = starc.envs.gridworld
+    monkeypatch.setattr(starc.envs, "gridworld", lambda *a, **k: (
+        captured.update(k), real(*a, **k))[1])
+    env = starc.envs.maze(height, width, layout="rooms", room_size=room_size, seed=3,
+                          sparse=False)
+    wall = captured["walls"]
+    step = room_size + 1
+    lines_r = np.arange(room_size, height - 1, step)
+    lines_c = np.arange(room_size, width - 1, step)
+    bands_r, bands_c = len(range(0, height, step)), len(range(0, width, step))
+    n_doors = len(lines_c) * bands_r + len(lines_r) * bands_c
+    full = np.zeros_like(wall)
+    full[lines_r, :] = True
+    full[:, lines_c] = True
+    assert np.all(wall <= full) and int((full & ~wall).sum()) == n_doors
+    assert env.mdp.n_states == int((~wall).sum())
+    assert _components(~wall)[0] == 1
+
+
+def test_maze_is_seeded_and_validated():
+    a = starc.envs.maze(15, 15, seed=7, sparse=False)
+    b = starc.envs.maze(15, 15, seed=np.random.default_rng(7), sparse=False)
+    c = starc.envs.maze(15, 15, seed=8, sparse=False)
+    np.testing.assert_array_equal(a.mdp.transition, b.mdp.transition)
+    assert a.mdp.n_states == c.mdp.n_states   # same cell count, different passages
+    assert not np.array_equal(a.mdp.transition, c.mdp.transition)
+    for kwargs, pattern in (({"layout": "spiral"}, "unknown layout .spiral."),
+                            ({"room_size": 0}, "room_size must be an integer >= 1"),
+                            ({"height": -1}, "height must be an integer >= 1"),
+                            ({"seed": "x"}, "seed")):
+        with pytest.raises(ValidationError, match=pattern):
+            starc.envs.maze(**{"height": 9, "width": 9, **kwargs})
+
+
+@needs_sparse_mdp
+@pytest.mark.parametrize("layout", ["perfect", "rooms"])
+def test_sparse_maze_equals_dense_maze(layout):
+    dense = starc.envs.maze(13, 17, layout=layout, room_size=3, seed=5, slip=0.2,
+                            sparse=False)
+    sparse = starc.envs.maze(13, 17, layout=layout, room_size=3, seed=5, slip=0.2,
+                             sparse=True)
+    s = dense.mdp.n_states
+    assert sparse.mdp.is_sparse and not dense.mdp.is_sparse
+    np.testing.assert_array_equal(sparse.mdp.transition.toarray(),
+                                  dense.mdp.transition.reshape(s * 4, s))
+    np.testing.assert_allclose(sparse.reward, starc.expected_reward(dense.reward, dense.mdp),
+                               rtol=0, atol=1e-14)
+
+
+@needs_sparse_mdp
+def test_gridworld_sparse_switch():
+    small = starc.gridworld(3, 3, slip=0.1)
+    assert not small.mdp.is_sparse and small.reward.shape == (9, 4, 9)
+    sp_env = starc.gridworld(3, 3, slip=0.1, sparse=True)
+    assert sp_env.mdp.is_sparse and sp_env.reward.shape == (9, 4)
+    np.testing.assert_array_equal(sp_env.mdp.transition.toarray(),
+                                  small.mdp.transition.reshape(36, 9))
+    np.testing.assert_allclose(starc.optimal_values(sp_env.reward, sp_env.mdp),
+                               starc.optimal_values(small.reward, small.mdp), atol=1e-9)
+    side = int(np.ceil(np.sqrt(SPARSE_AUTO_STATES + 1)))
+    auto = starc.gridworld(side, side)           # above the threshold: sparse by default
+    assert auto.mdp.is_sparse and auto.mdp.n_states == side * side
