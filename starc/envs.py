@@ -558,8 +558,11 @@ def grid_transition(free, goal, *, slip: float = 0.0, start=None, goal_reward: f
     """
     import scipy.sparse as sp
 
-    free = np.asarray(free)
-    if free.dtype != np.bool_ or free.ndim != 2:
+    try:
+        free = np.asarray(free)
+    except (TypeError, ValueError) as err:
+        raise ValidationError(f"free must be a 2-d boolean mask: {err}") from None
+    if free.dtype != np.bool_ or free.ndim != 2 or free.size == 0:
         raise ValidationError(f"free must be a 2-d boolean mask, got dtype {free.dtype} and "
                               f"shape {free.shape}")
     height, width = free.shape
