@@ -605,25 +605,32 @@ def grid_transition(free, goal, *, slip: float = 0.0, start=None, goal_reward: f
     m0 = v0 + np.where(e01, v1, 0.0)
     m0 += np.where(e02, v2, 0.0)
     m1 = np.where(e12, v1 + v2, v1)
-    keep = np.empty((n * n_act, 3), dtype=bool)
-    keep[:, 0] = m0 > 0.0
-    keep[:, 1] = ~e01 & (m1 > 0.0)
-    keep[:, 2] = ~(e02 | e12) & (v2 > 0.0)
+    k0 = m0 > 0.0
+    k1 = ~e01 & (m1 > 0.0)
+    k2 = ~(e02 | e12) if v2 > 0.0 else np.zeros_like(e02)
     del e01, e02, e12
     goal_rows = slice(g * n_act, (g + 1) * n_act)
     m0[goal_rows] = 1.0                                        # as the dense generator
-    keep[goal_rows] = (True, False, False)
-    cols3 = np.stack([c0, c1, c2], axis=1)
-    del c0, c1, c2
-    vals3 = np.empty((n * n_act, 3))
-    vals3[:, 0], vals3[:, 1], vals3[:, 2] = m0, m1, v2
-    del m0, m1
-    total = vals3.sum(axis=-1, where=keep)
-    at_goal = vals3.sum(axis=-1, where=keep & (cols3 == g))   # tau(g | s, a)
+    k0[goal_rows], k1[goal_rows], k2[goal_rows] = True, False, False
+    # tau(g | s, a) and the row sums, from the kept entries
+    at_goal = np.where(k0 & (c0 == g), m0, 0.0)
+    at_goal += np.where(k1 & (c1 == g), m1, 0.0)
+    at_goal += np.where(k2 & (c2 == g), v2, 0.0)
+    total = np.where(k0, m0, 0.0)
+    total += np.where(k1, m1, 0.0)
+    total += np.where(k2, v2, 0.0)
+    counts = k0.astype(idx_dtype)
+    counts += k1
+    counts += k2
     indptr = np.zeros(n * n_act + 1, dtype=idx_dtype)
-    np.cumsum(keep.sum(axis=-1), out=indptr[1:])
-    indices, data = cols3[keep], vals3[keep]
-    del cols3, vals3, keep
+    np.cumsum(counts, out=indptr[1:])
+    del counts
+    keep = np.stack([k0, k1, k2], axis=1)
+    del k0, k1, k2
+    indices = np.stack([c0, c1, c2], axis=1)[keep]
+    del c0, c1, c2
+    data = np.stack([m0, m1, np.broadcast_to(v2, m1.shape)], axis=1)[keep]
+    del m0, m1, keep
     transition = sp.csr_array((data, indices, indptr), shape=(n * n_act, n))
     transition.sort_indices()                                  # at most 3 entries per row
     reward = (step_reward * (total - at_goal) + goal_reward * at_goal).reshape(n, n_act)
