@@ -378,5 +378,7 @@ def from_minigrid(env, *, gamma: float = 0.99, seed: int | None = None,
         agent_dir[i] = d
         grid[i] = np.frombuffer(grid_bytes, dtype=np.uint8).reshape(start_grid.shape)
         carrying[i] = carry
+    for arr in (reward, agent_pos, agent_dir, grid, carrying):
+        arr.setflags(write=False)
     return MiniGridModel(mdp, reward, agent_pos, agent_dir, grid, carrying, 0, terminal,
                          index)
