@@ -220,6 +220,10 @@ class MDPBatch:
             if not isinstance(mdp, TabularMDP):
                 raise ValidationError(f"mdps[{i}] must be a starc.TabularMDP, got "
                                       f"{type(mdp).__name__}")
+            if mdp.is_sparse:
+                raise ValidationError(f"mdps[{i}] is a sparse MDP; starc.batch stacks dense "
+                                      "(B, S, A, S) transitions: use starc.solve on each "
+                                      "sparse MDP, or mdp.to_dense() for a small one")
         shape = items[0].shape
         for i, mdp in enumerate(items):
             if mdp.shape != shape:
@@ -262,6 +266,13 @@ def as_batch(mdps, name: str = "mdps") -> MDPBatch:
     """An :class:`MDPBatch` from a batch, a sequence of MDPs or one MDP."""
     if isinstance(mdps, MDPBatch):
         return mdps
+    if isinstance(mdps, TabularMDP) and mdps.is_sparse or (
+            isinstance(mdps, Sequence) and any(isinstance(m, TabularMDP) and m.is_sparse
+                                               for m in mdps)):
+        raise ValidationError(
+            f"{name}: starc.batch stacks dense (B, S, A, S) transitions and does not take "
+            "sparse MDPs; use starc.solve (policy_evaluation, optimal_policy, ...) on each "
+            "sparse MDP, or mdp.to_dense() for a small one")
     if isinstance(mdps, TabularMDP):
         return MDPBatch.from_mdps([mdps])
     if isinstance(mdps, Sequence) and not isinstance(mdps, (str, bytes)):
@@ -414,11 +425,11 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
     out_act = np.zeros((n_groups, n_k, 2, n), dtype=np.int64)
     out_triv = np.zeros((n_groups, n_k), dtype=np.bool_)
     status = np.zeros(n_groups, dtype=np.int64)
-    from ..regret import REGRET_RTOL, TIE_RTOL, _check_regret_gamma
+    from ..regret import REGRET_RTOL, TIE_RTOL, check_regret_gamma
 
     if do_regret:
         for gamma in np.unique(prep.gam[mdp_of]):
-            _check_regret_gamma(float(gamma), "starc.batch regrets")
+            check_regret_gamma(float(gamma), "starc.batch regrets")
     K.group_kernel(prep.T, prep.gam, prep.mu, prep.pol, _writable(mdp_of, np.int64),
                    _writable(R), ex, ds, da, _writable(need, np.bool_), bool(do_regret),
                    int(ties), np.array([TIE_RTOL, REGRET_RTOL]),
@@ -451,13 +462,12 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
     :func:`starc.canonicalize` for every reward (the numpy reference path, about 7 ms per
     reward at 32 states, in this process only).
     """
-    from ..canonical import _max_abs
-    from .._extremes import rescale, scale_exponents
+    from .._extremes import max_abs, rescale, scale_exponents
     from ._lp import minimal_potential_l1_kernel
 
     # the simplex's tolerances are absolute: solve every reward at unit scale (exact
     # powers of two), so the vertex found does not depend on the reward's scale
-    exps = scale_exponents(_max_abs(R, 3), always=True)
+    exps = scale_exponents(max_abs(R, 3), always=True)
     R = _writable(rescale(R, exps))
     out = np.empty_like(R)
     status = np.ones(R.shape[0], dtype=np.int64)
@@ -486,10 +496,9 @@ def _lp_noise(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, canon: np.ndarr
 def _rescaled_groups(R: np.ndarray):
     """``(R * 2**-e, e)`` with per-reward exponents ``e (N, K)`` (``starc.norms``), or
     ``(R, None)`` when every reward lies in the safe window (the common case)."""
-    from ..canonical import _max_abs
-    from .._extremes import rescale, scale_exponents
+    from .._extremes import max_abs, rescale, scale_exponents
 
-    exps = scale_exponents(_max_abs(R, 3))
+    exps = scale_exponents(max_abs(R, 3))
     if exps is None:
         return R, None
     return _writable(rescale(R, exps)), exps
@@ -987,10 +996,10 @@ def regrets(r_true, r_proxy, mdps, *, ties: str = "pessimistic") -> np.ndarray:
     a = check_rewards(r_true, batch, "r_true")
     b = check_rewards(r_proxy, batch, "r_proxy")
     check_choice(ties, "ties", tuple(_TIES))
-    from ..regret import _check_regret_gamma
+    from ..regret import check_regret_gamma
 
     for gamma in np.unique(batch.gamma):
-        _check_regret_gamma(float(gamma), "starc.batch.regrets")
+        check_regret_gamma(float(gamma), "starc.batch.regrets")
     R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
     R, exps = _rescaled_groups(R)  # regrets are scale-free: 2**-e R cannot overflow
     prep = prepare(batch)
