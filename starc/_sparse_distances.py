@@ -201,7 +201,7 @@ def _rowsum(mdp) -> np.ndarray:
                  lambda: np.asarray(mdp.transition.sum(axis=1)).reshape(n, m))
 
 
-def _t_rows(mdp) -> np.ndarray:
+def t_rows(mdp) -> np.ndarray:
     """The row of every stored entry of ``T``."""
     t = mdp.transition
     return _memo(mdp, "rows", lambda: np.repeat(np.arange(t.shape[0]), np.diff(t.indptr)))
@@ -313,7 +313,7 @@ def expected(rw: SparseRewards, mdp) -> np.ndarray:
     n, m = _shape(mdp)
     out = rw.x * _rowsum(mdp)
     t = mdp.transition
-    rows = _t_rows(mdp)
+    rows = t_rows(mdp)
     for k, z in enumerate(rw.z):
         if z is not None:
             out[k] += np.bincount(rows, t.data * on_support(mdp, z),
@@ -327,7 +327,7 @@ def magnitudes(rw: SparseRewards, mdp) -> tuple[np.ndarray, np.ndarray]:
     big = np.abs(rw.x).max(axis=(1, 2), initial=0.0)
     mag = np.empty(len(rw.z))
     t = mdp.transition
-    rows = _t_rows(mdp)
+    rows = t_rows(mdp)
     for k, z in enumerate(rw.z):
         if z is None:
             mag[k] = float((np.abs(rw.x[k]) * _rowsum(mdp)).max(initial=0.0))
@@ -430,27 +430,35 @@ class PolicySolver:
 
     def _certify(self, mat, b, x) -> None:
         resid = np.abs(b - mat @ x).max(axis=0, initial=0.0)
-        allowed = SOLVE_RTOL * np.abs(b).max(axis=0, initial=0.0)
+        allowed = self._allowed(b, x)
         bad = resid > allowed
         self.error_bound = float(resid.max(initial=0.0)) / (1.0 - self.gamma)
         if np.any(bad):
             raise ConvergenceError(
                 f"sparse policy evaluation ({self.method}) left residual "
-                f"{float(resid[bad].max()):.3g} > {SOLVE_RTOL:g} x max|r| "
-                f"= {float(allowed[bad].max()):.3g}; gamma = {self.gamma!r} may be too close "
-                "to 1 for this MDP")
+                f"{float(resid[bad].max()):.3g} > {float(allowed[bad].max()):.3g} "
+                f"(the larger of {SOLVE_RTOL:g} max|r| and the backward error of a stable "
+                f"solve); gamma = {self.gamma!r} may be too close to 1 for this MDP")
+
+    def _allowed(self, b, x) -> np.ndarray:
+        """Accepted residual per column: :data:`SOLVE_RTOL` ``max|b|``, or what a backward
+        stable solve leaves, ``64 eps (max|b| + (1 + gamma) max|x|)``, if larger (values of
+        size ``|b|/(1 - gamma)`` near ``gamma = 1``)."""
+        bmax = np.abs(b).max(axis=0, initial=0.0)
+        xmax = np.abs(x).max(axis=0, initial=0.0)
+        stable = 64 * np.finfo(np.float64).eps * (bmax + (1.0 + self.gamma) * xmax)
+        return np.maximum(SOLVE_RTOL * bmax, stable)
 
     def _iterate(self, mat, b: np.ndarray) -> np.ndarray:
         from scipy.sparse.linalg import bicgstab, gmres
 
-        target = SOLVE_RTOL * float(np.abs(b).max(initial=0.0))
         x = np.zeros_like(b)
-        if target == 0.0:
+        if not np.any(b):
             return x
         maxiter = int(min(50_000, 50 + 20 / max(1.0 - self.gamma, 1e-12)))
-        for attempt in range(12):
+        for _ in range(12):
             r = b - mat @ x
-            if float(np.abs(r).max()) <= 0.5 * target:
+            if float(np.abs(r).max()) <= 0.5 * float(self._allowed(b[:, None], x[:, None])[0]):
                 return x
             norm2 = float(np.linalg.norm(r))
             dx, info = bicgstab(mat, r, rtol=1e-10, atol=0.0, maxiter=maxiter)
@@ -689,7 +697,7 @@ def _dard_h(z, mdp, da):
 # ----------------------------------------------------------------------- norms
 
 
-def _ones_norm(mdp, ord: str) -> float:
+def ones_norm(mdp, ord: str) -> float:
     """Norm of the all-ones ``(S, A, S)`` array."""
     n, m = _shape(mdp)
     p = p_of(ord)
@@ -737,7 +745,7 @@ def _outer_norm_one(x, y, z, ord: str, mdp) -> float:
     xf = x.ravel()
     if ord.startswith("weighted_"):
         t = mdp.transition
-        rows = _t_rows(mdp)
+        rows = t_rows(mdp)
         vals = np.abs(xf[rows] + y[t.indices] + on_support(mdp, z))
         if p == np.inf:
             return float(vals.max(initial=0.0))
@@ -840,7 +848,7 @@ def standardize(rw: SparseRewards, mdp, method: str, normalization, *, pi, state
         ex = canon.exponent if canon.exponent is not None else np.zeros(k, dtype=np.int64)
         return Standardized(canon.value, np.ones(k), ex)
     n = canonical_norm(canon.value, normalization, mdp)
-    zero = n <= _ones_norm(mdp, normalization) * canon.noise
+    zero = n <= ones_norm(mdp, normalization) * canon.noise
     scale = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, n))
     return Standardized(canon.value, scale, None)
 
@@ -867,14 +875,24 @@ def pair_distance(s1: Standardized, i: int, s2: Standardized, j: int, metric: st
 # ----------------------------------------------------------------------- options
 
 
+def uniform_states(mdp) -> np.ndarray:
+    """The uniform ``(S,)`` distribution (cached per MDP)."""
+    return _memo(mdp, "ds", lambda: np.full(mdp.n_states, 1.0 / mdp.n_states))
+
+
+def uniform_actions(mdp) -> np.ndarray:
+    """The uniform ``(A,)`` distribution (cached per MDP)."""
+    return _memo(mdp, "da", lambda: np.full(mdp.n_actions, 1.0 / mdp.n_actions))
+
+
 def resolve(mdp, method, policy, state_dist, action_dist):
     """Validated ``(method, pi, ds, da)`` on a sparse MDP."""
     n, m = _shape(mdp)
     method = check_method(method)
     pi = _policy_array(policy, mdp)
-    ds = (_memo(mdp, "ds", lambda: np.full(n, 1.0 / n)) if state_dist is None
+    ds = (uniform_states(mdp) if state_dist is None
           else check_distribution(state_dist, n, "state_dist"))
-    da = (_memo(mdp, "da", lambda: np.full(m, 1.0 / m)) if action_dist is None
+    da = (uniform_actions(mdp) if action_dist is None
           else check_distribution(action_dist, m, "action_dist"))
     return method, pi, ds, da
 
@@ -915,7 +933,7 @@ def canonicalize(reward, mdp, method, *, policy, state_dist, action_dist, norm):
 def _l2_matrix(mdp, coef: np.ndarray):
     r""":math:`m(s,a)\,\tau(s'|s,a)/\|\tau(\cdot|s,a)\|_2^2` as a CSR ``(S*A, S)`` matrix."""
     t = mdp.transition.copy()
-    t.data = t.data * (coef.ravel() * _weights(mdp))[_t_rows(mdp)]
+    t.data = t.data * (coef.ravel() * _weights(mdp))[t_rows(mdp)]
     return t
 
 
@@ -970,23 +988,12 @@ def is_equivalent(r1, r2, mdp, *, rtol: float) -> bool:
     canon = canonical(both, mdp, "val", pi=pi, state_dist=None, action_dist=None)
     u = canon.value.u
     n = _factored_norm(u, "ones", "weighted_l2", mdp)
-    ones = _ones_norm(mdp, "weighted_l2")
+    ones = ones_norm(mdp, "weighted_l2")
     trivial = n <= ones * canon.noise
     if trivial[0] or trivial[1]:
         return bool(trivial[0] and trivial[1])
     d = float(_factored_norm(u[0] / n[0] - u[1] / n[1], "ones", "weighted_l2", mdp))
     return bool(d <= rtol + 2.0 * ones * float((canon.noise / n).sum()))
-
-
-def canonical_norm_of_reward(reward, mdp, method: str, normalization: str, pi):
-    """``(n(c(R)), zero?)`` of one reward (for the soundness bound)."""
-    rw = parse_rewards(reward, mdp, "r_true")
-    canon = canonical(rw, mdp, method, pi=pi, state_dist=_memo(
-        mdp, "ds", lambda: np.full(mdp.n_states, 1.0 / mdp.n_states)), action_dist=_memo(
-        mdp, "da", lambda: np.full(mdp.n_actions, 1.0 / mdp.n_actions)))
-    n = canonical_norm(canon.value, normalization, mdp)
-    zero = bool(n[0] <= _ones_norm(mdp, normalization) * canon.noise[0])
-    return float(n[0]), canon.exponent, zero
 
 
 def _epic_dard_pearson(r1, r2, mdp, method, ds, da, coverage):
@@ -1129,7 +1136,7 @@ def normalize(x, ord, mdp, reference=None):
         with np.errstate(over="ignore"):
             ref = np.ldexp(ref, -ex)
     n = _array_norm(scaled, ord, mdp)
-    zero = n <= ZERO_RTOL * _ones_norm(mdp, ord) * ref
+    zero = n <= ZERO_RTOL * ones_norm(mdp, ord) * ref
     factor = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, n))
     if kind == "sa":
         return (scaled.x * factor[:, None, None]).reshape(np.shape(x))
