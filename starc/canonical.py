@@ -941,6 +941,11 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     """
     if not isinstance(mdp, TabularMDP):
         raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: (..., S, A) or CSR, never (S, A, S)
+        from . import _sparse_distances
+        return _sparse_distances.canonicalize(reward, mdp, method, policy=policy,
+                                              state_dist=state_dist, action_dist=action_dist,
+                                              norm=norm)
     method, pi, ds, da, norm = resolve_options(mdp, method, policy, state_dist, action_dist,
                                                norm)
     r = broadcast_reward(reward, mdp)

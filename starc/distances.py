@@ -537,6 +537,11 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATIO
     method, normalization, metric, pi, ds, da, mnorm = _distance_options(
         mdp, canonicalization, normalization, metric, policy, state_dist, action_dist,
         minimal_norm, variant)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: closed forms, no (S, A, S) array
+        from . import _sparse_distances
+        return _sparse_distances.starc_distance(
+            r1, r2, mdp, method=method, normalization=normalization, metric=metric, policy=pi,
+            state_dist=ds, action_dist=da)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
     try:
@@ -710,6 +715,10 @@ def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None 
         if gamma is not None and check_gamma(gamma) != mdp_like.gamma:
             raise ValidationError(f"gamma={gamma} contradicts mdp.gamma={mdp_like.gamma}; "
                                   "pass one of them")
+        if getattr(mdp_like, "is_sparse", False):  # THEORY §11: uniform coverage, closed form
+            from . import _sparse_distances
+            return _sparse_distances.epic_distance(r1, r2, mdp_like, state_dist=state_dist,
+                                                   action_dist=action_dist, coverage=coverage)
         a = broadcast_reward(r1, mdp_like, name="r1")
         b = broadcast_reward(r2, mdp_like, name="r2")
     _check_batches(a, b, "r1", "r2")
@@ -781,6 +790,10 @@ def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
     0.0
     """
     mdp = _check_mdp(mdp)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: uniform coverage, closed form
+        from . import _sparse_distances
+        return _sparse_distances.dard_distance(r1, r2, mdp, action_dist=action_dist,
+                                               coverage=coverage)
     _, pi, ds, da, _ = resolve_options(mdp, "dard", "uniform", None, action_dist, None)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
@@ -836,6 +849,11 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
         kwargs.get("metric", _METRIC_DEFAULT), kwargs.get("policy", "uniform"),
         kwargs.get("state_dist"), kwargs.get("action_dist"), kwargs.get("minimal_norm"),
         kwargs.get("variant"))
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: one factorisation for all K rewards
+        from . import _sparse_distances
+        return _sparse_distances.pairwise_distances(
+            rewards, mdp, method=method, normalization=normalization, metric=metric,
+            policy=pi, state_dist=ds, action_dist=da)
     r = broadcast_reward(rewards, mdp, name="rewards")
     if r.ndim != 4:
         raise ValidationError(f"rewards must be a stack of shape (K, S, A, S), got {r.shape}")
@@ -958,6 +976,9 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     """
     mdp = _check_mdp(mdp)
     rtol = check_real(rtol, "rtol", low=0.0)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11
+        from . import _sparse_distances
+        return _sparse_distances.is_equivalent(r1, r2, mdp, rtol=rtol)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
     if a.ndim != 3 or b.ndim != 3:

@@ -208,6 +208,9 @@ def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
     >>> float(norm(x, "l1")), float(norm(x, "l2")), float(norm(x, "linf"))
     (4.0, 2.0, 1.0)
     """
+    if isinstance(mdp, TabularMDP) and getattr(mdp, "is_sparse", False):  # THEORY §11
+        from . import _sparse_distances
+        return _sparse_distances.norm(x, ord, mdp)
     arr, ord = _check_norm_args(x, ord, mdp)
     out = _norm_validated(arr, ord, mdp)
     if not np.all(np.isfinite(out)):
@@ -274,6 +277,9 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
     >>> normalize(np.zeros((1, 1, 2)), "l2")
     array([[[0., 0.]]])
     """
+    if isinstance(mdp, TabularMDP) and getattr(mdp, "is_sparse", False):  # THEORY §11
+        from . import _sparse_distances
+        return _sparse_distances.normalize(x, ord, mdp, reference)
     arr, ord = _check_norm_args(x, ord, mdp)
     ref = arr if reference is None else as_float_array(reference, "reference", min_ndim=3)
     try:

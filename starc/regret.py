@@ -289,6 +289,9 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     [0.0, 5.0]
     """
     mdp = _check_mdp(mdp)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: sparse policy iteration
+        from . import _sparse_regret
+        return _sparse_regret.policy_value_range(reward, mdp)
     reward = _single(reward, mdp, "reward")
     span = _range_from_expected(reward, mdp)
     with np.errstate(over="ignore"):
@@ -394,6 +397,9 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     """
     mdp = _check_mdp(mdp)
     check_choice(ties, "ties", TIES)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: sparse policy iteration
+        from . import _sparse_regret
+        return _sparse_regret.regret(r_true, r_proxy, mdp, ties=ties)
     true = _single(r_true, mdp, "r_true")
     proxy = _single(r_proxy, mdp, "r_proxy")
     span = _range_from_expected(true, mdp)
@@ -560,6 +566,10 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     """
     mdp = _check_mdp(mdp)
     check_choice(method, "method", WCR_METHODS)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: parametric only
+        from . import _sparse_regret
+        return _sparse_regret.worst_case_regret(r_true, r_proxy, mdp, method=method,
+                                                return_policies=return_policies)
     true = _single(r_true, mdp, "r_true")
     proxy = _single(r_proxy, mdp, "r_proxy")
     span = _range_from_expected(true, mdp)
@@ -747,6 +757,10 @@ def occupancy_diameter(mdp: TabularMDP) -> float:
     10.0
     """
     mdp = _check_mdp(mdp)
+    if getattr(mdp, "is_sparse", False):
+        raise ValidationError("occupancy_diameter solves 2 S A linear programs over dense "
+                              "occupancy constraints; on a sparse MDP use the bound "
+                              "2 / (1 - gamma) (regret_bound(..., tight=False))")
     return float((_occupancy_extremes(mdp) * mdp.transition.max(axis=-1)).max())
 
 
@@ -850,6 +864,11 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
         raise ValidationError("the soundness bound needs a canonicalization that preserves "
                               "return differences; 'dard' does not (its extra term is not "
                               "a potential)")
+    if getattr(mdp, "is_sparse", False):  # THEORY §11
+        from . import _sparse_regret
+        return _sparse_regret.soundness_constant(r_true, mdp, method=method,
+                                                 normalization=normalization, metric=metric,
+                                                 pi=pi, tight=tight)
     r = broadcast_reward(r_true, mdp, name="r_true")
     if r.ndim != 3:
         raise ValidationError(f"r_true must be one reward, got a batch of shape {r.shape[:-3]}")
