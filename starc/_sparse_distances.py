@@ -907,10 +907,10 @@ def _out(values: np.ndarray, batch: tuple):
 
 def canonicalize(reward, mdp, method, *, policy, state_dist, action_dist, norm):
     """:func:`starc.canonicalize` on a sparse MDP: ``(..., S, A)`` for VAL, CSR for minimal_l2."""
-    if norm is not None:
-        raise ValidationError("norm= is used only by the 'minimal' and 'minimal_potential' "
-                              "canonicalizations, which sparse MDPs do not offer")
     method, pi, ds, da = resolve(mdp, method, policy, state_dist, action_dist)
+    if norm is not None:
+        raise ValidationError(f"norm= is used only by the 'minimal' and 'minimal_potential' "
+                              f"canonicalizations, not by {method!r}")
     if method not in _RETURNABLE:
         raise ValidationError(
             f"the {method!r} canonical of a sparse MDP is nonzero on all S x A x S "
