@@ -176,7 +176,7 @@ def is_sparse_mdp(mdp) -> bool:
 
 # ----------------------------------------------------------------------- per-MDP memo
 
-_MEMO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _memo(mdp, key, build):
@@ -250,7 +250,7 @@ class SparseRewards(NamedTuple):
     z: list                  # K entries: CSR (S*A, S) or None
     batch: tuple
 
-    def item(self, k: int) -> "SparseRewards":
+    def item(self, k: int) -> SparseRewards:
         return SparseRewards(self.x[k:k + 1], self.z[k:k + 1], ())
 
 

@@ -891,6 +891,9 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     ----------
     reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
     mdp : TabularMDP
+        A sparse MDP (``mdp.is_sparse``) returns ``(..., S, A)`` for ``"val"`` (the
+        canonical is constant in s') and a CSR ``(S*A, S)`` matrix for ``"minimal_l2"``;
+        see :doc:`/theory/sparse_distances`.
     method : str or callable, default "val"
         One of :data:`CANONICALIZATIONS` — ``"none"``, ``"epic"``, ``"dard"``, ``"val"``,
         ``"val_potential"``, ``"minimal_l2"``, ``"minimal"``, ``"minimal_potential"`` —

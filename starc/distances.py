@@ -481,6 +481,8 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATIO
     r1, r2 : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
         Rewards; leading batch axes broadcast against each other.
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     canonicalization : str, default "val"
         A name of :data:`starc.canonical.CANONICALIZATIONS`.
     normalization : str or None, default "l2"
@@ -673,6 +675,8 @@ def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None 
     r1, r2 : array_like of shape (..., S, A, S)
         (lower forms are accepted when ``mdp`` is given).
     mdp : TabularMDP, optional
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
         Supplies ``gamma`` and the shapes.
     gamma : float, optional
         The discount, when no ``mdp`` is given.
@@ -767,6 +771,8 @@ def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
     ----------
     r1, r2 : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     action_dist : array_like of shape (A,), optional
         :math:`D_A` (uniform by default).
     coverage : array_like of shape (S, A, S), optional
@@ -812,6 +818,8 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     ----------
     rewards : array_like of shape (K, S, A, S), (K, S, A) or (K, S)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     **kwargs
         Options of :func:`starc_distance` (``canonicalization``, ``normalization``,
         ``metric``, ``policy``, ``state_dist``, ``action_dist``, ``minimal_norm``,
@@ -952,6 +960,8 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     ----------
     r1, r2 : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     rtol : float, default 1e-8
         Tolerance on the distance between the normalized canonical rewards, on top of
         their round-off.

@@ -183,6 +183,8 @@ def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
         The paper's names ``1``, ``2``, ``"inf"``, ``"weighted_1"``, ``"weighted_2"``,
         ``"weighted_inf"`` are accepted too.
     mdp : TabularMDP, optional
+        On a sparse MDP, ``x`` may be ``(..., S, A)`` (constant in s') or a sparse
+        ``(S*A, S)`` matrix; see :doc:`/theory/sparse_distances`.
         Required for the weighted norms.
 
     Returns
@@ -252,6 +254,8 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
     ord : str
         A name from :data:`NORMS` (or the paper's aliases).
     mdp : TabularMDP, optional
+        On a sparse MDP, ``x`` may be ``(..., S, A)`` (constant in s') or a sparse
+        ``(S*A, S)`` matrix, returned in the same form; see :doc:`/theory/sparse_distances`.
         Required for the weighted norms.
     reference : array_like of shape (..., S, A, S), optional
         The array that ``x`` was computed from (e.g. the reward before canonicalization);

@@ -264,6 +264,8 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     ----------
     reward : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
 
     Returns
     -------
@@ -362,6 +364,8 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     r_true, r_proxy : array_like of shape (S, A, S), (S, A) or (S,)
         :math:`R_1` (measures) and :math:`R_2` (is optimised).
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     ties : {"pessimistic", "optimistic", "first"}
         Which :math:`R_2`-optimal policy: the worst under :math:`R_1` (solves the MDP
         restricted to the :math:`R_2`-optimal actions, those within the round-off bound
@@ -527,6 +531,8 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     ----------
     r_true, r_proxy : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     method : {"parametric", "lp"}, default "parametric"
     return_policies : bool, default False
         Also return a maximising pair of (possibly stochastic) policies and their
@@ -835,6 +841,8 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     ----------
     r_true : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     canonicalization, normalization, metric, policy
         As in :func:`starc.starc_distance`.
     tight : bool, default False
@@ -911,6 +919,8 @@ def regret_bound(r_true, distance, mdp: TabularMDP, *, canonicalization="val",
     distance : float or array_like
         A STARC distance (or a batch of them), computed with the same options.
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     canonicalization, normalization, metric, policy
         As in :func:`starc.starc_distance`.
     tight : bool, default False

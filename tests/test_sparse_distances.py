@@ -15,12 +15,12 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import make_transition, mdps
 
 import starc
 from starc import _sparse_distances as sd
 from starc.norms import NORMS
 from starc.regret import GAMMA_MAX
-from strategies import make_transition, mdps
 
 METHODS = sd.SPARSE_CANONICALIZATIONS
 FORMS = ("state_action", "state", "support", "transition")

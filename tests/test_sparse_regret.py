@@ -15,11 +15,11 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import make_transition, mdps
+from test_sparse_distances import FORMS, chain, draw_reward
 
 import starc
 from starc.regret import GAMMA_MAX
-from strategies import make_transition, mdps
-from test_sparse_distances import FORMS, chain, draw_reward
 
 TOL = 1e-9
 
