@@ -948,7 +948,7 @@ def starc_distance(r1, r2, mdp, *, method, normalization, metric, policy, state_
     except ValueError:
         raise ValidationError(f"r1 with batch shape {a.batch} and r2 with batch shape "
                               f"{b.batch} do not broadcast") from None
-    opts = dict(pi=pi, state_dist=ds, action_dist=da)
+    opts = {"pi": pi, "state_dist": ds, "action_dist": da}
     s1 = standardize(a, mdp, method, normalization, **opts)
     s2 = standardize(b, mdp, method, normalization, **opts)
     ia = np.broadcast_to(np.arange(a.x.shape[0]).reshape(a.batch), batch).ravel()

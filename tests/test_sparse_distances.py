@@ -100,7 +100,8 @@ def test_starc_distance_parity_every_method_norm_and_metric(data):
     for method in METHODS:
         for normalization in NORMS + (None,):
             for metric in NORMS:
-                kw = dict(canonicalization=method, normalization=normalization, metric=metric)
+                kw = {"canonicalization": method, "normalization": normalization,
+                      "metric": metric}
                 dense = starc.starc_distance(d1, d2, mdp, **kw)
                 sparse = starc.starc_distance(s1, s2, smdp, **kw)
                 rel, ab = allow[method]
@@ -195,7 +196,7 @@ def test_extreme_scales_match_dense(garnet_mdp, scales, method):
     r1 = scales[0] * rng.standard_normal((7, 3))
     r2 = scales[1] * rng.standard_normal((7, 3, 7)) * (garnet_mdp.transition > 0)
     for normalization in ("l2", "weighted_l1", "linf"):
-        kw = dict(canonicalization=method, normalization=normalization, metric="l2")
+        kw = {"canonicalization": method, "normalization": normalization, "metric": "l2"}
         dense = starc.starc_distance(r1, r2, garnet_mdp, **kw)
         sparse = starc.starc_distance(r1, sparse_reward(r2), smdp, **kw)
         assert close(dense, sparse), (normalization, dense, sparse)

@@ -36,7 +36,14 @@ def test_regret_parity(data):
     f1, f2 = (data.draw(st.sampled_from(FORMS), label=f"form{i}") for i in (1, 2))
     d1, s1 = draw_reward(data, mdp, f1, "r1")
     d2, s2 = draw_reward(data, mdp, f2, "r2")
-    for ties in ("pessimistic", "optimistic", "first"):
+    q = starc.q_values(d2, mdp, starc.optimal_policy(d2, mdp))
+    top = np.sort(q, axis=1)
+    unique = mdp.n_actions == 1 or bool(np.all(
+        top[:, -1] - top[:, -2] > 1e-9 * (1 + np.abs(q).max())))
+    # "first" is the optimal policy starc.optimal_policy returns: among exactly tied
+    # actions (a state reward at gamma = 0) round-off picks one, on either path
+    for ties in ("pessimistic", "optimistic", "first") if unique else ("pessimistic",
+                                                                          "optimistic"):
         dense = starc.regret(d1, d2, mdp, ties=ties)
         assert close(dense, starc.regret(s1, s2, smdp, ties=ties)), ties
     assert close(starc.worst_case_regret(d1, d2, mdp), starc.worst_case_regret(s1, s2, smdp))
@@ -47,7 +54,7 @@ def test_regret_parity(data):
     dist = starc.starc_distance(d1, d2, mdp)
     for method in ("val", "minimal_l2", "epic", "none"):
         for normalization in ("l2", "weighted_l1", None):
-            kw = dict(canonicalization=method, normalization=normalization, metric="l2")
+            kw = {"canonicalization": method, "normalization": normalization, "metric": "l2"}
             u = starc.soundness_constant(d1, mdp, **kw)
             su = starc.soundness_constant(s1, smdp, **kw)
             assert u == su or close(u, su), (method, normalization, u, su)
