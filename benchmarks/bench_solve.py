@@ -102,7 +102,7 @@ def bench_optimal(n_states: int, n_actions: int, gamma: float, repeats: int, rou
     scale = np.abs(rbar).max() / (1.0 - gamma)
 
     def policy_then_values():
-        mdp._cache.clear()  # a first evaluation of pi*: factorise, do not reuse cached LU
+        mdp.memo_clear()  # a first evaluation of pi*: factorise, do not reuse cached LU
         pi = starc.optimal_policy(rbar, mdp)
         return pi, starc.policy_evaluation(rbar, mdp, pi)
 
@@ -151,7 +151,7 @@ def bench_batch(n_states: int, n_actions: int, gamma: float, batch: int, repeats
 
     def cold(r):
         def f():
-            mdp._cache.clear()  # drop the cached LU factors: factorise inside the call
+            mdp.memo_clear()  # drop the cached LU factors: factorise inside the call
             return starc.policy_evaluation(r, mdp)
         return f
 

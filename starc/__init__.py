@@ -17,7 +17,7 @@ from .envs import (TabularEnvironment, chain, gridworld, load_mdp, random_mdp, r
                    save_mdp)
 from .exceptions import (ConvergenceError, MissingDependencyError, SolverError, StarcError,
                          ValidationError)
-from .mdp import TabularMDP, broadcast_reward, expected_reward
+from .mdp import TabularMDP, as_mdp, broadcast_reward, expected_reward
 from .norms import NORMS, norm, normalize
 from .regret import (WorstCaseRegret, empirical_constants, occupancy_diameter,
                      policy_value_range, regret, regret_bound, soundness_constant,
@@ -31,7 +31,7 @@ __all__ = [
     "StarcError", "ValidationError", "SolverError", "ConvergenceError",
     "MissingDependencyError",
     # MDPs and environments
-    "TabularMDP", "broadcast_reward", "expected_reward",
+    "TabularMDP", "as_mdp", "broadcast_reward", "expected_reward",
     "TabularEnvironment", "random_mdp", "random_reward", "gridworld", "chain",
     "save_mdp", "load_mdp",
     # exact solutions

@@ -54,6 +54,13 @@ def unscale(x_s, k) -> np.ndarray:
         return np.ldexp(x_s, k)
 
 
+def max_abs(x: np.ndarray, axes: int) -> np.ndarray:
+    """``max |x|`` over the last ``axes`` axes (0 for empty ones), without an ``|x|``
+    temporary."""
+    ax = tuple(range(-axes, 0))
+    return np.maximum(x.max(axis=ax, initial=0.0), -x.min(axis=ax, initial=0.0))
+
+
 def far_exponent(magnitude, limit: int | None = None) -> int:
     r"""``scale_exponent(magnitude)`` when it is beyond ``+-limit``, else 0 (one scalar).
 

@@ -70,7 +70,7 @@ from ._validation import check_memory
 from .exceptions import ValidationError
 
 __all__ = ["atomic_write", "check_writable", "check_output_folder", "npz_path", "save_npz", "write_text",
-           "figure_path", "save_figure", "load_arrays", "TRUNCATED"]
+           "figure_path", "save_figure", "load_arrays", "check_path", "TRUNCATED"]
 
 #: The words every "this file cannot be read" message carries.
 TRUNCATED = "truncated or not an .npz/.npy file"
@@ -82,7 +82,9 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 # ----------------------------------------------------------------------------- writing
 
 
-def _fspath(path, name: str = "path") -> str:
+def check_path(path, name: str = "path") -> str:
+    """``path`` as a non-empty ``str`` (``os.PathLike`` and bytes decoded); a
+    ValidationError naming ``name`` for anything else."""
     if not isinstance(path, (str, os.PathLike)):
         raise ValidationError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
@@ -95,7 +97,7 @@ def _fspath(path, name: str = "path") -> str:
 
 def _destination(path, name: str = "path") -> str:
     """The file a write to ``path`` replaces: links followed; its folder must exist."""
-    path = _fspath(path, name)
+    path = check_path(path, name)
     if os.path.islink(path):
         path = os.path.realpath(path)
     if os.path.isdir(path):
@@ -167,7 +169,7 @@ def check_output_folder(folder, name: str = "output") -> str:
     """Create the folder ``folder`` (with its parents) and check that files can be written
     in it, before any work; return it. Raises :class:`~starc.exceptions.ValidationError`
     naming ``name`` when it is a file or cannot be created or written."""
-    folder = _fspath(folder, name)
+    folder = check_path(folder, name)
     label = f"{name} {folder!r}"
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValidationError(f"{label} is a file, not a folder")
@@ -245,7 +247,7 @@ def write_text(path, text: str, *, encoding: str = "utf-8", newline: str | None 
 
 def npz_path(path, name: str = "path") -> str:
     """``path`` with ``.npz`` appended when missing, as :func:`numpy.savez` names its file."""
-    path = _fspath(path, name)
+    path = check_path(path, name)
     return path if path.endswith(".npz") else path + ".npz"
 
 
@@ -275,7 +277,7 @@ def figure_path(path, name: str = "output") -> tuple[str, str]:
     import matplotlib
     from matplotlib.backend_bases import FigureCanvasBase
 
-    path = _fspath(path, name)
+    path = check_path(path, name)
     fmt = os.path.splitext(path)[1][1:].lower()
     if not fmt:
         fmt = str(matplotlib.rcParams["savefig.format"]).lower()
@@ -410,7 +412,7 @@ def load_arrays(path, what: str = "path") -> np.ndarray | dict[str, np.ndarray]:
     >>> load_arrays(path)["a"]
     array([0., 1., 2.])
     """
-    path = _fspath(path, what)
+    path = check_path(path, what)
     label = f"{what} {path!r}"
     if not os.path.exists(path):
         raise ValidationError(f"{label} does not exist")

@@ -107,10 +107,10 @@ def read_reward(path, mdp) -> np.ndarray:
     Raises :class:`~starc.exceptions.ValidationError` (one line, naming the file) for a
     missing file, a wrong layout, shape or header, a non-finite value and a batch of rewards.
     """
-    from ._io import _fspath, load_arrays
+    from ._io import check_path, load_arrays
     from .mdp import broadcast_reward
 
-    path = _fspath(path, "reward file")
+    path = check_path(path, "reward file")
     if path.lower().endswith(".csv"):
         if not os.path.exists(path):
             raise ValidationError(f"reward file {path!r} does not exist")

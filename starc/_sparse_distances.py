@@ -132,7 +132,6 @@ References
 
 from __future__ import annotations
 
-import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -176,18 +175,10 @@ def is_sparse_mdp(mdp) -> bool:
 
 # ----------------------------------------------------------------------- per-MDP memo
 
-_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-
-def _memo(mdp, key, build):
-    """``build()`` cached per (MDP, key); the cache dies with the MDP."""
-    try:
-        store = _MEMO.setdefault(mdp, {})
-    except TypeError:  # not weak-referenceable: no cache
-        return build()
-    if key not in store:
-        store[key] = build()
-    return store[key]
+def _memo(mdp, key: str, build, *parts, maxsize: int | None = None):
+    """``build()`` memoised on the MDP under ``"sparse_" + key`` (:meth:`TabularMDP.memo`)."""
+    return mdp.memo("sparse_" + key, build, *parts, maxsize=maxsize)
 
 
 def _shape(mdp) -> tuple[int, int]:
@@ -472,15 +463,8 @@ class PolicySolver:
 
 def solver(mdp, pi: np.ndarray) -> PolicySolver:
     """The cached :class:`PolicySolver` of ``mdp`` and an ``(S, A)`` policy (4 kept)."""
-    cache = _memo(mdp, "solvers", dict)
-    key = pi.tobytes()
-    hit = cache.get(key)
-    if hit is None:
-        hit = PolicySolver(mdp, policy_matrix(mdp, pi))
-        if len(cache) >= 4:
-            cache.pop(next(iter(cache)))
-        cache[key] = hit
-    return hit
+    return _memo(mdp, "policy_solver", lambda: PolicySolver(mdp, policy_matrix(mdp, pi)),
+                 pi.tobytes(), maxsize=4)
 
 
 def q_from_values(rbar: np.ndarray, v: np.ndarray, mdp) -> np.ndarray:
@@ -724,7 +708,7 @@ def profile_weights(mdp, profile: str, ord: str) -> np.ndarray:
         if weighted:
             return np.asarray(t.power(3).sum(axis=1)).reshape(n, m) / sq**2
         return 1.0 / sq
-    return _memo(mdp, ("profile", profile, ord), build)
+    return _memo(mdp, "profile_weights", build, profile, ord)
 
 
 def _factored_norm(u: np.ndarray, profile: str, ord: str, mdp) -> np.ndarray:

@@ -342,12 +342,3 @@ def check_same_mdp_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str)
         raise ValidationError(f"{name_a} of shape {a.shape} and {name_b} of shape {b.shape} "
                               "have batch axes that do not broadcast") from None
 
-
-def check_mdp(mdp, name: str = "mdp"):
-    """Require a :class:`~starc.mdp.TabularMDP`."""
-    from .mdp import TabularMDP
-
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"{name} must be a starc.TabularMDP, got {type(mdp).__name__}; "
-                              "build one with starc.TabularMDP(transition, gamma)")
-    return mdp

@@ -119,12 +119,12 @@ import numpy as np
 from ._validation import as_float_array, check_choice, check_distribution, check_policy
 from ._solvers import solve_cvxpy
 from .exceptions import SolverError, ValidationError
-from .mdp import TabularMDP, _expected_reward, broadcast_reward
-from ._extremes import in_window, rescale, scale_exponents, unscale_checked
-from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, check_norm_name
-from .solve import _linalg, evaluate_expected, q_from_values
+from .mdp import TabularMDP, as_mdp, broadcast_reward
+from ._extremes import in_window, max_abs, rescale, scale_exponents, unscale_checked
+from .norms import SOLVER_ZERO_RTOL, ZERO_RTOL, array_norm, check_norm_name, ones_norm, p_of
+from .solve import evaluate_expected, q_from_values
 
-__all__ = ["CANONICALIZATIONS", "canonicalize"]
+__all__ = ["CANONICALIZATIONS", "canonicalize", "Canonical", "Factored"]
 
 #: Names accepted by :func:`canonicalize`.
 CANONICALIZATIONS = ("none", "epic", "dard", "val", "val_potential", "minimal_l2", "minimal",
@@ -141,10 +141,60 @@ class Factored(NamedTuple):
     one fixed vector over :math:`s'` (ones, :math:`\tau/\|\tau\|^2` or a unit vector), so
     norms and distances can be computed on the ``(S, A)`` coefficients alone.
     ``profile`` is a key of :func:`profile_array`.
+
+    Parameters
+    ----------
+    u : ndarray of shape (..., S, A)
+        The coefficients :math:`u(s, a)`.
+    profile : {"ones", "l2", "l1"}
+        The vector over :math:`s'`: ones, :math:`\tau(\cdot|s,a)/\|\tau(\cdot|s,a)\|_2^2`,
+        or :math:`e_j/\tau_{\max}` on the most likely successor :math:`j`.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Prop. 2 (VAL) and Def. 4 (minimal
+       canonicalizations).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP
+    >>> from starc.canonical import Factored
+    >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9)
+    >>> f = Factored(np.array([[1.0], [-2.0]]), "ones")
+    >>> f.expand(mdp).shape, float(f.norm("l1", mdp)), float(f.norm("weighted_l1", mdp))
+    ((2, 1, 2), 6.0, 3.0)
     """
 
     u: np.ndarray
     profile: str
+
+    def expand(self, mdp: TabularMDP) -> np.ndarray:
+        """The full ``(..., S, A, S)`` array ``u[..., s, a] * profile[s, a, s']``."""
+        if self.profile == "ones":
+            return np.ascontiguousarray(np.broadcast_to(self.u[..., None],
+                                                        self.u.shape + (mdp.n_states,)))
+        return self.u[..., None] * profile_array(mdp, self.profile)
+
+    def weights(self, ord: str, mdp: TabularMDP) -> np.ndarray:
+        r"""Per-``(s, a)`` factors ``w (S, A)`` of the norm ``ord`` of this profile.
+
+        ``n(u * profile) = (sum_{s,a} w |u|^p)^(1/p)`` for finite ``p`` and
+        ``max_{s,a} w |u|`` for ``p = inf``; see :func:`profile_weights`.
+        """
+        return profile_weights(mdp, self.profile, ord)
+
+    def norm(self, ord: str, mdp: TabularMDP) -> np.ndarray:
+        """The norm ``ord`` (a canonical name of :data:`starc.norms.NORMS`) of each
+        canonical of the batch, ``(...)``, from the coefficients alone."""
+        w = self.weights(ord, mdp)
+        p = p_of(ord)
+        if p == 2.0:  # one pass: sum_sa u^2 w
+            return np.sqrt(np.einsum("...sa,...sa,sa->...", self.u, self.u, w))
+        a = np.abs(self.u)
+        if p == np.inf:
+            return (a * w).max(axis=(-2, -1), initial=0.0)
+        return np.einsum("...sa,sa->...", a, w)
 
 
 class Canonical(NamedTuple):
@@ -161,6 +211,34 @@ class Canonical(NamedTuple):
     Rewards with magnitudes outside the safe window of :data:`starc.norms.SAFE_EXPONENT`
     (beyond about :math:`10^{\pm 77}`) are canonicalized after an exact power-of-two
     rescaling; ``exponent`` then records it (see :func:`canonical_parts`).
+
+    The steps that follow canonicalization are its methods: :meth:`norm`, the zero test
+    :meth:`is_zero` and the normalization :meth:`standardize`,
+    :math:`s(R) = c(R)/n(c(R))` (and 0 for a canonical that is zero up to round-off).
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 1 (canonicalization) and Def. 3 (the
+       normalization :math:`s(R)`, with :math:`s(R) = c(R)` when :math:`n(c(R)) = 0`).
+
+    Examples
+    --------
+    A pure potential-shaping reward has a VAL canonical that is zero up to round-off:
+
+    >>> import numpy as np
+    >>> from starc import random_mdp
+    >>> from starc.canonical import canonical_parts, resolve_options
+    >>> mdp = random_mdp(4, 2, seed=0)
+    >>> phi = np.arange(4.0)
+    >>> shaping = np.broadcast_to(mdp.gamma * phi[None, None, :] - phi[:, None, None], mdp.shape)
+    >>> R = np.stack([np.random.default_rng(1).standard_normal(mdp.shape), shaping])
+    >>> method, pi, ds, da, nrm = resolve_options(mdp, "val", "uniform", None, None, None)
+    >>> canon = canonical_parts(R, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=nrm)
+    >>> canon.is_zero("l2", mdp).tolist()
+    [False, True]
+    >>> s = canon.standardize("l2", mdp)
+    >>> [round(float(x), 12) for x in s.norm("l2", mdp)]
+    [1.0, 0.0]
     """
 
     value: np.ndarray | Factored
@@ -169,6 +247,50 @@ class Canonical(NamedTuple):
     #: the rewards multiplied by ``2**-exponent`` (:func:`starc.norms.scale_exponents`),
     #: and the canonical of the reward itself is ``value * 2**exponent``.
     exponent: np.ndarray | None = None
+
+    def norm(self, ord: str, mdp: TabularMDP) -> np.ndarray:
+        """The norm ``ord`` (a canonical name of :data:`starc.norms.NORMS`) of each
+        canonical, ``(...)``, in the units of ``value`` (see ``exponent``)."""
+        if isinstance(self.value, Factored):
+            return self.value.norm(ord, mdp)
+        return array_norm(self.value, ord, mdp)
+
+    def is_zero(self, ord: str, mdp: TabularMDP, norm: np.ndarray | None = None
+                ) -> np.ndarray:
+        r"""Whether each canonical is zero up to round-off, ``(...)`` bool.
+
+        .. math::
+
+            n(c(R)) \le n(\mathbf 1)\, \epsilon,
+
+        :math:`\epsilon` = ``noise`` and :math:`n(\mathbf 1)` from
+        :func:`starc.norms.ones_norm`. ``norm`` is :meth:`norm` when already computed.
+        """
+        n = self.norm(ord, mdp) if norm is None else norm
+        return n <= ones_norm(ord, mdp.shape) * self.noise
+
+    def standardize(self, ord: str, mdp: TabularMDP) -> np.ndarray | Factored:
+        r"""The normalized canonical :math:`c(R)/n(c(R))`, zero where :meth:`is_zero`.
+
+        The STARC standardization (Skalse et al. 2024, Def. 3: :math:`s(R) = c(R)` when
+        :math:`n(c(R)) = 0`). It does not depend on the scale of ``value``, so a
+        rescaled canonical (``exponent`` set) needs no unscaling. Returns a
+        :class:`Factored` for a factored ``value``, else a full array.
+        """
+        c = self.value
+        n = self.norm(ord, mdp)
+        zero = self.is_zero(ord, mdp, n)
+        any_zero = bool(zero.any())
+        safe = np.where(zero, 1.0, n) if any_zero else n
+        if isinstance(c, Factored):
+            u = c.u / safe[..., None, None]
+            if any_zero:
+                u[zero] = 0.0
+            return Factored(u, c.profile)
+        out = c / safe[..., None, None, None]
+        if any_zero:
+            out[zero] = 0.0
+        return out
 
 
 # --------------------------------------------------------------------------- checks
@@ -183,13 +305,7 @@ def check_method(method) -> str | Callable:
 
 def _uniform(mdp: TabularMDP, shape: tuple[int, ...]) -> np.ndarray:
     """A read-only uniform distribution over the last axis of ``shape``, cached on ``mdp``."""
-    key = ("uniform", shape)
-    out = mdp._cache.get(key)
-    if out is None:
-        out = np.full(shape, 1.0 / shape[-1])
-        out.flags.writeable = False
-        mdp._cache[key] = out
-    return out
+    return mdp.memo("uniform", lambda: np.full(shape, 1.0 / shape[-1]), shape)
 
 
 # --------------------------------------------------------------------------- profiles
@@ -197,10 +313,10 @@ def _uniform(mdp: TabularMDP, shape: tuple[int, ...]) -> np.ndarray:
 
 def profile_array(mdp: TabularMDP, profile: str) -> np.ndarray:
     """The ``(S, A, S)`` per-row shape vector of a factored canonical (cached on ``mdp``)."""
-    key = ("profile", profile)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("profile", lambda: _profile_array_uncached(mdp, profile), profile)
+
+
+def _profile_array_uncached(mdp: TabularMDP, profile: str) -> np.ndarray:
     t = mdp.transition
     if profile == "ones":
         out = np.ones(mdp.shape)
@@ -213,16 +329,64 @@ def profile_array(mdp: TabularMDP, profile: str) -> np.ndarray:
         out[s_idx, a_idx, j] = 1.0 / t[s_idx, a_idx, j]
     else:  # pragma: no cover - internal
         raise ValueError(profile)
-    out.flags.writeable = False
-    mdp._cache[key] = out
     return out
 
 
-def expand(f: Factored, mdp: TabularMDP) -> np.ndarray:
-    """The full ``(..., S, A, S)`` array of a factored canonical."""
-    if f.profile == "ones":
-        return np.ascontiguousarray(np.broadcast_to(f.u[..., None], f.u.shape + (mdp.n_states,)))
-    return f.u[..., None] * profile_array(mdp, f.profile)
+def profile_weights(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
+    r"""Per-(s, a) factor ``w`` with ``n(u * profile) = (sum w |u|^p)^(1/p)`` or ``max(w |u|)``.
+
+    Closed forms per profile (:math:`\tau = \tau(\cdot|s,a)`, rows summing to 1), so no
+    ``(S, A, S)`` temporary is allocated; memoised on ``mdp`` (read-only):
+
+    ========== ============ ====================== ======================
+    profile    vector       :math:`L_p` factor     weighted factor
+    ========== ============ ====================== ======================
+    ones       1            :math:`S` (max: 1)     1
+    l2         tau/|tau|^2  sum tau^p/|tau|^2p     sum tau^(p+1)/|tau|^2p
+    l1         e_j/tau_max  tau_max^-p             tau_max^(1-p)
+    ========== ============ ====================== ======================
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    profile : {"ones", "l2", "l1"}
+        A profile of :class:`Factored`.
+    ord : str
+        A canonical name of :data:`starc.norms.NORMS`.
+
+    Returns
+    -------
+    ndarray of shape (S, A)
+        Read-only.
+    """
+    return mdp.memo("profile_weights", lambda: _profile_weights_uncached(mdp, profile, ord),
+                    profile, ord)
+
+
+def _profile_weights_uncached(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
+    t = mdp.transition
+    p = p_of(ord)
+    weighted = ord.startswith("weighted_")
+    shape = mdp.shape[:2]
+    if profile == "ones":
+        w = np.full(shape, 1.0 if (weighted or p == np.inf) else float(mdp.n_states))
+    elif profile == "l2":
+        sq = np.einsum("sat,sat->sa", t, t)
+        if p == np.inf:
+            w = t.max(axis=-1) / sq  # the max of tau lies on the support
+        elif p == 1.0:
+            w = (np.ones(shape) if weighted else 1.0 / sq)
+        else:
+            w = (np.einsum("sat,sat,sat->sa", t, t, t) / sq**2 if weighted else 1.0 / sq)
+    elif profile == "l1":
+        tmax = t.max(axis=-1)
+        if p == np.inf:
+            w = 1.0 / tmax
+        else:
+            w = tmax ** (1.0 - p) if weighted else tmax ** (-p)
+    else:  # pragma: no cover - internal
+        raise ValueError(profile)
+    return w
 
 
 # --------------------------------------------------------------------------- methods
@@ -239,7 +403,7 @@ def _epic(r: np.ndarray, gamma: float, ds: np.ndarray, da: np.ndarray) -> np.nda
 
 def _dard(r: np.ndarray, mdp: TabularMDP, da: np.ndarray) -> np.ndarray:
     t, gamma = mdp.transition, mdp.gamma
-    rbar = _expected_reward(r, t)
+    rbar = mdp.expectation(r)
     g = rbar @ da  # (..., S): E_{A, S'~tau(s,A)} R(s, A, S')
     h = np.zeros(r.shape[:-3] + (mdp.n_states, mdp.n_states))
     for a in range(mdp.n_actions):
@@ -261,10 +425,10 @@ def val_advantage(rbar: np.ndarray, mdp: TabularMDP, pi: np.ndarray
 
 def _minimal_l2_factor(mdp: TabularMDP):
     """Cholesky factor of the weighted least-squares normal matrix for minimal_l2."""
-    key = ("minimal_l2_cho",)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("minimal_l2_cho", lambda: _minimal_l2_factor_uncached(mdp))
+
+
+def _minimal_l2_factor_uncached(mdp: TabularMDP):
     n, m = mdp.n_states, mdp.n_actions
     t = mdp.transition
     gamma = mdp.gamma
@@ -275,8 +439,9 @@ def _minimal_l2_factor(mdp: TabularMDP):
     g = gamma * gamma * (tf.T @ (w.reshape(-1, 1) * tf))
     g -= gamma * (mix + mix.T)
     g[np.diag_indices(n)] += w.sum(axis=1)
-    cho = _linalg().cho_factor(g, lower=False, check_finite=False)
-    mdp._cache[key] = (cho, w)
+    from scipy.linalg import cho_factor
+
+    cho = cho_factor(g, lower=False, check_finite=False)
     return cho, w
 
 
@@ -290,6 +455,8 @@ def minimal_l2_coefficients(rbar: np.ndarray, mdp: TabularMDP, refinements: int 
     canonical), each step shrinks the error from the condition number squared times the
     size of :math:`\bar R` towards that of the (small) canonical.
     """
+    from scipy.linalg import cho_solve
+
     n, m = mdp.n_states, mdp.n_actions
     cho, w = _minimal_l2_factor(mdp)
     tf = mdp.transition.reshape(n * m, n)
@@ -299,7 +466,7 @@ def minimal_l2_coefficients(rbar: np.ndarray, mdp: TabularMDP, refinements: int 
         wr = w * resid  # (..., S, A)
         # B^T y = gamma T_f^T y_f - sum_a y(s, a)
         bty = mdp.gamma * (wr.reshape(-1, n * m) @ tf) - wr.sum(axis=-1).reshape(-1, n)
-        return _linalg().cho_solve(cho, -bty.T, check_finite=False).T.reshape(batch + (n,))
+        return cho_solve(cho, -bty.T, check_finite=False).T.reshape(batch + (n,))
 
     phi = potential_step(rbar)
     mphi = shape_potential_expected(rbar, phi, mdp)
@@ -322,10 +489,10 @@ _MINIMAL_PROFILE = {"l1": "l1", "l2": "l2", "linf": "ones", "weighted_l1": "ones
 
 def _minimal_problem(mdp: TabularMDP, norm: str):
     """A cvxpy problem over the potential, parametrised by rbar (compiled once per MDP)."""
-    key = ("minimal_cvxpy", norm)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("minimal_cvxpy", lambda: _minimal_problem_uncached(mdp, norm), norm)
+
+
+def _minimal_problem_uncached(mdp: TabularMDP, norm: str):
     import cvxpy as cp
 
     n, m = mdp.n_states, mdp.n_actions
@@ -349,7 +516,6 @@ def _minimal_problem(mdp: TabularMDP, norm: str):
             objective = cp.norm_inf(mphi)
         problem = cp.Problem(cp.Minimize(objective))
     solver = cp.CLARABEL if norm.endswith("l2") else cp.HIGHS
-    mdp._cache[key] = (problem, rbar, phi, solver)
     return problem, rbar, phi, solver
 
 
@@ -408,9 +574,8 @@ def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.nd
     import cvxpy as cp
 
     n, m = mdp.n_states, mdp.n_actions
-    key = ("minimal_potential_cvxpy", norm)
-    cached = mdp._cache.get(key)
-    if cached is None:
+
+    def build():
         import scipy.sparse as sp
 
         size = n * m * n
@@ -439,9 +604,9 @@ def _minimal_potential_cvxpy(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.nd
         with np.errstate(invalid="ignore"):  # cvxpy's bound propagation meets inf - inf
             problem = cp.Problem(cp.Minimize(obj))
         solver = cp.CLARABEL if norm.endswith("l2") else cp.HIGHS
-        cached = (problem, param, phi, solver)
-        mdp._cache[key] = cached
-    problem, param, phi, solver = cached
+        return problem, param, phi, solver
+
+    problem, param, phi, solver = mdp.memo("minimal_potential_cvxpy", build, norm)
     flat = r.reshape(-1, n * m * n)
     phis = np.empty((flat.shape[0], n))
     for k in range(flat.shape[0]):
@@ -495,10 +660,11 @@ def _potential_lp_data(mdp: TabularMDP, norm: str) -> _PotentialLP:
     :math:`s` of the column of :math:`(s, a, s')` (summed to :math:`\gamma - 1` when
     :math:`s = s'`; zeros dropped when :math:`\gamma = 0`).
     """
-    key = ("minimal_potential_lp", norm)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("minimal_potential_lp", lambda: _potential_lp_data_uncached(mdp, norm),
+                    norm)
+
+
+def _potential_lp_data_uncached(mdp: TabularMDP, norm: str) -> _PotentialLP:
     import scipy.sparse as sp
 
     n, m = mdp.n_states, mdp.n_actions
@@ -538,13 +704,9 @@ def _potential_lp_data(mdp: TabularMDP, norm: str) -> _PotentialLP:
     a = sp.csc_matrix((vals, (rows, cols)), shape=(n_rows, k))  # sums duplicates (s = s')
     a.eliminate_zeros()
     a.sort_indices()
-    data = _PotentialLP(select, a, a.indptr.astype(np.int32), a.indices.astype(np.int32),
+    # the arrays are made read-only by TabularMDP.memo
+    return _PotentialLP(select, a, a.indptr.astype(np.int32), a.indices.astype(np.int32),
                         a.data.astype(np.float64), lower, upper, rhs)
-    for arr in data:
-        if isinstance(arr, np.ndarray):
-            arr.flags.writeable = False
-    mdp._cache[key] = data
-    return data
 
 
 def _highs_solver():
@@ -637,8 +799,6 @@ def _minimal_potential_lp(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarr
                               f"{mdp.n_states}), got {r.shape}")
     import highspy
 
-    from .norms import _norm_validated
-
     n, m = mdp.n_states, mdp.n_actions
     gamma = mdp.gamma
     data = _potential_lp_data(mdp, norm)
@@ -700,12 +860,12 @@ def _minimal_potential_lp(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarr
         # check: the primal objective (computed here) against the dual objective of the
         # solver's y; a residual rho = A y - b of the rows adds (to first order) <rho, pi>
         shaping = gamma * phis[k][None, None, :] - phis[k][:, None, None]
-        primal = float(_norm_validated(flat[k] + shaping, norm, mdp))
+        primal = float(array_norm(flat[k] + shaping, norm, mdp))
         dual = -scales[k] * float(unit @ y)
         rho = data.matrix @ y - data.rhs
         infeasibility = scales[k] * float(np.abs(rho) @ np.abs(multipliers))
         gap = abs(primal - dual) + infeasibility
-        size = float(_norm_validated(flat[k], norm, mdp) + _norm_validated(shaping, norm, mdp))
+        size = float(array_norm(flat[k], norm, mdp) + array_norm(shaping, norm, mdp))
         if not gap <= _LP_GAP_RTOL * size:
             raise SolverError(f"{what}: the LP solution fails its optimality check: primal "
                               f"objective {primal!r}, dual objective {dual!r}, row "
@@ -716,12 +876,6 @@ def _minimal_potential_lp(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarr
 
 
 # --------------------------------------------------------------------------- dispatch
-
-
-def _max_abs(x: np.ndarray, axes: int) -> np.ndarray:
-    """``max |x|`` over the last ``axes`` axes, without an ``|x|`` temporary."""
-    ax = tuple(range(-axes, 0))
-    return np.maximum(x.max(axis=ax, initial=0.0), -x.min(axis=ax, initial=0.0))
 
 
 #: Elements of ``|R|`` formed at a time by :func:`expected_magnitude` (bounds the memory).
@@ -762,13 +916,13 @@ def shaping_magnitude(r: np.ndarray, c: np.ndarray, gamma) -> np.ndarray:
     broadcasting against the batch shape.
     """
     diag = np.diagonal(c[..., :, 0, :] - r[..., :, 0, :], axis1=-2, axis2=-1)
-    return _max_abs(diag, 1) / (1.0 - gamma)
+    return max_abs(diag, 1) / (1.0 - gamma)
 
 
 def shaping_noise(r: np.ndarray, c: np.ndarray, gamma, rtol: float) -> np.ndarray:
     """Round-off bound ``(...)`` of a shaping-only canonical ``c`` of ``r``: ``rtol`` times
     the larger of ``max |R|`` and the potential's ``max |Phi|`` (:func:`shaping_magnitude`)."""
-    return rtol * np.maximum(_max_abs(r, 3), shaping_magnitude(r, c, gamma))
+    return rtol * np.maximum(max_abs(r, 3), shaping_magnitude(r, c, gamma))
 
 
 def _minimal_potential(r: np.ndarray, mdp: TabularMDP, norm: str) -> np.ndarray:
@@ -818,12 +972,12 @@ def _canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndar
     """:func:`canonical_parts` in rescaled units (``Canonical.exponent`` set when rescaled)."""
     t, gamma = mdp.transition, mdp.gamma
     if method in ("none", "epic", "dard", "val_potential", "minimal_potential"):
-        big = _max_abs(r, 3)
+        big = max_abs(r, 3)
         # cvxpy's solvers have absolute tolerances: always solve at unit scale
         ex = scale_exponents(big, always=method == "minimal_potential" and norm != "l2")
         if ex is not None:
             r = rescale(r, ex)
-            big = _max_abs(r, 3)
+            big = max_abs(r, 3)
         if method in ("none", "epic", "dard"):
             # combinations of R and of averages of R: round-off on the scale of max |R|
             if method == "none":
@@ -834,23 +988,23 @@ def _canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndar
                 c = _dard(r, mdp, action_dist)
             return Canonical(c, ZERO_RTOL * big, ex)
         if method == "val_potential":
-            v = evaluate_expected(_expected_reward(r, t), mdp, pi)
+            v = evaluate_expected(mdp.expectation(r), mdp, pi)
             c = r - v[..., :, None, None] + gamma * v[..., None, None, :]
-            return Canonical(c, ZERO_RTOL * np.maximum(big, _max_abs(v, 1)), ex)
+            return Canonical(c, ZERO_RTOL * np.maximum(big, max_abs(v, 1)), ex)
         c = _minimal_potential(r, mdp, norm)
         rtol = ZERO_RTOL if norm == "l2" else SOLVER_ZERO_RTOL
         return Canonical(c, shaping_noise(r, c, gamma, rtol), ex)
     # factored canonicals depend on R only through rbar
-    rbar = _expected_reward(r, t)
+    rbar = mdp.expectation(r)
     magnitude = expected_magnitude(r, t)
     ex = None
     # magnitude <= max|R|: a small or zero one (tiny rewards, or rewards off the support
     # only) or a non-finite one (a sum that overflowed) asks for max|R| itself
     if method == "minimal" or not in_window(magnitude):
-        ex = scale_exponents(_max_abs(r, 3), always=method == "minimal")
+        ex = scale_exponents(max_abs(r, 3), always=method == "minimal")
         if ex is not None:
             r = rescale(r, ex)
-            rbar = _expected_reward(r, t)
+            rbar = mdp.expectation(r)
             magnitude = expected_magnitude(r, t)
     if method == "val":
         u, v = val_advantage(rbar, mdp, pi)
@@ -861,7 +1015,7 @@ def _canonical_parts(r: np.ndarray, mdp: TabularMDP, method: str, *, pi: np.ndar
     else:  # "minimal"
         u, v = minimal_coefficients(rbar, mdp, norm)
         profile, rtol = _MINIMAL_PROFILE[norm], SOLVER_ZERO_RTOL
-    return Canonical(Factored(u, profile), rtol * np.maximum(magnitude, _max_abs(v, 1)), ex)
+    return Canonical(Factored(u, profile), rtol * np.maximum(magnitude, max_abs(v, 1)), ex)
 
 
 def resolve_options(mdp: TabularMDP, method, policy, state_dist, action_dist, norm):
@@ -942,8 +1096,7 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     array([[-0.275,  0.275],
            [-0.225,  0.225]])
     """
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    as_mdp(mdp)
     if getattr(mdp, "is_sparse", False):  # THEORY §11: (..., S, A) or CSR, never (S, A, S)
         from . import _sparse_distances
         return _sparse_distances.canonicalize(reward, mdp, method, policy=policy,
@@ -961,5 +1114,5 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     out = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da,
                           norm=norm).value
     if isinstance(out, Factored):
-        return expand(out, mdp)
+        return out.expand(mdp)
     return out if out is not r else r.copy()

@@ -97,10 +97,10 @@ def demo_table(mdp, rewards) -> list[dict]:
     """
     from collections.abc import Mapping
 
-    from ._validation import check_mdp
     from .exceptions import ValidationError
+    from .mdp import as_mdp
 
-    check_mdp(mdp)
+    as_mdp(mdp)
     if not isinstance(rewards, Mapping) or "true" not in rewards:
         raise ValidationError("rewards must be a dict of reward arrays with the key 'true' "
                               f"(as demo_environment returns), got {type(rewards).__name__}"

@@ -80,9 +80,9 @@ import numpy as np
 from ._validation import as_float_array, check_gamma, check_real
 from .canonical import Factored, canonical_parts, resolve_options
 from .exceptions import ValidationError
-from .mdp import TabularMDP, broadcast_reward
+from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import rescale, scale_exponents, unscale_checked
-from .norms import ZERO_RTOL, _norm_validated, check_norm_name, p_of
+from .norms import ZERO_RTOL, array_norm, check_norm_name, ones_norm
 
 __all__ = [
     "starc_distance",
@@ -94,6 +94,7 @@ __all__ = [
     "Variant",
     "VARIANTS",
     "resolve_variant",
+    "distance_options",
 ]
 
 
@@ -234,80 +235,6 @@ def resolve_variant(name: str) -> Variant:
 # ------------------------------------------------------------------ norms of canonicals
 
 
-def _profile_weights(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
-    r"""Per-(s, a) factor ``w`` with ``n(u * profile) = (sum w |u|^p)^(1/p)`` or ``max(w |u|)``.
-
-    Closed forms per profile (:math:`\tau = \tau(\cdot|s,a)`, rows summing to 1), so no
-    ``(S, A, S)`` temporary is allocated:
-
-    ========== ============ ====================== ======================
-    profile    vector       :math:`L_p` factor     weighted factor
-    ========== ============ ====================== ======================
-    ones       1            :math:`S` (max: 1)     1
-    l2         tau/|tau|^2  sum tau^p/|tau|^2p     sum tau^(p+1)/|tau|^2p
-    l1         e_j/tau_max  tau_max^-p             tau_max^(1-p)
-    ========== ============ ====================== ======================
-    """
-    key = ("profile_weights", profile, ord)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
-    t = mdp.transition
-    p = p_of(ord)
-    weighted = ord.startswith("weighted_")
-    shape = mdp.shape[:2]
-    if profile == "ones":
-        w = np.full(shape, 1.0 if (weighted or p == np.inf) else float(mdp.n_states))
-    elif profile == "l2":
-        sq = np.einsum("sat,sat->sa", t, t)
-        if p == np.inf:
-            w = t.max(axis=-1) / sq  # the max of tau lies on the support
-        elif p == 1.0:
-            w = (np.ones(shape) if weighted else 1.0 / sq)
-        else:
-            w = (np.einsum("sat,sat,sat->sa", t, t, t) / sq**2 if weighted else 1.0 / sq)
-    elif profile == "l1":
-        tmax = t.max(axis=-1)
-        if p == np.inf:
-            w = 1.0 / tmax
-        else:
-            w = tmax ** (1.0 - p) if weighted else tmax ** (-p)
-    else:  # pragma: no cover - internal
-        raise ValueError(profile)
-    mdp._cache[key] = w
-    return w
-
-
-def canonical_norm(c, ord: str, mdp: TabularMDP) -> np.ndarray:
-    """Norm over the last axes of a full canonical array or a Factored one."""
-    if isinstance(c, Factored):
-        w = _profile_weights(mdp, c.profile, ord)
-        p = p_of(ord)
-        if p == 2.0:  # one pass: sum_sa u^2 w
-            return np.sqrt(np.einsum("...sa,...sa,sa->...", c.u, c.u, w))
-        a = np.abs(c.u)
-        if p == np.inf:
-            return (a * w).max(axis=(-2, -1), initial=0.0)
-        return np.einsum("...sa,sa->...", a, w)
-    return _norm_validated(c, ord, mdp)
-
-
-def _ones_norm(mdp: TabularMDP, ord: str) -> float:
-    """The norm of the all-ones ``(S, A, S)`` array (sets the scale of "zero")."""
-    key = ("ones_norm", ord)
-    cached = mdp._cache.get(key)
-    if cached is None:
-        cached = mdp._cache[key] = _ones_norm_uncached(mdp, ord)
-    return cached
-
-
-def _ones_norm_uncached(mdp: TabularMDP, ord: str) -> float:
-    n, m = mdp.n_states, mdp.n_actions
-    count = n * m if ord.startswith("weighted_") else n * m * n  # sum of the weights
-    p = p_of(ord)
-    return 1.0 if p == np.inf else float(count) ** (1.0 / p)
-
-
 class Unnormalized(NamedTuple):
     """Unnormalized canonicals of rescaled rewards: the true ones are ``value * 2**exponent``.
 
@@ -333,22 +260,10 @@ def standardize(r: np.ndarray, mdp: TabularMDP, method, normalization: str | Non
     """
     canon = canonical_parts(r, mdp, method, pi=pi, state_dist=state_dist,
                             action_dist=action_dist, norm=minimal_norm, rescaled=True)
-    c = canon.value
     if normalization is None:
+        c = canon.value
         return c if canon.exponent is None else Unnormalized(c, canon.exponent)
-    n = canonical_norm(c, normalization, mdp)
-    zero = n <= _ones_norm(mdp, normalization) * canon.noise
-    any_zero = bool(zero.any())
-    safe = np.where(zero, 1.0, n) if any_zero else n
-    if isinstance(c, Factored):
-        u = c.u / safe[..., None, None]
-        if any_zero:
-            u[zero] = 0.0
-        return Factored(u, c.profile)
-    out = c / safe[..., None, None, None]
-    if any_zero:
-        out[zero] = 0.0
-    return out
+    return canon.standardize(normalization, mdp)
 
 
 def _item(s, index):
@@ -395,26 +310,17 @@ def metric_between(s1, s2, ord: str, mdp: TabularMDP) -> np.ndarray:
         return unscale_checked(d, np.broadcast_to(big, np.shape(d)).astype(np.int64),
                        "the unnormalised distance")
     if isinstance(s1, Factored) and isinstance(s2, Factored) and s1.profile == s2.profile:
-        return canonical_norm(Factored(s1.u - s2.u, s1.profile), ord, mdp)
-    from .canonical import expand
-
-    a = expand(s1, mdp) if isinstance(s1, Factored) else s1
-    b = expand(s2, mdp) if isinstance(s2, Factored) else s2
-    return _norm_validated(a - b, ord, mdp)
+        return Factored(s1.u - s2.u, s1.profile).norm(ord, mdp)
+    a = s1.expand(mdp) if isinstance(s1, Factored) else s1
+    b = s2.expand(mdp) if isinstance(s2, Factored) else s2
+    return array_norm(a - b, ord, mdp)
 
 
 # ------------------------------------------------------------------ public functions
 
 
-def _check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
-                              "build one with starc.TabularMDP(transition, gamma)")
-    return mdp
-
-
 class _Default(str):
-    """A keyword default that :func:`_distance_options` can tell from the same value passed
+    """A keyword default that :func:`distance_options` can tell from the same value passed
     explicitly (``variant=`` must not silently override an explicit choice)."""
 
     __slots__ = ()
@@ -425,8 +331,46 @@ _NORMALIZATION_DEFAULT = _Default("l2")
 _METRIC_DEFAULT = _Default("l2")
 
 
-def _distance_options(mdp, canonicalization, normalization, metric, policy, state_dist,
-                      action_dist, minimal_norm, variant):
+def distance_options(mdp, canonicalization, normalization, metric, policy, state_dist,
+                     action_dist, minimal_norm, variant):
+    r"""Validate the options of :func:`starc_distance` once, for every function that takes them.
+
+    A ``variant`` name (:func:`resolve_variant`) sets canonicalization, normalization
+    and metric; an explicit keyword that contradicts it raises. Norm names are brought
+    to their canonical spelling; ``minimal_norm`` defaults to the normalization
+    (``"l2"`` without one) for the minimal canonicalizations.
+
+    Parameters
+    ----------
+    mdp : TabularMDP
+    canonicalization, normalization, metric, policy, state_dist, action_dist, minimal_norm, variant
+        As in :func:`starc_distance` (a plain value counts as given explicitly).
+
+    Returns
+    -------
+    tuple
+        ``(method, normalization, metric, pi, state_dist, action_dist, minimal_norm)``:
+        the canonicalization name, the two canonical norm names (normalization may be
+        None), the policy ``(S, A)``, the distributions ``(S,)`` and ``(A,)``, and the
+        minimised norm (or None).
+
+    Raises
+    ------
+    ValidationError
+        For a bad option, a contradicted variant or a callable canonicalization.
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3 and Sec. 4.1.
+
+    Examples
+    --------
+    >>> from starc import random_mdp
+    >>> from starc.distances import distance_options
+    >>> mdp = random_mdp(3, 2, seed=0)
+    >>> distance_options(mdp, "val", "2", "inf", "uniform", None, None, None, None)[:3]
+    ('val', 'l2', 'linf')
+    """
     if variant is not None:
         v = resolve_variant(variant)
         given = {"canonicalization": canonicalization, "normalization": normalization,
@@ -535,8 +479,8 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATIO
     >>> round(starc_distance(R, -R, mdp), 10)
     2.0
     """
-    mdp = _check_mdp(mdp)
-    method, normalization, metric, pi, ds, da, mnorm = _distance_options(
+    mdp = as_mdp(mdp)
+    method, normalization, metric, pi, ds, da, mnorm = distance_options(
         mdp, canonicalization, normalization, metric, policy, state_dist, action_dist,
         minimal_norm, variant)
     if getattr(mdp, "is_sparse", False):  # THEORY §11: closed forms, no (S, A, S) array
@@ -645,20 +589,6 @@ def _pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray, noise_a, noise_b):
     return float(d) if d.ndim == 0 else d
 
 
-def _pearson_from_moments(cov, var_x, var_y, zero_x, zero_y) -> np.ndarray:
-    r""":math:`\sqrt{(1 - \rho)/2}` from a covariance and two variances.
-
-    For estimated moments (:mod:`starc.sampled`), where no standardised arrays exist.
-    ``zero_x`` / ``zero_y`` mark variances that are zero up to round-off: then
-    :math:`\rho = 0` if exactly one of them is, and the distance is 0 if both are.
-    """
-    either = zero_x | zero_y
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(either, 0.0, cov / np.sqrt(np.where(either, 1.0, var_x * var_y)))
-    d = np.sqrt(0.5 * (1.0 - np.clip(rho, -1.0, 1.0)))
-    return np.where(zero_x & zero_y, 0.0, d)
-
-
 def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None = None,
                   state_dist=None, action_dist=None, coverage=None):
     r"""EPIC distance: the Pearson distance between EPIC-canonical rewards.
@@ -715,7 +645,7 @@ def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None 
                                       f"{n}) without an mdp, got {arr.shape}")
         mdp_like = TabularMDP(np.full((n, m, n), 1.0 / n), g)
     else:
-        mdp_like = _check_mdp(mdp)
+        mdp_like = as_mdp(mdp)
         if gamma is not None and check_gamma(gamma) != mdp_like.gamma:
             raise ValidationError(f"gamma={gamma} contradicts mdp.gamma={mdp_like.gamma}; "
                                   "pass one of them")
@@ -795,7 +725,7 @@ def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
     >>> round(dard_distance(R, random_potential_shaping(R, mdp, seed=2)[0], mdp), 10)
     0.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     if getattr(mdp, "is_sparse", False):  # THEORY §11: uniform coverage, closed form
         from . import _sparse_distances
         return _sparse_distances.dard_distance(r1, r2, mdp, action_dist=action_dist,
@@ -844,14 +774,14 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     >>> D.shape, bool((D == D.T).all())
     ((5, 5), True)
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     allowed = {"canonicalization", "normalization", "metric", "policy", "state_dist",
                "action_dist", "minimal_norm", "variant"}
     unknown = set(kwargs) - allowed
     if unknown:
         raise ValidationError(f"unknown keyword(s) {sorted(unknown)}; pairwise_distances "
                               f"accepts {sorted(allowed)}")
-    method, normalization, metric, pi, ds, da, mnorm = _distance_options(
+    method, normalization, metric, pi, ds, da, mnorm = distance_options(
         mdp, kwargs.get("canonicalization", _CANONICALIZATION_DEFAULT),
         kwargs.get("normalization", _NORMALIZATION_DEFAULT),
         kwargs.get("metric", _METRIC_DEFAULT), kwargs.get("policy", "uniform"),
@@ -888,9 +818,9 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
         if isinstance(s, Factored):
             diff = Factored(_scaled(Factored(s.u[i0:i1, None], s.profile), f1).u
                             - _scaled(Factored(s.u[None, :], s.profile), f2).u, s.profile)
-            block_d = canonical_norm(diff, metric, mdp)
+            block_d = diff.norm(metric, mdp)
         else:
-            block_d = _norm_validated(_scaled(s[i0:i1, None], f1) - _scaled(s[None, :], f2),
+            block_d = array_norm(_scaled(s[i0:i1, None], f1) - _scaled(s[None, :], f2),
                                       metric, mdp)
         out[i0:i1] = block_d if exps is None else unscale_checked(block_d, big,
                                                            "an unnormalised distance")
@@ -913,7 +843,7 @@ def _pairwise_l2(s, metric: str, mdp: TabularMDP) -> np.ndarray:
     ``_GRAM_RECHECK``, relative error otherwise below ~1e-12) are recomputed exactly.
     """
     if isinstance(s, Factored):
-        w = _profile_weights(mdp, s.profile, metric)
+        w = s.weights(metric, mdp)
         x = (s.u * np.sqrt(w)).reshape(s.u.shape[0], -1)
     else:
         w = mdp.transition if metric == "weighted_l2" else None
@@ -984,7 +914,7 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     >>> is_equivalent(R, -R, mdp)
     False
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     rtol = check_real(rtol, "rtol", low=0.0)
     if getattr(mdp, "is_sparse", False):  # THEORY §11
         from . import _sparse_distances
@@ -998,11 +928,11 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     canon = canonical_parts(np.stack([a, b]), mdp, method, pi=pi, state_dist=ds,
                             action_dist=da, norm=None, rescaled=True)  # scale-free test
     c = canon.value
-    n = canonical_norm(c, "weighted_l2", mdp)
-    ones = _ones_norm(mdp, "weighted_l2")
-    trivial = n <= ones * canon.noise
+    n = canon.norm("weighted_l2", mdp)
+    ones = ones_norm("weighted_l2", mdp.shape)
+    trivial = canon.is_zero("weighted_l2", mdp, n)
     if trivial[0] or trivial[1]:
         return bool(trivial[0] and trivial[1])
-    d = canonical_norm(Factored(c.u[0] / n[0] - c.u[1] / n[1], c.profile), "weighted_l2", mdp)
+    d = Factored(c.u[0] / n[0] - c.u[1] / n[1], c.profile).norm("weighted_l2", mdp)
     return bool(d <= rtol + 2.0 * ones * float((canon.noise / n).sum()))
 

@@ -63,7 +63,7 @@ from ._io import load_arrays, save_npz
 from ._validation import (as_float_array, check_choice, check_gamma, check_memory,
                           check_positive_int, check_real, check_seed)
 from .exceptions import ValidationError
-from .mdp import TabularMDP, broadcast_reward
+from .mdp import TabularMDP, as_mdp, broadcast_reward
 
 __all__ = [
     "TabularEnvironment",
@@ -107,8 +107,7 @@ class TabularEnvironment(_EnvironmentFields):
     __slots__ = ()
 
     def __new__(cls, mdp: TabularMDP, reward) -> TabularEnvironment:
-        if not isinstance(mdp, TabularMDP):
-            raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+        as_mdp(mdp)
         reward = broadcast_reward(reward, mdp)
         if reward.ndim != 3:
             raise ValidationError(f"reward must be one reward of shape {mdp.shape}, "
@@ -264,8 +263,7 @@ def random_reward(mdp: TabularMDP, *, seed=None, kind: str = "gaussian",
     >>> random_reward(mdp, seed=1, kind="starc", size=3).shape
     (3, 8, 2, 8)
     """
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    as_mdp(mdp)
     check_choice(kind, "kind", REWARD_KINDS)
     rng = check_seed(seed)
     if size is None:
@@ -504,8 +502,7 @@ def save_mdp(path, mdp: TabularMDP, reward=None) -> None:
     >>> load_mdp(path).n_states
     4
     """
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    as_mdp(mdp)
     if not isinstance(path, (str, os.PathLike)):
         raise ValidationError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     arrays = {"transition": np.asarray(mdp.transition), "gamma": np.float64(mdp.gamma),

@@ -44,13 +44,33 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
 import numpy as np
 
 from ._validation import (as_reward, check_distribution, check_gamma, check_memory,
                           check_transition)
 from .exceptions import ValidationError
 
-__all__ = ["TabularMDP", "broadcast_reward", "expected_reward"]
+__all__ = ["TabularMDP", "as_mdp", "broadcast_reward", "expected_reward"]
+
+_T = TypeVar("_T")
+
+
+def _freeze(value):
+    """Make the arrays of a memoised value read-only (in tuples too); return the value.
+
+    A top-level array is returned as a read-only *view*: the flag of a view of a read-only
+    array cannot be turned back on, unlike that of an array owning its data.
+    """
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+        return value.view()
+    if isinstance(value, tuple):
+        for item in value:
+            _freeze(item)
+    return value
 
 
 class TabularMDP:
@@ -81,7 +101,9 @@ class TabularMDP:
     -----
     Two MDPs compare equal only if they are the same object; compare arrays explicitly
     (``np.array_equal(m1.transition, m2.transition)``) for value equality. Objects are
-    hashable, so functions may cache per-MDP factorisations.
+    hashable, and quantities derived from the (immutable) MDP alone — factorisations,
+    compiled optimisation problems, norms of constant arrays — are memoised on it by
+    :meth:`memo` under named keys.
 
     References
     ----------
@@ -100,7 +122,7 @@ class TabularMDP:
     (2, 2, array([0.5, 0.5]))
     """
 
-    __slots__ = ("_transition", "_gamma", "_initial", "_cache", "__weakref__")
+    __slots__ = ("_transition", "_gamma", "_initial", "_memo", "__weakref__")
 
     def __init__(self, transition, gamma: float, initial=None):
         t = check_transition(transition)
@@ -120,7 +142,7 @@ class TabularMDP:
         object.__setattr__(self, "_transition", t)
         object.__setattr__(self, "_gamma", g)
         object.__setattr__(self, "_initial", mu)
-        object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_memo", {})
 
     def __setattr__(self, key, value):
         raise AttributeError("TabularMDP is immutable; build a new one with "
@@ -162,13 +184,165 @@ class TabularMDP:
     @property
     def support(self) -> np.ndarray:
         """Boolean ``(S, A, S)`` mask of possible transitions, ``tau(s'|s,a) > 0``."""
-        cached = self._cache.get("support")
-        if cached is None:
-            cached = self._transition > 0
-            cached.flags.writeable = False
-            cached = cached.view()
-            self._cache["support"] = cached
-        return cached
+        return self.memo("support", lambda: self._transition > 0)
+
+    def memo(self, key: str, compute: Callable[[], _T], *parts: Hashable,
+             maxsize: int | None = None) -> _T:
+        r"""Return the value memoised under ``(key, *parts)``, computing it on first use.
+
+        Every quantity that depends on the MDP alone (a factorisation of
+        :math:`I - \gamma P_\pi`, a compiled linear program, the norm of the all-ones
+        reward, ...) is computed once per MDP and kept on it. Since the MDP is immutable,
+        a memoised value never goes stale; it lives as long as the MDP.
+
+        Parameters
+        ----------
+        key : str
+            The name of the quantity, e.g. ``"ones_norm"`` or ``"policy_lu"``. Each
+            name belongs to the one function that computes it.
+        compute : callable
+            Called without arguments, once, when ``(key, *parts)`` is not memoised.
+        *parts : hashable
+            What else the value depends on (a norm name, a policy's bytes, ...).
+        maxsize : int, optional
+            Keep at most this many values under ``key`` (the oldest is dropped first);
+            unbounded when omitted.
+
+        Returns
+        -------
+        object
+            ``compute()``, or the value it returned before. Memoised values are
+            **read-only**: arrays (also those inside tuples) are made non-writeable
+            before they are stored, and other objects (solver handles, compiled
+            problems) must be treated as shared state derived from the MDP and not be
+            modified beyond their intended reuse.
+
+        Raises
+        ------
+        ValidationError
+            If ``key`` is not a non-empty str, ``maxsize`` is not a positive int, or
+            ``parts`` are not hashable.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from starc import TabularMDP
+        >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9)
+        >>> calls = []
+        >>> def row_sums():
+        ...     calls.append(1)
+        ...     return mdp.transition.sum(axis=-1)
+        >>> mdp.memo("row_sums", row_sums) is mdp.memo("row_sums", row_sums), len(calls)
+        (True, 1)
+        >>> mdp.memo("row_sums", row_sums).flags.writeable
+        False
+        """
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"key must be a non-empty str naming the memoised "
+                                  f"quantity, got {key!r}")
+        table = self._memo.get(key)
+        if table is None:
+            table = self._memo.setdefault(key, {})
+        try:
+            hit = table.get(parts, _MISSING)
+        except TypeError:
+            raise ValidationError(f"the parts of memo key {key!r} must be hashable, got "
+                                  f"{tuple(type(p).__name__ for p in parts)}") from None
+        if hit is not _MISSING:
+            return hit
+        if maxsize is not None and (isinstance(maxsize, bool) or not isinstance(maxsize, int)
+                                    or maxsize < 1):
+            raise ValidationError(f"maxsize must be a positive int or None, got {maxsize!r}")
+        value = _freeze(compute())
+        if maxsize is not None:
+            while len(table) >= maxsize:
+                table.pop(next(iter(table)))
+        table[parts] = value
+        return value
+
+    def memo_size(self, key: str) -> int:
+        """Number of values memoised under ``key`` (see :meth:`memo`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from starc import TabularMDP
+        >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9)
+        >>> mdp.memo_size("support"), mdp.support.shape, mdp.memo_size("support")
+        (0, (2, 1, 2), 1)
+        """
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"key must be a non-empty str naming the memoised "
+                                  f"quantity, got {key!r}")
+        return len(self._memo.get(key, ()))
+
+    def memo_clear(self, key: str | None = None) -> None:
+        """Drop the values memoised under ``key``, or all of them when ``key`` is None.
+
+        The results of every function stay the same; only the next call recomputes what
+        it memoises (benchmarks use this to time a cold call, long-lived programs to free
+        memory).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from starc import TabularMDP
+        >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9)
+        >>> _ = mdp.support
+        >>> mdp.memo_clear()
+        >>> mdp.memo_size("support")
+        0
+        """
+        if key is None:
+            self._memo.clear()
+            return
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"key must be a non-empty str naming the memoised "
+                                  f"quantity, or None, got {key!r}")
+        self._memo.pop(key, None)
+
+    def expectation(self, x: np.ndarray) -> np.ndarray:
+        r"""Expectation over the next state of an array on transitions.
+
+        .. math::
+
+            (\mathbb E x)(\ldots, s, a) = \sum_{s'} \tau(s' \mid s, a)\, x(\ldots, s, a, s').
+
+        The arithmetic core of :func:`expected_reward`, for arrays already in the
+        ``(..., S, A, S)`` layout (e.g. from :func:`broadcast_reward`): only the shape is
+        checked, the entries are not scanned, and NaN or inf entries (or an overflowing
+        sum) propagate to the result. ``einsum`` streams both operands once, with no
+        ``(..., S, A, S)`` temporary.
+
+        Parameters
+        ----------
+        x : ndarray of shape (..., S, A, S)
+
+        Returns
+        -------
+        ndarray of shape (..., S, A)
+
+        Raises
+        ------
+        ValidationError
+            If ``x`` is not an ndarray whose last three axes are ``(S, A, S)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from starc import TabularMDP
+        >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.0)
+        >>> mdp.expectation(np.array([[[1.0, 3.0]], [[0.0, 4.0]]]))
+        array([[2.],
+               [2.]])
+        """
+        if not isinstance(x, np.ndarray) or x.shape[-3:] != self.shape:
+            raise ValidationError(f"x must be an ndarray of shape (..., {self.n_states}, "
+                                  f"{self.n_actions}, {self.n_states}), got "
+                                  f"{getattr(x, 'shape', type(x).__name__)}")
+        # einsum beats a batched matmul of (1, S) by (S, 1) blocks by 3-4x for small MDPs
+        # and matches it for large ones
+        return np.einsum("...sat,sat->...sa", x, self._transition)
 
     def with_gamma(self, gamma: float) -> "TabularMDP":
         """Return the same environment with another discount factor."""
@@ -184,6 +358,50 @@ class TabularMDP:
 
     def __reduce__(self):
         return (TabularMDP, (np.array(self._transition), self._gamma, np.array(self._initial)))
+
+
+_MISSING = object()
+
+
+def as_mdp(mdp, name: str = "mdp") -> TabularMDP:
+    """Return ``mdp`` if it is a :class:`TabularMDP`; raise a ValidationError naming it if not.
+
+    The one check of an MDP argument in starc: every public function that takes an MDP
+    calls it first.
+
+    Parameters
+    ----------
+    mdp : object
+        The argument to check.
+    name : str
+        The argument's name, used in the error message.
+
+    Returns
+    -------
+    TabularMDP
+        ``mdp`` itself.
+
+    Raises
+    ------
+    ValidationError
+        If ``mdp`` is not a :class:`TabularMDP` (e.g. a bare transition array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc.mdp import TabularMDP, as_mdp
+    >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9)
+    >>> as_mdp(mdp) is mdp
+    True
+    >>> as_mdp(mdp.transition, "env")
+    Traceback (most recent call last):
+        ...
+    starc.exceptions.ValidationError: env must be a starc.TabularMDP, got ndarray; build one with starc.TabularMDP(transition, gamma)
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise ValidationError(f"{name} must be a starc.TabularMDP, got {type(mdp).__name__}; "
+                              "build one with starc.TabularMDP(transition, gamma)")
+    return mdp
 
 
 def broadcast_reward(reward, mdp: TabularMDP, *, form: str = "auto",
@@ -221,8 +439,7 @@ def broadcast_reward(reward, mdp: TabularMDP, *, form: str = "auto",
            [2., 2.],
            [2., 2.]])
     """
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    as_mdp(mdp)
     return as_reward(reward, mdp.n_states, mdp.n_actions, name=name, form=form)
 
 
@@ -259,21 +476,12 @@ def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
     """
     r = broadcast_reward(reward, mdp)
     with np.errstate(over="ignore", invalid="ignore"):
-        out = _expected_reward(r, mdp.transition)
+        out = mdp.expectation(r)
     if not np.all(np.isfinite(out)):
         # rows may sum to 1 + 1e-10: an average of entries near 1.8e308 can overflow
         raise ValidationError("reward is finite but its expectation over s' overflows "
                               "float64 (entries near 1.8e308); scale the reward down")
     return out
-
-
-def _expected_reward(r: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``sum_s' t[s,a,s'] r[..., s,a,s']`` for validated arrays, without a full temporary.
-
-    ``einsum`` streams both operands once; it beats a batched ``matmul`` of ``(1, S)``
-    by ``(S, 1)`` blocks by 3-4x for small MDPs and matches it for large ones.
-    """
-    return np.einsum("...sat,sat->...sa", r, t)
 
 
 def reward_nbytes(mdp: TabularMDP, batch: tuple[int, ...] = ()) -> int:

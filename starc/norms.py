@@ -59,6 +59,8 @@ References
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _extremes
@@ -67,7 +69,8 @@ from ._validation import as_float_array, check_choice
 from .exceptions import ValidationError
 from .mdp import TabularMDP
 
-__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL", "SAFE_EXPONENT"]
+__all__ = ["NORMS", "norm", "normalize", "ZERO_RTOL", "SOLVER_ZERO_RTOL", "SAFE_EXPONENT",
+           "array_norm", "ones_norm"]
 
 #: Arrays whose largest magnitude lies in ``[2**-SAFE_EXPONENT, 2**SAFE_EXPONENT]`` are
 #: used as they are: their squares, sums over any MDP that fits in memory, values
@@ -144,11 +147,88 @@ def norm_from_weights(x: np.ndarray, weights: np.ndarray | None, p: float,
         return np.ldexp(out, exps)
 
 
-def _norm_validated(x: np.ndarray, ord: str, mdp: TabularMDP | None) -> np.ndarray:
+def array_norm(x: np.ndarray, ord: str, mdp: TabularMDP | None) -> np.ndarray:
+    r"""The norm ``ord`` of each reward of a validated ``(..., S, A, S)`` array.
+
+    .. math::
+
+        \|x\|_p = \Big(\sum_{s,a,s'} |x(s,a,s')|^p\Big)^{1/p}, \qquad
+        \|x\|_{\tau,p} = \Big(\sum_{s,a,s'} \tau(s'|s,a)\,|x(s,a,s')|^p\Big)^{1/p}.
+
+    The arithmetic of :func:`norm` without its checks, for callers that validated their
+    arrays already (canonical rewards, differences of normalized ones).
+
+    Parameters
+    ----------
+    x : ndarray of shape (..., S, A, S)
+        Finite float64 entries.
+    ord : str
+        A canonical name of :data:`NORMS` (see :func:`check_norm_name`).
+    mdp : TabularMDP or None
+        The MDP of the weighted norms (its shape matches ``x``); unused otherwise.
+
+    Returns
+    -------
+    ndarray of shape (...)
+        ``inf`` where the norm exceeds the float64 range (:func:`norm` refuses it).
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3 and Sec. 4.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc.norms import array_norm
+    >>> float(array_norm(np.full((2, 1, 2), 3.0), "l1", None))
+    12.0
+    """
     p = p_of(ord)
     if ord.startswith("weighted_"):
         return norm_from_weights(x, mdp.transition, p, mdp.support)
     return norm_from_weights(x, None, p)
+
+
+def ones_norm(ord: str, shape: tuple[int, ...]) -> float:
+    r"""The norm :math:`n(\mathbf 1)` of the all-ones ``(S, A, S)`` reward: the scale of "zero".
+
+    .. math::
+
+        \|\mathbf 1\|_p = (S A S)^{1/p}, \qquad
+        \|\mathbf 1\|_{\tau, p} = \Big(\sum_{s,a,s'} \tau(s'|s,a)\Big)^{1/p} = (S A)^{1/p},
+        \qquad \|\mathbf 1\|_\infty = \|\mathbf 1\|_{\tau,\infty} = 1,
+
+    since every row of :math:`\tau` sums to 1. A canonical reward whose norm is at most
+    :math:`n(\mathbf 1)` times the round-off bound of its entries is zero up to round-off
+    ([1]_, Def. 3): every entry is that small on average.
+
+    Parameters
+    ----------
+    ord : str
+        A canonical name of :data:`NORMS` (see :func:`check_norm_name`).
+    shape : tuple of int
+        ``(S, A, S)`` (or ``(S, A)``: the last axis is ``S`` again).
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    .. [1] Skalse et al. 2024 ("STARC"), Def. 3.
+
+    Examples
+    --------
+    >>> from starc.norms import ones_norm
+    >>> ones_norm("l1", (4, 2, 4)), ones_norm("weighted_l2", (4, 2, 4)), ones_norm("linf", (4, 2, 4))
+    (32.0, 2.8284271247461903, 1.0)
+    """
+    n, m = int(shape[0]), int(shape[1])
+    count = n * m if ord.startswith("weighted_") else n * m * n  # the sum of the weights
+    p = p_of(ord)
+    if p == np.inf:
+        return 1.0
+    return float(count) if p == 1.0 else math.sqrt(count)
 
 
 def _check_norm_args(x, ord, mdp, name="x"):
@@ -214,7 +294,7 @@ def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
         from . import _sparse_distances
         return _sparse_distances.norm(x, ord, mdp)
     arr, ord = _check_norm_args(x, ord, mdp)
-    out = _norm_validated(arr, ord, mdp)
+    out = array_norm(arr, ord, mdp)
     if not np.all(np.isfinite(out)):
         raise ValidationError(f"the {ord} norm of x exceeds the float64 range (about "
                               "1.8e308), so it cannot be returned; scale x down")
@@ -232,8 +312,7 @@ def zero_threshold(x: np.ndarray, ord: str, mdp: TabularMDP | None,
     """
     ref = x if reference is None else reference
     scale = np.abs(ref).max(axis=(-3, -2, -1), initial=0.0)
-    ones = np.ones(x.shape[-3:])
-    return ZERO_RTOL * _norm_validated(ones, ord, mdp) * scale
+    return ZERO_RTOL * ones_norm(ord, x.shape[-3:]) * scale
 
 
 def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> np.ndarray:
@@ -302,7 +381,7 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
         arr = rescale(arr, exps)
         with np.errstate(over="ignore"):  # a reference far larger than x: inf, so "zero"
             ref = rescale(ref, exps)
-    n = _norm_validated(arr, ord, mdp)
+    n = array_norm(arr, ord, mdp)
     zero = n <= zero_threshold(arr, ord, mdp, ref)
     safe = np.where(zero, 1.0, n)
     out = arr / safe[..., None, None, None]

@@ -107,15 +107,16 @@ import numpy as np
 
 from ._solvers import HIGHS_OPTIONS, silence_highs_banner, solve_cvxpy
 from ._validation import as_float_array, check_choice
-from .distances import _distance_options, _ones_norm, canonical_norm
+from .distances import distance_options
 from .canonical import canonical_parts, expected_magnitude
 from .exceptions import ValidationError
-from .mdp import TabularMDP, _expected_reward, broadcast_reward
+from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import scale_exponents
 from .norms import ZERO_RTOL, p_of
-from .solve import policy_iteration, q_from_values
+from .solve import deterministic_values, policy_iteration, q_from_values
 
 __all__ = [
+    "check_regret_gamma",
     "regret",
     "policy_value_range",
     "worst_case_regret",
@@ -148,13 +149,6 @@ GAMMA_MAX = 1.0 - 1e-8
 TIE_RTOL = ZERO_RTOL
 
 
-def _check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
-                              "build one with starc.TabularMDP(transition, gamma)")
-    return mdp
-
-
 class _Expected(NamedTuple):
     """One reward as regret needs it: ``rbar (S, A)``, ``max_{s,a} E_tau |R|``, and the
     exponent ``e`` of the power of two ``2^e`` the reward was divided by to get them
@@ -172,7 +166,7 @@ def _single(reward, mdp: TabularMDP, name: str) -> _Expected:
         raise ValidationError(f"{name} must be one reward of shape (S, A, S), (S, A) or (S,); "
                               f"got a batch of shape {r.shape[:-3]}")
     r, exponent = _unit_scaled(r, mdp)
-    return _Expected(_expected_reward(r, mdp.transition),
+    return _Expected(mdp.expectation(r),
                      float(expected_magnitude(r, mdp.transition)), exponent)
 
 
@@ -233,8 +227,29 @@ class _Range(NamedTuple):
         return self.hi - self.lo <= self.tolerance
 
 
-def _check_regret_gamma(gamma: float, what: str) -> None:
-    """Refuse a discount above :data:`GAMMA_MAX` (see there) with a ValidationError."""
+def check_regret_gamma(gamma: float, what: str) -> None:
+    """Refuse a discount above :data:`GAMMA_MAX` (see there) with a ValidationError.
+
+    The one statement of this limit for every regret computation (here and in
+    :mod:`starc.batch`).
+
+    Parameters
+    ----------
+    gamma : float
+        A validated discount in ``[0, 1)``.
+    what : str
+        The computation, named at the start of the message (e.g. ``"regret"``).
+
+    Raises
+    ------
+    ValidationError
+        If ``gamma > GAMMA_MAX``.
+
+    Examples
+    --------
+    >>> from starc.regret import check_regret_gamma
+    >>> check_regret_gamma(0.9, "regret")  # fine: returns None
+    """
     if gamma > GAMMA_MAX:
         raise ValidationError(
             f"{what}: gamma = {gamma!r} is above {GAMMA_MAX!r}, where float64 cannot decide "
@@ -246,7 +261,7 @@ def _check_regret_gamma(gamma: float, what: str) -> None:
 
 def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
     """The value range of a reward given as :class:`_Expected`."""
-    _check_regret_gamma(mdp.gamma, "regret")
+    check_regret_gamma(mdp.gamma, "regret")
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
     worst_actions, v_worst = policy_iteration(-reward.rbar, mdp)
     return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
@@ -290,7 +305,7 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     >>> [round(x, 10) for x in policy_value_range(R, TabularMDP(T, gamma=0.9))]
     [0.0, 5.0]
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     if getattr(mdp, "is_sparse", False):  # THEORY §11: sparse policy iteration
         from . import _sparse_regret
         return _sparse_regret.policy_value_range(reward, mdp)
@@ -399,7 +414,7 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     >>> regret(R, proxy, TabularMDP(T, gamma=0.9))
     1.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     check_choice(ties, "ties", TIES)
     if getattr(mdp, "is_sparse", False):  # THEORY §11: sparse policy iteration
         from . import _sparse_regret
@@ -412,7 +427,7 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     lo, hi = span.lo, span.hi
     if ties == "first":
         actions, _ = policy_iteration(proxy.rbar, mdp)
-        j = float(_values_of(true.rbar, mdp, actions) @ mdp.initial)
+        j = float(deterministic_values(true.rbar, mdp, actions) @ mdp.initial)
     else:
         proxy_span = _range_from_expected(proxy, mdp)
         if proxy_span.trivial:  # every policy counts as optimal
@@ -439,12 +454,6 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
 
 
-def _values_of(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
-    from .solve import _deterministic_values
-
-    return _deterministic_values(rbar, mdp, actions)
-
-
 class WorstCaseRegret(NamedTuple):
     """Result of :func:`worst_case_regret` with ``return_policies=True``."""
 
@@ -464,10 +473,10 @@ def _occupancy_constraints(mdp: TabularMDP):
 
 
 def _wcr_problem(mdp: TabularMDP):
-    key = ("worst_case_regret_lp",)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("worst_case_regret_lp", lambda: _wcr_problem_uncached(mdp))
+
+
+def _wcr_problem_uncached(mdp: TabularMDP):
     import cvxpy as cp
 
     n, m = mdp.n_states, mdp.n_actions
@@ -478,9 +487,7 @@ def _wcr_problem(mdp: TabularMDP):
     r2 = cp.Parameter(n * m)
     problem = cp.Problem(cp.Maximize(r1 @ d1 - r1 @ d2),
                          [a_eq @ d1 == b_eq, a_eq @ d2 == b_eq, r2 @ d2 - r2 @ d1 >= 0])
-    cached = (problem, d1, d2, r1, r2)
-    mdp._cache[key] = cached
-    return cached
+    return problem, d1, d2, r1, r2
 
 
 def _policy_from_occupancy(d: np.ndarray) -> np.ndarray:
@@ -570,7 +577,7 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     >>> bool(abs(worst_case_regret(P, R, mdp) - worst_case_regret(P, R, mdp, method="lp")) < 1e-8)
     True
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     check_choice(method, "method", WCR_METHODS)
     if getattr(mdp, "is_sparse", False):  # THEORY §11: parametric only
         from . import _sparse_regret
@@ -654,8 +661,8 @@ def _worst_case_parametric(rbar1, rbar2, mdp, want_occupancies, max_iter=200):
     mu = mdp.initial
 
     def returns(actions):
-        return (float(_values_of(rbar1, mdp, actions) @ mu),
-                float(_values_of(rbar2, mdp, actions) @ mu))
+        return (float(deterministic_values(rbar1, mdp, actions) @ mu),
+                float(deterministic_values(rbar2, mdp, actions) @ mu))
 
     def line(lam: float) -> _Line:
         r = rbar1 - lam * rbar2
@@ -762,7 +769,7 @@ def occupancy_diameter(mdp: TabularMDP) -> float:
     >>> round(occupancy_diameter(TabularMDP(T, gamma=0.9, initial=[1.0, 0.0])), 8)
     10.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     if getattr(mdp, "is_sparse", False):
         raise ValidationError("occupancy_diameter solves 2 S A linear programs over dense "
                               "occupancy constraints; on a sparse MDP use the bound "
@@ -772,10 +779,10 @@ def occupancy_diameter(mdp: TabularMDP) -> float:
 
 def _occupancy_extremes(mdp: TabularMDP) -> np.ndarray:
     """``max_pi d(s,a) - min_pi d(s,a)`` for every pair, by 2 S A linear programs."""
-    key = ("occupancy_extremes",)
-    cached = mdp._cache.get(key)
-    if cached is not None:
-        return cached
+    return mdp.memo("occupancy_extremes", lambda: _occupancy_extremes_uncached(mdp))
+
+
+def _occupancy_extremes_uncached(mdp: TabularMDP) -> np.ndarray:
     import warnings
 
     from scipy.optimize import OptimizeWarning, linprog
@@ -803,9 +810,7 @@ def _occupancy_extremes(mdp: TabularMDP) -> np.ndarray:
                 raise SolverError(f"occupancy_diameter: linprog failed: {res.message}")
             ends.append(res.x[i])
         spread[i] = max(ends[1] - ends[0], 0.0)
-    out = spread.reshape(n, m)
-    mdp._cache[key] = out
-    return out
+    return spread.reshape(n, m)
 
 
 def _dual_factor(mdp: TabularMDP, metric: str, tight: bool) -> float:
@@ -865,8 +870,8 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     >>> soundness_constant(random_reward(mdp, seed=1), mdp) > 0
     True
     """
-    mdp = _check_mdp(mdp)
-    method, normalization, metric, pi, ds, da, mnorm = _distance_options(
+    mdp = as_mdp(mdp)
+    method, normalization, metric, pi, ds, da, mnorm = distance_options(
         mdp, canonicalization, normalization, metric, policy, None, None, None, None)
     if method == "dard":
         raise ValidationError("the soundness bound needs a canonicalization that preserves "
@@ -886,16 +891,17 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     exponent = int(scale_exponents(big, always=True))
     r = np.ldexp(r, -exponent)
     span = _range_from_expected(
-        _Expected(_expected_reward(r, mdp.transition),
+        _Expected(mdp.expectation(r),
                   float(expected_magnitude(r, mdp.transition))), mdp)
     if normalization is None:
         with np.errstate(over="ignore"):  # U > 1.8e308 for a subnormal R_1: inf
             scale = float(np.ldexp(1.0, -exponent))
     else:
         c = canonical_parts(r, mdp, method, pi=pi, state_dist=ds, action_dist=da, norm=mnorm)
-        scale = float(canonical_norm(c.value, normalization, mdp))
-        if scale <= _ones_norm(mdp, normalization) * float(c.noise):
+        n = c.norm(normalization, mdp)
+        if c.is_zero(normalization, mdp, n):
             return 0.0
+        scale = float(n)
     if span.trivial:
         return np.inf
     return scale * _dual_factor(mdp, metric, tight) / (span.hi - span.lo)

@@ -160,9 +160,8 @@ import numpy as np
 
 from ._validation import (check_distribution, check_gamma, check_policy, check_positive_int,
                           check_seed)
-from .distances import _pearson_from_moments
 from .exceptions import ValidationError
-from .mdp import TabularMDP
+from .mdp import TabularMDP, as_mdp
 from ._extremes import scale_exponents
 from .norms import ZERO_RTOL
 
@@ -437,6 +436,21 @@ def _pearson_distance_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     cy = y - y.mean(axis=-1, keepdims=True)
     return _moment_pearson((cx * cy).mean(-1), (cx * cx).mean(-1), (cy * cy).mean(-1),
                            np.abs(x).max(-1), np.abs(y).max(-1))
+
+
+def _pearson_from_moments(cov, var_x, var_y, zero_x, zero_y) -> np.ndarray:
+    r""":math:`\sqrt{(1 - \rho)/2}` from a covariance and two variances.
+
+    For estimated moments, where no standardised arrays exist (the exact tabular
+    distance, :func:`starc.pearson_distance`, works on the arrays themselves).
+    ``zero_x`` / ``zero_y`` mark variances that are zero up to round-off: then
+    :math:`\rho = 0` if exactly one of them is, and the distance is 0 if both are.
+    """
+    either = zero_x | zero_y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(either, 0.0, cov / np.sqrt(np.where(either, 1.0, var_x * var_y)))
+    d = np.sqrt(0.5 * (1.0 - np.clip(rho, -1.0, 1.0)))
+    return np.where(zero_x & zero_y, 0.0, d)
 
 
 def _moment_pearson(cov, vx, vy, scale_x, scale_y) -> np.ndarray:
@@ -1002,8 +1016,7 @@ def tabular_samplers(mdp: TabularMDP, *, state_dist=None, action_dist=None,
     >>> s.shape, a.dtype.kind, smp.transition(np.array([3]), np.array([1]), None)
     ((5,), 'i', array([3]))
     """
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}")
+    as_mdp(mdp)
     n_states, n_actions = mdp.n_states, mdp.n_actions
     ds = (np.full(n_states, 1.0 / n_states) if state_dist is None
           else check_distribution(state_dist, n_states, "state_dist"))

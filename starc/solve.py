@@ -78,7 +78,7 @@ import numpy as np
 from ._extremes import scale_exponents
 from ._validation import as_float_array, check_memory, check_policy, reward_form
 from .exceptions import ConvergenceError, SolverError, ValidationError
-from .mdp import TabularMDP, _expected_reward
+from .mdp import TabularMDP, as_mdp
 
 __all__ = [
     "policy_evaluation",
@@ -89,6 +89,7 @@ __all__ = [
     "occupancy",
     "state_occupancy",
     "state_action_occupancy",
+    "deterministic_values",
 ]
 
 #: Bellman residual accepted by :func:`optimal_policy`, relative to the reward scale.
@@ -96,13 +97,6 @@ BELLMAN_RTOL = 1e-10
 
 #: Number of policy LU factorisations cached on each MDP.
 _LU_CACHE_SIZE = 4
-
-
-def _linalg():
-    """scipy.linalg, imported on first use so that ``import starc`` stays fast."""
-    import scipy.linalg
-
-    return scipy.linalg
 
 
 def lu_factor(a: np.ndarray):
@@ -140,31 +134,19 @@ def lu_solve(factors, b: np.ndarray, trans: int = 0) -> np.ndarray:
     return x
 
 
-def _check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise ValidationError(f"mdp must be a starc.TabularMDP, got {type(mdp).__name__}; "
-                              "build one with starc.TabularMDP(transition, gamma)")
-    return mdp
-
-
 def _as_policy(policy, mdp: TabularMDP) -> np.ndarray:
     return check_policy(policy, mdp.n_states, mdp.n_actions)
 
 
 def _row_sums(mdp: TabularMDP) -> np.ndarray:
     """``sum_s' T[s, a, s']`` (1 within 1e-10), cached on the MDP."""
-    sums = mdp._cache.get("row_sums")
-    if sums is None:
-        sums = mdp.transition.sum(axis=-1)
-        sums.flags.writeable = False
-        mdp._cache["row_sums"] = sums
-    return sums
+    return mdp.memo("row_sums", lambda: mdp.transition.sum(axis=-1))
 
 
 def expected_rewards(reward, mdp: TabularMDP, name: str = "reward") -> np.ndarray:
     """Validated expected rewards ``rbar (..., S, A)`` of a reward in any accepted form.
 
-    The same numbers as ``_expected_reward(broadcast_reward(reward, mdp), T)``, but state
+    The same numbers as ``mdp.expectation(broadcast_reward(reward, mdp))``, but state
     ``(..., S)`` and state-action ``(..., S, A)`` rewards are never broadcast to
     ``(..., S, A, S)``: their expectation is the reward times the row sums of ``T``.
     """
@@ -172,7 +154,7 @@ def expected_rewards(reward, mdp: TabularMDP, name: str = "reward") -> np.ndarra
     kind = reward_form(r.shape, mdp.n_states, mdp.n_actions, "auto", name)
     with np.errstate(invalid="ignore", over="ignore"):  # 0 * inf: reported below
         if kind == "transition":
-            rbar = _expected_reward(r, mdp.transition)
+            rbar = mdp.expectation(r)
         elif kind == "state_action":
             rbar = r * _row_sums(mdp)
         else:
@@ -236,19 +218,12 @@ def policy_matrix(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
 
 def policy_lu(mdp: TabularMDP, pi: np.ndarray):
     """LU factors of ``I - gamma P_pi``, cached on the MDP per policy."""
-    cache = mdp._cache.setdefault("lu", {})
-    key = pi.tobytes()
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    n = mdp.n_states
-    a = -mdp.gamma * policy_matrix(mdp, pi)
-    a[np.diag_indices(n)] += 1.0
-    lu = lu_factor(a)
-    if len(cache) >= _LU_CACHE_SIZE:
-        cache.pop(next(iter(cache)))
-    cache[key] = lu
-    return lu
+    def factor():
+        a = -mdp.gamma * policy_matrix(mdp, pi)
+        a[np.diag_indices(mdp.n_states)] += 1.0
+        return lu_factor(a)
+
+    return mdp.memo("policy_lu", factor, pi.tobytes(), maxsize=_LU_CACHE_SIZE)
 
 
 def evaluate_expected(rbar: np.ndarray, mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
@@ -305,7 +280,7 @@ def policy_evaluation(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     >>> policy_evaluation(R, TabularMDP(T, gamma=0.9)).round(12)
     array([2.75, 2.25])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
     scaled, k = scale_down(rbar, mdp.gamma)
@@ -339,7 +314,7 @@ def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     array([[2.475, 3.025],
            [2.025, 2.475]])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
     scaled, k = scale_down(rbar, mdp.gamma)
@@ -347,7 +322,46 @@ def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     return scale_up(q, k, rbar, mdp.gamma, "action values")
 
 
-def _deterministic_values(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
+def deterministic_values(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
+    r"""Values ``(S,)`` of a deterministic policy from validated expected rewards.
+
+    .. math::
+
+        V = (I - \gamma P_a)^{-1} \bar R_a, \qquad P_a[s, s'] = \tau(s' \mid s, a(s)),
+        \quad \bar R_a(s) = \bar R(s, a(s)),
+
+    by one LU factorisation (not memoised: policy iteration visits each policy once).
+
+    Parameters
+    ----------
+    rbar : ndarray of shape (S, A)
+        Expected rewards (finite).
+    mdp : TabularMDP
+    actions : int ndarray of shape (S,)
+        The action of every state.
+
+    Returns
+    -------
+    ndarray of shape (S,)
+
+    Raises
+    ------
+    SolverError
+        If LAPACK reports a singular matrix (impossible for ``gamma < 1``).
+
+    References
+    ----------
+    .. [1] Puterman, "Markov Decision Processes", 1994, Thm. 6.1.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc import TabularMDP
+    >>> from starc.solve import deterministic_values
+    >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.5)
+    >>> deterministic_values(np.ones((2, 1)), mdp, np.zeros(2, dtype=int))
+    array([2., 2.])
+    """
     n = mdp.n_states
     idx = np.arange(n)
     a = -mdp.gamma * mdp.transition[idx, actions, :]
@@ -376,7 +390,7 @@ def policy_iteration(rbar: np.ndarray, mdp: TabularMDP, *, allowed: np.ndarray |
         q0 = np.where(allowed, q0, -np.inf)
     actions = np.argmax(q0, axis=1)
     for _ in range(max_iter):
-        v = _deterministic_values(rbar, mdp, actions)
+        v = deterministic_values(rbar, mdp, actions)
         q = q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
@@ -444,7 +458,7 @@ def optimal_policy(reward, mdp: TabularMDP) -> np.ndarray:
     >>> optimal_policy(R, TabularMDP(T, gamma=0.9))
     array([1, 1])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_policy")
     # scale invariant: an extreme reward is solved as 2^-k R, exactly the same policy
     actions, _ = policy_iteration(scale_down(rbar, mdp.gamma)[0], mdp)
@@ -480,7 +494,7 @@ def optimal_values(reward, mdp: TabularMDP, *, return_policy: bool = False):
     >>> (V * (1 - 0.9**2)).round(12)  # closed form: (1, gamma) / (1 - gamma^2)
     array([1. , 0.9])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_values")
     scaled, k = scale_down(rbar, mdp.gamma)
     actions, v = policy_iteration(scaled, mdp)
@@ -514,7 +528,7 @@ def policy_return(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray | flo
     >>> round(policy_return(R, TabularMDP(T, gamma=0.9)), 12)
     2.5
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
     scaled, k = scale_down(rbar, mdp.gamma)
@@ -550,7 +564,7 @@ def state_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     >>> state_occupancy(TabularMDP(T, gamma=0.9)).round(12)
     array([5., 5.])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     d = lu_solve(policy_lu(mdp, pi), np.array(mdp.initial), trans=1)
     return np.maximum(d, 0.0)  # clip round-off below zero; d >= 0 exactly
@@ -583,7 +597,7 @@ def state_action_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     array([[0. , 0.5],
            [9.5, 0. ]])
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
     return state_occupancy(mdp, pi)[:, None] * pi
 
@@ -621,6 +635,6 @@ def occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     >>> round(float(eta.sum()), 10)
     10.0
     """
-    mdp = _check_mdp(mdp)
+    mdp = as_mdp(mdp)
     check_memory(mdp.shape, "occupancy")
     return state_action_occupancy(mdp, policy)[:, :, None] * mdp.transition

@@ -403,3 +403,76 @@ def test_minimal_lp_norms_are_invariant(data):
                         mdp=mdp)
         np.testing.assert_allclose(2.0 * n1, n2, rtol=1e-6, atol=1e-6 * scale_of(r))
         assert 0.0 <= d <= 2.0
+
+
+# ------------------------------------------------------- Factored and Canonical methods
+
+
+PROFILES_OF = {"val": "ones", "minimal_l2": "l2"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), method=st.sampled_from(["val", "minimal_l2"]),
+       ord=st.sampled_from(starc.NORMS))
+def test_factored_norm_and_expand_agree_with_the_full_array(data, method, ord):
+    """``Factored.norm`` (closed forms on the (S, A) coefficients) against the norm of
+    ``Factored.expand`` (the full array), and ``expand`` against ``canonicalize``."""
+    from starc.canonical import Factored, canonical_parts, resolve_options
+    from starc.norms import array_norm
+
+    mdp = data.draw(garnet_mdps())
+    r = data.draw(reward_arrays(mdp))
+    m, pi, ds, da, nrm = resolve_options(mdp, method, "uniform", None, None, None)
+    canon = canonical_parts(r, mdp, m, pi=pi, state_dist=ds, action_dist=da, norm=nrm)
+    f = canon.value
+    assert isinstance(f, Factored) and f.profile == PROFILES_OF[method]
+    full = f.expand(mdp)
+    assert full.shape == mdp.shape
+    np.testing.assert_allclose(full, starc.canonicalize(r, mdp, method), rtol=0,
+                               atol=1e-12 * scale_of(r))
+    expected = float(array_norm(full, ord, mdp))
+    assert np.isclose(float(f.norm(ord, mdp)), expected, rtol=1e-12, atol=1e-300)
+    assert np.isclose(float(canon.norm(ord, mdp)), expected, rtol=1e-12, atol=1e-300)
+    w = f.weights(ord, mdp)
+    assert w.shape == mdp.shape[:2] and not w.flags.writeable
+
+
+def test_canonical_standardize_matches_normalize_and_zero_rule(small_mdp):
+    """``Canonical.standardize`` divides by the norm (compared with ``starc.normalize`` of
+    the expanded canonical) and maps a pure-shaping reward (canonical zero up to
+    round-off, ``Canonical.is_zero``) to exactly zero."""
+    from starc.canonical import canonical_parts, resolve_options
+    from starc.norms import ones_norm
+
+    rng = np.random.default_rng(3)
+    r = rng.standard_normal(small_mdp.shape)
+    phi = 1e3 * rng.standard_normal(small_mdp.n_states)
+    shaping = small_mdp.gamma * phi[None, None, :] - phi[:, None, None]
+    rewards = np.stack([r, np.broadcast_to(shaping, small_mdp.shape)])
+    m, pi, ds, da, nrm = resolve_options(small_mdp, "val", "uniform", None, None, None)
+    canon = canonical_parts(rewards, small_mdp, m, pi=pi, state_dist=ds, action_dist=da,
+                            norm=nrm)
+    for ord in starc.NORMS:
+        zero = canon.is_zero(ord, small_mdp)
+        assert zero.tolist() == [False, True]
+        n = canon.norm(ord, small_mdp)
+        assert n[1] <= ones_norm(ord, small_mdp.shape) * canon.noise[1]
+        s = canon.standardize(ord, small_mdp)
+        full = s.expand(small_mdp)
+        np.testing.assert_array_equal(full[1], 0.0)
+        np.testing.assert_allclose(full[0], starc.normalize(canon.value.expand(small_mdp)[0],
+                                                            ord, mdp=small_mdp),
+                                   rtol=1e-12, atol=1e-15)
+        assert np.isclose(float(s.norm(ord, small_mdp)[0]), 1.0, rtol=1e-12)
+
+
+def test_standardize_of_a_full_canonical(small_mdp):
+    """EPIC canonicals are full arrays: ``standardize`` returns a full array of unit norm."""
+    from starc.canonical import canonical_parts, resolve_options
+
+    r = np.random.default_rng(4).standard_normal((2,) + small_mdp.shape)
+    m, pi, ds, da, nrm = resolve_options(small_mdp, "epic", "uniform", None, None, None)
+    canon = canonical_parts(r, small_mdp, m, pi=pi, state_dist=ds, action_dist=da, norm=nrm)
+    s = canon.standardize("l1", small_mdp)
+    assert isinstance(s, np.ndarray) and s.shape == r.shape
+    np.testing.assert_allclose(starc.norm(s, "l1"), [1.0, 1.0], rtol=1e-12)

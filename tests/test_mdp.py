@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import starc
 from starc import TabularMDP, ValidationError
-from starc.mdp import check_reward_memory, reward_nbytes
+from starc.mdp import as_mdp, check_reward_memory, reward_nbytes
 from strategies import mdps, reward_arrays
 
 # ------------------------------------------------------------------------ construction
@@ -237,3 +237,138 @@ def test_reward_nbytes_and_memory_check(small_mdp, monkeypatch):
     monkeypatch.setattr(starc._validation, "available_memory_bytes", lambda: 1000)
     with pytest.raises(ValidationError, match=r"rewards would need 3,456 bytes"):
         check_reward_memory(small_mdp, (4,), "rewards")
+
+
+# ------------------------------------------------------------------ as_mdp and memo
+
+
+def test_as_mdp_returns_the_mdp_and_names_the_argument(toy_mdp):
+    assert as_mdp(toy_mdp) is toy_mdp
+    with pytest.raises(ValidationError, match=r"env must be a starc.TabularMDP, got ndarray"):
+        as_mdp(np.zeros((2, 2, 2)), "env")
+    with pytest.raises(ValidationError, match=r"^mdp must be a starc.TabularMDP, got list; "
+                                              r"build one with starc.TabularMDP"):
+        as_mdp([[[1.0]]])
+
+
+def test_validation_does_not_import_mdp():
+    """``starc._validation`` is a leaf (no ``_validation <-> mdp`` cycle): none of its
+    imports, top-level or inside a function, names a starc module but ``exceptions``."""
+    import ast
+    import pathlib
+
+    import starc._validation
+
+    tree = ast.parse(pathlib.Path(starc._validation.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert ".mdp" not in imported and "starc.mdp" not in imported
+    assert {m for m in imported if m.startswith((".", "starc"))} == {".exceptions"}
+
+
+def test_memo_computes_once_per_named_key_and_parts(toy_mdp):
+    mdp = toy_mdp.with_gamma(0.5)  # a fresh MDP: nothing memoised yet
+    calls = []
+
+    def compute(tag):
+        def f():
+            calls.append(tag)
+            return np.arange(3.0) * len(calls)
+        return f
+
+    first = mdp.memo("test_quantity", compute("a"), "x", 1)
+    again = mdp.memo("test_quantity", compute("b"), "x", 1)
+    assert again is first and calls == ["a"]
+    other = mdp.memo("test_quantity", compute("c"), "x", 2)  # other parts: computed
+    assert calls == ["a", "c"] and not np.array_equal(other, first)
+    named = mdp.memo("another_quantity", compute("d"), "x", 1)  # another name: computed
+    assert calls == ["a", "c", "d"] and named is not first
+    assert mdp.memo_size("test_quantity") == 2 and mdp.memo_size("another_quantity") == 1
+    assert mdp.memo_size("never_used") == 0
+    # memoised on the object: another MDP with the same arrays computes its own
+    twin = TabularMDP(mdp.transition, mdp.gamma, mdp.initial)
+    twin.memo("test_quantity", compute("e"), "x", 1)
+    assert calls[-1] == "e"
+
+
+def test_memoised_arrays_are_read_only(toy_mdp):
+    mdp = toy_mdp.with_gamma(0.5)
+    arr = mdp.memo("test_array", lambda: np.ones(3))
+    assert not arr.flags.writeable
+    with pytest.raises(ValueError):
+        arr[0] = 2.0
+    with pytest.raises(ValueError):  # a read-only view cannot be made writeable again
+        arr.flags.writeable = True
+    pair = mdp.memo("test_pair", lambda: (np.ones(2), (np.zeros(2), "solver")))
+    assert not pair[0].flags.writeable and not pair[1][0].flags.writeable
+    assert not mdp.support.flags.writeable
+
+
+def test_memo_maxsize_drops_the_oldest(toy_mdp):
+    mdp = toy_mdp.with_gamma(0.5)
+    for i in range(5):
+        mdp.memo("bounded", lambda i=i: float(i), i, maxsize=3)
+    assert mdp.memo_size("bounded") == 3
+    calls = []
+    assert mdp.memo("bounded", lambda: calls.append(1) or -1.0, 4, maxsize=3) == 4.0
+    assert mdp.memo("bounded", lambda: calls.append(1) or -1.0, 0, maxsize=3) == -1.0
+    assert calls == [1]
+
+
+def test_memo_clear(toy_mdp):
+    mdp = toy_mdp.with_gamma(0.5)
+    mdp.memo("a", lambda: 1.0)
+    mdp.memo("b", lambda: 2.0)
+    mdp.memo_clear("a")
+    assert (mdp.memo_size("a"), mdp.memo_size("b")) == (0, 1)
+    assert mdp.memo("a", lambda: 3.0) == 3.0
+    mdp.memo_clear()
+    assert (mdp.memo_size("a"), mdp.memo_size("b")) == (0, 0)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda m: m.memo(("ones_norm", "l2"), lambda: 1.0), "key must be a non-empty str"),
+    (lambda m: m.memo("", lambda: 1.0), "key must be a non-empty str"),
+    (lambda m: m.memo("k", lambda: 1.0, [1, 2]), "parts of memo key 'k' must be hashable"),
+    (lambda m: m.memo("k", lambda: 1.0, maxsize=0), "maxsize must be a positive int"),
+    (lambda m: m.memo_size(3), "key must be a non-empty str"),
+    (lambda m: m.memo_clear(3), "key must be a non-empty str"),
+])
+def test_memo_validates_its_key(toy_mdp, call, pattern):
+    with pytest.raises(ValidationError, match=pattern):
+        call(toy_mdp)
+
+
+def test_solvers_memoise_under_named_keys(small_mdp):
+    """The LU factors of a policy are memoised once under the name ``policy_lu``."""
+    mdp = small_mdp.with_gamma(small_mdp.gamma)
+    reward = np.random.default_rng(0).standard_normal(mdp.shape)
+    v1 = starc.policy_evaluation(reward, mdp)
+    assert mdp.memo_size("policy_lu") == 1
+    v2 = starc.policy_evaluation(reward, mdp)
+    assert mdp.memo_size("policy_lu") == 1
+    np.testing.assert_array_equal(v1, v2)
+
+
+@given(mdp=mdps(max_states=5), data=st.data())
+def test_expectation_is_the_sum_over_next_states(mdp, data):
+    r = data.draw(reward_arrays(mdp))
+    batch = np.stack([r, 2.0 * r])
+    expected = np.array([[[sum(mdp.transition[s, a, t] * x[s, a, t]
+                               for t in range(mdp.n_states))
+                           for a in range(mdp.n_actions)] for s in range(mdp.n_states)]
+                         for x in batch])
+    np.testing.assert_allclose(mdp.expectation(batch), expected, rtol=1e-12,
+                               atol=1e-12 * (1.0 + np.abs(r).max()))
+    np.testing.assert_array_equal(mdp.expectation(r), starc.expected_reward(r, mdp))
+
+
+def test_expectation_checks_the_shape(toy_mdp):
+    with pytest.raises(ValidationError, match=r"x must be an ndarray of shape \(\.\.\., 2, 2, 2\)"):
+        toy_mdp.expectation(np.ones((2, 2)))
+    with pytest.raises(ValidationError, match="x must be an ndarray"):
+        toy_mdp.expectation([[[1.0, 0.0]] * 2] * 2)

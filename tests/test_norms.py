@@ -97,3 +97,31 @@ def test_normalize_refuses_a_reference_that_does_not_fit():
     # a reference that broadcasts over the batch axes is fine
     np.testing.assert_array_equal(starc.normalize(x, "l2", reference=x[0]),
                                   starc.normalize(x, "l2"))
+
+
+@pytest.mark.parametrize("ord", starc.NORMS)
+def test_ones_norm_is_the_norm_of_the_all_ones_array(ord, garnet_mdp):
+    """The closed form ``n(1)`` against ``norm`` of ``np.ones``: exact for the plain norms,
+    and for the weighted ones up to the rows of tau summing to 1 within 1e-10."""
+    from starc.norms import ones_norm
+
+    expected = starc.norm(np.ones(garnet_mdp.shape), ord, mdp=garnet_mdp)
+    got = ones_norm(ord, garnet_mdp.shape)
+    assert isinstance(got, float)
+    if ord.startswith("weighted_") and ord != "weighted_linf":
+        assert got == pytest.approx(expected, rel=1e-10)
+    else:
+        assert got == expected
+    n, m = garnet_mdp.n_states, garnet_mdp.n_actions
+    closed = {"l1": n * m * n, "l2": np.sqrt(n * m * n), "linf": 1.0, "weighted_l1": n * m,
+              "weighted_l2": np.sqrt(n * m), "weighted_linf": 1.0}[ord]
+    assert got == closed
+
+
+@given(data=st.data(), ord=st.sampled_from(starc.NORMS))
+def test_array_norm_is_norm_without_checks(data, ord):
+    from starc.norms import array_norm
+
+    mdp = data.draw(garnet_mdps())
+    x = data.draw(reward_arrays(mdp))
+    np.testing.assert_array_equal(array_norm(x, ord, mdp), starc.norm(x, ord, mdp=mdp))

@@ -356,3 +356,13 @@ def test_bad_inputs(small_mdp, monkeypatch):
     monkeypatch.setattr(cp.Problem, "status", property(lambda self: cp.INFEASIBLE))
     with pytest.raises(starc.SolverError, match="status 'infeasible'"):
         starc.worst_case_regret(r1, -r1, small_mdp, method="lp")
+
+
+def test_check_regret_gamma_is_the_one_limit():
+    """The public check refuses exactly the discounts above GAMMA_MAX, naming the caller."""
+    from starc.regret import GAMMA_MAX, check_regret_gamma
+
+    assert check_regret_gamma(GAMMA_MAX, "regret") is None
+    assert check_regret_gamma(0.0, "regret") is None
+    with pytest.raises(starc.ValidationError, match=r"^my computation: gamma = 0\.9999999999 "):
+        check_regret_gamma(0.9999999999, "my computation")

@@ -203,7 +203,7 @@ def test_lu_cache_is_correct_across_many_policies(small_mdp):
         for pi in pols:
             np.testing.assert_allclose(starc.policy_evaluation(reward, small_mdp, pi),
                                        direct_values(reward, small_mdp, pi), rtol=0, atol=tol)
-    assert len(small_mdp._cache["lu"]) <= _LU_CACHE_SIZE
+    assert small_mdp.memo_size("policy_lu") <= _LU_CACHE_SIZE
 
 
 def test_lu_cache_is_per_mdp(small_mdp):
@@ -519,3 +519,20 @@ def test_occupancy_refuses_bad_policies(small_mdp):
         for f in (starc.occupancy, starc.state_occupancy, starc.state_action_occupancy):
             with pytest.raises(ValidationError, match="policy"):
                 f(small_mdp, bad)
+
+
+@given(data=st.data(), mdp=mdps(max_states=5, max_actions=3))
+def test_deterministic_values_solve_the_bellman_equation(data, mdp):
+    """``deterministic_values`` against ``direct_values`` (an explicit inverse) and the
+    public ``policy_evaluation`` of the same policy."""
+    from starc.solve import deterministic_values
+
+    reward = data.draw(reward_arrays(mdp))
+    actions = np.array(data.draw(st.lists(st.integers(0, mdp.n_actions - 1),
+                                          min_size=mdp.n_states, max_size=mdp.n_states)))
+    rbar = starc.expected_reward(reward, mdp)
+    tol = VALUE_RTOL * value_scale(reward, mdp)
+    v = deterministic_values(rbar, mdp, actions)
+    np.testing.assert_allclose(v, direct_values(reward, mdp, actions), rtol=0, atol=tol)
+    np.testing.assert_allclose(v, starc.policy_evaluation(reward, mdp, actions), rtol=0,
+                               atol=tol)

@@ -406,12 +406,6 @@ def test_check_same_mdp_shape():
         v.check_same_mdp_shape(np.zeros((4, 2, 1, 2)), np.zeros((3, 2, 1, 2)), "r1", "r2")
 
 
-def test_check_mdp(toy_mdp):
-    assert v.check_mdp(toy_mdp) is toy_mdp
-    with pytest.raises(ValidationError, match=r"env must be a starc.TabularMDP, got ndarray"):
-        v.check_mdp(np.zeros((2, 2, 2)), "env")
-
-
 @pytest.mark.parametrize("call", [
     lambda r, t: starc.policy_evaluation(r, t),
     lambda r, t: starc.q_values(r, t),

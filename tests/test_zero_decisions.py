@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import starc
 from starc.canonical import canonical_parts, expected_magnitude, resolve_options, \
     shaping_magnitude
-from starc.distances import _ones_norm, canonical_norm
+from starc.norms import ones_norm
 from strategies import mdps
 
 EPS = np.finfo(np.float64).eps
@@ -68,8 +68,8 @@ def relative_roundoff(r, mdp, method, ord):
     """rho = n(1) noise / n(c): the relative size of the round-off in the canonical."""
     m, pi, ds, da, nrm = resolve_options(mdp, method, "uniform", None, None, None)
     canon = canonical_parts(r, mdp, m, pi=pi, state_dist=ds, action_dist=da, norm=nrm)
-    n = float(canonical_norm(canon.value, ord, mdp))
-    bound = _ones_norm(mdp, ord) * float(canon.noise)
+    n = float(canon.norm(ord, mdp))
+    bound = ones_norm(ord, mdp.shape) * float(canon.noise)
     return np.inf if n == 0.0 else bound / n
 
 

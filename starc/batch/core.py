@@ -414,11 +414,11 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
     out_act = np.zeros((n_groups, n_k, 2, n), dtype=np.int64)
     out_triv = np.zeros((n_groups, n_k), dtype=np.bool_)
     status = np.zeros(n_groups, dtype=np.int64)
-    from ..regret import REGRET_RTOL, TIE_RTOL, _check_regret_gamma
+    from ..regret import REGRET_RTOL, TIE_RTOL, check_regret_gamma
 
     if do_regret:
         for gamma in np.unique(prep.gam[mdp_of]):
-            _check_regret_gamma(float(gamma), "starc.batch regrets")
+            check_regret_gamma(float(gamma), "starc.batch regrets")
     K.group_kernel(prep.T, prep.gam, prep.mu, prep.pol, _writable(mdp_of, np.int64),
                    _writable(R), ex, ds, da, _writable(need, np.bool_), bool(do_regret),
                    int(ties), np.array([TIE_RTOL, REGRET_RTOL]),
@@ -451,13 +451,12 @@ def lp_canonicals(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray,
     :func:`starc.canonicalize` for every reward (the numpy reference path, about 7 ms per
     reward at 32 states, in this process only).
     """
-    from ..canonical import _max_abs
-    from .._extremes import rescale, scale_exponents
+    from .._extremes import max_abs, rescale, scale_exponents
     from ._lp import minimal_potential_l1_kernel
 
     # the simplex's tolerances are absolute: solve every reward at unit scale (exact
     # powers of two), so the vertex found does not depend on the reward's scale
-    exps = scale_exponents(_max_abs(R, 3), always=True)
+    exps = scale_exponents(max_abs(R, 3), always=True)
     R = _writable(rescale(R, exps))
     out = np.empty_like(R)
     status = np.ones(R.shape[0], dtype=np.int64)
@@ -486,10 +485,9 @@ def _lp_noise(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, canon: np.ndarr
 def _rescaled_groups(R: np.ndarray):
     """``(R * 2**-e, e)`` with per-reward exponents ``e (N, K)`` (``starc.norms``), or
     ``(R, None)`` when every reward lies in the safe window (the common case)."""
-    from ..canonical import _max_abs
-    from .._extremes import rescale, scale_exponents
+    from .._extremes import max_abs, rescale, scale_exponents
 
-    exps = scale_exponents(_max_abs(R, 3))
+    exps = scale_exponents(max_abs(R, 3))
     if exps is None:
         return R, None
     return _writable(rescale(R, exps)), exps
@@ -987,10 +985,10 @@ def regrets(r_true, r_proxy, mdps, *, ties: str = "pessimistic") -> np.ndarray:
     a = check_rewards(r_true, batch, "r_true")
     b = check_rewards(r_proxy, batch, "r_proxy")
     check_choice(ties, "ties", tuple(_TIES))
-    from ..regret import _check_regret_gamma
+    from ..regret import check_regret_gamma
 
     for gamma in np.unique(batch.gamma):
-        _check_regret_gamma(float(gamma), "starc.batch.regrets")
+        check_regret_gamma(float(gamma), "starc.batch.regrets")
     R, mdp_of, shape = _pair_groups(a, b, "r_true", "r_proxy")
     R, exps = _rescaled_groups(R)  # regrets are scale-free: 2**-e R cannot overflow
     prep = prepare(batch)
