@@ -1045,6 +1045,9 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     ----------
     reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
     mdp : TabularMDP
+        A sparse MDP (``mdp.is_sparse``) returns ``(..., S, A)`` for ``"val"`` (the
+        canonical is constant in s') and a CSR ``(S*A, S)`` matrix for ``"minimal_l2"``;
+        see :doc:`/theory/sparse_distances`.
     method : str or callable, default "val"
         One of :data:`CANONICALIZATIONS` — ``"none"``, ``"epic"``, ``"dard"``, ``"val"``,
         ``"val_potential"``, ``"minimal_l2"``, ``"minimal"``, ``"minimal_potential"`` —
@@ -1094,6 +1097,11 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
            [-0.225,  0.225]])
     """
     as_mdp(mdp)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: (..., S, A) or CSR, never (S, A, S)
+        from . import _sparse_distances
+        return _sparse_distances.canonicalize(reward, mdp, method, policy=policy,
+                                              state_dist=state_dist, action_dist=action_dist,
+                                              norm=norm)
     method, pi, ds, da, norm = resolve_options(mdp, method, policy, state_dist, action_dist,
                                                norm)
     r = broadcast_reward(reward, mdp)
