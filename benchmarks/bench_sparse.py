@@ -5,8 +5,8 @@ memory and no contender inherits another's caches; BLAS/LAPACK are pinned to one
 in every process (``threadpoolctl.threadpool_limits(1)``, after importing every library
 that loads one). Peak memory is reported twice: ``tracemalloc``'s peak of the Python and
 numpy allocations made by the measured step, and the process's peak resident set size
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``, interpreter and libraries included; it
-also counts SuperLU's and ARPACK-like C allocations that tracemalloc cannot see).
+(``VmHWM`` from ``/proc/self/status``, else ``resource.getrusage``; interpreter and
+libraries included; it also counts SuperLU's C allocations, which tracemalloc cannot see).
 
 1. **S = 10^6** (``gridworld(1000, 1000, slip=0.1, sparse=True)``, A = 4, 12 million
    nonzeros): the build; VAL(L2, L2) — ``starc_distance(r1, r2, mdp,
@@ -70,7 +70,16 @@ TASKS = ("build", "distance", "optimal", "regret", "quantecon")
 
 
 def _rss_bytes() -> int:
-    """Peak resident set size of this process (ru_maxrss is in KiB on Linux)."""
+    """Peak resident set size of this process: ``VmHWM`` of /proc/self/status on Linux
+    (reset by ``exec``, unlike ``ru_maxrss``, which keeps the parent's peak across it), else
+    ``resource.getrusage(RUSAGE_SELF).ru_maxrss``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak) * (1 if sys.platform == "darwin" else 1024)
 
@@ -249,11 +258,10 @@ def main(argv=None) -> int:
                 for task in ("build", "distance", "optimal", "regret")}
     results["headline"] = headline
     # 2. quantecon against starc at S ~ 10^5, separate processes
-    try:
-        import quantecon  # noqa: F401
-        have_quantecon = True
-    except ImportError:
-        have_quantecon = False
+    import importlib.util
+
+    # not imported here: quantecon imports numba, and this process must stay small
+    have_quantecon = importlib.util.find_spec("quantecon") is not None
     versus = {"starc": spawn("optimal", mid, args.timeout)}
     if have_quantecon:
         versus["quantecon"] = spawn("quantecon", mid, args.timeout)

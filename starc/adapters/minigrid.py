@@ -255,6 +255,7 @@ def from_minigrid(env, *, gamma: float = 0.99, seed: int | None = None,
     Examples
     --------
     >>> import gymnasium as gym
+    >>> import minigrid  # registers the MiniGrid levels with gymnasium
     >>> from starc.adapters.minigrid import from_minigrid
     >>> model = from_minigrid(gym.make("MiniGrid-Empty-5x5-v0"), gamma=0.9, seed=0)
     >>> model.n_states  # 8 free cells x 4 directions, and the terminal state
