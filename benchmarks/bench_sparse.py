@@ -110,7 +110,7 @@ def _certificate_dict(cert) -> dict:
         return {}
     out = {}
     for name in ("method", "ordering", "fill", "iterations", "residual_inf", "error_bound",
-                 "value_scale", "tolerance", "bellman_residual", "bellman_bound"):
+                 "value_scale", "tolerance", "bellman_residual", "policy_loss_bound"):
         value = getattr(cert, name, None)
         if isinstance(value, (np.floating, np.integer)):
             value = value.item()
