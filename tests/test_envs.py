@@ -565,8 +565,6 @@ from hypothesis import strategies as st  # noqa: E402
 
 from starc.envs import SPARSE_AUTO_STATES, grid_transition  # noqa: E402
 
-SPARSE_MDP = hasattr(starc.TabularMDP, "is_sparse")
-needs_sparse_mdp = pytest.mark.skipif(not SPARSE_MDP, reason="needs the sparse TabularMDP")
 
 
 def _free_mask(height, width, walls):
@@ -756,7 +754,6 @@ def test_maze_is_seeded_and_validated():
             starc.envs.maze(**{"height": 9, "width": 9, **kwargs})
 
 
-@needs_sparse_mdp
 @pytest.mark.parametrize("layout", ["perfect", "rooms"])
 def test_sparse_maze_equals_dense_maze(layout):
     dense = starc.envs.maze(13, 17, layout=layout, room_size=3, seed=5, slip=0.2,
@@ -771,7 +768,6 @@ def test_sparse_maze_equals_dense_maze(layout):
                                rtol=0, atol=1e-14)
 
 
-@needs_sparse_mdp
 def test_gridworld_sparse_switch():
     small = starc.gridworld(3, 3, slip=0.1)
     assert not small.mdp.is_sparse and small.reward.shape == (9, 4, 9)
@@ -784,3 +780,19 @@ def test_gridworld_sparse_switch():
     side = int(np.ceil(np.sqrt(SPARSE_AUTO_STATES + 1)))
     auto = starc.gridworld(side, side)           # above the threshold: sparse by default
     assert auto.mdp.is_sparse and auto.mdp.n_states == side * side
+
+
+def test_sparse_gridworld_end_to_end_stays_linear_in_memory():
+    """gridworld(300, 300, sparse=True): S = 90,000 (a dense transition: 259 GB); building,
+    validating and wrapping it peaks at well under a kilobyte per state."""
+    side = 300
+    tracemalloc.start()
+    try:
+        env = starc.gridworld(side, side, slip=0.1, sparse=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    s = side * side
+    assert env.mdp.is_sparse and env.mdp.n_states == s and env.reward.shape == (s, 4)
+    assert peak < 1000 * s, f"peak {peak} bytes for {s} states"
+    np.testing.assert_allclose(env.mdp.transition.sum(axis=1), 1.0, rtol=0, atol=1e-15)

@@ -220,11 +220,8 @@ def test_pendulum_task_matches_gymnasium_step():
     np.testing.assert_array_equal(task.transition(s, a, None), s2)
 
 
-needs_sparse_mdp = pytest.mark.skipif(not hasattr(starc.TabularMDP, "is_sparse"),
-                                      reason="needs the sparse TabularMDP")
 
 
-@needs_sparse_mdp
 @pytest.mark.parametrize("name,kw", ENVS + [("CliffWalking-v1", {"is_slippery": True})],
                          ids=lambda x: str(x) if x else "")
 def test_sparse_toy_text_is_the_dense_model(name, kw):

@@ -28,8 +28,6 @@ except ImportError:  # the [minigrid] extra is not installed
     gym = minigrid = None
 
 needs_minigrid = pytest.mark.skipif(minigrid is None, reason="needs minigrid")
-needs_sparse_mdp = pytest.mark.skipif(not hasattr(starc.TabularMDP, "is_sparse"),
-                                      reason="needs the sparse TabularMDP")
 
 GAMMA = 0.9
 LEVELS = [("MiniGrid-Empty-5x5-v0", 0), ("MiniGrid-DoorKey-5x5-v0", 0),
@@ -69,7 +67,6 @@ def reference_states(env, seed):
 
 
 @needs_minigrid
-@needs_sparse_mdp
 @pytest.mark.parametrize("name, seed", LEVELS)
 def test_states_and_transitions_match_an_independent_search(name, seed):
     env = gym.make(name)
@@ -97,7 +94,6 @@ def test_states_and_transitions_match_an_independent_search(name, seed):
 
 
 @needs_minigrid
-@needs_sparse_mdp
 def test_empty_5x5_closed_form():
     """8 free cells x 4 directions + the terminal; from (1, 1) facing right the goal at
     (3, 3) is 5 steps away: V*(start) = gamma^4."""
@@ -109,7 +105,6 @@ def test_empty_5x5_closed_form():
 
 
 @needs_minigrid
-@needs_sparse_mdp
 @pytest.mark.parametrize("name, seed", LEVELS)
 def test_optimal_policy_reaches_the_goal_in_the_real_environment(name, seed):
     env = gym.make(name)
@@ -139,7 +134,6 @@ def test_optimal_policy_reaches_the_goal_in_the_real_environment(name, seed):
 
 
 @needs_minigrid
-@needs_sparse_mdp
 def test_doorkey_needs_the_key():
     """DoorKey: the optimal path picks up the key and toggles the door before the goal."""
     env = gym.make("MiniGrid-DoorKey-5x5-v0")
@@ -160,7 +154,6 @@ def test_doorkey_needs_the_key():
 
 
 @needs_minigrid
-@needs_sparse_mdp
 def test_the_callers_environment_is_not_modified():
     env = gym.make("MiniGrid-DoorKey-5x5-v0")
     env.reset(seed=1)
@@ -171,7 +164,6 @@ def test_the_callers_environment_is_not_modified():
 
 
 @needs_minigrid
-@needs_sparse_mdp
 def test_refusals():
     with pytest.raises(ValidationError, match="must be a MiniGrid environment"):
         from_minigrid(gym.make("FrozenLake-v1"))
