@@ -37,6 +37,11 @@ the flag, which is absorbing here). The initial distribution is the environment'
 the states (wrong length, a negative entry, a sum other than 1) is refused, never
 repaired, and so is a next state that is not an integer index.
 
+``from_toy_text(env, sparse=True)`` builds the same MDP as a sparse one (THEORY §11): the
+transition as a CSR ``(S*A, S)`` matrix accumulated straight from ``P`` and the expected
+reward :math:`\bar R(s, a)` of shape ``(S, A)``, without any ``(S, A, S)`` or ``(S, S)``
+array — for toy-text-style tables of many states.
+
 Pendulum
 --------
 :func:`pendulum_task` re-implements the dynamics and reward of gymnasium's
