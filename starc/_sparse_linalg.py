@@ -266,27 +266,46 @@ def _ilu(csc):
         raise SolverError(f"incomplete LU of I - gamma P_pi failed: {err}") from None
 
 
-def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, atol: float,
-            maxiter: int) -> tuple[np.ndarray, int, str]:
-    """BiCGSTAB (GMRES when it breaks down) from ``x0`` to ``||b - a x||_2 <= atol``."""
+class _Reached(Exception):
+    """Raised from a Krylov callback once the true residual meets its goal."""
+
+    def __init__(self, x):
+        self.x = x
+
+
+def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_,
+            floor2: float, maxiter: int) -> tuple[np.ndarray, int, str]:
+    """BiCGSTAB (GMRES when it breaks down) from ``x0``.
+
+    Stops as soon as the *true* residual ``||b - a x||`` (``ord_`` norm) is at most
+    ``goal_res`` (checked
+    in the callback, one extra product per iteration), or when the solver's own 2-norm
+    estimate reaches ``floor2`` (round-off level), or after ``maxiter`` iterations.
+    """
     spla = _linalg()
     count = [0]
 
-    def callback(_x):
+    def callback(xk):
         count[0] += 1
+        if float(np.linalg.norm(b - a @ xk, ord_)) <= goal_res:
+            raise _Reached(np.array(xk))
 
-    x, info = spla.bicgstab(a, b, x0=x0, rtol=0.0, atol=atol, maxiter=maxiter, M=prec,
-                            callback=callback)
     method = "bicgstab+ilu"
-    if info < 0 or not np.all(np.isfinite(x)):  # breakdown
-        x, info = spla.gmres(a, b, x0=x0, rtol=0.0, atol=atol, restart=30,
-                             maxiter=max(1, maxiter // 30), M=prec, callback=callback,
-                             callback_type="pr_norm")
-        method = "gmres+ilu"
+    try:
+        x, info = spla.bicgstab(a, b, x0=x0, rtol=0.0, atol=floor2, maxiter=maxiter,
+                                M=prec, callback=callback)
+        if info < 0 or not np.all(np.isfinite(x)):  # breakdown
+            method = "gmres+ilu"
+            x, info = spla.gmres(a, b, x0=x0, rtol=0.0, atol=floor2, restart=30,
+                                 maxiter=max(1, maxiter // 30), M=prec, callback=callback,
+                                 callback_type="x")
+    except _Reached as done:
+        x = done.x
     return x, count[0], method
 
 
-def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, atol2: float):
+def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, goal_res: float,
+           floor2: float):
     """One solve of ``M x = b`` (or ``M^T x = b``): x, iterations, method."""
     spla = _linalg()
     if factors.lu is not None:
@@ -296,30 +315,40 @@ def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, atol2: float)
     a = factors.transposed_matrix() if transposed else factors.m
     prec = spla.LinearOperator((n, n), matvec=(lambda v: ilu.solve(v, trans="T"))
                                if transposed else ilu.solve, dtype=np.float64)
-    return _krylov(a, b, x0, prec, atol2, maxiter=max(200, n // 10))
+    return _krylov(a, b, x0, prec, goal_res, 1 if transposed else np.inf, floor2,
+                   maxiter=_KRYLOV_MAXITER)
+
+
+#: Most Krylov iterations per solve (each refinement round starts a new solve).
+_KRYLOV_MAXITER = 1000
 
 
 def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
-                     transposed: bool = False, rtol: float = EVAL_RTOL,
+                     transposed: bool = False, rtol: float | None = None,
                      target: float | None = None):
     """Solve ``M x = b`` (or ``M^T x = b``, bound in the 1-norm) to a certified bound.
 
-    ``target`` (<= the tolerance) is the bound a Krylov solve aims at before refining;
-    returns ``(x, iterations, method, residual, bound, scale, tol)``.
+    The bound must reach ``rtol * scale`` (a ConvergenceError otherwise); ``target``
+    (smaller) is a best-effort goal: refinement stops when the bound stops shrinking.
+    Returns ``(x, iterations, method, residual, bound, scale, tol)``.
     """
+    rtol = EVAL_RTOL if rtol is None else rtol
     ord_ = 1 if transposed else np.inf
+    n = b.shape[0]
     bnorm = float(np.max(np.abs(b), initial=0.0)) if not transposed else float(
         np.sum(np.abs(b)))
     scale = bnorm / (1.0 - gamma)
     tol = rtol * scale
-    goal = tol if target is None else min(tol, target)
-    a = factors.transposed_matrix() if transposed else factors.m
-    n = b.shape[0]
-    # ||r||_2 <= atol2 implies ||r||_inf <= atol2 and ||r||_1 <= sqrt(n) atol2
-    atol2 = goal * (1.0 - gamma) * (0.5 if not transposed else 0.5 / np.sqrt(n))
     if bnorm == 0.0:
-        return np.zeros(n), 0, factors.method, 0.0, 0.0, 0.0, 0.0
-    x, iters, method = _solve(factors, b, x0, transposed, atol2)
+        return np.zeros(n), 0, factors.method, 0.0, 0.0, 0.0, tol
+    goal = tol if target is None else min(tol, target)
+    # the residual goal; the round-off floor of a residual is about
+    # eps (|b| + (1 + gamma) |x|) per entry, the solver's own 2-norm estimate stops there
+    goal_res = goal * (1.0 - gamma)
+    floor2 = 4.0 * np.finfo(float).eps * (bnorm + 2.0 * scale) * (
+        np.sqrt(n) if not transposed else 1.0 / np.sqrt(n))  # 1-norm: entries ~ |b|_1 / n
+    a = factors.transposed_matrix() if transposed else factors.m
+    x, iters, method = _solve(factors, b, x0, transposed, goal_res, floor2)
     best = None
     for _ in range(_REFINE_ROUNDS + 1):
         res = b - a @ x  # recomputed in float64, independent of the solver
@@ -327,11 +356,12 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
         bound = rnorm / (1.0 - gamma)
         if not np.isfinite(bound):
             break
+        improved = best is None or bound < 0.5 * best[4]
         if best is None or bound < best[4]:
             best = (x, iters, method, rnorm, bound)
-        if bound <= goal:
+        if bound <= goal or (not improved and best[4] <= tol):
             break
-        dx, k, method = _solve(factors, res, None, transposed, atol2)
+        dx, k, method = _solve(factors, res, None, transposed, goal_res, floor2)
         iters += k
         x = x + dx
     if best is None or best[4] > tol:
