@@ -195,6 +195,7 @@ def test_krylov_path_is_certified_and_matches_splu(monkeypatch):
     d_lu = starc.state_occupancy(mdp, "uniform")
     assert c_lu.method == "splu"
     monkeypatch.setattr(sl, "SPLU_MAX_STATES", 10)
+    monkeypatch.setattr(sl, "PI_SPLU_MAX_STATES", 10)
     mdp2 = _grid(30, gamma=0.99)  # fresh memo
     v_k, c_k = starc.policy_evaluation(reward, mdp2, policy, certificate=True)
     assert c_k.method in ("bicgstab+ilu", "gmres+ilu") and c_k.ordering is None
