@@ -609,6 +609,9 @@ def _read_npz(path) -> dict[str, np.ndarray]:
 def load_mdp(path, *, with_reward: bool = False):
     """Load an MDP saved by :func:`save_mdp`; never unpickles.
 
+    Supports sparse MDPs: a file written from a sparse MDP loads as a sparse MDP with
+    the same CSR arrays, bit for bit.
+
     Parameters
     ----------
     path : str or os.PathLike

@@ -93,6 +93,8 @@ def _freeze(value):
 class TabularMDP:
     r"""A finite MDP without reward: transitions, discount and initial distribution.
 
+    Supports sparse MDPs: a ``scipy.sparse`` ``(S*A, S)`` transition (THEORY §11).
+
     Instances are immutable: the arrays are validated once, copied to float64
     C-contiguous storage and made read-only.
 
