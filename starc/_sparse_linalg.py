@@ -88,9 +88,6 @@ SPLU_MAX_STATES = 200_000
 #: so the LU path stays the faster one up to SPLU_MAX_STATES.
 PI_SPLU_MAX_STATES = SPLU_MAX_STATES
 
-#: Krylov iterations beyond which policy iteration refactorises its ILU preconditioner.
-_PI_REFACTOR_ITERATIONS = 15
-
 #: Column ordering of the sparse LU. :math:`M = I - \gamma P_\pi` is strictly diagonally
 #: dominant by rows, a property Gaussian elimination preserves, so the LU needs no
 #: pivoting (growth factor <= 2) and a symmetric ordering of :math:`M + M^\top` applies.
@@ -122,9 +119,6 @@ IMPROVE_RTOL = 1e-13
 #: Bellman residual accepted at the end of policy iteration, relative to the reward scale.
 BELLMAN_RTOL = 1e-10
 
-#: ILU parameters of the Krylov path.
-_ILU_DROP_TOL = 1e-4
-_ILU_FILL_FACTOR = 10.0
 
 #: Rounds of iterative refinement after the first solve.
 _REFINE_ROUNDS = 4
@@ -266,11 +260,12 @@ class _Factors:
         self.mt = None
         self.ordering = None
         self.lu = None
-        self.ilu = None
+        self.prec = None
+        self.prec_t = None
         if method is None:
             method = "splu" if n <= SPLU_MAX_STATES else "krylov"
-        csc = m.tocsc()
         if method == "splu":
+            csc = m.tocsc()
             try:
                 self.lu = spla.splu(csc, permc_spec=SPLU_ORDERING, **_SPLU_OPTIONS)
                 self.ordering = SPLU_ORDERING
@@ -281,23 +276,51 @@ class _Factors:
                 self.lu = None
             except RuntimeError as err:  # pragma: no cover - singular (impossible, gamma < 1)
                 raise SolverError(f"sparse LU of I - gamma P_pi failed: {err}") from None
-        self.method = "bicgstab+ilu"
-        self.ilu = _ilu(csc)
-        self.fill = (self.ilu.L.nnz + self.ilu.U.nnz) / max(m.nnz, 1)
+        self.method = "bicgstab+sgs"
+        self.prec = _SGS(m)
+        self.fill = None  # nothing factorised: the sweeps use M's own entries
 
     def transposed_matrix(self):
         if self.mt is None:
-            self.mt = self.m.T.tocsr()
+            mt = self.m.T.tocsr()
+            mt.sort_indices()
+            self.mt = mt
         return self.mt
 
+    def transposed_preconditioner(self):
+        if self.prec_t is None:
+            self.prec_t = _SGS(self.transposed_matrix())
+        return self.prec_t
 
-def _ilu(csc):
-    spla = _linalg()
-    try:
-        return spla.spilu(csc, drop_tol=_ILU_DROP_TOL, fill_factor=_ILU_FILL_FACTOR,
-                          permc_spec="NATURAL", diag_pivot_thresh=0.0)
-    except RuntimeError as err:  # pragma: no cover - M is a non-singular M-matrix
-        raise SolverError(f"incomplete LU of I - gamma P_pi failed: {err}") from None
+
+class _SGS:
+    """Symmetric Gauss-Seidel preconditioner of a CSR matrix with sorted indices and a
+    non-zero stored diagonal: ``solve(v) = (D + U)^{-1} D (D + L)^{-1} v``."""
+
+    def __init__(self, m):
+        from . import _sparse_kernels as kern
+
+        self.kern = kern
+        self.indptr = np.ascontiguousarray(m.indptr, dtype=np.int64)
+        self.indices = np.ascontiguousarray(m.indices, dtype=np.int64)
+        self.data = np.ascontiguousarray(m.data, dtype=np.float64)
+        n = m.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(self.indptr))
+        pos = np.flatnonzero(self.indices == rows)
+        if pos.shape[0] != n or np.any(self.data[pos] <= 0):
+            raise SolverError("I - gamma P_pi lacks a positive diagonal entry")  # impossible
+        self.diag = pos.astype(np.int64)
+        self.d = self.data[pos]
+        self.L = None
+        self.U = None
+
+    def solve(self, v):
+        v = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
+        y = np.empty_like(v)
+        self.kern.lower_sweep(self.indptr, self.indices, self.data, self.diag, v, y)
+        z = np.empty_like(v)
+        self.kern.upper_sweep(self.indptr, self.indices, self.data, self.diag, self.d * y, z)
+        return z
 
 
 class _Reached(Exception):
@@ -323,7 +346,7 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
         r0 = b - a @ x0
         c = float(np.max(np.abs(r0), initial=0.0))
         if c == 0.0 or not np.isfinite(c):
-            return x0, 0, "bicgstab+ilu"
+            return x0, 0, "bicgstab+sgs"
         y, k, method = _krylov(a, r0 / c, None, prec, goal_res / c, ord_, floor2 / c, maxiter)
         return x0 + c * y, k, method
     count = [0]
@@ -333,7 +356,7 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
         if float(np.linalg.norm(b - a @ xk, ord_)) <= goal_res:
             raise _Reached(np.array(xk))
 
-    method = "bicgstab+ilu"
+    method = "bicgstab+sgs"
     try:
         x, info = spla.bicgstab(a, b, x0=x0, rtol=0.0, atol=floor2, maxiter=maxiter,
                                 M=prec, callback=callback)
@@ -341,7 +364,7 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
             x, info = spla.bicgstab(a, b, x0=x, rtol=0.0, atol=floor2, maxiter=maxiter,
                                     M=prec, callback=callback)
         if info < 0 or not np.all(np.isfinite(x)):  # breakdown again
-            method = "gmres+ilu"
+            method = "gmres+sgs"
             x, info = spla.gmres(a, b, x0=x0, rtol=0.0, atol=floor2, restart=30,
                                  maxiter=max(1, maxiter // 30), M=prec, callback=callback,
                                  callback_type="x")
@@ -356,11 +379,10 @@ def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, goal_res: flo
     spla = _linalg()
     if factors.lu is not None:
         return factors.lu.solve(b, trans="T" if transposed else "N"), 0, "splu"
-    ilu = factors.ilu
     n = b.shape[0]
     a = factors.transposed_matrix() if transposed else factors.m
-    prec = spla.LinearOperator((n, n), matvec=(lambda v: ilu.solve(v, trans="T"))
-                               if transposed else ilu.solve, dtype=np.float64)
+    sgs = factors.transposed_preconditioner() if transposed else factors.prec
+    prec = spla.LinearOperator((n, n), matvec=sgs.solve, dtype=np.float64)
     return _krylov(a, b, x0, prec, goal_res, 1 if transposed else np.inf, floor2,
                    maxiter=_KRYLOV_MAXITER)
 
@@ -499,26 +521,14 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
     q0 = q_from_values(mdp, r_sa, np.max(r_sa, axis=1))
     actions = np.argmax(q0, axis=1)
     v = None
-    ilu = None
     total_iters = 0
     for it in range(1, max_iter + 1):
         m = system_matrix(mdp, actions)
         b = r_sa[idx, actions]
-        if n <= PI_SPLU_MAX_STATES:
-            factors = _Factors(m, method="splu")
-        else:
-            factors = _Factors.__new__(_Factors)
-            factors.m, factors.mt, factors.ordering, factors.lu = m, None, None, None
-            factors.method = "bicgstab+ilu"
-            if ilu is None:
-                ilu = _ilu(m.tocsc())
-            factors.ilu = ilu
-            factors.fill = (ilu.L.nnz + ilu.U.nnz) / max(m.nnz, 1)
+        factors = _Factors(m, method="splu" if n <= PI_SPLU_MAX_STATES else "krylov")
         # aim well below the tie tolerance of the greedy step (IMPROVE_RTOL * scale)
         x, k, method, rn, bound, vs, tol = _certified_solve(
             factors, b, gamma, x0=v, target=1e-2 * IMPROVE_RTOL * scale)
-        if factors.ilu is not None and k > _PI_REFACTOR_ITERATIONS:
-            ilu = None  # the recycled preconditioner has aged: refactor next time
         total_iters += k
         v = x
         q = q_from_values(mdp, r_sa, v)
