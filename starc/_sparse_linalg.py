@@ -78,20 +78,23 @@ __all__ = ["SolveCertificate", "improvement", "policy_matrix", "system_matrix", 
 _log = logging.getLogger(__name__)
 
 #: Largest number of states solved by sparse LU; larger systems use the Krylov path.
-#: Measured on a 2-D slippery gridworld (A = 4, 5 successors, gamma = 0.99): SuperLU with
-#: COLAMD factorises S = 10^5 in about 0.6 s (fill 22) but S = 10^6 in far more, with a
-#: fill of L + U that does not fit the 4 GB budget of THEORY §11's benchmark.
+#: Measured on a 2-D slippery gridworld (A = 4, 5 successors, gamma = 0.99, loaded 2-core
+#: machine): one LU costs 0.1 s at S = 10^4 and 1-2 s at 10^5 (fill 7.5 and 11), about a
+#: Krylov solve's time, and its factors are memoised and reused for every further reward
+#: and for the transposed (occupancy) system; the fill grows with S (nested-dissection
+#: theory: O(S log S) at best), so beyond 2 x 10^5 states the Krylov path, linear in the
+#: non-zeros, takes over (S = 10^6: one evaluation in about 9 s and 1.3 GB).
 SPLU_MAX_STATES = 200_000
 
 #: Largest number of states whose policy iteration factorises every policy by sparse LU
 #: (the evaluations then agree with the dense LU's to round-off, so ties are decided
-#: alike); beyond it each evaluation is a Krylov solve warm-started from the previous
-#: values and preconditioned by the incomplete factors of an earlier policy, refactorised
-#: when a solve needs more than ``_PI_REFACTOR_ITERATIONS`` iterations. Measured on the
-#: 10^5-state gridworld: a recycled ILU needs ~100-250 BiCGSTAB/GMRES iterations after a
-#: few hundred switches, a fresh one ~2-8, and an ILU costs about as much as the LU there,
-#: so the LU path stays the faster one up to SPLU_MAX_STATES.
-PI_SPLU_MAX_STATES = SPLU_MAX_STATES
+#: exactly as on the dense path). Beyond it each evaluation is a Krylov solve (SGS
+#: preconditioner) warm-started from the previous values, inexact while the Bellman
+#: residual is large (see :data:`_PI_LOOSE_RTOL`). Measured on the slippery gridworld
+#: (gamma = 0.99, loaded 2-core machine), optimal policy of a Gaussian (S, A) reward:
+#: S = 10^4: LU 0.9 s, Krylov 1.3 s; S = 10^5: LU 40 s, Krylov 7.7 s (18-20 iterations
+#: each); a goal reward at S = 10^5: LU 128 s (54 iterations), Krylov 12.6 s (118).
+PI_SPLU_MAX_STATES = 20_000
 
 #: First accuracy (relative to the reward scale) of the Krylov evaluations of policy
 #: iteration; later ones aim at 1e-3 of the Bellman residual (inexact policy iteration:
