@@ -78,10 +78,20 @@ def single(reward, mdp, name: str) -> Expected:
     return Expected(rbar, mag, exponent)
 
 
-def values_of(rbar: np.ndarray, mdp, actions: np.ndarray) -> np.ndarray:
-    """:math:`V` of the deterministic policy ``actions`` (one certified sparse solve)."""
+def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, x0: np.ndarray | None = None,
+              rtol: float | None = None) -> np.ndarray:
+    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve (``x0``
+    a starting guess for the iterative path, ``rtol`` a looser residual for provisional
+    values)."""
     idx = np.arange(mdp.n_states)
-    return sd.PolicySolver(mdp, sd.action_matrix(mdp, actions)).solve(rbar[idx, actions])
+    solve = sd.PolicySolver(mdp, sd.action_matrix(mdp, actions))
+    return solve.solve(rbar[idx, actions], x0=x0, rtol=rtol)
+
+
+#: Residual (relative to ``max|r|``) of the provisional evaluations with which policy
+#: iteration starts on large MDPs (iterative solves); the final policy is always
+#: re-evaluated at :data:`starc._sparse_distances.SOLVE_RTOL` and checked.
+PROVISIONAL_RTOL = 1e-6
 
 
 def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
@@ -97,14 +107,24 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
     if allowed is not None:
         q0 = np.where(allowed, q0, -np.inf)
     actions = np.argmax(q0, axis=1)
+    v = None
+    # inexact policy iteration: on the iterative path, evaluate provisionally until the
+    # policy stops changing, then evaluate to the certified accuracy and check again
+    provisional = n > sd.SPLU_MAX_STATES
     for _ in range(max_iter):
-        v = values_of(rbar, mdp, actions)
+        v = values_of(rbar, mdp, actions, x0=v,
+                      rtol=PROVISIONAL_RTOL if provisional else None)
         q = sd.q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
         best = np.argmax(q, axis=1)
         gain = q[idx, best] - q[idx, actions]
-        switch = gain > improve_tol
+        # provisional values are off by up to PROVISIONAL_RTOL max|r| / (1 - gamma): only
+        # gains well above that are trusted (no cycling on noise) until the final check
+        switch = gain > (4.0 * PROVISIONAL_RTOL * scale if provisional else improve_tol)
+        if not np.any(switch) and provisional:
+            provisional = False
+            continue
         if not np.any(switch):
             residual = float(np.max(np.abs(q[idx, best] - v)))
             if residual > BELLMAN_RTOL * max(scale, 1.0):
@@ -206,6 +226,24 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
     return allowed, doubtful
 
 
+def _proxy_trivial(proxy: Expected, mdp, v_best: np.ndarray) -> bool:
+    r"""Whether every policy has (nearly) the same return under the proxy: ``Range.trivial``.
+
+    The policy greedy for the *smallest* optimal action value has some return
+    :math:`J_w \ge \min_\pi J`, so :math:`J^* - J_w > ` tolerance proves the proxy
+    non-trivial with one evaluation; only otherwise is :math:`\min_\pi J` found by policy
+    iteration (the dense path always runs it).
+    """
+    mu = np.asarray(mdp.initial)
+    tol = REGRET_RTOL * proxy.magnitude / (1.0 - mdp.gamma)
+    hi = float(v_best @ mu)
+    greedy_worst = np.argmin(sd.q_from_values(proxy.rbar, v_best, mdp), axis=1)
+    if hi - float(values_of(proxy.rbar, mdp, greedy_worst) @ mu) > tol:
+        return False
+    _, v_worst = policy_iteration(-proxy.rbar, mdp)
+    return hi + float(v_worst @ mu) <= tol
+
+
 def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
     """:func:`starc.regret` on a sparse MDP (``ties`` already checked)."""
     true = single(r_true, mdp, "r_true")
@@ -219,13 +257,12 @@ def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
         actions, _ = policy_iteration(proxy.rbar, mdp)
         j = float(values_of(true.rbar, mdp, actions) @ mu)
     else:
-        proxy_span = value_range(proxy, mdp)
-        if proxy_span.trivial:
+        best, v_best = policy_iteration(proxy.rbar, mdp)
+        if _proxy_trivial(proxy, mdp, v_best):
             allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
             doubtful = np.zeros_like(allowed)
         else:
-            allowed, doubtful = tie_masks(proxy, mdp, proxy_span.best_actions,
-                                          proxy_span.best_values)
+            allowed, doubtful = tie_masks(proxy, mdp, best, v_best)
         sign = -1.0 if ties == "pessimistic" else 1.0
         _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
         j = sign * float(v @ mu)
