@@ -484,8 +484,14 @@ def save_mdp(path, mdp: TabularMDP, reward=None) -> None:
         The file is written atomically: to a temporary file in the same folder, then
         renamed over ``path``, so an interrupt leaves the previous file intact.
     mdp : TabularMDP
+        Supports sparse MDPs: their CSR transition is stored as the arrays
+        ``transition_data``, ``transition_indices``, ``transition_indptr`` and
+        ``transition_shape`` (no pickle), and loads back bit for bit.
     reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S), optional
-        Stored under the key ``reward``, broadcast to ``(..., S, A, S)``.
+        Stored under the key ``reward``, broadcast to ``(..., S, A, S)``. On a sparse
+        MDP stored as given: an ``(..., S, A)`` or ``(..., S)`` array, or a sparse
+        ``(S*A, S)`` reward as ``reward_data``/``reward_indices``/``reward_indptr``/
+        ``reward_shape``.
 
     Raises
     ------
@@ -505,11 +511,68 @@ def save_mdp(path, mdp: TabularMDP, reward=None) -> None:
     as_mdp(mdp)
     if not isinstance(path, (str, os.PathLike)):
         raise ValidationError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if mdp.is_sparse:
+        arrays = {"gamma": np.float64(mdp.gamma), "initial": np.asarray(mdp.initial),
+                  **_csr_arrays("transition", mdp.transition)}
+        if reward is not None:
+            arrays.update(_sparse_reward_arrays(reward, mdp))
+        save_npz(path, arrays)
+        return
     arrays = {"transition": np.asarray(mdp.transition), "gamma": np.float64(mdp.gamma),
               "initial": np.asarray(mdp.initial)}
     if reward is not None:
         arrays["reward"] = broadcast_reward(reward, mdp)
     save_npz(path, arrays)
+
+
+_CSR_PARTS = ("data", "indices", "indptr", "shape")
+
+
+def _csr_arrays(key: str, m) -> dict[str, np.ndarray]:
+    """The arrays of a CSR matrix under ``key_data``, ``key_indices``, ... (no pickle)."""
+    return {f"{key}_data": np.asarray(m.data, dtype=np.float64),
+            f"{key}_indices": np.asarray(m.indices), f"{key}_indptr": np.asarray(m.indptr),
+            f"{key}_shape": np.asarray(m.shape, dtype=np.int64)}
+
+
+def _sparse_reward_arrays(reward, mdp: TabularMDP) -> dict[str, np.ndarray]:
+    """A reward of a sparse MDP as stored arrays, validated by :func:`expected_reward`."""
+    import scipy.sparse as sp
+
+    from .mdp import expected_reward
+
+    expected_reward(reward, mdp)  # validates shape and values, never densifies
+    if sp.issparse(reward):
+        return _csr_arrays("reward", sp.csr_array(reward, dtype=np.float64))
+    return {"reward": as_float_array(reward, "reward")}
+
+
+def _read_csr(data: dict, key: str, path):
+    """The CSR matrix stored under ``key_*``; ValidationError for malformed parts."""
+    import scipy.sparse as sp
+
+    missing = [f"{key}_{p}" for p in _CSR_PARTS if f"{key}_{p}" not in data]
+    if missing:
+        raise ValidationError(f"path {os.fspath(path)!r} lacks the key(s) {missing} of the "
+                              f"sparse {key}")
+    shape = np.asarray(data[f"{key}_shape"])
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or np.any(shape < 0):
+        raise ValidationError(f"{key}_shape in {os.fspath(path)!r} must be two non-negative "
+                              f"integers, got {shape!r}")
+    indices, indptr = np.asarray(data[f"{key}_indices"]), np.asarray(data[f"{key}_indptr"])
+    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu" \
+            or indices.ndim != 1 or indptr.ndim != 1:
+        raise ValidationError(f"{key}_indices and {key}_indptr in {os.fspath(path)!r} must "
+                              "be 1-D integer arrays")
+    try:
+        m = sp.csr_array((as_float_array(data[f"{key}_data"], f"{key}_data (in file)",
+                                         ndim=1), indices, indptr),
+                         shape=tuple(int(d) for d in shape))
+        m.check_format(full_check=True)
+    except (ValueError, TypeError, IndexError) as err:
+        raise ValidationError(f"the sparse {key} in {os.fspath(path)!r} is malformed: "
+                              f"{err}") from None
+    return m
 
 
 def _read_npz(path) -> dict[str, np.ndarray]:
@@ -558,6 +621,8 @@ def load_mdp(path, *, with_reward: bool = False):
     See :func:`save_mdp`.
     """
     data = _read_npz(path)
+    if "transition" not in data and "transition_data" in data:
+        return _load_sparse(data, path, with_reward)
     missing = [k for k in _REQUIRED_KEYS if k not in data]
     if missing:
         raise ValidationError(f"path {os.fspath(path)!r} lacks the key(s) {missing}; an MDP "
@@ -573,3 +638,26 @@ def load_mdp(path, *, with_reward: bool = False):
     if "reward" not in data:
         raise ValidationError(f"path {os.fspath(path)!r} has no 'reward' key")
     return mdp, broadcast_reward(data["reward"], mdp, name="reward (in file)")
+
+
+def _load_sparse(data: dict, path, with_reward: bool):
+    """:func:`load_mdp` for a file written from a sparse MDP."""
+    if "gamma" not in data:
+        raise ValidationError(f"path {os.fspath(path)!r} lacks the key 'gamma'")
+    gamma = as_float_array(data["gamma"], "gamma (in file)")
+    if gamma.ndim != 0:
+        raise ValidationError(f"gamma in {os.fspath(path)!r} must be a scalar, "
+                              f"got shape {gamma.shape}")
+    mdp = TabularMDP(_read_csr(data, "transition", path), float(gamma), data.get("initial"))
+    if not with_reward:
+        return mdp
+    from .mdp import expected_reward
+
+    if "reward" in data:
+        reward = as_float_array(data["reward"], "reward (in file)")
+    elif "reward_data" in data:
+        reward = _read_csr(data, "reward", path)
+    else:
+        raise ValidationError(f"path {os.fspath(path)!r} has no 'reward' key")
+    expected_reward(reward, mdp, name="reward (in file)")  # validates against the MDP
+    return mdp, reward

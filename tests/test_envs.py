@@ -556,3 +556,87 @@ def test_dirichlet_of_huge_concentration_is_uniform_without_overflow():
         warnings.simplefilter("error")
         mdp = starc.random_mdp(3, 2, kind="dirichlet", concentration=1e308, seed=0)
     np.testing.assert_allclose(mdp.transition, 1.0 / 3.0, rtol=1e-12)
+
+
+# ------------------------------------------------------- sparse MDP files (issue 18)
+
+
+def _sparse_mdp():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(7)
+    t = rng.random((6, 2, 6)) * (rng.random((6, 2, 6)) < 0.4)
+    t[:, :, 0] += 0.1
+    t /= t.sum(-1, keepdims=True)
+    init = rng.random(6)
+    return starc.TabularMDP(sp.csr_array(t.reshape(12, 6)), 0.8, init / init.sum())
+
+
+def test_save_load_sparse_round_trip_is_bit_exact(tmp_path):
+    import zipfile
+
+    import scipy.sparse as sp
+
+    mdp = _sparse_mdp()
+    path = tmp_path / "sparse.npz"
+    starc.save_mdp(path, mdp)
+    with zipfile.ZipFile(path) as zf:  # plain arrays, no full (S, A, S) tensor
+        assert sorted(zf.namelist()) == sorted(
+            ["gamma.npy", "initial.npy", "transition_data.npy", "transition_indices.npy",
+             "transition_indptr.npy", "transition_shape.npy"])
+    back = starc.load_mdp(path)
+    assert back.is_sparse and isinstance(back.transition, sp.csr_array)
+    for part in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(back.transition, part),
+                                      getattr(mdp.transition, part))
+    assert back.transition.data.tobytes() == mdp.transition.data.tobytes()
+    assert back.gamma == mdp.gamma and back.shape == mdp.shape
+    assert back.initial.tobytes() == mdp.initial.tobytes()
+
+
+@pytest.mark.parametrize("kind", ["state_action", "state", "sparse"])
+def test_save_load_sparse_with_reward(tmp_path, kind):
+    import scipy.sparse as sp
+
+    mdp = _sparse_mdp()
+    rng = np.random.default_rng(1)
+    if kind == "state_action":
+        reward = rng.standard_normal((6, 2))
+    elif kind == "state":
+        reward = rng.standard_normal(6)
+    else:
+        reward = sp.csr_array(mdp.transition.multiply(rng.standard_normal((12, 6))))
+    starc.save_mdp(tmp_path / "r.npz", mdp, reward)
+    back, got = starc.load_mdp(tmp_path / "r.npz", with_reward=True)
+    if kind == "sparse":
+        assert sp.issparse(got) and (got != reward).nnz == 0
+    else:
+        np.testing.assert_array_equal(got, reward)
+    np.testing.assert_array_equal(starc.expected_reward(got, back),
+                                  starc.expected_reward(reward, mdp))
+
+
+def test_load_rejects_malformed_sparse_files(tmp_path):
+    mdp = _sparse_mdp()
+    path = tmp_path / "s.npz"
+    starc.save_mdp(path, mdp)
+    arrays = dict(np.load(path))
+    bad = dict(arrays, transition_indices=arrays["transition_indices"] + 100)
+    np.savez(tmp_path / "idx.npz", **bad)
+    with pytest.raises(ValidationError, match="sparse transition .* malformed"):
+        starc.load_mdp(tmp_path / "idx.npz")
+    bad = dict(arrays)
+    del bad["transition_indptr"]
+    np.savez(tmp_path / "miss.npz", **bad)
+    with pytest.raises(ValidationError, match="transition_indptr"):
+        starc.load_mdp(tmp_path / "miss.npz")
+    bad = dict(arrays, transition_data=-arrays["transition_data"])
+    np.savez(tmp_path / "neg.npz", **bad)
+    with pytest.raises(ValidationError, match="negative"):
+        starc.load_mdp(tmp_path / "neg.npz")
+    bad = dict(arrays, transition_shape=np.array([12.0, 6.0]))
+    np.savez(tmp_path / "shape.npz", **bad)
+    with pytest.raises(ValidationError, match="transition_shape"):
+        starc.load_mdp(tmp_path / "shape.npz")
+    with pytest.raises(ValidationError, match="no 'reward'"):
+        starc.load_mdp(path, with_reward=True)
