@@ -115,10 +115,13 @@ coverage is a dense ``(S, A, S)`` array: refused. The canonical arrays themselve
 dense: :func:`starc.canonicalize` refuses them (use the distances, or densify a small MDP
 with ``mdp.to_dense()``).
 
-Limits of the closed forms. The correction :math:`\sum Z(2b + Z)` subtracts nothing
-large when :math:`Z` is small against :math:`b` or when the stored entries are few; on
-a tiny MDP whose reward fills every transition the result carries round-off of order
-:math:`\epsilon \sum b^2`, as does the dense sum of squares.
+Limits of the closed forms. The correction :math:`\sum Z(2b + Z)` cancels against the
+closed form when the stored entries carry most of :math:`\sum b^2` — a small MDP whose
+reward fills most transitions — leaving round-off of order :math:`\epsilon\sum b^2`
+that a square root turns into :math:`\sqrt\epsilon` on a distance near zero. Products
+of at most :data:`EXPLICIT_MAX_ENTRIES` entries are therefore summed term by term (the
+stored entries and their complement); on larger MDPs each row stores a vanishing fraction
+of its :math:`S` columns and the closed form is accurate.
 
 ``"minimal"`` (cvxpy over all :math:`(s, a, s')`) and ``"minimal_potential"`` are
 refused on sparse MDPs.
@@ -159,6 +162,10 @@ SPLU_MAX_STATES = 50_000
 #: a solve is accepted when its residual is at most ``SOLVE_RTOL * max|r|``, which bounds
 #: the error of the values by ``SOLVE_RTOL`` times ``max|r| / (1 - gamma)``.
 SOLVE_RTOL = 1e-10
+
+#: Products ``S * A * S`` up to this size sum the squares of an ``x + y + Z`` canonical
+#: entry by entry (a boolean mask of that size); larger ones use the closed form.
+EXPLICIT_MAX_ENTRIES = 2**20
 
 #: Stored entries allowed in DARD's sparse second term ``A * nnz(H)``.
 DARD_MAX_NNZ = 2**27
@@ -758,6 +765,15 @@ def _outer_norm_one(x, y, z, ord: str, mdp) -> float:
     else:
         zr = b = zd = None
     if p == 2.0:
+        if zd is not None and float(n) * n * m <= EXPLICIT_MAX_ENTRIES:
+            # small product: the stored entries and their complement summed term by term
+            # (no cancellation between the closed form and the stored entries' b^2)
+            off = np.ones((n * m, n), dtype=bool)
+            off[zr, z.indices] = False
+            full = xf[:, None] + y[None, :]
+            rest = full[off]
+            stored = b + zd
+            return float(np.sqrt(rest @ rest + stored @ stored))
         xm, ym = xf.mean(), y.mean()
         xc, yc = xf - xm, y - ym
         total = n * float(xc @ xc) + n * m * float(yc @ yc) + float(n) * n * m * (xm + ym) ** 2

@@ -224,8 +224,11 @@ def test_gamma_near_one_within_roundoff(gamma):
 # ------------------------------------------------------------------ closed forms
 
 
-def test_outer_norms_against_explicit_arrays():
-    """The x + y + Z closed forms against the explicit (S, A, S) array, ties included."""
+@pytest.mark.parametrize("explicit_max", [0, sd.EXPLICIT_MAX_ENTRIES])
+def test_outer_norms_against_explicit_arrays(monkeypatch, explicit_max):
+    """The x + y + Z closed forms (and the small-product sum) against the explicit
+    (S, A, S) array, ties included."""
+    monkeypatch.setattr(sd, "EXPLICIT_MAX_ENTRIES", explicit_max)
     rng = np.random.default_rng(7)
     t = make_transition(rng, 6, 2, "garnet")
     mdp = starc.TabularMDP(t, 0.9).to_sparse()
