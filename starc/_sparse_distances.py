@@ -139,6 +139,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _sparse_linalg
 from ._extremes import scale_exponents, unscale_checked
 from ._validation import as_float_array, check_distribution, check_policy, reward_form
 from .exceptions import ConvergenceError, ValidationError
@@ -155,8 +156,9 @@ _RETURNABLE = ("val", "minimal_l2")
 #: Largest dense ``(S, A, S)`` reward accepted on a sparse MDP (256 MiB).
 DENSE_REWARD_MAX_BYTES = 2**28
 
-#: Direct sparse LU below this many states; BiCGSTAB with certified residual above.
-SPLU_MAX_STATES = 50_000
+#: Direct sparse LU up to this many states (r18-core's limit, measured on gridworlds);
+#: BiCGSTAB with a certified residual above.
+SPLU_MAX_STATES = _sparse_linalg.SPLU_MAX_STATES
 
 #: Certified accuracy of every linear solve, relative to the value scale (THEORY §11):
 #: a solve is accepted when its residual is at most ``SOLVE_RTOL * max|r|``, which bounds
@@ -362,21 +364,9 @@ def _policy_array(policy, mdp) -> np.ndarray:
     return check_policy(policy, n, m)
 
 
-def policy_matrix(mdp, pi: np.ndarray):
-    r""":math:`P_\pi = \Pi T` (CSR ``(S, S)``) for an ``(S, A)`` policy."""
-    sp = _sp()
-    n, m = _shape(mdp)
-    if np.all(pi.max(axis=1) == 1.0):  # deterministic: select rows of T
-        return mdp.transition[np.arange(n) * m + np.argmax(pi, axis=1)]
-    rows = np.repeat(np.arange(n), m)
-    big = sp.csr_matrix((pi.ravel(), (rows, np.arange(n * m))), shape=(n, n * m))
-    return _csr(big @ mdp.transition)
-
-
 def action_matrix(mdp, actions: np.ndarray):
     r""":math:`P_\pi` of a deterministic policy: the rows ``s*A + actions[s]`` of ``T``."""
-    n, m = _shape(mdp)
-    return mdp.transition[np.arange(n) * m + actions]
+    return _sparse_linalg.policy_matrix(mdp, np.asarray(actions))
 
 
 class PolicySolver:
@@ -391,11 +381,10 @@ class PolicySolver:
     last solve) are inspectable.
     """
 
-    def __init__(self, mdp, p):
-        sp = _sp()
-        n = p.shape[0]
+    def __init__(self, mdp, policy: np.ndarray):
+        n = mdp.n_states
         self.gamma = float(mdp.gamma)
-        self.a = _csr(sp.identity(n, format="csr") - self.gamma * p)
+        self.a = _sparse_linalg.system_matrix(mdp, np.array(policy))  # a writeable copy
         self._at = None
         self.error_bound = 0.0
         if n <= SPLU_MAX_STATES:
@@ -486,16 +475,12 @@ class PolicySolver:
 
 def solver(mdp, pi: np.ndarray) -> PolicySolver:
     """The cached :class:`PolicySolver` of ``mdp`` and an ``(S, A)`` policy (4 kept)."""
-    return _memo(mdp, "policy_solver", lambda: PolicySolver(mdp, policy_matrix(mdp, pi)),
-                 pi.tobytes(), maxsize=4)
+    return _memo(mdp, "policy_solver", lambda: PolicySolver(mdp, pi), pi.tobytes(), maxsize=4)
 
 
 def q_from_values(rbar: np.ndarray, v: np.ndarray, mdp) -> np.ndarray:
     r""":math:`Q = \bar R + \gamma T V` for ``rbar (..., S, A)``, ``v (..., S)``."""
-    n, m = _shape(mdp)
-    batch = v.shape[:-1]
-    tv = mdp.transition @ v.reshape(-1, n).T  # (S*A, K)
-    return rbar + mdp.gamma * np.ascontiguousarray(tv.T).reshape(batch + (n, m))
+    return _sparse_linalg.q_from_values(mdp, rbar, v)
 
 
 def evaluate(rbar: np.ndarray, mdp, pi: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _sparse_distances as sd
+from ._sparse_linalg import improvement
 from .exceptions import ConvergenceError, ValidationError
 from .regret import GAMMA_MAX, REGRET_RTOL, TIE_RTOL, WorstCaseRegret
 from .solve import BELLMAN_RTOL
@@ -84,7 +85,7 @@ def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, x0: np.ndarray | None 
     a starting guess for the iterative path, ``rtol`` a looser residual for provisional
     values)."""
     idx = np.arange(mdp.n_states)
-    solve = sd.PolicySolver(mdp, sd.action_matrix(mdp, actions))
+    solve = sd.PolicySolver(mdp, actions)
     return solve.solve(rbar[idx, actions], x0=x0, rtol=rtol)
 
 
@@ -101,7 +102,6 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
     n = mdp.n_states
     idx = np.arange(n)
     scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
-    improve_tol = 1e-13 * max(scale, np.finfo(float).tiny)
     masked = rbar if allowed is None else np.where(allowed, rbar, -np.inf)
     q0 = sd.q_from_values(rbar, np.max(masked, axis=1), mdp)
     if allowed is not None:
@@ -117,11 +117,11 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
         q = sd.q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
-        best = np.argmax(q, axis=1)
-        gain = q[idx, best] - q[idx, actions]
-        # provisional values are off by up to PROVISIONAL_RTOL max|r| / (1 - gamma): only
-        # gains well above that are trusted (no cycling on noise) until the final check
-        switch = gain > (4.0 * PROVISIONAL_RTOL * scale if provisional else improve_tol)
+        # the greedy step of every policy iteration in starc; provisional values are off by
+        # up to PROVISIONAL_RTOL max|r| / (1 - gamma): only gains well above that are
+        # trusted (no cycling on noise) until the final check
+        best, switch = improvement(q, actions, scale,
+                                   slack=4.0 * PROVISIONAL_RTOL * scale if provisional else 0.0)
         if not np.any(switch) and provisional:
             provisional = False
             continue
@@ -214,7 +214,7 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
             doubtful[s, a] = not same
     band_s, band_a = np.nonzero((gap > floor) & (gap <= worst))
     if band_s.size:
-        solve = sd.PolicySolver(mdp, sd.action_matrix(mdp, actions))
+        solve = sd.PolicySolver(mdp, actions)
         for c0 in range(0, band_s.size, _BAND_BLOCK):
             bs, ba = band_s[c0:c0 + _BAND_BLOCK], band_a[c0:c0 + _BAND_BLOCK]
             rhs = (t[bs * m + ba] - t[bs * m + best[bs]]).T.toarray()
@@ -339,8 +339,7 @@ def _parametric(rbar1, rbar2, mdp, max_iter: int = 200):
 
 def occupancy(mdp, pi: np.ndarray) -> np.ndarray:
     r"""State-action occupancy ``(S, A)`` of an ``(S, A)`` policy: a transposed solve."""
-    d = sd.PolicySolver(mdp, sd.policy_matrix(mdp, pi)).solve(np.asarray(mdp.initial),
-                                                               trans=True)
+    d = sd.PolicySolver(mdp, pi).solve(np.asarray(mdp.initial), trans=True)
     return d[:, None] * pi
 
 
