@@ -37,7 +37,7 @@ factorisation (sparse LU, or for large :math:`S` BiCGSTAB restarted on the resid
 serves every reward of a batch (an ``(S, K)`` right-hand side), and every solve is
 accepted only when its residual certifies
 :math:`\|V - \hat V\|_\infty \le \|r - (I - \gamma P_\pi)\hat V\|_\infty / (1 - \gamma)
-\le 10^{-12}\max|r_\pi| / (1 - \gamma)` (THEORY §11).
+\le 10^{-10}\max|r_\pi| / (1 - \gamma)` (THEORY §11).
 
 Norms of an :math:`s'`-constant array. Over all :math:`(s, a, s')`,
 
