@@ -701,6 +701,10 @@ def ones_norm(mdp, ord: str) -> float:
 
 def profile_weights(mdp, profile: str, ord: str) -> np.ndarray:
     """Per-(s, a) factors of the norm of a :class:`Factored` canonical (the dense table)."""
+    if profile not in ("ones", "l2"):
+        raise ValidationError(f"profile {profile!r} belongs to the 'minimal' canonicalization, "
+                              "which sparse MDPs do not offer; profiles here: 'ones', 'l2'")
+
     def build():
         n, m = _shape(mdp)
         t = mdp.transition

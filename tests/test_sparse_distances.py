@@ -341,3 +341,22 @@ def test_no_densify_200k_states():
     assert 0.0 < d < 2.0 and abs(same) < 1e-9
     assert abs(pair[0, 2] - 2.0) < 1e-9 and abs(pair[0, 1] - d) < 1e-12
     assert peak < 400 * 2**20  # a few (S, A) arrays and the solver, nothing (S, A, S)
+
+
+def test_building_blocks_on_sparse_mdps(small_mdp):
+    """Factored.norm works from the sparse per-row factors; dense-only blocks refuse."""
+    from starc.canonical import Factored, profile_array
+    from starc.norms import array_norm
+
+    smdp = small_mdp.to_sparse()
+    u = np.random.default_rng(0).standard_normal((6, 3))
+    for profile in ("ones", "l2"):
+        for ord in NORMS:
+            assert close(Factored(u, profile).norm(ord, smdp),
+                         Factored(u, profile).norm(ord, small_mdp)), (profile, ord)
+    with pytest.raises(starc.ValidationError, match="sparse"):
+        Factored(u, "ones").expand(smdp)
+    with pytest.raises(starc.ValidationError, match="sparse"):
+        profile_array(smdp, "l2")
+    with pytest.raises(starc.ValidationError, match="sparse"):
+        array_norm(np.ones(small_mdp.shape), "weighted_l2", smdp)
