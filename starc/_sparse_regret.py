@@ -42,7 +42,7 @@ import numpy as np
 from . import _sparse_distances as sd
 from ._sparse_linalg import improvement
 from .exceptions import ConvergenceError, ValidationError
-from .regret import GAMMA_MAX, REGRET_RTOL, TIE_RTOL, WorstCaseRegret
+from .regret import REGRET_RTOL, TIE_RTOL, WorstCaseRegret, check_regret_gamma
 from .solve import BELLMAN_RTOL
 
 __all__: list[str] = []
@@ -150,17 +150,8 @@ class Range(NamedTuple):
         return self.hi - self.lo <= self.tolerance
 
 
-def check_gamma(gamma: float, what: str) -> None:
-    """Refuse a discount above :data:`starc.regret.GAMMA_MAX`, as the dense path does."""
-    if gamma > GAMMA_MAX:
-        raise ValidationError(
-            f"{what}: gamma = {gamma!r} is above {GAMMA_MAX!r}, where float64 cannot decide "
-            f"optimal actions (round-off of action values at least {TIE_RTOL:.2g}/(1 - gamma) "
-            "of the reward's size); use a smaller gamma")
-
-
 def value_range(reward: Expected, mdp) -> Range:
-    check_gamma(mdp.gamma, "regret")
+    check_regret_gamma(mdp.gamma, "regret")
     best, v_best = policy_iteration(reward.rbar, mdp)
     worst, v_worst = policy_iteration(-reward.rbar, mdp)
     mu = np.asarray(mdp.initial)
