@@ -360,3 +360,14 @@ def test_building_blocks_on_sparse_mdps(small_mdp):
         profile_array(smdp, "l2")
     with pytest.raises(starc.ValidationError, match="sparse"):
         array_norm(np.ones(small_mdp.shape), "weighted_l2", smdp)
+
+
+def test_pairwise_shares_one_factorisation(garnet_mdp):
+    """K rewards, one policy: one solver object serves every column (memoised on the MDP)."""
+    smdp = garnet_mdp.to_sparse()
+    stack = np.random.default_rng(8).standard_normal((5, 7, 3))
+    d = starc.pairwise_distances(stack, smdp)
+    assert smdp.memo_size("sparse_policy_solver") == 1
+    assert close(d, starc.pairwise_distances(stack, garnet_mdp))
+    starc.starc_distance(stack[0], stack[1], smdp)  # the same uniform policy: reused
+    assert smdp.memo_size("sparse_policy_solver") == 1
