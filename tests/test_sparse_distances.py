@@ -371,3 +371,14 @@ def test_pairwise_shares_one_factorisation(garnet_mdp):
     assert close(d, starc.pairwise_distances(stack, garnet_mdp))
     starc.starc_distance(stack[0], stack[1], smdp)  # the same uniform policy: reused
     assert smdp.memo_size("sparse_policy_solver") == 1
+
+
+def test_dard_second_term_guard(garnet_mdp, monkeypatch):
+    """DARD's sparse H = sum_a D_A(a) T_a Z_a T_a^T is refused beyond its entry budget."""
+    smdp = garnet_mdp.to_sparse()
+    r = np.random.default_rng(3).standard_normal((7, 3, 7)) * (garnet_mdp.transition > 0)
+    monkeypatch.setattr(sd, "DARD_MAX_NNZ", 1)
+    with pytest.raises(starc.ValidationError, match=r"\(S, A\)"):
+        starc.dard_distance(sparse_reward(r), sparse_reward(-r), smdp)
+    d = starc.dard_distance(r.sum(axis=2), -r.sum(axis=2), smdp)  # (S, A): no H at all
+    assert close(d, starc.dard_distance(r.sum(axis=2), -r.sum(axis=2), garnet_mdp))
