@@ -404,12 +404,14 @@ class PolicySolver:
         return self._at
 
     def solve(self, b: np.ndarray, trans: bool = False, x0: np.ndarray | None = None,
-              rtol: float | None = None) -> np.ndarray:
+              rtol: float | None = None, aim: float | None = None) -> np.ndarray:
         """``X`` with ``(I - gamma P) X = b`` (``A^T`` when ``trans``); ``x0`` an optional
         starting guess of the same shape (used by the iterative path); ``rtol`` a looser
         accepted residual than :data:`SOLVE_RTOL` for provisional values (policy
-        iteration's early steps)."""
+        iteration's early steps); ``aim`` a smaller residual the iterative path tries to
+        reach (best effort: only ``rtol`` is required)."""
         self._rtol = SOLVE_RTOL if rtol is None else max(float(rtol), SOLVE_RTOL)
+        self._aim = self._rtol if aim is None else min(float(aim), self._rtol)
         b = np.asarray(b, dtype=np.float64)
         one = b.ndim == 1
         bb = b.reshape(b.shape[0], -1)
@@ -437,14 +439,15 @@ class PolicySolver:
                 f"(the larger of {self._rtol:g} max|r| and the backward error of a stable "
                 f"solve); gamma = {self.gamma!r} may be too close to 1 for this MDP")
 
-    def _allowed(self, b, x) -> np.ndarray:
+    def _allowed(self, b, x, rtol: float | None = None) -> np.ndarray:
         """Accepted residual per column: :data:`SOLVE_RTOL` ``max|b|``, or what a backward
         stable solve leaves, ``64 eps (max|b| + (1 + gamma) max|x|)``, if larger (values of
         size ``|b|/(1 - gamma)`` near ``gamma = 1``)."""
         bmax = np.abs(b).max(axis=0, initial=0.0)
         xmax = np.abs(x).max(axis=0, initial=0.0)
         stable = 64 * np.finfo(np.float64).eps * (bmax + (1.0 + self.gamma) * xmax)
-        return np.maximum(getattr(self, "_rtol", SOLVE_RTOL) * bmax, stable)
+        rtol = getattr(self, "_rtol", SOLVE_RTOL) if rtol is None else rtol
+        return np.maximum(rtol * bmax, stable)
 
     def _iterate(self, mat, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
         """BiCGSTAB (GMRES when it breaks down) restarted on the residual until the
@@ -457,7 +460,7 @@ class PolicySolver:
         maxiter = int(min(50_000, 50 + 20 / max(1.0 - self.gamma, 1e-12)))
         for _ in range(12):
             r = b - mat @ x
-            target = 0.5 * float(self._allowed(b[:, None], x[:, None])[0])
+            target = 0.5 * float(self._allowed(b[:, None], x[:, None], self._aim)[0])
             if float(np.abs(r).max()) <= target:
                 return x
             norm2 = float(np.linalg.norm(r))

@@ -80,13 +80,19 @@ def single(reward, mdp, name: str) -> Expected:
 
 
 def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, x0: np.ndarray | None = None,
-              rtol: float | None = None) -> np.ndarray:
+              rtol: float | None = None, aim: float | None = None) -> np.ndarray:
     """:math:`V` of the deterministic policy ``actions``: one certified sparse solve (``x0``
     a starting guess for the iterative path, ``rtol`` a looser residual for provisional
-    values)."""
+    values, ``aim`` a best-effort tighter one)."""
+    return _evaluate(rbar, mdp, actions, x0, rtol, aim)[0]
+
+
+def _evaluate(rbar, mdp, actions, x0=None, rtol=None, aim=None):
+    """``(V, certified bound on ||V - V_true||_inf)`` of a deterministic policy."""
     idx = np.arange(mdp.n_states)
     solve = sd.PolicySolver(mdp, actions)
-    return solve.solve(rbar[idx, actions], x0=x0, rtol=rtol)
+    v = solve.solve(rbar[idx, actions], x0=x0, rtol=rtol, aim=aim)
+    return v, solve.error_bound
 
 
 #: Residual (relative to ``max|r|``) of the provisional evaluations with which policy
@@ -110,18 +116,23 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
     v = None
     # inexact policy iteration: on the iterative path, evaluate provisionally until the
     # policy stops changing, then evaluate to the certified accuracy and check again
-    provisional = n > sd.SPLU_MAX_STATES
+    iterative = provisional = n > sd.SPLU_MAX_STATES
     for _ in range(max_iter):
-        v = values_of(rbar, mdp, actions, x0=v,
-                      rtol=PROVISIONAL_RTOL if provisional else None)
+        # the final evaluations aim far below the greedy step's threshold (1e-13 of the
+        # scale), and the step ignores gains within twice their certified error
+        v, bound = _evaluate(rbar, mdp, actions, x0=v,
+                             rtol=PROVISIONAL_RTOL if provisional else None,
+                             aim=None if provisional else 1e-15)
         q = sd.q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
         # the greedy step of every policy iteration in starc; provisional values are off by
         # up to PROVISIONAL_RTOL max|r| / (1 - gamma): only gains well above that are
         # trusted (no cycling on noise) until the final check
-        best, switch = improvement(q, actions, scale,
-                                   slack=4.0 * PROVISIONAL_RTOL * scale if provisional else 0.0)
+        # (the LU path solves to round-off, like the dense path: no slack there)
+        slack = (4.0 * PROVISIONAL_RTOL * scale if provisional
+                 else 2.0 * mdp.gamma * bound if iterative else 0.0)
+        best, switch = improvement(q, actions, scale, slack=slack)
         if not np.any(switch) and provisional:
             provisional = False
             continue
