@@ -10,11 +10,12 @@ Policy evaluation
 -----------------
 :math:`V^\pi` solves :math:`M V = r_\pi` with :math:`M = I - \gamma P_\pi`. Two solvers:
 
-* ``"splu"``: a sparse LU factorisation (SuperLU, ``scipy.sparse.linalg.splu``) with the
-  COLAMD column ordering, while :math:`S \le` :data:`SPLU_MAX_STATES` — on a 2-D
-  gridworld SuperLU's fill :math:`\mathrm{nnz}(L + U) / \mathrm{nnz}(M)` grows from about
-  14 at :math:`S = 10^4` to 22 at :math:`10^5` and its time super-linearly, while the
-  Krylov path below grows linearly in the non-zeros;
+* ``"splu"``: a sparse LU factorisation (SuperLU, ``scipy.sparse.linalg.splu``) without
+  pivoting in the minimum-degree ordering of :math:`M + M^\top` (see
+  :data:`SPLU_ORDERING`), while :math:`S \le` :data:`SPLU_MAX_STATES` — on a 2-D gridworld
+  its fill :math:`\mathrm{nnz}(L + U) / \mathrm{nnz}(M)` grows from 7.5 at
+  :math:`S = 10^4` to 11 at :math:`10^5` and its time super-linearly, while the Krylov
+  path below grows linearly in the non-zeros;
 * ``"bicgstab+ilu"`` (``"gmres+ilu"`` when BiCGSTAB breaks down): a Krylov method
   preconditioned by an incomplete LU factorisation (``spilu``, natural order, no
   pivoting: :math:`M` is a non-singular M-matrix, so its incomplete factors exist).
@@ -58,6 +59,7 @@ References
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,16 +70,45 @@ __all__ = ["SolveCertificate", "improvement", "policy_matrix", "system_matrix", 
            "evaluate_many", "policy_reward", "q_from_values", "check_policy_sparse", "policy_iteration", "occupancy",
            "SPLU_MAX_STATES", "EVAL_RTOL"]
 
+_log = logging.getLogger(__name__)
+
 #: Largest number of states solved by sparse LU; larger systems use ILU + Krylov.
 #: Measured on a 2-D slippery gridworld (A = 4, 5 successors, gamma = 0.99): SuperLU with
 #: COLAMD factorises S = 10^5 in about 0.6 s (fill 22) but S = 10^6 in far more, with a
 #: fill of L + U that does not fit the 4 GB budget of THEORY §11's benchmark.
 SPLU_MAX_STATES = 200_000
 
-#: Column ordering of the sparse LU: COLAMD was the fastest of SuperLU's orderings on the
-#: gridworld benchmark (MMD_AT_PLUS_A did not finish in minutes at S = 10^5; NATURAL took
-#: 36 s with fill 129 against COLAMD's 0.6 s and fill 22).
-SPLU_ORDERING = "COLAMD"
+#: Largest number of states whose policy iteration factorises every policy by sparse LU
+#: (the evaluations then agree with the dense LU's to round-off, so ties are decided
+#: alike); beyond it each evaluation is a Krylov solve warm-started from the previous
+#: values and preconditioned by the incomplete factors of an earlier policy, refactorised
+#: when a solve needs more than ``_PI_REFACTOR_ITERATIONS`` iterations. Measured on the
+#: 10^5-state gridworld: a recycled ILU needs ~100-250 BiCGSTAB/GMRES iterations after a
+#: few hundred switches, a fresh one ~2-8, and an ILU costs about as much as the LU there,
+#: so the LU path stays the faster one up to SPLU_MAX_STATES.
+PI_SPLU_MAX_STATES = SPLU_MAX_STATES
+
+#: Column ordering of the sparse LU. :math:`M = I - \gamma P_\pi` is strictly diagonally
+#: dominant by rows, a property Gaussian elimination preserves, so the LU needs no
+#: pivoting (growth factor <= 2) and a symmetric ordering of :math:`M + M^\top` applies.
+#: Measured on the 2-D slippery gridworld (gamma = 0.99, a random deterministic policy,
+#: loaded 2-core machine), factor time and fill nnz(L+U)/nnz(M):
+#:
+#: ========================  ==================  ==================
+#: ordering                  S = 10^4            S = 10^5
+#: ========================  ==================  ==================
+#: MMD_AT_PLUS_A, no pivots  0.10 s, fill 7.5    1.9 s, fill 11.2
+#: MMD_ATA, no pivots        0.10 s, fill 12.4   2.3 s, fill 19.7
+#: COLAMD, no pivots         0.12 s, fill 13.0   2.4 s, fill 20.8
+#: COLAMD, partial pivoting  0.13 s, fill 13.9   2.4 s, fill 22.4
+#: NATURAL                   --                  36 s, fill 129
+#: ========================  ==================  ==================
+#:
+#: (MMD_AT_PLUS_A *with* partial pivoting did not finish in minutes at S = 10^5.)
+SPLU_ORDERING = "MMD_AT_PLUS_A"
+
+#: Options of the sparse LU that go with :data:`SPLU_ORDERING`.
+_SPLU_OPTIONS = {"diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
 
 #: Certified relative accuracy of a policy evaluation: error bound <= EVAL_RTOL * scale.
 EVAL_RTOL = 1e-10
@@ -88,9 +119,6 @@ IMPROVE_RTOL = 1e-13
 #: Bellman residual accepted at the end of policy iteration, relative to the reward scale.
 BELLMAN_RTOL = 1e-10
 
-#: ILU parameters of the Krylov path.
-_ILU_DROP_TOL = 1e-4
-_ILU_FILL_FACTOR = 10.0
 
 #: Rounds of iterative refinement after the first solve.
 _REFINE_ROUNDS = 4
@@ -107,7 +135,7 @@ class SolveCertificate:
         ``"gmres+ilu"`` (Krylov with an incomplete-LU preconditioner); for policy
         iteration, the method of its last evaluation.
     ordering : str or None
-        Column ordering of the sparse LU (``"COLAMD"``), or None.
+        Column ordering of the sparse LU (``"MMD_AT_PLUS_A"``), or None.
     fill : float or None
         :math:`\mathrm{nnz}(L + U) / \mathrm{nnz}(M)` of the (incomplete) factors, or None.
     iterations : int
@@ -232,13 +260,14 @@ class _Factors:
         self.mt = None
         self.ordering = None
         self.lu = None
-        self.ilu = None
+        self.prec = None
+        self.prec_t = None
         if method is None:
             method = "splu" if n <= SPLU_MAX_STATES else "krylov"
-        csc = m.tocsc()
         if method == "splu":
+            csc = m.tocsc()
             try:
-                self.lu = spla.splu(csc, permc_spec=SPLU_ORDERING)
+                self.lu = spla.splu(csc, permc_spec=SPLU_ORDERING, **_SPLU_OPTIONS)
                 self.ordering = SPLU_ORDERING
                 self.method = "splu"
                 self.fill = (self.lu.L.nnz + self.lu.U.nnz) / max(m.nnz, 1)
@@ -247,23 +276,51 @@ class _Factors:
                 self.lu = None
             except RuntimeError as err:  # pragma: no cover - singular (impossible, gamma < 1)
                 raise SolverError(f"sparse LU of I - gamma P_pi failed: {err}") from None
-        self.method = "bicgstab+ilu"
-        self.ilu = _ilu(csc)
-        self.fill = (self.ilu.L.nnz + self.ilu.U.nnz) / max(m.nnz, 1)
+        self.method = "bicgstab+sgs"
+        self.prec = _SGS(m)
+        self.fill = None  # nothing factorised: the sweeps use M's own entries
 
     def transposed_matrix(self):
         if self.mt is None:
-            self.mt = self.m.T.tocsr()
+            mt = self.m.T.tocsr()
+            mt.sort_indices()
+            self.mt = mt
         return self.mt
 
+    def transposed_preconditioner(self):
+        if self.prec_t is None:
+            self.prec_t = _SGS(self.transposed_matrix())
+        return self.prec_t
 
-def _ilu(csc):
-    spla = _linalg()
-    try:
-        return spla.spilu(csc, drop_tol=_ILU_DROP_TOL, fill_factor=_ILU_FILL_FACTOR,
-                          permc_spec="NATURAL", diag_pivot_thresh=0.0)
-    except RuntimeError as err:  # pragma: no cover - M is a non-singular M-matrix
-        raise SolverError(f"incomplete LU of I - gamma P_pi failed: {err}") from None
+
+class _SGS:
+    """Symmetric Gauss-Seidel preconditioner of a CSR matrix with sorted indices and a
+    non-zero stored diagonal: ``solve(v) = (D + U)^{-1} D (D + L)^{-1} v``."""
+
+    def __init__(self, m):
+        from . import _sparse_kernels as kern
+
+        self.kern = kern
+        self.indptr = np.ascontiguousarray(m.indptr, dtype=np.int64)
+        self.indices = np.ascontiguousarray(m.indices, dtype=np.int64)
+        self.data = np.ascontiguousarray(m.data, dtype=np.float64)
+        n = m.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(self.indptr))
+        pos = np.flatnonzero(self.indices == rows)
+        if pos.shape[0] != n or np.any(self.data[pos] <= 0):
+            raise SolverError("I - gamma P_pi lacks a positive diagonal entry")  # impossible
+        self.diag = pos.astype(np.int64)
+        self.d = self.data[pos]
+        self.L = None
+        self.U = None
+
+    def solve(self, v):
+        v = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
+        y = np.empty_like(v)
+        self.kern.lower_sweep(self.indptr, self.indices, self.data, self.diag, v, y)
+        z = np.empty_like(v)
+        self.kern.upper_sweep(self.indptr, self.indices, self.data, self.diag, self.d * y, z)
+        return z
 
 
 class _Reached(Exception):
@@ -283,6 +340,15 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
     estimate reaches ``floor2`` (round-off level), or after ``maxiter`` iterations.
     """
     spla = _linalg()
+    if x0 is not None:
+        # Solve for the correction, scaled to unit size: scipy's breakdown tests are
+        # absolute (rho < eps^2), so a warm start's tiny residual would read as breakdown.
+        r0 = b - a @ x0
+        c = float(np.max(np.abs(r0), initial=0.0))
+        if c == 0.0 or not np.isfinite(c):
+            return x0, 0, "bicgstab+sgs"
+        y, k, method = _krylov(a, r0 / c, None, prec, goal_res / c, ord_, floor2 / c, maxiter)
+        return x0 + c * y, k, method
     count = [0]
 
     def callback(xk):
@@ -290,12 +356,15 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
         if float(np.linalg.norm(b - a @ xk, ord_)) <= goal_res:
             raise _Reached(np.array(xk))
 
-    method = "bicgstab+ilu"
+    method = "bicgstab+sgs"
     try:
         x, info = spla.bicgstab(a, b, x0=x0, rtol=0.0, atol=floor2, maxiter=maxiter,
                                 M=prec, callback=callback)
-        if info < 0 or not np.all(np.isfinite(x)):  # breakdown
-            method = "gmres+ilu"
+        if info < 0 and np.all(np.isfinite(x)):  # breakdown: restart from where it got
+            x, info = spla.bicgstab(a, b, x0=x, rtol=0.0, atol=floor2, maxiter=maxiter,
+                                    M=prec, callback=callback)
+        if info < 0 or not np.all(np.isfinite(x)):  # breakdown again
+            method = "gmres+sgs"
             x, info = spla.gmres(a, b, x0=x0, rtol=0.0, atol=floor2, restart=30,
                                  maxiter=max(1, maxiter // 30), M=prec, callback=callback,
                                  callback_type="x")
@@ -310,14 +379,17 @@ def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, goal_res: flo
     spla = _linalg()
     if factors.lu is not None:
         return factors.lu.solve(b, trans="T" if transposed else "N"), 0, "splu"
-    ilu = factors.ilu
     n = b.shape[0]
     a = factors.transposed_matrix() if transposed else factors.m
-    prec = spla.LinearOperator((n, n), matvec=(lambda v: ilu.solve(v, trans="T"))
-                               if transposed else ilu.solve, dtype=np.float64)
+    sgs = factors.transposed_preconditioner() if transposed else factors.prec
+    prec = spla.LinearOperator((n, n), matvec=sgs.solve, dtype=np.float64)
     return _krylov(a, b, x0, prec, goal_res, 1 if transposed else np.inf, floor2,
                    maxiter=_KRYLOV_MAXITER)
 
+
+#: A residual below ``_FLOOR * eps * (|b| + 2 |b| / (1 - gamma))`` is round-off: no
+#: solver aims below it (the best-effort target of policy iteration stops there).
+_FLOOR = 8.0
 
 #: Most Krylov iterations per solve (each refinement round starts a new solve).
 _KRYLOV_MAXITER = 1000
@@ -344,7 +416,7 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
     goal = tol if target is None else min(tol, target)
     # the residual goal; the round-off floor of a residual is about
     # eps (|b| + (1 + gamma) |x|) per entry, the solver's own 2-norm estimate stops there
-    goal_res = goal * (1.0 - gamma)
+    goal_res = max(goal * (1.0 - gamma), _FLOOR * np.finfo(float).eps * (bnorm + 2.0 * scale))
     floor2 = 4.0 * np.finfo(float).eps * (bnorm + 2.0 * scale) * (
         np.sqrt(n) if not transposed else 1.0 / np.sqrt(n))  # 1-norm: entries ~ |b|_1 / n
     a = factors.transposed_matrix() if transposed else factors.m
@@ -359,7 +431,7 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
         improved = best is None or bound < 0.5 * best[4]
         if best is None or bound < best[4]:
             best = (x, iters, method, rnorm, bound)
-        if bound <= goal or (not improved and best[4] <= tol):
+        if rnorm <= goal_res or (not improved and best[4] <= tol):
             break
         dx, k, method = _solve(factors, res, None, transposed, goal_res, floor2)
         iters += k
@@ -449,30 +521,23 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
     q0 = q_from_values(mdp, r_sa, np.max(r_sa, axis=1))
     actions = np.argmax(q0, axis=1)
     v = None
-    ilu = None
     total_iters = 0
     for it in range(1, max_iter + 1):
         m = system_matrix(mdp, actions)
         b = r_sa[idx, actions]
-        if n <= SPLU_MAX_STATES:
-            factors = _Factors(m, method="splu")
-        else:
-            factors = _Factors.__new__(_Factors)
-            factors.m, factors.mt, factors.ordering, factors.lu = m, None, None, None
-            factors.method = "bicgstab+ilu"
-            if ilu is None:
-                ilu = _ilu(m.tocsc())
-            factors.ilu = ilu
-            factors.fill = (ilu.L.nnz + ilu.U.nnz) / max(m.nnz, 1)
+        factors = _Factors(m, method="splu" if n <= PI_SPLU_MAX_STATES else "krylov")
         # aim well below the tie tolerance of the greedy step (IMPROVE_RTOL * scale)
         x, k, method, rn, bound, vs, tol = _certified_solve(
             factors, b, gamma, x0=v, target=1e-2 * IMPROVE_RTOL * scale)
-        if factors.ilu is not None and k > 40:
-            ilu = None  # the recycled preconditioner has aged: refactor next time
         total_iters += k
         v = x
         q = q_from_values(mdp, r_sa, v)
-        best, switch = improvement(q, actions, scale, slack=2.0 * gamma * bound)
+        # the LU path decides exactly as the dense one (its errors are of the dense LU's
+        # size); a Krylov solve is trusted only beyond its certified error
+        slack = 0.0 if factors.lu is not None else 2.0 * gamma * bound
+        best, switch = improvement(q, actions, scale, slack=slack)
+        _log.debug("policy iteration %d: %s, %d Krylov iterations, bound %.3g, %d switches",
+                   it, method, k, bound, int(np.count_nonzero(switch)))
         if not np.any(switch):
             residual = float(np.max(np.abs(q[idx, best] - v)))
             if residual > BELLMAN_RTOL * max(scale, 1.0):

@@ -61,9 +61,9 @@ import numpy as np
 
 from ._io import load_arrays, save_npz
 from ._validation import (as_float_array, check_choice, check_gamma, check_memory,
-                          check_positive_int, check_real, check_seed)
+                          check_positive_int, check_real, check_seed, is_sparse_matrix)
 from .exceptions import ValidationError
-from .mdp import TabularMDP, as_mdp, broadcast_reward
+from .mdp import TabularMDP, as_dense_mdp, as_mdp, broadcast_reward
 
 __all__ = [
     "TabularEnvironment",
@@ -92,7 +92,9 @@ class TabularEnvironment(_EnvironmentFields):
     ----------
     mdp : TabularMDP
     reward : array_like of shape (S, A, S), (S, A) or (S,)
-        Finite; broadcast to ``(S, A, S)`` (see :func:`starc.broadcast_reward`).
+        Finite; broadcast to ``(S, A, S)`` (see :func:`starc.broadcast_reward`). On a
+        sparse MDP kept as given: ``(S, A)``, ``(S,)`` or a sparse ``(S*A, S)`` array
+        (see :func:`starc.expected_reward`).
 
     Examples
     --------
@@ -108,6 +110,16 @@ class TabularEnvironment(_EnvironmentFields):
 
     def __new__(cls, mdp: TabularMDP, reward) -> TabularEnvironment:
         as_mdp(mdp)
+        if mdp.is_sparse:  # the reward stays (S, A), (S,) or sparse (S*A, S)
+            from .mdp import expected_reward
+
+            if expected_reward(reward, mdp).ndim != 2:
+                raise ValidationError(f"reward must be one reward of shape (S, A) = "
+                                      f"{mdp.shape[:2]}, (S,) or sparse (S*A, S), got a batch")
+            if not is_sparse_matrix(reward):
+                reward = as_float_array(reward, "reward")
+                reward.flags.writeable = False
+            return super().__new__(cls, mdp, reward)
         reward = broadcast_reward(reward, mdp)
         if reward.ndim != 3:
             raise ValidationError(f"reward must be one reward of shape {mdp.shape}, "
@@ -263,7 +275,8 @@ def random_reward(mdp: TabularMDP, *, seed=None, kind: str = "gaussian",
     >>> random_reward(mdp, seed=1, kind="starc", size=3).shape
     (3, 8, 2, 8)
     """
-    as_mdp(mdp)
+    as_dense_mdp(mdp, "random_reward", instead="draw an (S, A) reward, e.g. "
+                 "numpy.random.default_rng(seed).standard_normal((S, A))")
     check_choice(kind, "kind", REWARD_KINDS)
     rng = check_seed(seed)
     if size is None:
@@ -595,6 +608,9 @@ def _read_npz(path) -> dict[str, np.ndarray]:
 
 def load_mdp(path, *, with_reward: bool = False):
     """Load an MDP saved by :func:`save_mdp`; never unpickles.
+
+    Supports sparse MDPs: a file written from a sparse MDP loads as a sparse MDP with
+    the same CSR arrays, bit for bit.
 
     Parameters
     ----------

@@ -65,7 +65,7 @@ from ._validation import (as_float_array, as_reward, available_memory_bytes,
                           reward_form)
 from .exceptions import ValidationError
 
-__all__ = ["TabularMDP", "as_mdp", "broadcast_reward", "expected_reward",
+__all__ = ["TabularMDP", "as_mdp", "as_dense_mdp", "broadcast_reward", "expected_reward",
            "DENSE_REWARD_MAX_BYTES"]
 
 #: Largest dense ``(S, A, S)`` reward (in bytes) accepted on a sparse MDP; beyond it a
@@ -92,6 +92,8 @@ def _freeze(value):
 
 class TabularMDP:
     r"""A finite MDP without reward: transitions, discount and initial distribution.
+
+    Supports sparse MDPs: a ``scipy.sparse`` ``(S*A, S)`` transition (THEORY §11).
 
     Instances are immutable: the arrays are validated once, copied to float64
     C-contiguous storage and made read-only.
@@ -521,6 +523,51 @@ def as_mdp(mdp, name: str = "mdp") -> TabularMDP:
     if not isinstance(mdp, TabularMDP):
         raise ValidationError(f"{name} must be a starc.TabularMDP, got {type(mdp).__name__}; "
                               "build one with starc.TabularMDP(transition, gamma)")
+    return mdp
+
+
+def as_dense_mdp(mdp, what: str, *, instead: str = "", name: str = "mdp") -> TabularMDP:
+    """:func:`as_mdp` for functions that need the dense ``(S, A, S)`` transition.
+
+    Parameters
+    ----------
+    mdp : object
+        The argument to check.
+    what : str
+        The function's name, for the message.
+    instead : str, optional
+        What to use for a sparse MDP, appended to the message.
+    name : str
+        The argument's name.
+
+    Returns
+    -------
+    TabularMDP
+        ``mdp`` itself, a dense MDP.
+
+    Raises
+    ------
+    ValidationError
+        If ``mdp`` is not a TabularMDP, or is sparse (THEORY §11: a sparse MDP is never
+        densified silently).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc.mdp import TabularMDP, as_dense_mdp
+    >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9)
+    >>> as_dense_mdp(mdp, "f") is mdp
+    True
+    >>> as_dense_mdp(mdp.to_sparse(), "f", instead="use g")
+    Traceback (most recent call last):
+        ...
+    starc.exceptions.ValidationError: f does not support sparse MDPs (mdp.is_sparse); use g
+    """
+    as_mdp(mdp, name)
+    if mdp.is_sparse:
+        hint = instead or ("convert a small one with mdp.to_dense(); the solvers of "
+                           "starc.solve support sparse MDPs")
+        raise ValidationError(f"{what} does not support sparse MDPs ({name}.is_sparse); {hint}")
     return mdp
 
 

@@ -782,6 +782,9 @@ def occupancy(mdp: TabularMDP, policy="uniform", *, certificate: bool = False):
 
     so that :math:`J_R(\pi) = \langle \eta^\pi, R \rangle` for every reward.
 
+    Supports sparse MDPs (THEORY §11): then :math:`\eta^\pi` is returned as a sparse
+    ``(S*A, S)`` array on the transition's support.
+
     Parameters
     ----------
     mdp : TabularMDP

@@ -534,3 +534,34 @@ def test_sparse_reward_bad_input(toy_mdp, monkeypatch):
     monkeypatch.setattr(starc.mdp, "DENSE_REWARD_MAX_BYTES", 63)
     with pytest.raises(ValidationError, match=r"64 bytes.*sparse \(S\*A, S\)"):
         starc.expected_reward(np.zeros((2, 2, 2)), sparse)
+
+
+def test_dense_only_functions_refuse_sparse_mdps(toy_mdp):
+    from starc.mdp import as_dense_mdp
+    from starc.sampled import tabular_samplers
+
+    sparse = toy_mdp.to_sparse()
+    assert as_dense_mdp(toy_mdp, "f") is toy_mdp
+    with pytest.raises(ValidationError, match=r"f does not support sparse MDPs.*to_dense"):
+        as_dense_mdp(sparse, "f")
+    calls = [
+        (lambda: starc.random_reward(sparse, seed=0), "random_reward .*standard_normal"),
+        (lambda: starc.random_potential_shaping(np.zeros((2, 2)), sparse, seed=0),
+         "random_potential_shaping .*expected reward"),
+        (lambda: starc.s_prime_redistribution(np.zeros((2, 2)), sparse, seed=0),
+         "s_prime_redistribution"),
+        (lambda: tabular_samplers(sparse), "tabular_samplers .*CSR"),
+    ]
+    for call, pattern in calls:
+        with pytest.raises(ValidationError, match=pattern):
+            call()
+
+
+def test_environment_on_a_sparse_mdp_keeps_its_reward():
+    sparse = starc.chain(4).mdp.to_sparse()
+    env = starc.TabularEnvironment(sparse, np.arange(8.0).reshape(4, 2))
+    assert env.reward.shape == (4, 2) and not env.reward.flags.writeable
+    with pytest.raises(ValidationError, match="batch"):
+        starc.TabularEnvironment(sparse, np.zeros((3, 4, 2)))
+    with pytest.raises(ValidationError, match="NaN"):
+        starc.TabularEnvironment(sparse, np.full((4, 2), np.nan))
