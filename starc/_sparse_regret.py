@@ -102,9 +102,11 @@ PROVISIONAL_RTOL = 1e-6
 
 
 def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
-                     max_iter: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+                     start: np.ndarray | None = None, max_iter: int = 10_000
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Howard's policy iteration on ``rbar (S, A)`` (as :func:`starc.solve.policy_iteration`,
-    with sparse solves); ``allowed`` an optional ``(S, A)`` mask."""
+    with sparse solves); ``allowed`` an optional ``(S, A)`` mask, ``start`` an optional
+    first policy (speed only: the optimal values do not depend on it)."""
     n = mdp.n_states
     idx = np.arange(n)
     scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
@@ -113,6 +115,8 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
     if allowed is not None:
         q0 = np.where(allowed, q0, -np.inf)
     actions = np.argmax(q0, axis=1)
+    if start is not None and (allowed is None or np.all(allowed[idx, start])):
+        actions = np.asarray(start)
     v = None
     # inexact policy iteration: on the iterative path, evaluate provisionally until the
     # policy stops changing, then evaluate to the certified accuracy and check again
@@ -164,7 +168,9 @@ class Range(NamedTuple):
 def value_range(reward: Expected, mdp) -> Range:
     check_regret_gamma(mdp.gamma, "regret")
     best, v_best = policy_iteration(reward.rbar, mdp)
-    worst, v_worst = policy_iteration(-reward.rbar, mdp)
+    # the worst policy starts from the actions worst under Q* (often close to it)
+    greedy_worst = np.argmin(sd.q_from_values(reward.rbar, v_best, mdp), axis=1)
+    worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
     mu = np.asarray(mdp.initial)
     return Range(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
                  REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma), worst)
@@ -259,7 +265,9 @@ def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
         actions, _ = policy_iteration(proxy.rbar, mdp)
         j = float(values_of(true.rbar, mdp, actions) @ mu)
     else:
-        best, v_best = policy_iteration(proxy.rbar, mdp)
+        # V*_2 is unique: start from the true reward's optimal policy (a proxy close to the
+        # truth then needs few improvement steps)
+        best, v_best = policy_iteration(proxy.rbar, mdp, start=span.best_actions)
         if _proxy_trivial(proxy, mdp, v_best):
             allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
             doubtful = np.zeros_like(allowed)
