@@ -37,7 +37,7 @@ factorisation (sparse LU, or for large :math:`S` BiCGSTAB restarted on the resid
 serves every reward of a batch (an ``(S, K)`` right-hand side), and every solve is
 accepted only when its residual certifies
 :math:`\|V - \hat V\|_\infty \le \|r - (I - \gamma P_\pi)\hat V\|_\infty / (1 - \gamma)
-\le 10^{-12}\max|r_\pi| / (1 - \gamma)` (THEORY §11).
+\le 10^{-10}\max|r_\pi| / (1 - \gamma)` (THEORY §11).
 
 Norms of an :math:`s'`-constant array. Over all :math:`(s, a, s')`,
 
@@ -115,10 +115,13 @@ coverage is a dense ``(S, A, S)`` array: refused. The canonical arrays themselve
 dense: :func:`starc.canonicalize` refuses them (use the distances, or densify a small MDP
 with ``mdp.to_dense()``).
 
-Limits of the closed forms. The correction :math:`\sum Z(2b + Z)` subtracts nothing
-large when :math:`Z` is small against :math:`b` or when the stored entries are few; on
-a tiny MDP whose reward fills every transition the result carries round-off of order
-:math:`\epsilon \sum b^2`, as does the dense sum of squares.
+Limits of the closed forms. The correction :math:`\sum Z(2b + Z)` cancels against the
+closed form when the stored entries carry most of :math:`\sum b^2` — a small MDP whose
+reward fills most transitions — leaving round-off of order :math:`\epsilon\sum b^2`
+that a square root turns into :math:`\sqrt\epsilon` on a distance near zero. Products
+of at most :data:`EXPLICIT_MAX_ENTRIES` entries are therefore summed term by term (the
+stored entries and their complement); on larger MDPs each row stores a vanishing fraction
+of its :math:`S` columns and the closed form is accurate.
 
 ``"minimal"`` (cvxpy over all :math:`(s, a, s')`) and ``"minimal_potential"`` are
 refused on sparse MDPs.
@@ -136,6 +139,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _sparse_linalg
 from ._extremes import scale_exponents, unscale_checked
 from ._validation import as_float_array, check_distribution, check_policy, reward_form
 from .exceptions import ConvergenceError, ValidationError
@@ -152,11 +156,18 @@ _RETURNABLE = ("val", "minimal_l2")
 #: Largest dense ``(S, A, S)`` reward accepted on a sparse MDP (256 MiB).
 DENSE_REWARD_MAX_BYTES = 2**28
 
-#: Direct sparse LU below this many states; BiCGSTAB with certified residual above.
-SPLU_MAX_STATES = 50_000
+#: Direct sparse LU up to this many states (r18-core's limit, measured on gridworlds);
+#: BiCGSTAB with a certified residual above.
+SPLU_MAX_STATES = _sparse_linalg.SPLU_MAX_STATES
 
-#: Certified accuracy of every linear solve, relative to the value scale.
-SOLVE_RTOL = 1e-12
+#: Certified accuracy of every linear solve, relative to the value scale (THEORY §11):
+#: a solve is accepted when its residual is at most ``SOLVE_RTOL * max|r|``, which bounds
+#: the error of the values by ``SOLVE_RTOL`` times ``max|r| / (1 - gamma)``.
+SOLVE_RTOL = 1e-10
+
+#: Products ``S * A * S`` up to this size sum the squares of an ``x + y + Z`` canonical
+#: entry by entry (a boolean mask of that size); larger ones use the closed form.
+EXPLICIT_MAX_ENTRIES = 2**20
 
 #: Stored entries allowed in DARD's sparse second term ``A * nnz(H)``.
 DARD_MAX_NNZ = 2**27
@@ -353,21 +364,9 @@ def _policy_array(policy, mdp) -> np.ndarray:
     return check_policy(policy, n, m)
 
 
-def policy_matrix(mdp, pi: np.ndarray):
-    r""":math:`P_\pi = \Pi T` (CSR ``(S, S)``) for an ``(S, A)`` policy."""
-    sp = _sp()
-    n, m = _shape(mdp)
-    if np.all(pi.max(axis=1) == 1.0):  # deterministic: select rows of T
-        return mdp.transition[np.arange(n) * m + np.argmax(pi, axis=1)]
-    rows = np.repeat(np.arange(n), m)
-    big = sp.csr_matrix((pi.ravel(), (rows, np.arange(n * m))), shape=(n, n * m))
-    return _csr(big @ mdp.transition)
-
-
 def action_matrix(mdp, actions: np.ndarray):
     r""":math:`P_\pi` of a deterministic policy: the rows ``s*A + actions[s]`` of ``T``."""
-    n, m = _shape(mdp)
-    return mdp.transition[np.arange(n) * m + actions]
+    return _sparse_linalg.policy_matrix(mdp, np.asarray(actions))
 
 
 class PolicySolver:
@@ -382,11 +381,10 @@ class PolicySolver:
     last solve) are inspectable.
     """
 
-    def __init__(self, mdp, p):
-        sp = _sp()
-        n = p.shape[0]
+    def __init__(self, mdp, policy: np.ndarray):
+        n = mdp.n_states
         self.gamma = float(mdp.gamma)
-        self.a = _csr(sp.identity(n, format="csr") - self.gamma * p)
+        self.a = _sparse_linalg.system_matrix(mdp, np.array(policy))  # a writeable copy
         self._at = None
         self.error_bound = 0.0
         if n <= SPLU_MAX_STATES:
@@ -405,7 +403,15 @@ class PolicySolver:
             self._at = _csr(self.a.T)
         return self._at
 
-    def solve(self, b: np.ndarray, trans: bool = False) -> np.ndarray:
+    def solve(self, b: np.ndarray, trans: bool = False, x0: np.ndarray | None = None,
+              rtol: float | None = None, aim: float | None = None) -> np.ndarray:
+        """``X`` with ``(I - gamma P) X = b`` (``A^T`` when ``trans``); ``x0`` an optional
+        starting guess of the same shape (used by the iterative path); ``rtol`` a looser
+        accepted residual than :data:`SOLVE_RTOL` for provisional values (policy
+        iteration's early steps); ``aim`` a smaller residual the iterative path tries to
+        reach (best effort: only ``rtol`` is required)."""
+        self._rtol = SOLVE_RTOL if rtol is None else max(float(rtol), SOLVE_RTOL)
+        self._aim = self._rtol if aim is None else min(float(aim), self._rtol)
         b = np.asarray(b, dtype=np.float64)
         one = b.ndim == 1
         bb = b.reshape(b.shape[0], -1)
@@ -414,8 +420,10 @@ class PolicySolver:
             x = self._lu.solve(np.asfortranarray(bb), trans="T" if trans else "N")
             x = x + self._lu.solve(np.asfortranarray(bb - mat @ x), trans="T" if trans else "N")
         else:
-            x = np.column_stack([self._iterate(mat, bb[:, k]) for k in range(bb.shape[1])]) \
-                if bb.shape[1] else np.zeros_like(bb)
+            guess = None if x0 is None else np.asarray(x0, dtype=np.float64).reshape(bb.shape)
+            x = np.column_stack([
+                self._iterate(mat, bb[:, k], None if guess is None else guess[:, k])
+                for k in range(bb.shape[1])]) if bb.shape[1] else np.zeros_like(bb)
         self._certify(mat, bb, x)
         return x[:, 0] if one else x
 
@@ -428,34 +436,41 @@ class PolicySolver:
             raise ConvergenceError(
                 f"sparse policy evaluation ({self.method}) left residual "
                 f"{float(resid[bad].max()):.3g} > {float(allowed[bad].max()):.3g} "
-                f"(the larger of {SOLVE_RTOL:g} max|r| and the backward error of a stable "
+                f"(the larger of {self._rtol:g} max|r| and the backward error of a stable "
                 f"solve); gamma = {self.gamma!r} may be too close to 1 for this MDP")
 
-    def _allowed(self, b, x) -> np.ndarray:
+    def _allowed(self, b, x, rtol: float | None = None) -> np.ndarray:
         """Accepted residual per column: :data:`SOLVE_RTOL` ``max|b|``, or what a backward
         stable solve leaves, ``64 eps (max|b| + (1 + gamma) max|x|)``, if larger (values of
         size ``|b|/(1 - gamma)`` near ``gamma = 1``)."""
         bmax = np.abs(b).max(axis=0, initial=0.0)
         xmax = np.abs(x).max(axis=0, initial=0.0)
         stable = 64 * np.finfo(np.float64).eps * (bmax + (1.0 + self.gamma) * xmax)
-        return np.maximum(SOLVE_RTOL * bmax, stable)
+        rtol = getattr(self, "_rtol", SOLVE_RTOL) if rtol is None else rtol
+        return np.maximum(rtol * bmax, stable)
 
-    def _iterate(self, mat, b: np.ndarray) -> np.ndarray:
+    def _iterate(self, mat, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
+        """BiCGSTAB (GMRES when it breaks down) restarted on the residual until the
+        infinity-norm residual is within half the accepted one (:meth:`_allowed`)."""
         from scipy.sparse.linalg import bicgstab, gmres
 
-        x = np.zeros_like(b)
         if not np.any(b):
-            return x
+            return np.zeros_like(b)
+        x = np.zeros_like(b) if x0 is None or not np.all(np.isfinite(x0)) else x0.copy()
         maxiter = int(min(50_000, 50 + 20 / max(1.0 - self.gamma, 1e-12)))
         for _ in range(12):
             r = b - mat @ x
-            if float(np.abs(r).max()) <= 0.5 * float(self._allowed(b[:, None], x[:, None])[0]):
+            target = 0.5 * float(self._allowed(b[:, None], x[:, None], self._aim)[0])
+            if float(np.abs(r).max()) <= target:
                 return x
             norm2 = float(np.linalg.norm(r))
-            dx, info = bicgstab(mat, r, rtol=1e-10, atol=0.0, maxiter=maxiter)
+            # ||r||_inf <= ||r||_2: aim the 2-norm at the target in one run where float64
+            # allows, else restart on the new residual
+            rtol = min(0.1, max(target / norm2, 1e-13))
+            dx, info = bicgstab(mat, r, rtol=rtol, atol=0.0, maxiter=maxiter)
             if info != 0 or not np.all(np.isfinite(dx)):
-                dx, info = gmres(mat, r, rtol=1e-10, atol=0.0, restart=60, maxiter=maxiter)
-            if not np.all(np.isfinite(dx)) or norm2 == 0.0:
+                dx, info = gmres(mat, r, rtol=rtol, atol=0.0, restart=60, maxiter=maxiter)
+            if not np.all(np.isfinite(dx)):
                 break
             x = x + dx
         return x
@@ -463,16 +478,12 @@ class PolicySolver:
 
 def solver(mdp, pi: np.ndarray) -> PolicySolver:
     """The cached :class:`PolicySolver` of ``mdp`` and an ``(S, A)`` policy (4 kept)."""
-    return _memo(mdp, "policy_solver", lambda: PolicySolver(mdp, policy_matrix(mdp, pi)),
-                 pi.tobytes(), maxsize=4)
+    return _memo(mdp, "policy_solver", lambda: PolicySolver(mdp, pi), pi.tobytes(), maxsize=4)
 
 
 def q_from_values(rbar: np.ndarray, v: np.ndarray, mdp) -> np.ndarray:
     r""":math:`Q = \bar R + \gamma T V` for ``rbar (..., S, A)``, ``v (..., S)``."""
-    n, m = _shape(mdp)
-    batch = v.shape[:-1]
-    tv = mdp.transition @ v.reshape(-1, n).T  # (S*A, K)
-    return rbar + mdp.gamma * np.ascontiguousarray(tv.T).reshape(batch + (n, m))
+    return _sparse_linalg.q_from_values(mdp, rbar, v)
 
 
 def evaluate(rbar: np.ndarray, mdp, pi: np.ndarray) -> np.ndarray:
@@ -693,6 +704,10 @@ def ones_norm(mdp, ord: str) -> float:
 
 def profile_weights(mdp, profile: str, ord: str) -> np.ndarray:
     """Per-(s, a) factors of the norm of a :class:`Factored` canonical (the dense table)."""
+    if profile not in ("ones", "l2"):
+        raise ValidationError(f"profile {profile!r} belongs to the 'minimal' canonicalization, "
+                              "which sparse MDPs do not offer; profiles here: 'ones', 'l2'")
+
     def build():
         n, m = _shape(mdp)
         t = mdp.transition
@@ -742,6 +757,15 @@ def _outer_norm_one(x, y, z, ord: str, mdp) -> float:
     else:
         zr = b = zd = None
     if p == 2.0:
+        if zd is not None and float(n) * n * m <= EXPLICIT_MAX_ENTRIES:
+            # small product: the stored entries and their complement summed term by term
+            # (no cancellation between the closed form and the stored entries' b^2)
+            off = np.ones((n * m, n), dtype=bool)
+            off[zr, z.indices] = False
+            full = xf[:, None] + y[None, :]
+            rest = full[off]
+            stored = b + zd
+            return float(np.sqrt(rest @ rest + stored @ stored))
         xm, ym = xf.mean(), y.mean()
         xc, yc = xf - xm, y - ym
         total = n * float(xc @ xc) + n * m * float(yc @ yc) + float(n) * n * m * (xm + ym) ** 2

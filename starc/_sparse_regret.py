@@ -40,8 +40,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _sparse_distances as sd
+from ._sparse_linalg import improvement
 from .exceptions import ConvergenceError, ValidationError
-from .regret import GAMMA_MAX, REGRET_RTOL, TIE_RTOL, WorstCaseRegret
+from .regret import REGRET_RTOL, TIE_RTOL, WorstCaseRegret, check_regret_gamma
 from .solve import BELLMAN_RTOL
 
 __all__: list[str] = []
@@ -78,33 +79,67 @@ def single(reward, mdp, name: str) -> Expected:
     return Expected(rbar, mag, exponent)
 
 
-def values_of(rbar: np.ndarray, mdp, actions: np.ndarray) -> np.ndarray:
-    """:math:`V` of the deterministic policy ``actions`` (one certified sparse solve)."""
+def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, x0: np.ndarray | None = None,
+              rtol: float | None = None, aim: float | None = None) -> np.ndarray:
+    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve (``x0``
+    a starting guess for the iterative path, ``rtol`` a looser residual for provisional
+    values, ``aim`` a best-effort tighter one)."""
+    return _evaluate(rbar, mdp, actions, x0, rtol, aim)[0]
+
+
+def _evaluate(rbar, mdp, actions, x0=None, rtol=None, aim=None):
+    """``(V, certified bound on ||V - V_true||_inf)`` of a deterministic policy."""
     idx = np.arange(mdp.n_states)
-    return sd.PolicySolver(mdp, sd.action_matrix(mdp, actions)).solve(rbar[idx, actions])
+    solve = sd.PolicySolver(mdp, actions)
+    v = solve.solve(rbar[idx, actions], x0=x0, rtol=rtol, aim=aim)
+    return v, solve.error_bound
+
+
+#: Residual (relative to ``max|r|``) of the provisional evaluations with which policy
+#: iteration starts on large MDPs (iterative solves); the final policy is always
+#: re-evaluated at :data:`starc._sparse_distances.SOLVE_RTOL` and checked.
+PROVISIONAL_RTOL = 1e-6
 
 
 def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
-                     max_iter: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+                     start: np.ndarray | None = None, max_iter: int = 10_000
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Howard's policy iteration on ``rbar (S, A)`` (as :func:`starc.solve.policy_iteration`,
-    with sparse solves); ``allowed`` an optional ``(S, A)`` mask."""
+    with sparse solves); ``allowed`` an optional ``(S, A)`` mask, ``start`` an optional
+    first policy (speed only: the optimal values do not depend on it)."""
     n = mdp.n_states
     idx = np.arange(n)
     scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
-    improve_tol = 1e-13 * max(scale, np.finfo(float).tiny)
     masked = rbar if allowed is None else np.where(allowed, rbar, -np.inf)
     q0 = sd.q_from_values(rbar, np.max(masked, axis=1), mdp)
     if allowed is not None:
         q0 = np.where(allowed, q0, -np.inf)
     actions = np.argmax(q0, axis=1)
+    if start is not None and (allowed is None or np.all(allowed[idx, start])):
+        actions = np.asarray(start)
+    v = None
+    # inexact policy iteration: on the iterative path, evaluate provisionally until the
+    # policy stops changing, then evaluate to the certified accuracy and check again
+    iterative = provisional = n > sd.SPLU_MAX_STATES
     for _ in range(max_iter):
-        v = values_of(rbar, mdp, actions)
+        # the final evaluations aim far below the greedy step's threshold (1e-13 of the
+        # scale), and the step ignores gains within twice their certified error
+        v, bound = _evaluate(rbar, mdp, actions, x0=v,
+                             rtol=PROVISIONAL_RTOL if provisional else None,
+                             aim=None if provisional else 1e-15)
         q = sd.q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
-        best = np.argmax(q, axis=1)
-        gain = q[idx, best] - q[idx, actions]
-        switch = gain > improve_tol
+        # the greedy step of every policy iteration in starc; provisional values are off by
+        # up to PROVISIONAL_RTOL max|r| / (1 - gamma): only gains well above that are
+        # trusted (no cycling on noise) until the final check
+        # (the LU path solves to round-off, like the dense path: no slack there)
+        slack = (4.0 * PROVISIONAL_RTOL * scale if provisional
+                 else 2.0 * mdp.gamma * bound if iterative else 0.0)
+        best, switch = improvement(q, actions, scale, slack=slack)
+        if not np.any(switch) and provisional:
+            provisional = False
+            continue
         if not np.any(switch):
             residual = float(np.max(np.abs(q[idx, best] - v)))
             if residual > BELLMAN_RTOL * max(scale, 1.0):
@@ -130,19 +165,12 @@ class Range(NamedTuple):
         return self.hi - self.lo <= self.tolerance
 
 
-def check_gamma(gamma: float, what: str) -> None:
-    """Refuse a discount above :data:`starc.regret.GAMMA_MAX`, as the dense path does."""
-    if gamma > GAMMA_MAX:
-        raise ValidationError(
-            f"{what}: gamma = {gamma!r} is above {GAMMA_MAX!r}, where float64 cannot decide "
-            f"optimal actions (round-off of action values at least {TIE_RTOL:.2g}/(1 - gamma) "
-            "of the reward's size); use a smaller gamma")
-
-
 def value_range(reward: Expected, mdp) -> Range:
-    check_gamma(mdp.gamma, "regret")
+    check_regret_gamma(mdp.gamma, "regret")
     best, v_best = policy_iteration(reward.rbar, mdp)
-    worst, v_worst = policy_iteration(-reward.rbar, mdp)
+    # the worst policy starts from the actions worst under Q* (often close to it)
+    greedy_worst = np.argmin(sd.q_from_values(reward.rbar, v_best, mdp), axis=1)
+    worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
     mu = np.asarray(mdp.initial)
     return Range(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
                  REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma), worst)
@@ -194,7 +222,7 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
             doubtful[s, a] = not same
     band_s, band_a = np.nonzero((gap > floor) & (gap <= worst))
     if band_s.size:
-        solve = sd.PolicySolver(mdp, sd.action_matrix(mdp, actions))
+        solve = sd.PolicySolver(mdp, actions)
         for c0 in range(0, band_s.size, _BAND_BLOCK):
             bs, ba = band_s[c0:c0 + _BAND_BLOCK], band_a[c0:c0 + _BAND_BLOCK]
             rhs = (t[bs * m + ba] - t[bs * m + best[bs]]).T.toarray()
@@ -204,6 +232,24 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
             allowed[bs[tied], ba[tied]] = True
             doubtful[bs[tied], ba[tied]] = bound[tied] > limit
     return allowed, doubtful
+
+
+def _proxy_trivial(proxy: Expected, mdp, v_best: np.ndarray) -> bool:
+    r"""Whether every policy has (nearly) the same return under the proxy: ``Range.trivial``.
+
+    The policy greedy for the *smallest* optimal action value has some return
+    :math:`J_w \ge \min_\pi J`, so :math:`J^* - J_w > ` tolerance proves the proxy
+    non-trivial with one evaluation; only otherwise is :math:`\min_\pi J` found by policy
+    iteration (the dense path always runs it).
+    """
+    mu = np.asarray(mdp.initial)
+    tol = REGRET_RTOL * proxy.magnitude / (1.0 - mdp.gamma)
+    hi = float(v_best @ mu)
+    greedy_worst = np.argmin(sd.q_from_values(proxy.rbar, v_best, mdp), axis=1)
+    if hi - float(values_of(proxy.rbar, mdp, greedy_worst) @ mu) > tol:
+        return False
+    _, v_worst = policy_iteration(-proxy.rbar, mdp)
+    return hi + float(v_worst @ mu) <= tol
 
 
 def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
@@ -219,13 +265,14 @@ def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
         actions, _ = policy_iteration(proxy.rbar, mdp)
         j = float(values_of(true.rbar, mdp, actions) @ mu)
     else:
-        proxy_span = value_range(proxy, mdp)
-        if proxy_span.trivial:
+        # V*_2 is unique: start from the true reward's optimal policy (a proxy close to the
+        # truth then needs few improvement steps)
+        best, v_best = policy_iteration(proxy.rbar, mdp, start=span.best_actions)
+        if _proxy_trivial(proxy, mdp, v_best):
             allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
             doubtful = np.zeros_like(allowed)
         else:
-            allowed, doubtful = tie_masks(proxy, mdp, proxy_span.best_actions,
-                                          proxy_span.best_values)
+            allowed, doubtful = tie_masks(proxy, mdp, best, v_best)
         sign = -1.0 if ties == "pessimistic" else 1.0
         _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
         j = sign * float(v @ mu)
@@ -302,8 +349,7 @@ def _parametric(rbar1, rbar2, mdp, max_iter: int = 200):
 
 def occupancy(mdp, pi: np.ndarray) -> np.ndarray:
     r"""State-action occupancy ``(S, A)`` of an ``(S, A)`` policy: a transposed solve."""
-    d = sd.PolicySolver(mdp, sd.policy_matrix(mdp, pi)).solve(np.asarray(mdp.initial),
-                                                               trans=True)
+    d = sd.PolicySolver(mdp, pi).solve(np.asarray(mdp.initial), trans=True)
     return d[:, None] * pi
 
 

@@ -171,6 +171,10 @@ class Factored(NamedTuple):
 
     def expand(self, mdp: TabularMDP) -> np.ndarray:
         """The full ``(..., S, A, S)`` array ``u[..., s, a] * profile[s, a, s']``."""
+        if getattr(mdp, "is_sparse", False):
+            raise ValidationError("Factored.expand builds the dense (S, A, S) array, which a "
+                                  "sparse MDP never forms; use Factored.norm / weights, or "
+                                  "starc.canonicalize (an (S, A) array or a CSR matrix)")
         if self.profile == "ones":
             return np.ascontiguousarray(np.broadcast_to(self.u[..., None],
                                                         self.u.shape + (mdp.n_states,)))
@@ -313,6 +317,9 @@ def _uniform(mdp: TabularMDP, shape: tuple[int, ...]) -> np.ndarray:
 
 def profile_array(mdp: TabularMDP, profile: str) -> np.ndarray:
     """The ``(S, A, S)`` per-row shape vector of a factored canonical (cached on ``mdp``)."""
+    if getattr(mdp, "is_sparse", False):
+        raise ValidationError("profile_array is a dense (S, A, S) array; on a sparse MDP use "
+                              "profile_weights (per-(s, a) factors)")
     return mdp.memo("profile", lambda: _profile_array_uncached(mdp, profile), profile)
 
 
@@ -359,6 +366,9 @@ def profile_weights(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
     ndarray of shape (S, A)
         Read-only.
     """
+    if getattr(mdp, "is_sparse", False):  # the same table, sums over stored entries
+        from . import _sparse_distances
+        return _sparse_distances.profile_weights(mdp, profile, ord)
     return mdp.memo("profile_weights", lambda: _profile_weights_uncached(mdp, profile, ord),
                     profile, ord)
 

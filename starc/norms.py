@@ -185,6 +185,9 @@ def array_norm(x: np.ndarray, ord: str, mdp: TabularMDP | None) -> np.ndarray:
     """
     p = p_of(ord)
     if ord.startswith("weighted_"):
+        if getattr(mdp, "is_sparse", False):
+            raise ValidationError("array_norm weighs a dense (S, A, S) array by a dense "
+                                  "transition; on a sparse MDP use starc.norm (closed forms)")
         return norm_from_weights(x, mdp.transition, p, mdp.support)
     return norm_from_weights(x, None, p)
 

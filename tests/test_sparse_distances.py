@@ -224,8 +224,11 @@ def test_gamma_near_one_within_roundoff(gamma):
 # ------------------------------------------------------------------ closed forms
 
 
-def test_outer_norms_against_explicit_arrays():
-    """The x + y + Z closed forms against the explicit (S, A, S) array, ties included."""
+@pytest.mark.parametrize("explicit_max", [0, sd.EXPLICIT_MAX_ENTRIES])
+def test_outer_norms_against_explicit_arrays(monkeypatch, explicit_max):
+    """The x + y + Z closed forms (and the small-product sum) against the explicit
+    (S, A, S) array, ties included."""
+    monkeypatch.setattr(sd, "EXPLICIT_MAX_ENTRIES", explicit_max)
     rng = np.random.default_rng(7)
     t = make_transition(rng, 6, 2, "garnet")
     mdp = starc.TabularMDP(t, 0.9).to_sparse()
@@ -338,3 +341,44 @@ def test_no_densify_200k_states():
     assert 0.0 < d < 2.0 and abs(same) < 1e-9
     assert abs(pair[0, 2] - 2.0) < 1e-9 and abs(pair[0, 1] - d) < 1e-12
     assert peak < 400 * 2**20  # a few (S, A) arrays and the solver, nothing (S, A, S)
+
+
+def test_building_blocks_on_sparse_mdps(small_mdp):
+    """Factored.norm works from the sparse per-row factors; dense-only blocks refuse."""
+    from starc.canonical import Factored, profile_array
+    from starc.norms import array_norm
+
+    smdp = small_mdp.to_sparse()
+    u = np.random.default_rng(0).standard_normal((6, 3))
+    for profile in ("ones", "l2"):
+        for ord in NORMS:
+            assert close(Factored(u, profile).norm(ord, smdp),
+                         Factored(u, profile).norm(ord, small_mdp)), (profile, ord)
+    with pytest.raises(starc.ValidationError, match="sparse"):
+        Factored(u, "ones").expand(smdp)
+    with pytest.raises(starc.ValidationError, match="sparse"):
+        profile_array(smdp, "l2")
+    with pytest.raises(starc.ValidationError, match="sparse"):
+        array_norm(np.ones(small_mdp.shape), "weighted_l2", smdp)
+
+
+def test_pairwise_shares_one_factorisation(garnet_mdp):
+    """K rewards, one policy: one solver object serves every column (memoised on the MDP)."""
+    smdp = garnet_mdp.to_sparse()
+    stack = np.random.default_rng(8).standard_normal((5, 7, 3))
+    d = starc.pairwise_distances(stack, smdp)
+    assert smdp.memo_size("sparse_policy_solver") == 1
+    assert close(d, starc.pairwise_distances(stack, garnet_mdp))
+    starc.starc_distance(stack[0], stack[1], smdp)  # the same uniform policy: reused
+    assert smdp.memo_size("sparse_policy_solver") == 1
+
+
+def test_dard_second_term_guard(garnet_mdp, monkeypatch):
+    """DARD's sparse H = sum_a D_A(a) T_a Z_a T_a^T is refused beyond its entry budget."""
+    smdp = garnet_mdp.to_sparse()
+    r = np.random.default_rng(3).standard_normal((7, 3, 7)) * (garnet_mdp.transition > 0)
+    monkeypatch.setattr(sd, "DARD_MAX_NNZ", 1)
+    with pytest.raises(starc.ValidationError, match=r"\(S, A\)"):
+        starc.dard_distance(sparse_reward(r), sparse_reward(-r), smdp)
+    d = starc.dard_distance(r.sum(axis=2), -r.sum(axis=2), smdp)  # (S, A): no H at all
+    assert close(d, starc.dard_distance(r.sum(axis=2), -r.sum(axis=2), garnet_mdp))

@@ -153,3 +153,23 @@ def test_regret_200k_states_without_densifying():
         tracemalloc.stop()
     assert abs(same) < 1e-9 and 0.0 < reg < 1.0
     assert peak < 400 * 2**20
+
+
+@pytest.mark.parametrize("gamma", [0.5, 0.95])
+def test_iterative_path_matches_dense(monkeypatch, gamma):
+    """The Krylov path (provisional then certified evaluations) gives the dense regrets."""
+    from starc import _sparse_distances as sd
+
+    monkeypatch.setattr(sd, "SPLU_MAX_STATES", 0)
+    rng = np.random.default_rng(21)
+    mdp = starc.TabularMDP(make_transition(rng, 8, 3, "garnet"), gamma)
+    smdp = mdp.to_sparse()
+    for _ in range(3):
+        r1, r2 = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
+        for ties in ("pessimistic", "first"):
+            assert close(starc.regret(r1, r2, mdp, ties=ties),
+                         starc.regret(r1, r2, smdp, ties=ties), 1e-8)
+        assert close(starc.worst_case_regret(r1, r2, mdp),
+                     starc.worst_case_regret(r1, r2, smdp), 1e-8)
+        assert close(starc.starc_distance(r1, r2, mdp), starc.starc_distance(r1, r2, smdp),
+                     1e-8)
