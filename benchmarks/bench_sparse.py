@@ -265,19 +265,21 @@ def main(argv=None) -> int:
     unknown = wanted - {"build", "distance", "optimal", "regret"}
     if unknown:
         parser.error(f"--headline: unknown steps {sorted(unknown)}")
-    headline = {task: spawn(task, big, args.timeout) if task in wanted
-                else {"task": task, "side": big, "error": "not measured (--headline)"}
-                for task in ("build", "distance", "optimal", "regret")}
-    results["headline"] = headline
+    results["complete"] = False        # the JSON is rewritten after each measurement
+    headline = results["headline"] = {}
+    for task in ("build", "distance", "optimal", "regret"):
+        headline[task] = (spawn(task, big, args.timeout) if task in wanted else
+                          {"task": task, "side": big, "error": "not measured (--headline)"})
+        write_json(args.output, results, shown=f"{args.output} (after {task})")
     # 2. quantecon against starc at S ~ 10^5, separate processes
     import importlib.util
 
     # not imported here: quantecon imports numba, and this process must stay small
     have_quantecon = importlib.util.find_spec("quantecon") is not None
-    versus = {"starc": spawn("optimal", mid, args.timeout)}
+    versus = results["quantecon"] = {"starc": spawn("optimal", mid, args.timeout)}
     if have_quantecon:
         versus["quantecon"] = spawn("quantecon", mid, args.timeout)
-    results["quantecon"] = versus
+    write_json(args.output, results, shown=f"{args.output} (after quantecon)")
     # 3. scaling
     scaling = []
     for side in sides:
@@ -289,6 +291,7 @@ def main(argv=None) -> int:
             b, o = spawn("build", side, args.timeout), spawn("optimal", side, args.timeout)
         scaling.append({"side": side, "n_states": side * side, "build": b, "optimal": o})
     results["scaling"] = scaling
+    results["complete"] = True
     try:
         results["loadavg_after"] = os.getloadavg()
     except OSError:
