@@ -225,7 +225,7 @@ def from_minigrid(env, *, gamma: float = 0.99, seed: int | None = None,
         not; never modified (the search runs on a copy).
     gamma : float, default 0.99
         Discount in ``[0, 1)``.
-    seed : int, optional
+    seed : int >= 0, optional
         Reset the level with this seed first (MiniGrid draws the layout at reset). When
         omitted, the level is taken in its current state, or reset without a seed if it
         never was.
@@ -273,9 +273,9 @@ def from_minigrid(env, *, gamma: float = 0.99, seed: int | None = None,
 
     gamma = check_gamma(gamma)
     max_states = check_positive_int(max_states, "max_states")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int,
-                                                                             np.integer))):
-        raise ValidationError(f"seed must be an int or None, got {seed!r}")
+    if seed is not None and (isinstance(seed, (bool, np.bool_))
+                             or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValidationError(f"seed must be a non-negative int or None, got {seed!r}")
     u = getattr(env, "unwrapped", env)
     if not isinstance(u, MiniGridEnv):
         raise ValidationError(f"env must be a MiniGrid environment (a minigrid.minigrid_env."

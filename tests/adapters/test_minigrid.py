@@ -173,8 +173,9 @@ def test_refusals():
         from_minigrid(gym.make("MiniGrid-DoorKey-5x5-v0"), seed=0, max_states=10)
     with pytest.raises(ValidationError, match="gamma"):
         from_minigrid(gym.make("MiniGrid-Empty-5x5-v0"), gamma=1.0)
-    with pytest.raises(ValidationError, match="seed must be an int"):
-        from_minigrid(gym.make("MiniGrid-Empty-5x5-v0"), seed="x")
+    for seed in ("x", -1, True):
+        with pytest.raises(ValidationError, match="seed must be a non-negative int"):
+            from_minigrid(gym.make("MiniGrid-Empty-5x5-v0"), seed=seed)
     model = from_minigrid(gym.make("MiniGrid-Empty-5x5-v0"), seed=0)
     other = gym.make("MiniGrid-Empty-6x6-v0")
     other.reset(seed=0)
