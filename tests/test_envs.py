@@ -7,10 +7,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import starc
 from starc import ValidationError
-from starc.envs import MDP_KINDS, REWARD_KINDS, starc_size_threshold
+from starc.envs import (MDP_KINDS, REWARD_KINDS, SPARSE_AUTO_STATES, grid_transition,
+                        starc_size_threshold)
 
 
 def _assert_stochastic(t):
@@ -560,12 +563,6 @@ def test_dirichlet_of_huge_concentration_is_uniform_without_overflow():
 
 # ------------------------------------------------------------ sparse grid worlds, maze
 
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from starc.envs import SPARSE_AUTO_STATES, grid_transition  # noqa: E402
-
-
 
 def _free_mask(height, width, walls):
     free = np.ones((height, width), dtype=bool)
@@ -679,7 +676,6 @@ def _components(free):
     import scipy.sparse as sp
     from scipy.sparse.csgraph import connected_components
 
-    h, w = free.shape
     index = -np.ones(free.shape, dtype=int)
     index[free] = np.arange(free.sum())
     right = free[:, :-1] & free[:, 1:]

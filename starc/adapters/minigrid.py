@@ -108,7 +108,7 @@ def require_minigrid():
     """
     try:
         import minigrid
-        import minigrid.minigrid_env  # noqa: F401
+        import minigrid.minigrid_env
     except ImportError as err:
         raise MissingDependencyError(
             f"starc.adapters.minigrid needs minigrid, which is not installed ({err}); "
