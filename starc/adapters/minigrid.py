@@ -28,7 +28,7 @@ state, so the MDP takes MiniGrid's reward *at step 0*: :math:`R = 1` on every tr
 that reaches the goal (0 on lava and everywhere else), with the episode's end made an
 absorbing state of reward 0 (every terminating transition leads to one state
 :math:`s_\top`), and no truncation (infinite horizon, discount :math:`\gamma`). A policy
-that reaches the goal after :math:`t` steps has
+that reaches the goal after :math:`t` steps has the discounted return [2]_
 
 .. math::
 
