@@ -1,7 +1,7 @@
 """Repository-level pytest configuration: doctest collection of the optional adapters.
 
 ``.ci/run`` runs the library's doctests with ``pytest --doctest-modules starc``. The
-examples of the torch, gymnasium and transformers adapters need those optional packages;
+examples of the torch, gymnasium, minigrid and transformers adapters need those optional packages;
 where they are not installed, those modules' doctests are not collected (the modules
 themselves never import them at import time). This file sits at the repository root, not
 in ``starc/`` (the package ships no pytest file) and not in ``tests/`` (pytest reads a
@@ -16,6 +16,8 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore.append("starc/adapters/torch.py")
 if importlib.util.find_spec("gymnasium") is None:
     collect_ignore.append("starc/adapters/gymnasium.py")
+if importlib.util.find_spec("minigrid") is None:
+    collect_ignore.append("starc/adapters/minigrid.py")
 if any(importlib.util.find_spec(name) is None
        for name in ("torch", "transformers", "tokenizers", "pandas")):
     collect_ignore.append("starc/adapters/transformers.py")

@@ -370,3 +370,80 @@ def as_log_probs(logp, name: str) -> np.ndarray:
     # exponential underflows anyway
     with np.errstate(over="ignore"):
         return arr - logsumexp(arr, axis=-1, keepdims=True)
+
+
+def is_sparse_matrix(x) -> bool:
+    """True for a ``scipy.sparse`` matrix or array (scipy is imported only if loaded)."""
+    import sys
+
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(x)
+
+
+def check_sparse_transition(transition):
+    """Return a validated sparse ``(S*A, S)`` transition as a canonical float64 CSR array.
+
+    Row ``s*A + a`` holds :math:`\\tau(\\cdot \\mid s, a)`. The result owns its arrays, has
+    sorted column indices, no duplicates and no explicit zeros. Nothing is densified:
+    every check runs over the stored entries, in O(nnz + S*A).
+    """
+    import scipy.sparse as sp
+
+    shape = transition.shape
+    if len(shape) != 2:
+        raise ValidationError(f"a sparse transition must be 2-D of shape (S*A, S) with row "
+                              f"s*A + a holding tau(. | s, a), got shape {shape}")
+    n_rows, n_states = (int(d) for d in shape)
+    if n_states == 0 or n_rows == 0:
+        raise ValidationError(f"transition must have at least one state and one action, "
+                              f"got shape {shape}")
+    if n_rows % n_states != 0:
+        raise ValidationError(
+            f"a sparse transition must have shape (S*A, S) (row s*A + a holds tau(. | s, a)); "
+            f"got shape {shape}, whose {n_rows} rows are not a multiple of its {n_states} "
+            "columns (states)")
+    if transition.dtype.kind not in "biuf":
+        raise ValidationError(f"transition must be real-valued, got dtype {transition.dtype}")
+    try:
+        csr = sp.csr_array(transition, dtype=np.float64, copy=True)
+        csr.check_format(full_check=True)
+    except (ValueError, TypeError, IndexError) as err:
+        raise ValidationError(f"transition is not a valid sparse matrix: {err} (e.g. a "
+                              "column index out of range [0, S))") from None
+    if csr.indices.size and (csr.indices.min() < 0 or csr.indices.max() >= n_states):
+        raise ValidationError(f"transition has a column index outside [0, {n_states})")
+    data = csr.data
+    if not np.all(np.isfinite(data)):
+        n_bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+        raise ValidationError(f"transition contains {n_bad} NaN or infinite value(s); every "
+                              "entry must be finite")
+    csr.sum_duplicates()
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    data = csr.data
+    n_actions = n_rows // n_states
+    if data.size and data.min() < 0:
+        k = int(np.argmin(data))
+        row = int(np.searchsorted(csr.indptr, k, side="right") - 1)
+        raise ValidationError(
+            f"transition has a negative entry {data[k]:.3g} at (state, action, next state) "
+            f"= ({row // n_actions}, {row % n_actions}, {int(csr.indices[k])}); "
+            "probabilities must be >= 0")
+    if data.size and not data.max() <= 1.0 + STOCHASTIC_ATOL:
+        k = int(np.argmax(data))
+        row = int(np.searchsorted(csr.indptr, k, side="right") - 1)
+        raise ValidationError(
+            f"transition has the entry {float(data[k])!r} at (state, action, next state) = "
+            f"({row // n_actions}, {row % n_actions}, {int(csr.indices[k])}); probabilities "
+            "must lie in [0, 1] (and each row sum to 1)")
+    sums = csr @ np.ones(n_states)  # O(nnz); an empty row sums to 0
+    err = np.abs(sums - 1.0)
+    if np.any(err > STOCHASTIC_ATOL):
+        row = int(np.argmax(err))
+        raise ValidationError(
+            f"every row of transition must sum to 1 (within {STOCHASTIC_ATOL:g}); the row of "
+            f"(state, action) = ({row // n_actions}, {row % n_actions}) (row {row}) sums to "
+            f"{float(sums[row])!r}. Normalise it first, e.g. t / t.sum(axis=1)[:, None]")
+    for arr in (csr.data, csr.indices, csr.indptr):
+        arr.flags.writeable = False
+    return csr

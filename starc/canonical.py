@@ -172,6 +172,10 @@ class Factored(NamedTuple):
 
     def expand(self, mdp: TabularMDP) -> np.ndarray:
         """The full ``(..., S, A, S)`` array ``u[..., s, a] * profile[s, a, s']``."""
+        if getattr(mdp, "is_sparse", False):
+            raise ValidationError("Factored.expand builds the dense (S, A, S) array, which a "
+                                  "sparse MDP never forms; use Factored.norm / weights, or "
+                                  "starc.canonicalize (an (S, A) array or a CSR matrix)")
         if self.profile == "ones":
             return np.ascontiguousarray(np.broadcast_to(self.u[..., None],
                                                         self.u.shape + (mdp.n_states,)))
@@ -314,6 +318,9 @@ def _uniform(mdp: TabularMDP, shape: tuple[int, ...]) -> np.ndarray:
 
 def profile_array(mdp: TabularMDP, profile: str) -> np.ndarray:
     """The ``(S, A, S)`` per-row shape vector of a factored canonical (cached on ``mdp``)."""
+    if getattr(mdp, "is_sparse", False):
+        raise ValidationError("profile_array is a dense (S, A, S) array; on a sparse MDP use "
+                              "profile_weights (per-(s, a) factors)")
     return mdp.memo("profile", lambda: _profile_array_uncached(mdp, profile), profile)
 
 
@@ -360,6 +367,9 @@ def profile_weights(mdp: TabularMDP, profile: str, ord: str) -> np.ndarray:
     ndarray of shape (S, A)
         Read-only.
     """
+    if getattr(mdp, "is_sparse", False):  # the same table, sums over stored entries
+        from . import _sparse_distances
+        return _sparse_distances.profile_weights(mdp, profile, ord)
     return mdp.memo("profile_weights", lambda: _profile_weights_uncached(mdp, profile, ord),
                     profile, ord)
 
@@ -1046,6 +1056,9 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
     ----------
     reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
     mdp : TabularMDP
+        A sparse MDP (``mdp.is_sparse``) returns ``(..., S, A)`` for ``"val"`` (the
+        canonical is constant in s') and a CSR ``(S*A, S)`` matrix for ``"minimal_l2"``;
+        see :doc:`/theory/sparse_distances`.
     method : str or callable, default "val"
         One of :data:`CANONICALIZATIONS` — ``"none"``, ``"epic"``, ``"dard"``, ``"val"``,
         ``"val_potential"``, ``"minimal_l2"``, ``"minimal"``, ``"minimal_potential"`` —
@@ -1095,6 +1108,11 @@ def canonicalize(reward, mdp: TabularMDP, method="val", *, policy="uniform", sta
            [-0.225,  0.225]])
     """
     as_mdp(mdp)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: (..., S, A) or CSR, never (S, A, S)
+        from . import _sparse_distances
+        return _sparse_distances.canonicalize(reward, mdp, method, policy=policy,
+                                              state_dist=state_dist, action_dist=action_dist,
+                                              norm=norm)
     method, pi, ds, da, norm = resolve_options(mdp, method, policy, state_dist, action_dist,
                                                norm)
     r = broadcast_reward(reward, mdp)

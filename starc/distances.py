@@ -425,6 +425,8 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATIO
     r1, r2 : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
         Rewards; leading batch axes broadcast against each other.
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     canonicalization : str, default "val"
         A name of :data:`starc.canonical.CANONICALIZATIONS`.
     normalization : str or None, default "l2"
@@ -481,6 +483,11 @@ def starc_distance(r1, r2, mdp: TabularMDP, *, canonicalization=_CANONICALIZATIO
     method, normalization, metric, pi, ds, da, mnorm = distance_options(
         mdp, canonicalization, normalization, metric, policy, state_dist, action_dist,
         minimal_norm, variant)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: closed forms, no (S, A, S) array
+        from . import _sparse_distances
+        return _sparse_distances.starc_distance(
+            r1, r2, mdp, method=method, normalization=normalization, metric=metric, policy=pi,
+            state_dist=ds, action_dist=da)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
     try:
@@ -598,6 +605,8 @@ def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None 
     r1, r2 : array_like of shape (..., S, A, S)
         (lower forms are accepted when ``mdp`` is given).
     mdp : TabularMDP, optional
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
         Supplies ``gamma`` and the shapes.
     gamma : float, optional
         The discount, when no ``mdp`` is given.
@@ -640,6 +649,10 @@ def epic_distance(r1, r2, mdp: TabularMDP | None = None, *, gamma: float | None 
         if gamma is not None and check_gamma(gamma) != mdp_like.gamma:
             raise ValidationError(f"gamma={gamma} contradicts mdp.gamma={mdp_like.gamma}; "
                                   "pass one of them")
+        if getattr(mdp_like, "is_sparse", False):  # THEORY §11: uniform coverage, closed form
+            from . import _sparse_distances
+            return _sparse_distances.epic_distance(r1, r2, mdp_like, state_dist=state_dist,
+                                                   action_dist=action_dist, coverage=coverage)
         a = broadcast_reward(r1, mdp_like, name="r1")
         b = broadcast_reward(r2, mdp_like, name="r2")
     _check_batches(a, b, "r1", "r2")
@@ -688,6 +701,8 @@ def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
     ----------
     r1, r2 : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     action_dist : array_like of shape (A,), optional
         :math:`D_A` (uniform by default).
     coverage : array_like of shape (S, A, S), optional
@@ -711,6 +726,10 @@ def dard_distance(r1, r2, mdp: TabularMDP, *, action_dist=None, coverage=None):
     0.0
     """
     mdp = as_mdp(mdp)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: uniform coverage, closed form
+        from . import _sparse_distances
+        return _sparse_distances.dard_distance(r1, r2, mdp, action_dist=action_dist,
+                                               coverage=coverage)
     _, pi, ds, da, _ = resolve_options(mdp, "dard", "uniform", None, action_dist, None)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
@@ -729,6 +748,8 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
     ----------
     rewards : array_like of shape (K, S, A, S), (K, S, A) or (K, S)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     **kwargs
         Options of :func:`starc_distance` (``canonicalization``, ``normalization``,
         ``metric``, ``policy``, ``state_dist``, ``action_dist``, ``minimal_norm``,
@@ -766,6 +787,11 @@ def pairwise_distances(rewards, mdp: TabularMDP, **kwargs) -> np.ndarray:
         kwargs.get("metric", _METRIC_DEFAULT), kwargs.get("policy", "uniform"),
         kwargs.get("state_dist"), kwargs.get("action_dist"), kwargs.get("minimal_norm"),
         kwargs.get("variant"))
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: one factorisation for all K rewards
+        from . import _sparse_distances
+        return _sparse_distances.pairwise_distances(
+            rewards, mdp, method=method, normalization=normalization, metric=metric,
+            policy=pi, state_dist=ds, action_dist=da)
     r = broadcast_reward(rewards, mdp, name="rewards")
     if r.ndim != 4:
         raise ValidationError(f"rewards must be a stack of shape (K, S, A, S), got {r.shape}")
@@ -864,6 +890,8 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     ----------
     r1, r2 : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     rtol : float, default 1e-8
         Tolerance on the distance between the normalized canonical rewards, on top of
         their round-off.
@@ -888,6 +916,9 @@ def is_equivalent(r1, r2, mdp: TabularMDP, *, rtol: float = 1e-8) -> bool:
     """
     mdp = as_mdp(mdp)
     rtol = check_real(rtol, "rtol", low=0.0)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11
+        from . import _sparse_distances
+        return _sparse_distances.is_equivalent(r1, r2, mdp, rtol=rtol)
     a = broadcast_reward(r1, mdp, name="r1")
     b = broadcast_reward(r2, mdp, name="r2")
     if a.ndim != 3 or b.ndim != 3:

@@ -36,6 +36,16 @@ The discounted return of a policy :math:`\pi` is
 
 computed exactly by :mod:`starc.solve`.
 
+Large sparse MDPs
+-----------------
+A ``scipy.sparse`` matrix of shape ``(S*A, S)`` whose row ``s*A + a`` holds
+:math:`\tau(\cdot \mid s, a)` makes a *sparse* MDP (THEORY §11): it is stored as a
+canonical CSR array and never densified. Its rewards are ``(..., S, A)`` or ``(..., S)``
+arrays, or one ``(S*A, S)`` sparse reward on the transition's support (values off the
+support never affect a return: S'-redistribution); :func:`expected_reward` turns any of
+them into :math:`\bar R(s, a)`. :mod:`starc.solve` solves sparse MDPs with sparse LU or
+a preconditioned Krylov method, each with a certified error bound.
+
 References
 ----------
 .. [1] Skalse, Farnik, Motwani, Jenner, Gleave, Abate. "STARC: A General Framework for
@@ -49,11 +59,18 @@ from typing import TypeVar
 
 import numpy as np
 
-from ._validation import (as_reward, check_distribution, check_gamma, check_memory,
-                          check_transition)
+from ._validation import (as_float_array, as_reward, available_memory_bytes,
+                          check_distribution, check_gamma, check_memory,
+                          check_sparse_transition, check_transition, is_sparse_matrix,
+                          reward_form)
 from .exceptions import ValidationError
 
-__all__ = ["TabularMDP", "as_mdp", "broadcast_reward", "expected_reward"]
+__all__ = ["TabularMDP", "as_mdp", "as_dense_mdp", "broadcast_reward", "expected_reward",
+           "DENSE_REWARD_MAX_BYTES"]
+
+#: Largest dense ``(S, A, S)`` reward (in bytes) accepted on a sparse MDP; beyond it a
+#: transition reward must be given as a sparse ``(S*A, S)`` array on the support.
+DENSE_REWARD_MAX_BYTES = 2**30
 
 _T = TypeVar("_T")
 
@@ -76,14 +93,19 @@ def _freeze(value):
 class TabularMDP:
     r"""A finite MDP without reward: transitions, discount and initial distribution.
 
+    Supports sparse MDPs: a ``scipy.sparse`` ``(S*A, S)`` transition (THEORY §11).
+
     Instances are immutable: the arrays are validated once, copied to float64
     C-contiguous storage and made read-only.
 
     Parameters
     ----------
-    transition : array_like of shape (S, A, S)
+    transition : array_like of shape (S, A, S), or scipy.sparse matrix of shape (S*A, S)
         ``transition[s, a, s']`` :math:`= \tau(s' \mid s, a)`; non-negative, each row
-        ``transition[s, a, :]`` sums to 1 within 1e-10.
+        ``transition[s, a, :]`` sums to 1 within 1e-10. A ``scipy.sparse`` matrix or
+        array of shape ``(S*A, S)`` (row ``s*A + a``) makes a sparse MDP (THEORY §11):
+        it is validated entry by entry without densifying and stored as a canonical
+        float64 CSR array (sorted indices, duplicates summed, explicit zeros dropped).
     gamma : float
         Discount factor in ``[0, 1)``.
     initial : array_like of shape (S,), optional
@@ -93,9 +115,11 @@ class TabularMDP:
     ----------
     n_states, n_actions : int
         :math:`|\mathcal S|` and :math:`|\mathcal A|`.
-    transition : ndarray of shape (S, A, S)
+    transition : ndarray of shape (S, A, S), or scipy.sparse.csr_array of shape (S*A, S)
     gamma : float
     initial : ndarray of shape (S,)
+    is_sparse : bool
+        Whether the transition is stored sparse.
 
     Notes
     -----
@@ -120,25 +144,41 @@ class TabularMDP:
     >>> mdp = TabularMDP(T, gamma=0.9)
     >>> mdp.n_states, mdp.n_actions, mdp.initial
     (2, 2, array([0.5, 0.5]))
+
+    The same MDP in sparse form, row ``s*A + a`` of an ``(S*A, S)`` matrix:
+
+    >>> import scipy.sparse as sp
+    >>> sparse = TabularMDP(sp.csr_array(T.reshape(4, 2)), gamma=0.9)
+    >>> sparse.is_sparse, sparse.shape, sparse.nnz
+    (True, (2, 2, 2), 4)
     """
 
-    __slots__ = ("_transition", "_gamma", "_initial", "_memo", "__weakref__")
+    __slots__ = ("_transition", "_gamma", "_initial", "_memo", "_dims", "__weakref__")
 
     def __init__(self, transition, gamma: float, initial=None):
-        t = check_transition(transition)
+        if is_sparse_matrix(transition):
+            t = check_sparse_transition(transition)  # owns read-only canonical arrays
+            n = t.shape[1]
+            dims = (n, t.shape[0] // n)
+        else:
+            t = check_transition(transition)
+            n = t.shape[0]
+            dims = (n, t.shape[1])
+            t = np.array(t, dtype=np.float64, order="C", copy=True)
+            t.flags.writeable = False
+            # Expose a view: a view of a read-only array cannot be made writeable again
+            # (``mdp.transition.flags.writeable = True`` raises), unlike an array owning
+            # its data.
+            t = t.view()
         g = check_gamma(gamma)
-        n = t.shape[0]
         if initial is None:
             mu = np.full(n, 1.0 / n)
         else:
             mu = check_distribution(initial, n, "initial")
-        t = np.array(t, dtype=np.float64, order="C", copy=True)
         mu = np.array(mu, dtype=np.float64, order="C", copy=True)
-        t.flags.writeable = False
         mu.flags.writeable = False
-        # Expose views: a view of a read-only array cannot be made writeable again
-        # (``mdp.transition.flags.writeable = True`` raises), unlike an array owning its data.
-        t, mu = t.view(), mu.view()
+        mu = mu.view()
+        object.__setattr__(self, "_dims", dims)
         object.__setattr__(self, "_transition", t)
         object.__setattr__(self, "_gamma", g)
         object.__setattr__(self, "_initial", mu)
@@ -152,9 +192,22 @@ class TabularMDP:
         raise AttributeError("TabularMDP is immutable")
 
     @property
-    def transition(self) -> np.ndarray:
-        """Read-only ``(S, A, S)`` transition tensor."""
+    def transition(self):
+        """Read-only ``(S, A, S)`` transition tensor; for a sparse MDP the ``(S*A, S)`` CSR
+        array (row ``s*A + a``) whose data, indices and indptr are read-only."""
         return self._transition
+
+    @property
+    def is_sparse(self) -> bool:
+        """Whether the transition is a sparse ``(S*A, S)`` CSR array (THEORY §11)."""
+        return not isinstance(self._transition, np.ndarray)
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored transition probabilities (non-zeros for a dense MDP)."""
+        if self.is_sparse:
+            return int(self._transition.nnz)
+        return int(np.count_nonzero(self._transition))
 
     @property
     def gamma(self) -> float:
@@ -169,22 +222,86 @@ class TabularMDP:
     @property
     def n_states(self) -> int:
         """Number of states ``S``."""
-        return self._transition.shape[0]
+        return self._dims[0]
 
     @property
     def n_actions(self) -> int:
         """Number of actions ``A``."""
-        return self._transition.shape[1]
+        return self._dims[1]
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """Shape ``(S, A, S)`` of a reward on this MDP."""
-        return self._transition.shape
+        return (self._dims[0], self._dims[1], self._dims[0])
 
     @property
     def support(self) -> np.ndarray:
-        """Boolean ``(S, A, S)`` mask of possible transitions, ``tau(s'|s,a) > 0``."""
+        """Boolean ``(S, A, S)`` mask of possible transitions, ``tau(s'|s,a) > 0``.
+
+        Dense MDPs only; the support of a sparse MDP is the pattern of its ``(S*A, S)``
+        transition (``mdp.transition.indices`` per row).
+        """
+        if self.is_sparse:
+            raise ValidationError("mdp.support is a dense (S, A, S) mask; for a sparse MDP "
+                                  "use the sparsity pattern of mdp.transition ((S*A, S) CSR)")
         return self.memo("support", lambda: self._transition > 0)
+
+    def to_sparse(self) -> "TabularMDP":
+        """The same MDP with its transition stored as a sparse ``(S*A, S)`` CSR array.
+
+        Returns ``self`` when it is already sparse.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from starc import TabularMDP
+        >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9).to_sparse()
+        >>> mdp.is_sparse, mdp.transition.shape
+        (True, (2, 2))
+        """
+        if self.is_sparse:
+            return self
+        import scipy.sparse as sp
+
+        s, a = self._dims
+        return TabularMDP(sp.csr_array(self._transition.reshape(s * a, s)), self._gamma,
+                          self._initial)
+
+    def to_dense(self, *, max_bytes: int | None = None) -> "TabularMDP":
+        """The same MDP with a dense ``(S, A, S)`` transition tensor.
+
+        Parameters
+        ----------
+        max_bytes : int, optional
+            Refuse when the dense tensor needs more bytes; the default is the machine's
+            physical memory (the guard of every allocation in starc).
+
+        Raises
+        ------
+        ValidationError
+            When ``8 S^2 A`` bytes exceed ``max_bytes``; the message gives the size.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from starc import TabularMDP
+        >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9)
+        >>> mdp.to_sparse().to_dense().transition.shape
+        (2, 1, 2)
+        """
+        if not self.is_sparse:
+            return self
+        s, a = self._dims
+        need = 8 * s * a * s
+        limit = available_memory_bytes() if max_bytes is None else int(max_bytes)
+        if need > limit:
+            raise ValidationError(
+                f"to_dense would need {need:,} bytes ({need / 2**30:.1f} GiB) for the "
+                f"({s}, {a}, {s}) transition tensor, more than max_bytes = {limit:,}; keep "
+                "the MDP sparse (the solvers in starc.solve support sparse MDPs)")
+        check_memory((s, a, s), "to_dense", copies=1.0)
+        dense = self._transition.toarray().reshape(s, a, s)
+        return TabularMDP(dense, self._gamma, self._initial)
 
     def memo(self, key: str, compute: Callable[[], _T], *parts: Hashable,
              maxsize: int | None = None) -> _T:
@@ -339,6 +456,9 @@ class TabularMDP:
         array([[2.],
                [2.]])
         """
+        if self.is_sparse:
+            raise ValidationError("mdp.expectation takes dense (..., S, A, S) arrays; on a "
+                                  "sparse MDP use starc.expected_reward(reward, mdp)")
         if not isinstance(x, np.ndarray) or x.shape[-3:] != self.shape:
             raise ValidationError(f"x must be an ndarray of shape (..., {self.n_states}, "
                                   f"{self.n_actions}, {self.n_states}), got "
@@ -356,11 +476,13 @@ class TabularMDP:
         return TabularMDP(self._transition, self._gamma, initial)
 
     def __repr__(self) -> str:
+        extra = f", sparse, nnz={self.nnz}" if self.is_sparse else ""
         return (f"TabularMDP(n_states={self.n_states}, n_actions={self.n_actions}, "
-                f"gamma={self._gamma})")
+                f"gamma={self._gamma}{extra})")
 
     def __reduce__(self):
-        return (TabularMDP, (np.array(self._transition), self._gamma, np.array(self._initial)))
+        t = self._transition.copy() if self.is_sparse else np.array(self._transition)
+        return (TabularMDP, (t, self._gamma, np.array(self._initial)))
 
 
 _MISSING = object()
@@ -407,6 +529,51 @@ def as_mdp(mdp, name: str = "mdp") -> TabularMDP:
     return mdp
 
 
+def as_dense_mdp(mdp, what: str, *, instead: str = "", name: str = "mdp") -> TabularMDP:
+    """:func:`as_mdp` for functions that need the dense ``(S, A, S)`` transition.
+
+    Parameters
+    ----------
+    mdp : object
+        The argument to check.
+    what : str
+        The function's name, for the message.
+    instead : str, optional
+        What to use for a sparse MDP, appended to the message.
+    name : str
+        The argument's name.
+
+    Returns
+    -------
+    TabularMDP
+        ``mdp`` itself, a dense MDP.
+
+    Raises
+    ------
+    ValidationError
+        If ``mdp`` is not a TabularMDP, or is sparse (THEORY §11: a sparse MDP is never
+        densified silently).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from starc.mdp import TabularMDP, as_dense_mdp
+    >>> mdp = TabularMDP(np.full((2, 1, 2), 0.5), gamma=0.9)
+    >>> as_dense_mdp(mdp, "f") is mdp
+    True
+    >>> as_dense_mdp(mdp.to_sparse(), "f", instead="use g")
+    Traceback (most recent call last):
+        ...
+    starc.exceptions.ValidationError: f does not support sparse MDPs (mdp.is_sparse); use g
+    """
+    as_mdp(mdp, name)
+    if mdp.is_sparse:
+        hint = instead or ("convert a small one with mdp.to_dense(); the solvers of "
+                           "starc.solve support sparse MDPs")
+        raise ValidationError(f"{what} does not support sparse MDPs ({name}.is_sparse); {hint}")
+    return mdp
+
+
 def broadcast_reward(reward, mdp: TabularMDP, *, form: str = "auto",
                      name: str = "reward") -> np.ndarray:
     r"""Return a reward as a float64 array of shape ``(..., S, A, S)``.
@@ -443,20 +610,31 @@ def broadcast_reward(reward, mdp: TabularMDP, *, form: str = "auto",
            [2., 2.]])
     """
     as_mdp(mdp)
+    if mdp.is_sparse:
+        raise ValidationError(
+            "broadcast_reward builds a dense (..., S, A, S) array, which a sparse MDP never "
+            "does; use starc.expected_reward(reward, mdp) for the (..., S, A) expected reward")
     return as_reward(reward, mdp.n_states, mdp.n_actions, name=name, form=form)
 
 
-def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
+def expected_reward(reward, mdp: TabularMDP, *, name: str = "reward") -> np.ndarray:
     r"""Expected immediate reward of each state-action pair.
 
     .. math::
 
         \bar R(s, a) = \sum_{s'} \tau(s' \mid s, a)\, R(s, a, s').
 
+    Supports sparse MDPs: there ``reward`` is ``(..., S, A)``, ``(..., S)``, a
+    ``scipy.sparse`` ``(S*A, S)`` array (row ``s*A + a``; entries off the transition's
+    support are ignored, S'-redistribution, THEORY §11), or a dense ``(S, A, S)`` array
+    of at most :data:`DENSE_REWARD_MAX_BYTES` bytes.
+
     Parameters
     ----------
-    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
+    reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S), or sparse (S*A, S)
     mdp : TabularMDP
+    name : str
+        Name used in error messages.
 
     Returns
     -------
@@ -476,8 +654,22 @@ def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
     >>> expected_reward([[[1.0, 3.0]], [[0.0, 4.0]]], mdp)
     array([[2.],
            [2.]])
+
+    On a sparse MDP, a sparse reward on the support:
+
+    >>> import scipy.sparse as sp
+    >>> R = sp.csr_array(np.array([[1.0, 3.0], [0.0, 4.0]]))
+    >>> expected_reward(R, mdp.to_sparse())
+    array([[2.],
+           [2.]])
     """
-    r = broadcast_reward(reward, mdp)
+    as_mdp(mdp)
+    if mdp.is_sparse:
+        return _sparse_expected_reward(reward, mdp, name)
+    if is_sparse_matrix(reward):
+        raise ValidationError(f"{name} is a scipy.sparse matrix but the MDP is dense; pass a "
+                              "dense array, or make the MDP sparse with mdp.to_sparse()")
+    r = broadcast_reward(reward, mdp, name=name)
     with np.errstate(over="ignore", invalid="ignore"):
         out = mdp.expectation(r)
     if not np.all(np.isfinite(out)):
@@ -485,6 +677,64 @@ def expected_reward(reward, mdp: TabularMDP) -> np.ndarray:
         raise ValidationError("reward is finite but its expectation over s' overflows "
                               "float64 (entries near 1.8e308); scale the reward down")
     return out
+
+
+def _sparse_expected_reward(reward, mdp: TabularMDP, name: str) -> np.ndarray:
+    """``rbar (..., S, A)`` of a reward on a sparse MDP, never densifying the transition."""
+    s, a = mdp.n_states, mdp.n_actions
+    t = mdp.transition
+    if is_sparse_matrix(reward):
+        import scipy.sparse as sp
+
+        if reward.shape != (s * a, s):
+            raise ValidationError(
+                f"a sparse {name} must have the transition's shape (S*A, S) = {(s * a, s)} "
+                f"(row s*A + a holds R(s, a, .)), got {reward.shape}")
+        if reward.dtype.kind not in "biuf":
+            raise ValidationError(f"{name} must be real-valued, got dtype {reward.dtype}")
+        r = sp.csr_array(reward, dtype=np.float64)
+        if not np.all(np.isfinite(r.data)):
+            n_bad = int(r.data.size - np.count_nonzero(np.isfinite(r.data)))
+            raise ValidationError(f"{name} contains {n_bad} NaN or infinite value(s); every "
+                                  "entry must be finite")
+        with np.errstate(over="ignore", invalid="ignore"):
+            rbar = np.asarray(t.multiply(r).sum(axis=1)).reshape(s, a)
+    else:
+        shape = np.shape(reward) if isinstance(reward, np.ndarray) else None
+        if shape is not None and len(shape) >= 3 and shape[-3:] == (s, a, s):
+            need = 8 * int(np.prod(shape, dtype=np.int64))
+            if need > DENSE_REWARD_MAX_BYTES:
+                raise ValidationError(
+                    f"{name} is a dense array of shape {shape}, {need:,} bytes, more than "
+                    f"DENSE_REWARD_MAX_BYTES = {DENSE_REWARD_MAX_BYTES:,} on a sparse MDP; "
+                    f"give an (S, A) reward or a scipy.sparse (S*A, S) = {(s * a, s)} reward "
+                    "on the transition's support")
+        r = as_float_array(reward, name, min_ndim=1)
+        kind = reward_form(r.shape, s, a, "auto", name)
+        row_sums = mdp.memo("sparse_row_sums", lambda: (t @ np.ones(s)).reshape(s, a))
+        with np.errstate(over="ignore", invalid="ignore"):
+            if kind == "state_action":
+                rbar = r * row_sums
+            elif kind == "state":
+                rbar = r[..., :, None] * row_sums
+            else:
+                need = 8 * int(np.prod(r.shape, dtype=np.int64))
+                if need > DENSE_REWARD_MAX_BYTES:
+                    raise ValidationError(
+                        f"{name} has shape {r.shape}, {need:,} bytes as a dense array, more "
+                        f"than DENSE_REWARD_MAX_BYTES = {DENSE_REWARD_MAX_BYTES:,} on a sparse "
+                        "MDP; give a scipy.sparse (S*A, S) reward on the support")
+                flat = r.reshape(r.shape[:-3] + (s * a, s))
+                rows = np.repeat(np.arange(s * a), np.diff(t.indptr))
+                rbar = np.zeros(r.shape[:-3] + (s * a,))
+                prod = flat[..., rows, t.indices] * t.data
+                for idx in np.ndindex(r.shape[:-3]):
+                    rbar[idx] = np.bincount(rows, weights=prod[idx], minlength=s * a)
+                rbar = rbar.reshape(r.shape[:-3] + (s, a))
+    if not np.all(np.isfinite(rbar)):
+        raise ValidationError(f"{name} is finite but its expectation over s' overflows "
+                              "float64 (entries near 1.8e308); scale the reward down")
+    return rbar
 
 
 def reward_nbytes(mdp: TabularMDP, batch: tuple[int, ...] = ()) -> int:

@@ -185,6 +185,9 @@ def array_norm(x: np.ndarray, ord: str, mdp: TabularMDP | None) -> np.ndarray:
     """
     p = p_of(ord)
     if ord.startswith("weighted_"):
+        if getattr(mdp, "is_sparse", False):
+            raise ValidationError("array_norm weighs a dense (S, A, S) array by a dense "
+                                  "transition; on a sparse MDP use starc.norm (closed forms)")
         return norm_from_weights(x, mdp.transition, p, mdp.support)
     return norm_from_weights(x, None, p)
 
@@ -278,6 +281,8 @@ def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
         The paper's names ``1``, ``2``, ``"inf"``, ``"weighted_1"``, ``"weighted_2"``,
         ``"weighted_inf"`` are accepted too.
     mdp : TabularMDP, optional
+        On a sparse MDP, ``x`` may be ``(..., S, A)`` (constant in s') or a sparse
+        ``(S*A, S)`` matrix; see :doc:`/theory/sparse_distances`.
         Required for the weighted norms.
 
     Returns
@@ -303,6 +308,9 @@ def norm(x, ord="l2", *, mdp: TabularMDP | None = None) -> np.ndarray | float:
     >>> float(norm(x, "l1")), float(norm(x, "l2")), float(norm(x, "linf"))
     (4.0, 2.0, 1.0)
     """
+    if isinstance(mdp, TabularMDP) and getattr(mdp, "is_sparse", False):  # THEORY §11
+        from . import _sparse_distances
+        return _sparse_distances.norm(x, ord, mdp)
     arr, ord = _check_norm_args(x, ord, mdp)
     out = array_norm(arr, ord, mdp)
     if not np.all(np.isfinite(out)):
@@ -343,6 +351,8 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
     ord : str
         A name from :data:`NORMS` (or the paper's aliases).
     mdp : TabularMDP, optional
+        On a sparse MDP, ``x`` may be ``(..., S, A)`` (constant in s') or a sparse
+        ``(S*A, S)`` matrix, returned in the same form; see :doc:`/theory/sparse_distances`.
         Required for the weighted norms.
     reference : array_like of shape (..., S, A, S), optional
         The array that ``x`` was computed from (e.g. the reward before canonicalization);
@@ -368,6 +378,9 @@ def normalize(x, ord="l2", *, mdp: TabularMDP | None = None, reference=None) -> 
     >>> normalize(np.zeros((1, 1, 2)), "l2")
     array([[[0., 0.]]])
     """
+    if isinstance(mdp, TabularMDP) and getattr(mdp, "is_sparse", False):  # THEORY §11
+        from . import _sparse_distances
+        return _sparse_distances.normalize(x, ord, mdp, reference)
     arr, ord = _check_norm_args(x, ord, mdp)
     ref = arr if reference is None else as_float_array(reference, "reference", min_ndim=3)
     try:

@@ -277,6 +277,8 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     ----------
     reward : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
 
     Returns
     -------
@@ -302,6 +304,9 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
     [0.0, 5.0]
     """
     mdp = as_mdp(mdp)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: sparse policy iteration
+        from . import _sparse_regret
+        return _sparse_regret.policy_value_range(reward, mdp)
     reward = _single(reward, mdp, "reward")
     span = _range_from_expected(reward, mdp)
     with np.errstate(over="ignore"):
@@ -372,6 +377,8 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     r_true, r_proxy : array_like of shape (S, A, S), (S, A) or (S,)
         :math:`R_1` (measures) and :math:`R_2` (is optimised).
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     ties : {"pessimistic", "optimistic", "first"}
         Which :math:`R_2`-optimal policy: the worst under :math:`R_1` (solves the MDP
         restricted to the :math:`R_2`-optimal actions, those within the round-off bound
@@ -407,6 +414,9 @@ def regret(r_true, r_proxy, mdp: TabularMDP, *, ties: str = "pessimistic") -> fl
     """
     mdp = as_mdp(mdp)
     check_choice(ties, "ties", TIES)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: sparse policy iteration
+        from . import _sparse_regret
+        return _sparse_regret.regret(r_true, r_proxy, mdp, ties=ties)
     true = _single(r_true, mdp, "r_true")
     proxy = _single(r_proxy, mdp, "r_proxy")
     span = _range_from_expected(true, mdp)
@@ -526,6 +536,8 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     ----------
     r_true, r_proxy : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     method : {"parametric", "lp"}, default "parametric"
     return_policies : bool, default False
         Also return a maximising pair of (possibly stochastic) policies and their
@@ -565,6 +577,10 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     """
     mdp = as_mdp(mdp)
     check_choice(method, "method", WCR_METHODS)
+    if getattr(mdp, "is_sparse", False):  # THEORY §11: parametric only
+        from . import _sparse_regret
+        return _sparse_regret.worst_case_regret(r_true, r_proxy, mdp, method=method,
+                                                return_policies=return_policies)
     true = _single(r_true, mdp, "r_true")
     proxy = _single(r_proxy, mdp, "r_proxy")
     span = _range_from_expected(true, mdp)
@@ -752,6 +768,10 @@ def occupancy_diameter(mdp: TabularMDP) -> float:
     10.0
     """
     mdp = as_mdp(mdp)
+    if getattr(mdp, "is_sparse", False):
+        raise ValidationError("occupancy_diameter solves 2 S A linear programs over dense "
+                              "occupancy constraints; on a sparse MDP use the bound "
+                              "2 / (1 - gamma) (regret_bound(..., tight=False))")
     return float((_occupancy_extremes(mdp) * mdp.transition.max(axis=-1)).max())
 
 
@@ -824,6 +844,8 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
     ----------
     r_true : array_like of shape (S, A, S), (S, A) or (S,)
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     canonicalization, normalization, metric, policy
         As in :func:`starc.starc_distance`.
     tight : bool, default False
@@ -853,6 +875,11 @@ def soundness_constant(r_true, mdp: TabularMDP, *, canonicalization="val", norma
         raise ValidationError("the soundness bound needs a canonicalization that preserves "
                               "return differences; 'dard' does not (its extra term is not "
                               "a potential)")
+    if getattr(mdp, "is_sparse", False):  # THEORY §11
+        from . import _sparse_regret
+        return _sparse_regret.soundness_constant(r_true, mdp, method=method,
+                                                 normalization=normalization, metric=metric,
+                                                 pi=pi, tight=tight)
     r = broadcast_reward(r_true, mdp, name="r_true")
     if r.ndim != 3:
         raise ValidationError(f"r_true must be one reward, got a batch of shape {r.shape[:-3]}")
@@ -896,6 +923,8 @@ def regret_bound(r_true, distance, mdp: TabularMDP, *, canonicalization="val",
     distance : float or array_like
         A STARC distance (or a batch of them), computed with the same options.
     mdp : TabularMDP
+        Dense or sparse (``mdp.is_sparse``; closed forms, no ``(S, A, S)`` array: see
+        :doc:`/theory/sparse_distances`).
     canonicalization, normalization, metric, policy
         As in :func:`starc.starc_distance`.
     tight : bool, default False

@@ -161,7 +161,7 @@ import numpy as np
 from ._validation import (check_distribution, check_gamma, check_policy, check_positive_int,
                           check_seed)
 from .exceptions import ValidationError
-from .mdp import TabularMDP, as_mdp
+from .mdp import TabularMDP, as_dense_mdp
 from ._extremes import scale_exponents
 from .norms import ZERO_RTOL
 
@@ -1016,7 +1016,8 @@ def tabular_samplers(mdp: TabularMDP, *, state_dist=None, action_dist=None,
     >>> s.shape, a.dtype.kind, smp.transition(np.array([3]), np.array([1]), None)
     ((5,), 'i', array([3]))
     """
-    as_mdp(mdp)
+    as_dense_mdp(mdp, "tabular_samplers", instead="sample successors from the rows of "
+                 "the CSR mdp.transition yourself, or use mdp.to_dense() for a small MDP")
     n_states, n_actions = mdp.n_states, mdp.n_actions
     ds = (np.full(n_states, 1.0 / n_states) if state_dist is None
           else check_distribution(state_dist, n_states, "state_dist"))

@@ -53,7 +53,7 @@ import numpy as np
 
 from ._validation import as_float_array, check_gamma, check_real, check_seed
 from .exceptions import ValidationError
-from .mdp import TabularMDP, broadcast_reward
+from .mdp import TabularMDP, as_dense_mdp, broadcast_reward
 
 __all__ = [
     "potential_shaping",
@@ -164,6 +164,8 @@ def random_potential_shaping(reward, mdp: TabularMDP, *, scale: float = 1.0,
     >>> bool(np.allclose(policy_evaluation(shaped, mdp), -phi))
     True
     """
+    as_dense_mdp(mdp, "random_potential_shaping", instead="shape the (S, A) expected reward instead: "
+                 "R(s, a) + gamma * (T @ phi)(s, a) - phi(s) with T = mdp.transition")
     r = broadcast_reward(reward, mdp)
     scale = check_real(scale, "scale", low=0.0)
     rng = check_seed(seed)
@@ -212,6 +214,8 @@ def s_prime_redistribution(reward, mdp: TabularMDP, *, scale: float = 1.0,
     >>> bool(np.allclose(expected_reward(R2, mdp), expected_reward(R, mdp), atol=1e-12))
     True
     """
+    as_dense_mdp(mdp, "s_prime_redistribution", instead="shape the (S, A) expected reward instead: "
+                 "R(s, a) + gamma * (T @ phi)(s, a) - phi(s) with T = mdp.transition")
     r = broadcast_reward(reward, mdp)
     scale = check_real(scale, "scale", low=0.0)
     rng = check_seed(seed)

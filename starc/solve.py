@@ -64,6 +64,16 @@ transition occupancy is
     \eta^\pi(s, a, s') = d^\pi(s)\, \pi(a \mid s)\, \tau(s' \mid s, a),
     \qquad \sum \eta^\pi = \frac{1}{1 - \gamma}, \qquad J_R(\pi) = \langle \eta^\pi, R \rangle .
 
+Large sparse MDPs
+-----------------
+Every solver here supports sparse MDPs (``mdp.is_sparse``, THEORY §11): the system
+:math:`(I - \gamma P_\pi) V = r_\pi` is solved by a sparse LU or a preconditioned
+Krylov method, never densified, and each answer carries a certified bound
+:math:`\|V - V_k\|_\infty \le \|r_\pi - (I - \gamma P_\pi) V_k\|_\infty / (1 - \gamma)`
+of at most :math:`10^{-10}` times the value scale. Pass ``certificate=True`` to get the
+:class:`SolveCertificate` (which solver ran, its fill, the residual and the bound) —
+for dense MDPs too, where the method is ``"lu"``.
+
 References
 ----------
 .. [1] Puterman. "Markov Decision Processes". Wiley 1994, Sec. 6.1 (policy evaluation)
@@ -77,6 +87,7 @@ import numpy as np
 
 from . import _rules
 from ._extremes import scale_exponents
+from ._sparse_linalg import SolveCertificate, improvement
 from ._validation import as_float_array, check_memory, check_policy, reward_form
 from .exceptions import ConvergenceError, SolverError, ValidationError
 from .mdp import TabularMDP, as_mdp
@@ -90,6 +101,7 @@ __all__ = [
     "occupancy",
     "state_occupancy",
     "state_action_occupancy",
+    "SolveCertificate",
 ]
 
 #: Bellman residual accepted by :func:`optimal_policy`, relative to the reward scale.
@@ -149,7 +161,12 @@ def expected_rewards(reward, mdp: TabularMDP, name: str = "reward") -> np.ndarra
     The same numbers as ``mdp.expectation(broadcast_reward(reward, mdp))``, but state
     ``(..., S)`` and state-action ``(..., S, A)`` rewards are never broadcast to
     ``(..., S, A, S)``: their expectation is the reward times the row sums of ``T``.
+    On a sparse MDP, :func:`starc.expected_reward` (sparse rewards on the support too).
     """
+    if mdp.is_sparse:
+        from .mdp import expected_reward
+
+        return expected_reward(reward, mdp, name=name)
     r = as_float_array(reward, name, min_ndim=1, allow_nonfinite=True)
     kind = reward_form(r.shape, mdp.n_states, mdp.n_actions, "auto", name)
     with np.errstate(invalid="ignore", over="ignore"):  # 0 * inf: reported below
@@ -244,8 +261,57 @@ def q_from_values(rbar: np.ndarray, v: np.ndarray, mdp: TabularMDP) -> np.ndarra
     return rbar + mdp.gamma * np.ascontiguousarray(tv.T).reshape(batch + (n, m))
 
 
-def policy_evaluation(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
+# --- sparse MDPs (THEORY §11) and certificates -------------------------------------------
+
+def _sparse():
+    """The sparse solvers, imported on first use (they import scipy)."""
+    from . import _sparse_linalg
+
+    return _sparse_linalg
+
+
+def _sparse_policy(policy, mdp: TabularMDP) -> np.ndarray:
+    return _sparse().check_policy_sparse(policy, mdp.n_states, mdp.n_actions)
+
+
+def _sparse_values(reward, mdp: TabularMDP, policy):
+    """``(rbar, scaled, k, pol, V (..., S), certificate)`` on a sparse MDP."""
+    from .mdp import expected_reward
+
+    sl = _sparse()
+    pol = _sparse_policy(policy, mdp)
+    rbar = expected_reward(reward, mdp)
+    scaled, k = scale_down(rbar, mdp.gamma)
+    r_pi = sl.policy_reward(scaled, pol)
+    v, cert = sl.evaluate_many(mdp, pol, r_pi.reshape(-1, mdp.n_states))
+    return rbar, scaled, k, pol, v.reshape(r_pi.shape), cert
+
+
+def _dense_certificate(mdp: TabularMDP, pi: np.ndarray, rbar: np.ndarray,
+                       v: np.ndarray) -> SolveCertificate:
+    """The certificate of a dense LU solve, the residual recomputed in float64."""
+    n = mdp.n_states
+    r_pi = np.einsum("...sa,sa->...s", rbar, pi).reshape(-1, n)
+    vv = v.reshape(-1, n)
+    res = r_pi - (vv - mdp.gamma * vv @ policy_matrix(mdp, pi).T)
+    rn = float(np.max(np.abs(res), initial=0.0))
+    scale = float(np.max(np.abs(r_pi), initial=0.0)) / (1.0 - mdp.gamma)
+    return SolveCertificate("lu", None, None, 0, rn, rn / (1.0 - mdp.gamma), scale,
+                            _sparse().EVAL_RTOL * scale)
+
+
+def _with_certificate(result, cert, certificate: bool):
+    if certificate is not False and certificate is not True:
+        raise ValidationError(f"certificate must be True or False, got {certificate!r}")
+    return (result, cert) if certificate else result
+
+
+def policy_evaluation(reward, mdp: TabularMDP, policy="uniform", *,
+                      certificate: bool = False) -> np.ndarray:
     r"""Exact state values of a policy: :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi`.
+
+    Supports sparse MDPs (THEORY §11): sparse LU or Gauss-Seidel-preconditioned Krylov, with a
+    certified error bound (see :class:`SolveCertificate`).
 
     Parameters
     ----------
@@ -254,11 +320,16 @@ def policy_evaluation(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     mdp : TabularMDP
     policy : "uniform", int array of shape (S,), or array of shape (S, A)
         ``pi[s, a]`` with rows summing to 1, or the action of a deterministic policy.
+    certificate : bool, default False
+        Also return the :class:`SolveCertificate` of the solve (which solver ran, the
+        residual recomputed in float64 and the certified bound
+        :math:`\|V - V_k\|_\infty \le \|r_\pi - (I - \gamma P_\pi) V_k\|_\infty / (1 - \gamma)`).
 
     Returns
     -------
     V : ndarray of shape (..., S)
-        :math:`V^\pi(s)` for each reward of the batch.
+        :math:`V^\pi(s)` for each reward of the batch; ``(V, SolveCertificate)`` when
+        ``certificate`` is True.
 
     Notes
     -----
@@ -279,26 +350,48 @@ def policy_evaluation(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
     >>> R = np.zeros((2, 2, 2)); R[0, 1, 1] = 1.0
     >>> policy_evaluation(R, TabularMDP(T, gamma=0.9)).round(12)
     array([2.75, 2.25])
+
+    The same MDP stored sparse, ``(S*A, S)`` with row ``s*A + a``:
+
+    >>> import scipy.sparse as sp
+    >>> mdp = TabularMDP(sp.csr_array(T.reshape(4, 2)), gamma=0.9)
+    >>> V, cert = policy_evaluation(R.sum(axis=2), mdp, certificate=True)
+    >>> V.round(12), cert.method, bool(cert.error_bound <= cert.tolerance)
+    (array([2.75, 2.25]), 'splu', True)
     """
     mdp = as_mdp(mdp)
+    if mdp.is_sparse:
+        rbar, _, k, _, v, cert = _sparse_values(reward, mdp, policy)
+        return _with_certificate(scale_up(v, k, rbar, mdp.gamma, "values"), cert, certificate)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
     scaled, k = scale_down(rbar, mdp.gamma)
-    return scale_up(evaluate_expected(scaled, mdp, pi), k, rbar, mdp.gamma, "values")
+    v = evaluate_expected(scaled, mdp, pi)
+    cert = _dense_certificate(mdp, pi, scaled, v) if certificate else None
+    return _with_certificate(scale_up(v, k, rbar, mdp.gamma, "values"), cert, certificate)
 
 
-def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
+def q_values(reward, mdp: TabularMDP, policy="uniform", *,
+             certificate: bool = False) -> np.ndarray:
     r"""Exact action values :math:`Q^\pi(s,a) = \sum_{s'}\tau(s'|s,a)[R(s,a,s') + \gamma V^\pi(s')]`.
+
+    Supports sparse MDPs (THEORY §11); the error of :math:`Q` is at most
+    :math:`\gamma` times the certified bound on :math:`V`.
 
     Parameters
     ----------
     reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
     mdp : TabularMDP
     policy : "uniform", int array of shape (S,), or array of shape (S, A)
+    certificate : bool, default False
+        Also return the :class:`SolveCertificate` of the solve (which solver ran, the
+        residual recomputed in float64 and the certified bound
+        :math:`\|V - V_k\|_\infty \le \|r_\pi - (I - \gamma P_\pi) V_k\|_\infty / (1 - \gamma)`).
 
     Returns
     -------
     Q : ndarray of shape (..., S, A)
+        ``(Q, SolveCertificate)`` (that of :math:`V^\pi`) when ``certificate`` is True.
 
     References
     ----------
@@ -315,11 +408,19 @@ def q_values(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray:
            [2.025, 2.475]])
     """
     mdp = as_mdp(mdp)
+    if mdp.is_sparse:
+        rbar, scaled, k, _, v, cert = _sparse_values(reward, mdp, policy)
+        q = _sparse().q_from_values(mdp, scaled, v)
+        return _with_certificate(scale_up(q, k, rbar, mdp.gamma, "action values"), cert,
+                                 certificate)
     pi = _as_policy(policy, mdp)
     rbar = expected_rewards(reward, mdp)
     scaled, k = scale_down(rbar, mdp.gamma)
-    q = q_from_values(scaled, evaluate_expected(scaled, mdp, pi), mdp)
-    return scale_up(q, k, rbar, mdp.gamma, "action values")
+    v = evaluate_expected(scaled, mdp, pi)
+    cert = _dense_certificate(mdp, pi, scaled, v) if certificate else None
+    q = q_from_values(scaled, v, mdp)
+    return _with_certificate(scale_up(q, k, rbar, mdp.gamma, "action values"), cert,
+                             certificate)
 
 
 def deterministic_values(rbar: np.ndarray, mdp: TabularMDP, actions: np.ndarray) -> np.ndarray:
@@ -381,7 +482,6 @@ def policy_iteration(rbar: np.ndarray, mdp: TabularMDP, *, allowed: np.ndarray |
     n = mdp.n_states
     idx = np.arange(n)
     scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
-    improve_tol = _rules.IMPROVE_RTOL * max(scale, _rules.TINY)
     masked = rbar if allowed is None else np.where(allowed, rbar, -np.inf)
     # Start greedy with respect to v0(s) = max_a rbar(s, a) (as quantecon's DiscreteDP
     # does): one cheap Bellman backup that often saves a whole evaluation (an LU).
@@ -394,9 +494,7 @@ def policy_iteration(rbar: np.ndarray, mdp: TabularMDP, *, allowed: np.ndarray |
         q = q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
-        best = np.argmax(q, axis=1)
-        gain = q[idx, best] - q[idx, actions]
-        switch = gain > improve_tol
+        best, switch = improvement(q, actions, scale)  # one tie rule, dense and sparse
         if not np.any(switch):
             residual = float(np.max(np.abs(q[idx, best] - v)))
             if residual > BELLMAN_RTOL * max(scale, 1.0):
@@ -419,7 +517,7 @@ def _single_expected_reward(reward, mdp: TabularMDP, fname: str) -> np.ndarray:
     return rbar
 
 
-def optimal_policy(reward, mdp: TabularMDP) -> np.ndarray:
+def optimal_policy(reward, mdp: TabularMDP, *, certificate: bool = False) -> np.ndarray:
     r"""A deterministic optimal policy, by exact policy iteration.
 
     Returns :math:`\pi^*(s) \in \arg\max_a Q^*(s, a)`, where :math:`Q^*` solves the
@@ -429,14 +527,22 @@ def optimal_policy(reward, mdp: TabularMDP) -> np.ndarray:
     Parameters
     ----------
     reward : array_like of shape (S, A, S), (S, A) or (S,)
+        On a sparse MDP also a ``scipy.sparse`` ``(S*A, S)`` reward.
     mdp : TabularMDP
+        Supports sparse MDPs (THEORY §11): the same policy iteration, with certified
+        sparse evaluations.
+    certificate : bool, default False
+        Also return a :class:`SolveCertificate` whose ``bellman_residual`` is
+        :math:`\|\mathcal T V - V\|_\infty` and ``policy_loss_bound``
+        :math:`2\gamma\|\mathcal T V - V\|_\infty / (1 - \gamma)` (for the reward scaled
+        by a power of two when it is extreme; see "Rewards of extreme magnitude").
 
     Returns
     -------
     ndarray of int64, shape (S,)
         The action taken in each state. Among tied optimal actions the result is the
         fixed point of policy iteration started from the policy greedy with respect to
-        :math:`v_0(s) = \max_a \bar R(s, a)`.
+        :math:`v_0(s) = \max_a \bar R(s, a)`, dense and sparse alike.
 
     Raises
     ------
@@ -461,11 +567,29 @@ def optimal_policy(reward, mdp: TabularMDP) -> np.ndarray:
     mdp = as_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_policy")
     # scale invariant: an extreme reward is solved as 2^-k R, exactly the same policy
-    actions, _ = policy_iteration(scale_down(rbar, mdp.gamma)[0], mdp)
-    return actions.astype(np.int64)
+    actions, _, cert = _optimal(scale_down(rbar, mdp.gamma)[0], mdp, certificate)
+    return _with_certificate(actions.astype(np.int64), cert, certificate)
 
 
-def optimal_values(reward, mdp: TabularMDP, *, return_policy: bool = False):
+def _optimal(rbar: np.ndarray, mdp: TabularMDP, certificate: bool):
+    """``(actions, values, certificate or None)`` by policy iteration, dense or sparse."""
+    if mdp.is_sparse:
+        actions, v, _, cert = _sparse().policy_iteration(mdp, rbar)
+        return actions, v, cert
+    actions, v = policy_iteration(rbar, mdp)
+    cert = None
+    if certificate:
+        c = _dense_certificate(mdp, _as_policy(actions, mdp), rbar, v)
+        q = q_from_values(rbar, v, mdp)
+        res = float(np.max(np.abs(q.max(axis=1) - v)))
+        cert = SolveCertificate(c.method, None, None, c.iterations, c.residual_inf,
+                                c.error_bound, c.value_scale, c.tolerance, res,
+                                2.0 * mdp.gamma * res / (1.0 - mdp.gamma))
+    return actions, v, cert
+
+
+def optimal_values(reward, mdp: TabularMDP, *, return_policy: bool = False,
+                   certificate: bool = False):
     r"""Optimal state values :math:`V^*(s) = \max_\pi V^\pi(s)`, exactly.
 
     Parameters
@@ -475,10 +599,17 @@ def optimal_values(reward, mdp: TabularMDP, *, return_policy: bool = False):
     return_policy : bool, default False
         Also return the optimal policy found on the way (the one
         :func:`optimal_policy` returns), without a second solve.
+    certificate : bool, default False
+        Also return the :class:`SolveCertificate` of policy iteration (see
+        :func:`optimal_policy`); :math:`\|V - V^*\|_\infty \le` ``bellman_residual /
+        (1 - gamma)``.
+
+    Supports sparse MDPs (THEORY §11).
 
     Returns
     -------
     ndarray of shape (S,), or (values, policy) with policy an int64 array of shape (S,)
+        With ``certificate=True``, ``(that, SolveCertificate)``.
 
     References
     ----------
@@ -497,23 +628,33 @@ def optimal_values(reward, mdp: TabularMDP, *, return_policy: bool = False):
     mdp = as_mdp(mdp)
     rbar = _single_expected_reward(reward, mdp, "optimal_values")
     scaled, k = scale_down(rbar, mdp.gamma)
-    actions, v = policy_iteration(scaled, mdp)
+    actions, v, cert = _optimal(scaled, mdp, certificate)
     v = scale_up(v, k, rbar, mdp.gamma, "optimal values")
-    return (v, actions.astype(np.int64)) if return_policy else v
+    out = (v, actions.astype(np.int64)) if return_policy else v
+    return _with_certificate(out, cert, certificate)
 
 
-def policy_return(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray | float:
+def policy_return(reward, mdp: TabularMDP, policy="uniform", *,
+                  certificate: bool = False) -> np.ndarray | float:
     r"""Expected discounted return :math:`J_R(\pi) = \sum_s \mu_0(s) V^\pi(s)`.
+
+    Supports sparse MDPs (THEORY §11); :math:`|J - J_k| \le` the certified bound on
+    :math:`V` (:math:`\mu_0` sums to one).
 
     Parameters
     ----------
     reward : array_like of shape (..., S, A, S), (..., S, A) or (..., S)
     mdp : TabularMDP
     policy : "uniform", int array of shape (S,), or array of shape (S, A)
+    certificate : bool, default False
+        Also return the :class:`SolveCertificate` of the solve (which solver ran, the
+        residual recomputed in float64 and the certified bound
+        :math:`\|V - V_k\|_\infty \le \|r_\pi - (I - \gamma P_\pi) V_k\|_\infty / (1 - \gamma)`).
 
     Returns
     -------
     float or ndarray of shape (...)
+        ``(J, SolveCertificate)`` when ``certificate`` is True.
 
     References
     ----------
@@ -529,28 +670,38 @@ def policy_return(reward, mdp: TabularMDP, policy="uniform") -> np.ndarray | flo
     2.5
     """
     mdp = as_mdp(mdp)
-    pi = _as_policy(policy, mdp)
-    rbar = expected_rewards(reward, mdp)
-    scaled, k = scale_down(rbar, mdp.gamma)
-    j = scale_up(evaluate_expected(scaled, mdp, pi) @ mdp.initial, k, rbar, mdp.gamma,
-                 "return")
-    return float(j) if np.ndim(j) == 0 else j
+    if mdp.is_sparse:
+        rbar, _, k, _, v, cert = _sparse_values(reward, mdp, policy)
+    else:
+        pi = _as_policy(policy, mdp)
+        rbar = expected_rewards(reward, mdp)
+        scaled, k = scale_down(rbar, mdp.gamma)
+        v = evaluate_expected(scaled, mdp, pi)
+        cert = _dense_certificate(mdp, pi, scaled, v) if certificate else None
+    j = scale_up(v @ mdp.initial, k, rbar, mdp.gamma, "return")
+    return _with_certificate(float(j) if np.ndim(j) == 0 else j, cert, certificate)
 
 
-def state_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
+def state_occupancy(mdp: TabularMDP, policy="uniform", *,
+                    certificate: bool = False) -> np.ndarray:
     r"""Discounted state occupancy :math:`d^\pi(s) = \sum_t \gamma^t P(s_t = s)`.
 
-    Solves :math:`(I - \gamma P_\pi)^\top d^\pi = \mu_0`.
+    Solves :math:`(I - \gamma P_\pi)^\top d^\pi = \mu_0`. Supports sparse MDPs
+    (THEORY §11), with a certified bound :math:`\|d - d_k\|_1 \le \|\mu_0 - (I -
+    \gamma P_\pi)^\top d_k\|_1 / (1 - \gamma)`.
 
     Parameters
     ----------
     mdp : TabularMDP
     policy : "uniform", int array of shape (S,), or array of shape (S, A)
+    certificate : bool, default False
+        Also return the :class:`SolveCertificate` (its residual and bound in the 1-norm).
 
     Returns
     -------
     ndarray of shape (S,)
-        Non-negative, summing to :math:`1/(1-\gamma)`.
+        Non-negative, summing to :math:`1/(1-\gamma)`; ``(d, SolveCertificate)`` when
+        ``certificate`` is True.
 
     References
     ----------
@@ -565,18 +716,35 @@ def state_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     array([5., 5.])
     """
     mdp = as_mdp(mdp)
+    if mdp.is_sparse:
+        d, cert = _sparse().occupancy(mdp, _sparse_policy(policy, mdp))
+        return _with_certificate(np.maximum(d, 0.0), cert, certificate)
     pi = _as_policy(policy, mdp)
     d = lu_solve(policy_lu(mdp, pi), np.array(mdp.initial), trans=1)
-    return np.maximum(d, 0.0)  # clip round-off below zero; d >= 0 exactly
+    cert = None
+    if certificate:
+        res = mdp.initial - (d - mdp.gamma * policy_matrix(mdp, pi).T @ d)
+        rn = float(np.sum(np.abs(res)))
+        scale = 1.0 / (1.0 - mdp.gamma)
+        cert = SolveCertificate("lu", None, None, 0, rn, rn / (1.0 - mdp.gamma), scale,
+                                _sparse().EVAL_RTOL * scale)
+    # clip round-off below zero; d >= 0 exactly
+    return _with_certificate(np.maximum(d, 0.0), cert, certificate)
 
 
-def state_action_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
+def state_action_occupancy(mdp: TabularMDP, policy="uniform", *,
+                           certificate: bool = False) -> np.ndarray:
     r"""Discounted state-action occupancy :math:`d^\pi(s, a) = d^\pi(s)\,\pi(a \mid s)`.
+
+    Supports sparse MDPs (THEORY §11).
 
     Parameters
     ----------
     mdp : TabularMDP
     policy : "uniform", int array of shape (S,), or array of shape (S, A)
+    certificate : bool, default False
+        Also return the :class:`SolveCertificate` of :func:`state_occupancy` (the 1-norm
+        bound carries over: :math:`\sum_{s,a} |\Delta d(s)| \pi(a|s) = \|\Delta d\|_1`).
 
     Returns
     -------
@@ -599,10 +767,12 @@ def state_action_occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     """
     mdp = as_mdp(mdp)
     pi = _as_policy(policy, mdp)
-    return state_occupancy(mdp, pi)[:, None] * pi
+    out = state_occupancy(mdp, policy if mdp.is_sparse else pi, certificate=certificate)
+    d, cert = out if certificate is True else (out, None)
+    return _with_certificate(d[:, None] * pi, cert, certificate)
 
 
-def occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
+def occupancy(mdp: TabularMDP, policy="uniform", *, certificate: bool = False):
     r"""Discounted transition occupancy :math:`\eta^\pi(s, a, s')`.
 
     .. math::
@@ -612,15 +782,22 @@ def occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
 
     so that :math:`J_R(\pi) = \langle \eta^\pi, R \rangle` for every reward.
 
+    Supports sparse MDPs (THEORY §11): then :math:`\eta^\pi` is returned as a sparse
+    ``(S*A, S)`` array on the transition's support.
+
     Parameters
     ----------
     mdp : TabularMDP
     policy : "uniform", int array of shape (S,), or array of shape (S, A)
+    certificate : bool, default False
+        Also return the :class:`SolveCertificate` of :func:`state_occupancy`.
 
     Returns
     -------
     ndarray of shape (S, A, S)
-        Non-negative, summing to :math:`1/(1-\gamma)`.
+        Non-negative, summing to :math:`1/(1-\gamma)`. For a sparse MDP (supported,
+        THEORY §11) a ``scipy.sparse.csr_array`` of shape ``(S*A, S)`` on the
+        transition's support, row ``s*A + a`` — never the dense tensor.
 
     References
     ----------
@@ -636,5 +813,13 @@ def occupancy(mdp: TabularMDP, policy="uniform") -> np.ndarray:
     10.0
     """
     mdp = as_mdp(mdp)
+    if mdp.is_sparse:
+        import scipy.sparse as sp
+
+        dsa, cert = state_action_occupancy(mdp, policy, certificate=True)
+        eta = sp.csr_array(mdp.transition.multiply(dsa.reshape(-1, 1)))
+        return _with_certificate(eta, cert, certificate)
     check_memory(mdp.shape, "occupancy")
-    return state_action_occupancy(mdp, policy)[:, :, None] * mdp.transition
+    out = state_action_occupancy(mdp, policy, certificate=certificate)
+    dsa, cert = out if certificate is True else (out, None)
+    return _with_certificate(dsa[:, :, None] * mdp.transition, cert, certificate)

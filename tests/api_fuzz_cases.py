@@ -39,6 +39,8 @@ EXCLUDED = {
     "starc.exceptions.MissingDependencyError": "exception class",
     "starc.sweep.cli_main": "command line; bad arguments are tested in tests/cli/test_*.py",
     "starc.demo.run_demo": "writes a figure; its arguments are tested in tests/cli/test_*.py",
+    "starc.adapters.minigrid.MiniGridModel":
+        "the result type of from_minigrid (fuzzed there), not built by users",
     "starc.adapters.transformers.require_transformers":
         "takes no argument; its error without transformers is tested in "
         "tests/adapters/test_transformers.py",
@@ -154,6 +156,9 @@ def build_cases() -> dict[str, Case]:
     add(starc.random_mdp, 4, 2, gamma=0.9, seed=0)
     add(starc.random_reward, mdp, seed=0)
     add(starc.gridworld, 3, 3, slip=0.1)
+    add(envs.maze, 7, 7, seed=0, slip=0.1)
+    add(envs.grid_transition, np.array([[True, True, False], [True, True, True]]), (1, 2),
+        slip=0.1, start=(0, 0))
     add(starc.chain, 4, slip=0.1)
     add(envs.starc_size_threshold, 32, 0.1, 0.2, 0.3)
     # save_mdp/load_mdp write and read files: the fuzz test gives them a temporary path.
@@ -427,4 +432,12 @@ def build_cases() -> dict[str, Case]:
         add(adapters.terminal_states, toy)
     except ImportError as err:
         UNAVAILABLE["starc.adapters.gymnasium"] = err.name or str(err)
+    try:
+        import gymnasium
+        import minigrid  # noqa: F401  (registers the levels)
+
+        add(adapters.from_minigrid, gymnasium.make("MiniGrid-Empty-5x5-v0"), gamma=0.9,
+            seed=0, max_states=100)
+    except ImportError as err:
+        UNAVAILABLE["starc.adapters.minigrid"] = err.name or str(err)
     return c

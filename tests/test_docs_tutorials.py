@@ -32,12 +32,14 @@ DOCS = ROOT / "docs"
 TUTORIALS = DOCS / "tutorials"
 #: Tutorials whose code needs no cluster, download or long run, and a word their output has.
 RUNNABLE = {"compare_learned_reward.rst": "distance", "llm_reward_models.rst": "distance",
-            "compare_reward_models.rst": "distance"}
+            "compare_reward_models.rst": "distance", "sparse_gridworld.rst": "distance"}
 #: Optional packages a runnable tutorial needs (it is skipped where they are missing).
-REQUIRES = {"llm_reward_models.rst": ("torch", "transformers", "tokenizers")}
+REQUIRES = {"llm_reward_models.rst": ("torch", "transformers", "tokenizers"),
+            "sparse_gridworld.rst": ("gymnasium", "minigrid")}
 #: Pages (under docs/) that show what their code prints, and how many outputs they show.
 SHOWS_OUTPUT = {"tutorials/compare_reward_models.rst": 3,
-                "tutorials/compare_learned_reward.rst": 3, "index.rst": 1}
+                "tutorials/compare_learned_reward.rst": 3, "index.rst": 1,
+                "tutorials/sparse_gridworld.rst": 4}
 
 
 def literal_blocks(text: str) -> list[tuple[str, str, set[str]]]:
@@ -109,6 +111,8 @@ def console_commands(body: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("page", sorted(SHOWS_OUTPUT))
 def test_tutorial_shows_what_its_code_prints(page, capsys, monkeypatch, tmp_path):
+    for module in REQUIRES.get(Path(page).name, ()):
+        pytest.importorskip(module)
     monkeypatch.chdir(tmp_path)   # files the tutorial writes land here
     blocks = literal_blocks((DOCS / page).read_text())
     namespace: dict = {}

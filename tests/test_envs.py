@@ -7,10 +7,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import starc
 from starc import ValidationError
-from starc.envs import MDP_KINDS, REWARD_KINDS, starc_size_threshold
+from starc.envs import (MDP_KINDS, REWARD_KINDS, SPARSE_AUTO_STATES, grid_transition,
+                        starc_size_threshold)
 
 
 def _assert_stochastic(t):
@@ -556,3 +559,318 @@ def test_dirichlet_of_huge_concentration_is_uniform_without_overflow():
         warnings.simplefilter("error")
         mdp = starc.random_mdp(3, 2, kind="dirichlet", concentration=1e308, seed=0)
     np.testing.assert_allclose(mdp.transition, 1.0 / 3.0, rtol=1e-12)
+
+
+# ------------------------------------------------------------ sparse grid worlds, maze
+
+
+def _free_mask(height, width, walls):
+    free = np.ones((height, width), dtype=bool)
+    for r, c in walls:
+        free[r, c] = False
+    return free
+
+
+def _assert_matches_dense(height, width, walls, goal, start, slip):
+    """grid_transition == the dense gridworld, entry for entry (independent loop code)."""
+    dense = starc.gridworld(height, width, walls=walls, goal=goal, start=start, slip=slip,
+                            goal_reward=2.5, step_reward=-0.25, sparse=False)
+    t, r, mu = grid_transition(_free_mask(height, width, walls), goal, slip=slip,
+                               start=start, goal_reward=2.5, step_reward=-0.25)
+    s = dense.mdp.n_states
+    assert t.shape == (s * 4, s)
+    np.testing.assert_array_equal(t.toarray(), dense.mdp.transition.reshape(s * 4, s))
+    assert t.has_canonical_format and np.all(t.data > 0)
+    np.testing.assert_allclose(t.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(r, starc.expected_reward(dense.reward, dense.mdp),
+                               rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(mu, dense.mdp.initial)
+
+
+@pytest.mark.parametrize("height, width, walls, goal, start, slip", [
+    (3, 3, [(1, 1)], (2, 2), (0, 0), 0.1),
+    (1, 4, [], (0, 3), (0, 0), 0.0),
+    (4, 5, [(0, 1), (2, 2), (3, 1)], (3, 4), (0, 0), 0.3),
+    (3, 3, [], (0, 0), None, 1.0),        # slip 1: never the intended move
+    (1, 1, [], (0, 0), (0, 0), 0.2),      # a single absorbing cell
+    (5, 1, [(2, 0)], (4, 0), (0, 0), 0.7),  # a corridor cut in two
+    (2, 6, [(0, 2), (1, 4)], (0, 5), (1, 0), 0.5),
+])
+def test_grid_transition_equals_the_dense_gridworld(height, width, walls, goal, start, slip):
+    _assert_matches_dense(height, width, walls, goal, start, slip)
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.data(),
+       st.sampled_from([0.0, 0.1, 1.0 / 3.0, 0.5, 0.9, 1.0]))
+def test_grid_transition_equals_the_dense_gridworld_on_random_layouts(height, width, data,
+                                                                     slip):
+    cells = [(r, c) for r in range(height) for c in range(width)]
+    goal = data.draw(st.sampled_from(cells), label="goal")
+    rest = [c for c in cells if c != goal]
+    walls = data.draw(st.lists(st.sampled_from(rest), unique=True, max_size=len(rest)),
+                      label="walls") if rest else []
+    free = [c for c in cells if c not in walls]
+    start = data.draw(st.one_of(st.none(), st.sampled_from(free)), label="start")
+    _assert_matches_dense(height, width, walls, goal, start, slip)
+
+
+def test_grid_transition_is_linear_in_the_grid_and_never_dense():
+    """200 x 200 (S = 40,000; a dense transition would take 51 GB): at most 3 successors a
+    row, and peak memory a few hundred bytes per state."""
+    n_side = 200
+    s = n_side * n_side
+    tracemalloc.start()
+    try:
+        t, r, mu = grid_transition(np.ones((n_side, n_side), dtype=bool),
+                                   (n_side - 1, n_side - 1), slip=0.1, start=(0, 0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert t.shape == (4 * s, s) and r.shape == (s, 4) and mu.shape == (s,)
+    assert np.diff(t.indptr).max() == 3 and np.diff(t.indptr).min() == 1
+    # interior cells keep all three outcomes apart: 4 actions * 3 successors
+    assert t.nnz > 4 * 3 * (n_side - 2) ** 2
+    np.testing.assert_allclose(t.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    assert peak < 600 * s, f"peak {peak} bytes for {s} states"
+    # an interior cell (row 100, col 100) moving right: 0.9 right, 0.05 down, 0.05 up
+    cell = 100 * n_side + 100
+    row = t[[cell * 4 + 1]].toarray()[0]
+    assert row[cell + 1] == 0.9 and row[cell + n_side] == 0.05 and row[cell - n_side] == 0.05
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"free": np.ones((2, 2), dtype=int)}, "free must be a 2-d boolean mask"),
+    ({"free": np.ones(4, dtype=bool)}, "free must be a 2-d boolean mask"),
+    ({"goal": (0, 0)}, r"goal \(0, 0\) is not a free cell"),
+    ({"start": (0, 0)}, r"start \(0, 0\) is not a free cell"),
+    ({"goal": (3, 0)}, "lies outside"),
+    ({"slip": 2.0}, "slip must be <= 1.0"),
+    ({"goal_reward": float("inf")}, "goal_reward must be finite"),
+])
+def test_grid_transition_rejects(kwargs, pattern):
+    free = np.array([[False, True], [True, True]])
+    args = {"free": free, "goal": (1, 1), **kwargs}
+    with pytest.raises(ValidationError, match=pattern):
+        grid_transition(args.pop("free"), args.pop("goal"), **args)
+
+
+def test_gridworld_accepts_a_wall_mask():
+    mask = np.zeros((3, 4), dtype=bool)
+    mask[1, 1] = mask[0, 3] = True
+    a = starc.gridworld(3, 4, walls=mask, slip=0.2)
+    b = starc.gridworld(3, 4, walls=[(1, 1), (0, 3)], slip=0.2)
+    np.testing.assert_array_equal(a.mdp.transition, b.mdp.transition)
+    with pytest.raises(ValidationError, match=r"mask must have shape \(3, 4\)"):
+        starc.gridworld(3, 4, walls=np.zeros((4, 3), dtype=bool))
+    with pytest.raises(ValidationError, match="sparse must be True, False or None"):
+        starc.gridworld(3, 4, sparse="yes")
+
+
+def test_dense_gridworld_too_large_points_to_sparse():
+    with pytest.raises(ValidationError, match="sparse=True"):
+        starc.gridworld(1000, 1000, sparse=False)
+
+
+def _components(free):
+    """Connected components of the free cells (4-neighbourhood), and the edge count."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    index = -np.ones(free.shape, dtype=int)
+    index[free] = np.arange(free.sum())
+    right = free[:, :-1] & free[:, 1:]
+    down = free[:-1, :] & free[1:, :]
+    src = np.concatenate([index[:, :-1][right], index[:-1, :][down]])
+    dst = np.concatenate([index[:, 1:][right], index[1:, :][down]])
+    n = int(free.sum())
+    graph = sp.coo_array((np.ones(len(src)), (src, dst)), shape=(n, n))
+    return connected_components(graph, directed=False)[0], len(src)
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (1, 7), (7, 1), (7, 7), (8, 9), (21, 31)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_perfect_maze_is_a_spanning_tree(height, width, seed, monkeypatch):
+    captured = {}
+    real = starc.envs.gridworld
+
+    def spy(*args, **kwargs):
+        captured["walls"] = kwargs["walls"]
+        captured["goal"] = kwargs["goal"]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(starc.envs, "gridworld", spy)
+    mdp, reward = starc.envs.maze(height, width, seed=seed, sparse=False)
+    free = ~captured["walls"]
+    n_cells = ((height + 1) // 2) * ((width + 1) // 2)
+    assert free[::2, ::2].all() and free.sum() == mdp.n_states == 2 * n_cells - 1
+    n_comp, n_edges = _components(free)
+    assert n_comp == 1 and n_edges == mdp.n_states - 1       # connected and acyclic
+    rows, cols = np.nonzero(free)
+    assert captured["goal"] == (rows[-1], cols[-1]) and mdp.initial[0] == 1.0
+    if mdp.n_states > 1:   # the goal is reachable: its value is positive at the start
+        assert starc.optimal_values(reward, mdp)[0] > 0
+
+
+@pytest.mark.parametrize("height, width, room_size", [(11, 11, 5), (20, 13, 4), (6, 6, 5),
+                                                      (3, 30, 2), (40, 40, 1)])
+def test_rooms_maze_is_connected_with_one_door_per_wall(height, width, room_size,
+                                                        monkeypatch):
+    captured = {}
+    real = starc.envs.gridworld
+    monkeypatch.setattr(starc.envs, "gridworld", lambda *a, **k: (
+        captured.update(k), real(*a, **k))[1])
+    env = starc.envs.maze(height, width, layout="rooms", room_size=room_size, seed=3,
+                          sparse=False)
+    wall = captured["walls"]
+    step = room_size + 1
+    lines_r = np.arange(room_size, height - 1, step)
+    lines_c = np.arange(room_size, width - 1, step)
+    bands_r, bands_c = len(range(0, height, step)), len(range(0, width, step))
+    n_doors = len(lines_c) * bands_r + len(lines_r) * bands_c
+    full = np.zeros_like(wall)
+    full[lines_r, :] = True
+    full[:, lines_c] = True
+    assert np.all(wall <= full) and int((full & ~wall).sum()) == n_doors
+    assert env.mdp.n_states == int((~wall).sum())
+    assert _components(~wall)[0] == 1
+
+
+def test_maze_is_seeded_and_validated():
+    a = starc.envs.maze(15, 15, seed=7, sparse=False)
+    b = starc.envs.maze(15, 15, seed=np.random.default_rng(7), sparse=False)
+    c = starc.envs.maze(15, 15, seed=8, sparse=False)
+    np.testing.assert_array_equal(a.mdp.transition, b.mdp.transition)
+    assert a.mdp.n_states == c.mdp.n_states   # same cell count, different passages
+    assert not np.array_equal(a.mdp.transition, c.mdp.transition)
+    for kwargs, pattern in (({"layout": "spiral"}, "unknown layout .spiral."),
+                            ({"room_size": 0}, "room_size must be an integer >= 1"),
+                            ({"height": -1}, "height must be an integer >= 1"),
+                            ({"seed": "x"}, "seed")):
+        with pytest.raises(ValidationError, match=pattern):
+            starc.envs.maze(**{"height": 9, "width": 9, **kwargs})
+
+
+@pytest.mark.parametrize("layout", ["perfect", "rooms"])
+def test_sparse_maze_equals_dense_maze(layout):
+    dense = starc.envs.maze(13, 17, layout=layout, room_size=3, seed=5, slip=0.2,
+                            sparse=False)
+    sparse = starc.envs.maze(13, 17, layout=layout, room_size=3, seed=5, slip=0.2,
+                             sparse=True)
+    s = dense.mdp.n_states
+    assert sparse.mdp.is_sparse and not dense.mdp.is_sparse
+    np.testing.assert_array_equal(sparse.mdp.transition.toarray(),
+                                  dense.mdp.transition.reshape(s * 4, s))
+    np.testing.assert_allclose(sparse.reward, starc.expected_reward(dense.reward, dense.mdp),
+                               rtol=0, atol=1e-14)
+
+
+def test_gridworld_sparse_switch():
+    small = starc.gridworld(3, 3, slip=0.1)
+    assert not small.mdp.is_sparse and small.reward.shape == (9, 4, 9)
+    sp_env = starc.gridworld(3, 3, slip=0.1, sparse=True)
+    assert sp_env.mdp.is_sparse and sp_env.reward.shape == (9, 4)
+    np.testing.assert_array_equal(sp_env.mdp.transition.toarray(),
+                                  small.mdp.transition.reshape(36, 9))
+    np.testing.assert_allclose(starc.optimal_values(sp_env.reward, sp_env.mdp),
+                               starc.optimal_values(small.reward, small.mdp), atol=1e-9)
+    side = int(np.ceil(np.sqrt(SPARSE_AUTO_STATES + 1)))
+    auto = starc.gridworld(side, side)           # above the threshold: sparse by default
+    assert auto.mdp.is_sparse and auto.mdp.n_states == side * side
+
+
+def test_sparse_gridworld_end_to_end_stays_linear_in_memory():
+    """gridworld(300, 300, sparse=True): S = 90,000 (a dense transition: 259 GB); building,
+    validating and wrapping it peaks at well under a kilobyte per state."""
+    side = 300
+    tracemalloc.start()
+    try:
+        env = starc.gridworld(side, side, slip=0.1, sparse=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    s = side * side
+    assert env.mdp.is_sparse and env.mdp.n_states == s and env.reward.shape == (s, 4)
+    assert peak < 1000 * s, f"peak {peak} bytes for {s} states"
+    np.testing.assert_allclose(env.mdp.transition.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+# ------------------------------------------------------- sparse MDP files (issue 18)
+
+
+def _sparse_mdp():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(7)
+    t = rng.random((6, 2, 6)) * (rng.random((6, 2, 6)) < 0.4)
+    t[:, :, 0] += 0.1
+    t /= t.sum(-1, keepdims=True)
+    init = rng.random(6)
+    return starc.TabularMDP(sp.csr_array(t.reshape(12, 6)), 0.8, init / init.sum())
+
+
+def test_save_load_sparse_round_trip_is_bit_exact(tmp_path):
+    import zipfile
+
+    import scipy.sparse as sp
+
+    mdp = _sparse_mdp()
+    path = tmp_path / "sparse.npz"
+    starc.save_mdp(path, mdp)
+    with zipfile.ZipFile(path) as zf:  # plain arrays, no full (S, A, S) tensor
+        assert sorted(zf.namelist()) == sorted(
+            ["gamma.npy", "initial.npy", "transition_data.npy", "transition_indices.npy",
+             "transition_indptr.npy", "transition_shape.npy"])
+    back = starc.load_mdp(path)
+    assert back.is_sparse and isinstance(back.transition, sp.csr_array)
+    for part in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(back.transition, part),
+                                      getattr(mdp.transition, part))
+    assert back.transition.data.tobytes() == mdp.transition.data.tobytes()
+    assert back.gamma == mdp.gamma and back.shape == mdp.shape
+    assert back.initial.tobytes() == mdp.initial.tobytes()
+
+
+@pytest.mark.parametrize("kind", ["state_action", "state", "sparse"])
+def test_save_load_sparse_with_reward(tmp_path, kind):
+    import scipy.sparse as sp
+
+    mdp = _sparse_mdp()
+    rng = np.random.default_rng(1)
+    if kind == "state_action":
+        reward = rng.standard_normal((6, 2))
+    elif kind == "state":
+        reward = rng.standard_normal(6)
+    else:
+        reward = sp.csr_array(mdp.transition.multiply(rng.standard_normal((12, 6))))
+    starc.save_mdp(tmp_path / "r.npz", mdp, reward)
+    back, got = starc.load_mdp(tmp_path / "r.npz", with_reward=True)
+    if kind == "sparse":
+        assert sp.issparse(got) and (got != reward).nnz == 0
+    else:
+        np.testing.assert_array_equal(got, reward)
+    np.testing.assert_array_equal(starc.expected_reward(got, back),
+                                  starc.expected_reward(reward, mdp))
+
+
+def test_load_rejects_malformed_sparse_files(tmp_path):
+    mdp = _sparse_mdp()
+    path = tmp_path / "s.npz"
+    starc.save_mdp(path, mdp)
+    arrays = dict(np.load(path))
+    bad = dict(arrays, transition_indices=arrays["transition_indices"] + 100)
+    np.savez(tmp_path / "idx.npz", **bad)
+    with pytest.raises(ValidationError, match="sparse transition .* malformed"):
+        starc.load_mdp(tmp_path / "idx.npz")
+    bad = dict(arrays)
+    del bad["transition_indptr"]
+    np.savez(tmp_path / "miss.npz", **bad)
+    with pytest.raises(ValidationError, match="transition_indptr"):
+        starc.load_mdp(tmp_path / "miss.npz")
+    bad = dict(arrays, transition_data=-arrays["transition_data"])
+    np.savez(tmp_path / "neg.npz", **bad)
+    with pytest.raises(ValidationError, match="negative"):
+        starc.load_mdp(tmp_path / "neg.npz")
+    bad = dict(arrays, transition_shape=np.array([12.0, 6.0]))
+    np.savez(tmp_path / "shape.npz", **bad)
+    with pytest.raises(ValidationError, match="transition_shape"):
+        starc.load_mdp(tmp_path / "shape.npz")
+    with pytest.raises(ValidationError, match="no 'reward'"):
+        starc.load_mdp(path, with_reward=True)

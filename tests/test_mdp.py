@@ -373,3 +373,196 @@ def test_expectation_checks_the_shape(toy_mdp):
         toy_mdp.expectation(np.ones((2, 2)))
     with pytest.raises(ValidationError, match="x must be an ndarray"):
         toy_mdp.expectation([[[1.0, 0.0]] * 2] * 2)
+
+
+# ------------------------------------------------------------------ sparse MDPs (issue 18)
+
+def _sparse(mdp):
+    import scipy.sparse as sp
+
+    s, a = mdp.n_states, mdp.n_actions
+    return sp.csr_array(np.asarray(mdp.transition).reshape(s * a, s))
+
+
+def _bad_sparse(kind):
+    import scipy.sparse as sp
+
+    t = np.zeros((3, 2, 3))
+    t[:, 0, 0] = 1.0
+    t[:, 1, :] = 1.0 / 3.0
+    flat = t.reshape(6, 3)
+    if kind == "negative":
+        flat = flat.copy()
+        flat[1, 0], flat[1, 1] = -0.5, 0.5 + 1.0 / 3.0
+        return sp.csr_array(flat), "negative entry -0.5 at .*(0, 1, 0)"
+    if kind == "row_sum":
+        flat = flat.copy()
+        flat[4, 2] = 0.5
+        return sp.csr_array(flat), r"row of \(state, action\) = \(2, 0\) \(row 4\) sums to 1.5"
+    if kind == "empty_row":
+        flat = flat.copy()
+        flat[5] = 0.0
+        return sp.csr_array(flat), r"\(2, 1\) \(row 5\) sums to 0.0"
+    if kind == "shape":
+        return sp.csr_array(np.ones((5, 3)) / 3), "rows are not a multiple"
+    if kind == "one_dim":
+        return sp.coo_array(np.ones(3) / 3), r"\(S\*A, S\)"
+    if kind == "index":
+        m = sp.csr_array(flat)
+        m.indices[0] = 7  # out of range [0, 3)
+        return m, "index"
+    if kind == "nan":
+        flat = flat.copy()
+        flat[0, 0] = np.nan
+        return sp.csr_array(flat), "NaN or infinite"
+    if kind == "inf":
+        flat = flat.copy()
+        flat[0, 1] = np.inf
+        return sp.csr_array(flat), "NaN or infinite"
+    if kind == "complex":
+        return sp.csr_array(flat.astype(complex)), "real-valued"
+    if kind == "large":
+        flat = flat.copy()
+        flat[0, 0], flat[0, 1] = 2.0, -1.0
+        return sp.csr_array(flat), "negative|must lie in"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["negative", "row_sum", "empty_row", "shape", "one_dim",
+                                  "index", "nan", "inf", "complex", "large"])
+def test_sparse_transition_rejects_bad_input(kind):
+    bad, pattern = _bad_sparse(kind)
+    with pytest.raises(ValidationError, match="transition") as err:
+        TabularMDP(bad, 0.9)
+    assert err.match(pattern)
+
+
+def test_sparse_transition_is_canonical_read_only_and_not_aliased():
+    import scipy.sparse as sp
+
+    # duplicates (summed), an explicit zero (dropped), unsorted indices, int input
+    rows = np.array([0, 0, 0, 1, 1])
+    cols = np.array([1, 0, 1, 0, 1])
+    vals = np.array([1, 2, 1, 0, 4])
+    raw = sp.coo_array((vals, (rows, cols)), shape=(2, 2)).tocsr()
+    raw = sp.csr_array(raw / np.array([[4.0], [4.0]]))
+    mdp = TabularMDP(raw, 0.5)
+    t = mdp.transition
+    assert mdp.is_sparse and isinstance(t, sp.csr_array) and t.dtype == np.float64
+    assert t.has_canonical_format and mdp.nnz == 3
+    np.testing.assert_array_equal(t.toarray(), [[0.5, 0.5], [0.0, 1.0]])
+    assert (mdp.n_states, mdp.n_actions, mdp.shape) == (2, 1, (2, 1, 2))
+    for arr in (t.data, t.indices, t.indptr):
+        assert not arr.flags.writeable
+    raw.data[:] = 0.0  # the MDP owns its arrays
+    np.testing.assert_array_equal(mdp.transition.toarray(), [[0.5, 0.5], [0.0, 1.0]])
+    assert repr(mdp) == "TabularMDP(n_states=2, n_actions=1, gamma=0.5, sparse, nnz=3)"
+
+
+@given(mdps())
+def test_to_sparse_to_dense_round_trip(mdp):
+    sparse = mdp.to_sparse()
+    assert sparse.is_sparse and not mdp.is_sparse and sparse.to_sparse() is sparse
+    assert sparse.shape == mdp.shape and sparse.gamma == mdp.gamma
+    assert sparse.nnz == mdp.nnz == np.count_nonzero(mdp.transition)
+    np.testing.assert_array_equal(sparse.initial, mdp.initial)
+    back = sparse.to_dense()
+    np.testing.assert_array_equal(back.transition, mdp.transition)
+    assert mdp.to_dense() is mdp
+    # pickling keeps the sparse storage
+    again = pickle.loads(pickle.dumps(sparse))
+    assert again.is_sparse and (again.transition != sparse.transition).nnz == 0
+    assert sparse.with_gamma(0.5).is_sparse and sparse.with_initial(mdp.initial).is_sparse
+
+
+def test_to_dense_refuses_beyond_its_budget_with_the_size():
+    import scipy.sparse as sp
+
+    mdp = TabularMDP(sp.csr_array(np.full((4, 2), 0.5)), 0.9)  # S = 2, A = 2
+    with pytest.raises(ValidationError, match=r"to_dense would need 64 bytes"):
+        mdp.to_dense(max_bytes=63)
+    assert mdp.to_dense(max_bytes=64).shape == (2, 2, 2)
+
+
+def test_sparse_mdp_refuses_dense_only_helpers(toy_mdp):
+    sparse = toy_mdp.to_sparse()
+    with pytest.raises(ValidationError, match="sparsity pattern"):
+        sparse.support
+    with pytest.raises(ValidationError, match="expected_reward"):
+        sparse.expectation(np.zeros((2, 2, 2)))
+    with pytest.raises(ValidationError, match="expected_reward"):
+        starc.broadcast_reward(np.zeros((2, 2)), sparse)
+    with pytest.raises(ValidationError, match="to_sparse"):
+        starc.expected_reward(_sparse(toy_mdp), toy_mdp)
+
+
+@given(mdps(), st.data())
+def test_expected_reward_sparse_matches_dense(mdp, data):
+    import scipy.sparse as sp
+
+    sparse = mdp.to_sparse()
+    s, a = mdp.n_states, mdp.n_actions
+    for form in ("transition", "state_action", "state"):
+        r = data.draw(reward_arrays(mdp, form=form))
+        np.testing.assert_allclose(starc.expected_reward(r, sparse),
+                                   starc.expected_reward(r, mdp), rtol=1e-13, atol=1e-300)
+    r = data.draw(reward_arrays(mdp))
+    rs = sp.csr_array(r.reshape(s * a, s))
+    np.testing.assert_allclose(starc.expected_reward(rs, sparse), starc.expected_reward(r, mdp),
+                               rtol=1e-12, atol=1e-12 * float(np.abs(r).max(initial=1.0)))
+
+
+def test_sparse_reward_off_the_support_is_ignored():
+    import scipy.sparse as sp
+
+    t = np.array([[1.0, 0.0], [0.0, 1.0]])  # S = 2, A = 1, deterministic
+    mdp = TabularMDP(sp.csr_array(t), 0.5)
+    r = sp.csr_array(np.array([[3.0, 100.0], [-7.0, 2.0]]))  # 100 and -7 off the support
+    np.testing.assert_array_equal(starc.expected_reward(r, mdp), [[3.0], [2.0]])
+
+
+def test_sparse_reward_bad_input(toy_mdp, monkeypatch):
+    import scipy.sparse as sp
+
+    sparse = toy_mdp.to_sparse()
+    with pytest.raises(ValidationError, match=r"shape \(S\*A, S\) = \(4, 2\)"):
+        starc.expected_reward(sp.csr_array(np.ones((2, 4))), sparse)
+    nan = sp.csr_array(np.array([[np.nan, 0], [0, 1.0], [1.0, 0], [0, 0]]))
+    with pytest.raises(ValidationError, match="NaN"):
+        starc.expected_reward(nan, sparse)
+    with pytest.raises(ValidationError, match="NaN"):
+        starc.expected_reward(np.array([np.nan, 1.0]), sparse)
+    monkeypatch.setattr(starc.mdp, "DENSE_REWARD_MAX_BYTES", 63)
+    with pytest.raises(ValidationError, match=r"64 bytes.*sparse \(S\*A, S\)"):
+        starc.expected_reward(np.zeros((2, 2, 2)), sparse)
+
+
+def test_dense_only_functions_refuse_sparse_mdps(toy_mdp):
+    from starc.mdp import as_dense_mdp
+    from starc.sampled import tabular_samplers
+
+    sparse = toy_mdp.to_sparse()
+    assert as_dense_mdp(toy_mdp, "f") is toy_mdp
+    with pytest.raises(ValidationError, match=r"f does not support sparse MDPs.*to_dense"):
+        as_dense_mdp(sparse, "f")
+    calls = [
+        (lambda: starc.random_reward(sparse, seed=0), "random_reward .*standard_normal"),
+        (lambda: starc.random_potential_shaping(np.zeros((2, 2)), sparse, seed=0),
+         "random_potential_shaping .*expected reward"),
+        (lambda: starc.s_prime_redistribution(np.zeros((2, 2)), sparse, seed=0),
+         "s_prime_redistribution"),
+        (lambda: tabular_samplers(sparse), "tabular_samplers .*CSR"),
+    ]
+    for call, pattern in calls:
+        with pytest.raises(ValidationError, match=pattern):
+            call()
+
+
+def test_environment_on_a_sparse_mdp_keeps_its_reward():
+    sparse = starc.chain(4).mdp.to_sparse()
+    env = starc.TabularEnvironment(sparse, np.arange(8.0).reshape(4, 2))
+    assert env.reward.shape == (4, 2) and not env.reward.flags.writeable
+    with pytest.raises(ValidationError, match="batch"):
+        starc.TabularEnvironment(sparse, np.zeros((3, 4, 2)))
+    with pytest.raises(ValidationError, match="NaN"):
+        starc.TabularEnvironment(sparse, np.full((4, 2), np.nan))

@@ -11,6 +11,9 @@
 :func:`terminal_states`                          the terminal states of a toy-text env
 :func:`pendulum_task`                            gymnasium's Pendulum as numpy samplers
                                                  for :mod:`starc.sampled`
+:func:`from_minigrid`                            a MiniGrid level -> a sparse
+                                                 ``(TabularMDP, reward)`` of its
+                                                 reachable states
 :func:`score_responses`                          a transformers reward model -> scores
                                                  ``(n_prompts, n_responses)`` + mask
 :func:`dpo_implicit_reward`                      a DPO policy and its reference -> the
@@ -19,7 +22,7 @@
                                                  pairs) from a dataset or data frame
 ==============================================  ==========================================
 
-torch, gymnasium and transformers are optional: this package imports none of them. The
+torch, gymnasium, minigrid and transformers are optional: this package imports none of them. The
 functions that need them import them when they run and raise
 :class:`~starc.MissingDependencyError` with the ``pip install`` line when they are
 missing.
@@ -27,6 +30,7 @@ missing.
 
 from .callables import tabulate_callable
 from .gymnasium import ContinuousTask, from_toy_text, pendulum_task, terminal_states
+from .minigrid import MiniGridModel, from_minigrid
 from .torch import load_weights, tabulate
 from .transformers import PromptResponses, dpo_implicit_reward, from_dataset, score_responses
 
@@ -38,6 +42,8 @@ __all__ = [
     "terminal_states",
     "pendulum_task",
     "ContinuousTask",
+    "from_minigrid",
+    "MiniGridModel",
     "score_responses",
     "dpo_implicit_reward",
     "from_dataset",

@@ -37,6 +37,11 @@ the flag, which is absorbing here). The initial distribution is the environment'
 the states (wrong length, a negative entry, a sum other than 1) is refused, never
 repaired, and so is a next state that is not an integer index.
 
+``from_toy_text(env, sparse=True)`` builds the same MDP as a sparse one (THEORY §11): the
+transition as a CSR ``(S*A, S)`` matrix accumulated straight from ``P`` and the expected
+reward :math:`\bar R(s, a)` of shape ``(S, A)``, without any ``(S, A, S)`` or ``(S, S)``
+array — for toy-text-style tables of many states.
+
 Pendulum
 --------
 :func:`pendulum_task` re-implements the dynamics and reward of gymnasium's
@@ -132,13 +137,9 @@ def _read_tables(env):
     return unwrapped, table, n_states, n_actions
 
 
-def _raw_model(env):
-    """Transition, reward and terminal mask straight from ``P`` (no absorbing yet)."""
-    unwrapped, table, n_states, n_actions = _read_tables(env)
-    t = np.zeros((n_states, n_actions, n_states))
-    pr = np.zeros((n_states, n_actions, n_states))
-    entered_terminal = np.zeros(n_states, dtype=bool)
-    entered_plain = np.zeros((n_states, n_states), dtype=bool)  # [s, s'] without the flag
+def _outcomes(table, n_states: int, n_actions: int):
+    """Every validated outcome of ``P`` in table order: ``(s, a, p, s2, r, terminated)``;
+    zero-probability outcomes are skipped."""
     for s in range(n_states):
         row = table.get(s)
         if row is None:
@@ -164,17 +165,32 @@ def _raw_model(env):
                                           f"outcome {item!r}")
                 if p == 0.0:
                     continue
-                t[s, a, s2] += p
-                pr[s, a, s2] += p * r
-                if done:
-                    entered_terminal[s2] = True
-                else:
-                    entered_plain[s, s2] = True
-    sums = t.sum(axis=-1)
+                yield s, a, p, s2, r, bool(done)
+
+
+def _check_row_sums(sums: np.ndarray) -> None:
     if np.any(np.abs(sums - 1.0) > 1e-8):
         s, a = np.unravel_index(int(np.argmax(np.abs(sums - 1.0))), sums.shape)
         raise ValidationError(f"the probabilities of env.unwrapped.P[{s}][{a}] sum to "
                               f"{float(sums[s, a])!r}, not 1")
+
+
+def _raw_model(env):
+    """Transition, reward and terminal mask straight from ``P`` (no absorbing yet)."""
+    unwrapped, table, n_states, n_actions = _read_tables(env)
+    t = np.zeros((n_states, n_actions, n_states))
+    pr = np.zeros((n_states, n_actions, n_states))
+    entered_terminal = np.zeros(n_states, dtype=bool)
+    entered_plain = np.zeros((n_states, n_states), dtype=bool)  # [s, s'] without the flag
+    for s, a, p, s2, r, done in _outcomes(table, n_states, n_actions):
+        t[s, a, s2] += p
+        pr[s, a, s2] += p * r
+        if done:
+            entered_terminal[s2] = True
+        else:
+            entered_plain[s, s2] = True
+    sums = t.sum(axis=-1)
+    _check_row_sums(sums)
     t /= sums[..., None]
     with np.errstate(invalid="ignore", divide="ignore"):
         reward = np.where(t > 0, pr / np.where(t > 0, t * sums[..., None], 1.0), 0.0)
@@ -182,6 +198,70 @@ def _raw_model(env):
     if initial is not None:
         initial = _initial_distribution(initial, n_states)
     return t, reward, entered_terminal, entered_plain, initial
+
+
+def _sparse_model(env, gamma: float) -> TabularEnvironment:
+    """:func:`from_toy_text` with a sparse ``(S*A, S)`` transition and an ``(S, A)`` reward;
+    never allocates an ``(S, A, S)`` or ``(S, S)`` array."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import breadth_first_order
+
+    unwrapped, table, n_states, n_actions = _read_tables(env)
+    prob: dict[tuple[int, int], float] = {}
+    entered_terminal = np.zeros(n_states, dtype=bool)
+    plain: set[tuple[int, int]] = set()                   # (s, s') entered without the flag
+    pr_sa = np.zeros((n_states, n_actions))
+    for s, a, p, s2, r, done in _outcomes(table, n_states, n_actions):
+        key = (s * n_actions + a, s2)
+        prob[key] = prob.get(key, 0.0) + p
+        pr_sa[s, a] += p * r
+        if done:
+            entered_terminal[s2] = True
+        else:
+            plain.add((s, s2))
+    rows = np.fromiter((k[0] for k in prob), dtype=np.int64, count=len(prob))
+    cols = np.fromiter((k[1] for k in prob), dtype=np.int64, count=len(prob))
+    vals = np.fromiter(prob.values(), dtype=np.float64, count=len(prob))
+    t = sp.csr_array((vals, (rows, cols)), shape=(n_states * n_actions, n_states))
+    sums = np.asarray(t.sum(axis=1)).reshape(n_states, n_actions)
+    _check_row_sums(sums)
+    initial = getattr(unwrapped, "initial_state_distrib", None)
+    if initial is not None:
+        initial = _initial_distribution(initial, n_states)
+    terminal = entered_terminal
+    # states reachable from the initial support without passing a terminal state
+    succ = sp.csr_array((np.ones(len(rows)), (rows // n_actions, cols)),
+                        shape=(n_states, n_states))
+    succ = sp.diags_array((~terminal).astype(float)) @ succ   # terminal states: no exits
+    sources = np.flatnonzero(initial > 0) if initial is not None else np.arange(n_states)
+    hub = sp.csr_array((np.ones(len(sources)), (np.full(len(sources), n_states), sources)),
+                       shape=(n_states + 1, n_states + 1))
+    graph = sp.block_diag([succ, sp.csr_array((1, 1))], format="csr") + hub
+    reach = np.zeros(n_states + 1, dtype=bool)
+    reach[breadth_first_order(graph, n_states, directed=True, return_predecessors=False)] = True
+    reach = reach[:n_states]
+    for src, s2 in plain:
+        if terminal[s2] and reach[src] and not terminal[src]:
+            raise ValidationError(
+                f"env: state {s2} is entered with terminated=True by some transitions but "
+                f"without it from the reachable state {src}; making it absorbing would "
+                "change returns, so this environment cannot be converted")
+    # normalise, then make terminal states absorbing (self-loops, reward 0)
+    t = sp.diags_array(1.0 / sums.reshape(-1)) @ t
+    reward = pr_sa / sums
+    idx = np.flatnonzero(terminal)
+    live = ~np.repeat(terminal, n_actions)
+    t = sp.diags_array(live.astype(float)) @ t
+    loops = sp.csr_array((np.ones(len(idx) * n_actions),
+                          ((idx[:, None] * n_actions + np.arange(n_actions)).reshape(-1),
+                           np.repeat(idx, n_actions))),
+                         shape=(n_states * n_actions, n_states))
+    t = sp.csr_array(t + loops)
+    t.eliminate_zeros()
+    t.sum_duplicates()
+    t.sort_indices()
+    reward[terminal] = 0.0
+    return TabularEnvironment(TabularMDP(t, gamma, initial), reward)
 
 
 def _state_index(value) -> int | None:
@@ -270,7 +350,7 @@ def terminal_states(env) -> np.ndarray:
     return _raw_model(env)[2]
 
 
-def from_toy_text(env, *, gamma: float = 0.99) -> TabularEnvironment:
+def from_toy_text(env, *, gamma: float = 0.99, sparse: bool = False) -> TabularEnvironment:
     r"""Build a :class:`~starc.TabularMDP` and its reward from a toy-text environment.
 
     .. math::
@@ -289,12 +369,19 @@ def from_toy_text(env, *, gamma: float = 0.99) -> TabularEnvironment:
         through.
     gamma : float, default 0.99
         Discount in ``[0, 1)`` (gymnasium environments carry none).
+    sparse : bool, default False
+        Build a sparse MDP (THEORY §11): the transition as a ``scipy.sparse`` CSR matrix
+        of shape ``(S*A, S)`` (row ``s*A + a``) and the expected reward
+        :math:`\bar R(s, a) = \sum_{s'} \tau(s' \mid s, a) R(s, a, s')` of shape
+        ``(S, A)``; no ``(S, A, S)`` array is allocated. The same MDP as the dense one
+        (transition equal to ``dense.transition.reshape(S*A, S)`` up to rounding).
 
     Returns
     -------
     TabularEnvironment
         ``(mdp, reward)``: the MDP (initial distribution from the environment's
-        ``initial_state_distrib``) and the reward of shape ``(S, A, S)``.
+        ``initial_state_distrib``) and the reward of shape ``(S, A, S)`` (``(S, A)`` when
+        ``sparse``).
 
     Raises
     ------
@@ -324,6 +411,10 @@ def from_toy_text(env, *, gamma: float = 0.99) -> TabularEnvironment:
     0.542
     """
     gamma = check_gamma(gamma)
+    if not isinstance(sparse, (bool, np.bool_)):
+        raise ValidationError(f"sparse must be True or False, got {sparse!r}")
+    if sparse:
+        return _sparse_model(env, gamma)
     t, reward, terminal, plain, initial = _raw_model(env)
     reach = _reachable(t, initial, terminal)
     leak = plain[:, terminal] & (reach & ~terminal)[:, None]

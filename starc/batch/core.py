@@ -229,6 +229,10 @@ class MDPBatch:
             if not isinstance(mdp, TabularMDP):
                 raise ValidationError(f"mdps[{i}] must be a starc.TabularMDP, got "
                                       f"{type(mdp).__name__}")
+            if mdp.is_sparse:
+                raise ValidationError(f"mdps[{i}] is a sparse MDP; starc.batch stacks dense "
+                                      "(B, S, A, S) transitions: use starc.solve on each "
+                                      "sparse MDP, or mdp.to_dense() for a small one")
         shape = items[0].shape
         for i, mdp in enumerate(items):
             if mdp.shape != shape:
@@ -271,6 +275,13 @@ def as_batch(mdps, name: str = "mdps") -> MDPBatch:
     """An :class:`MDPBatch` from a batch, a sequence of MDPs or one MDP."""
     if isinstance(mdps, MDPBatch):
         return mdps
+    if isinstance(mdps, TabularMDP) and mdps.is_sparse or (
+            isinstance(mdps, Sequence) and any(isinstance(m, TabularMDP) and m.is_sparse
+                                               for m in mdps)):
+        raise ValidationError(
+            f"{name}: starc.batch stacks dense (B, S, A, S) transitions and does not take "
+            "sparse MDPs; use starc.solve (policy_evaluation, optimal_policy, ...) on each "
+            "sparse MDP, or mdp.to_dense() for a small one")
     if isinstance(mdps, TabularMDP):
         return MDPBatch.from_mdps([mdps])
     if isinstance(mdps, Sequence) and not isinstance(mdps, (str, bytes)):

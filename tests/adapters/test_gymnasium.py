@@ -218,3 +218,36 @@ def test_pendulum_task_matches_gymnasium_step():
     assert np.all((-np.pi <= nxt[:, 0]) & (nxt[:, 0] < np.pi))
     s, a, s2 = task.coverage(5, rng)
     np.testing.assert_array_equal(task.transition(s, a, None), s2)
+
+
+
+
+@pytest.mark.parametrize("name,kw", ENVS + [("CliffWalking-v1", {"is_slippery": True})],
+                         ids=lambda x: str(x) if x else "")
+def test_sparse_toy_text_is_the_dense_model(name, kw):
+    env = make(name, kw)
+    dense_mdp, dense_reward = from_toy_text(env, gamma=0.9)
+    mdp, reward = from_toy_text(env, gamma=0.9, sparse=True)
+    s, a = dense_mdp.n_states, dense_mdp.n_actions
+    assert mdp.is_sparse and mdp.shape == dense_mdp.shape and reward.shape == (s, a)
+    np.testing.assert_allclose(mdp.transition.toarray(),
+                               dense_mdp.transition.reshape(s * a, s), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(reward, starc.expected_reward(dense_reward, dense_mdp),
+                               rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(mdp.initial, dense_mdp.initial)
+    np.testing.assert_allclose(starc.optimal_values(reward, mdp),
+                               starc.optimal_values(dense_reward, dense_mdp),
+                               rtol=0, atol=1e-8)
+
+
+def test_sparse_toy_text_refuses_what_the_dense_one_refuses():
+    table = {0: {0: [(1.0, 2, 1.0, True)], 1: [(1.0, 1, 0.0, False)]},
+             1: {0: [(1.0, 2, 0.0, False)], 1: [(1.0, 2, 0.0, False)]},
+             2: {0: [(1.0, 0, 0.0, False)], 1: [(1.0, 0, 0.0, False)]}}
+    with pytest.raises(ValidationError, match="state 2 is entered with terminated=True"):
+        from_toy_text(TableEnv(table, n_states=3, n_actions=2), sparse=True)
+    bad = {0: {0: [(0.5, 1, 0.0, False)]}, 1: {0: [(1.0, 1, 0.0, False)]}}
+    with pytest.raises(ValidationError, match="sum to 0.5"):
+        from_toy_text(TableEnv(bad), sparse=True)
+    with pytest.raises(ValidationError, match="sparse must be True or False"):
+        from_toy_text(gym.make("FrozenLake-v1"), sparse="yes")

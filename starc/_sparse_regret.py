@@ -1,0 +1,452 @@
+r"""Regret on large sparse MDPs: exact policy iteration with sparse solves (private).
+
+The definitions are those of :mod:`starc.regret` (THEORY §5, §11); only the linear
+algebra changes. Every quantity is a function of the expected rewards
+:math:`\bar R(s, a)` (``(S, A)``), the optimal values and a few policy evaluations:
+
+* the value range :math:`[\min_\pi J, \max_\pi J]` takes two policy iterations, for
+  :math:`\bar R` and :math:`-\bar R`; each evaluation solves
+  :math:`(I - \gamma P_\pi) V = \bar R_\pi` with the sparse :math:`P_\pi` (rows
+  :math:`sA + \pi(s)` of ``T``) by :class:`starc._sparse_distances.PolicySolver` — sparse
+  LU for moderate :math:`S`, BiCGSTAB above, accepted only with a residual that certifies
+  the error (:math:`\|V - \hat V\|_\infty \le \|\text{residual}\|_\infty / (1 - \gamma)`);
+  policy iteration stops on the Bellman residual as the dense one does;
+* :func:`regret` with ``ties="pessimistic"`` restricts the actions to those tied with the
+  best under the proxy (round-off bound of :mod:`starc.regret`; the per-pair factor
+  :math:`\|w_{sa}\|_1` takes one transposed sparse solve per pair in the doubt band) and
+  solves the restricted MDP for :math:`-\bar R_1`;
+* :func:`worst_case_regret` runs the parametric method of :mod:`starc.regret` — the
+  Lagrangian dual :math:`\min_{\lambda \ge 0} g(\lambda)` with :math:`g` the value range
+  of :math:`A^*_1 - \lambda A^*_2` — which needs only policy iterations, so it carries
+  over unchanged. The linear program over occupancies (``method="lp"``) has
+  :math:`2SA` variables and is refused;
+* :func:`regret_bound` is :math:`\min(1, 2\,n(c(R_1))\,d / ((1-\gamma)(\max J_1 -
+  \min J_1)))`, with :math:`n(c(R_1))` from :mod:`starc._sparse_distances`; the
+  ``tight`` variant needs :math:`2SA` linear programs and is refused.
+
+Rewards are first restricted to the support of ``T`` and divided by a power of two that
+brings their largest magnitude into :math:`[1/2, 1)` (exact), as in the dense code.
+
+References
+----------
+.. [1] Skalse et al. "STARC". ICLR 2024, Def. 5, Thm. 1, Sec. 4.1.
+.. [2] Puterman. "Markov Decision Processes". Wiley 1994, Sec. 6.4 (policy iteration).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _sparse_distances as sd
+from ._sparse_linalg import improvement
+from .exceptions import ConvergenceError, ValidationError
+from .regret import REGRET_RTOL, TIE_RTOL, WorstCaseRegret, check_regret_gamma
+from .solve import BELLMAN_RTOL
+
+__all__: list[str] = []
+
+#: Columns of the transposed solves for the tie band, per block (bounds the memory).
+_BAND_BLOCK = 64
+
+
+class Expected(NamedTuple):
+    """``rbar (S, A)`` of the reward times ``2**-exponent``, and ``max_{s,a} E|R|`` of it."""
+
+    rbar: np.ndarray
+    magnitude: float
+    exponent: int
+
+
+def single(reward, mdp, name: str) -> Expected:
+    """One reward on the support of ``T``, scaled by a power of two into ``[1/2, 1)``."""
+    rw = sd.parse_rewards(reward, mdp, name)
+    if rw.batch != ():
+        raise ValidationError(f"{name} must be one reward ((S, A), (S,) or a sparse (S*A, S) "
+                              f"matrix); got a batch of shape {rw.batch}")
+    n, m = mdp.n_states, mdp.n_actions
+    t = mdp.transition
+    rows = sd.t_rows(mdp)
+    vals = rw.x[0].ravel()[rows] + sd.on_support(mdp, rw.z[0])
+    big = float(np.abs(vals).max(initial=0.0))
+    exponent = 0
+    if big > 0.0:
+        exponent = int(np.frexp(big)[1])
+        vals = np.ldexp(vals, -exponent)
+    rbar = np.bincount(rows, t.data * vals, minlength=n * m).reshape(n, m)
+    mag = float(np.bincount(rows, t.data * np.abs(vals), minlength=n * m).max(initial=0.0))
+    return Expected(rbar, mag, exponent)
+
+
+def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, x0: np.ndarray | None = None,
+              rtol: float | None = None, aim: float | None = None) -> np.ndarray:
+    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve (``x0``
+    a starting guess for the iterative path, ``rtol`` a looser residual for provisional
+    values, ``aim`` a best-effort tighter one)."""
+    return _evaluate(rbar, mdp, actions, x0, rtol, aim)[0]
+
+
+def _evaluate(rbar, mdp, actions, x0=None, rtol=None, aim=None):
+    """``(V, certified bound on ||V - V_true||_inf)`` of a deterministic policy."""
+    idx = np.arange(mdp.n_states)
+    solve = sd.PolicySolver(mdp, actions)
+    v = solve.solve(rbar[idx, actions], x0=x0, rtol=rtol, aim=aim)
+    return v, solve.error_bound
+
+
+#: Residual (relative to ``max|r|``) of the provisional evaluations with which policy
+#: iteration starts on large MDPs (iterative solves); the final policy is always
+#: re-evaluated at :data:`starc._sparse_distances.SOLVE_RTOL` and checked.
+PROVISIONAL_RTOL = 1e-6
+
+
+def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
+                     start: np.ndarray | None = None, max_iter: int = 10_000
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Howard's policy iteration on ``rbar (S, A)`` (as :func:`starc.solve.policy_iteration`,
+    with sparse solves); ``allowed`` an optional ``(S, A)`` mask, ``start`` an optional
+    first policy (speed only: the optimal values do not depend on it)."""
+    n = mdp.n_states
+    idx = np.arange(n)
+    scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
+    masked = rbar if allowed is None else np.where(allowed, rbar, -np.inf)
+    q0 = sd.q_from_values(rbar, np.max(masked, axis=1), mdp)
+    if allowed is not None:
+        q0 = np.where(allowed, q0, -np.inf)
+    actions = np.argmax(q0, axis=1)
+    if start is not None and (allowed is None or np.all(allowed[idx, start])):
+        actions = np.asarray(start)
+    v = None
+    # inexact policy iteration: on the iterative path, evaluate provisionally until the
+    # policy stops changing, then evaluate to the certified accuracy and check again
+    iterative = provisional = n > sd.SPLU_MAX_STATES
+    for _ in range(max_iter):
+        # the final evaluations aim far below the greedy step's threshold (1e-13 of the
+        # scale), and the step ignores gains within twice their certified error
+        v, bound = _evaluate(rbar, mdp, actions, x0=v,
+                             rtol=PROVISIONAL_RTOL if provisional else None,
+                             aim=None if provisional else 1e-15)
+        q = sd.q_from_values(rbar, v, mdp)
+        if allowed is not None:
+            q = np.where(allowed, q, -np.inf)
+        # the greedy step of every policy iteration in starc; provisional values are off by
+        # up to PROVISIONAL_RTOL max|r| / (1 - gamma): only gains well above that are
+        # trusted (no cycling on noise) until the final check
+        # (the LU path solves to round-off, like the dense path: no slack there)
+        slack = (4.0 * PROVISIONAL_RTOL * scale if provisional
+                 else 2.0 * mdp.gamma * bound if iterative else 0.0)
+        best, switch = improvement(q, actions, scale, slack=slack)
+        if not np.any(switch) and provisional:
+            provisional = False
+            continue
+        if not np.any(switch):
+            residual = float(np.max(np.abs(q[idx, best] - v)))
+            if residual > BELLMAN_RTOL * max(scale, 1.0):
+                raise ConvergenceError(
+                    f"policy iteration stopped with Bellman residual {residual:.3g} > "
+                    f"{BELLMAN_RTOL:g} x scale {scale:.3g}; the sparse solves are too "
+                    "ill-conditioned (gamma too close to 1?)")
+            return actions, v
+        actions = np.where(switch, best, actions)
+    raise ConvergenceError(f"policy iteration did not stabilise in {max_iter} iterations")
+
+
+class Range(NamedTuple):
+    lo: float
+    hi: float
+    best_actions: np.ndarray
+    best_values: np.ndarray
+    tolerance: float
+    worst_actions: np.ndarray
+
+    @property
+    def trivial(self) -> bool:
+        return self.hi - self.lo <= self.tolerance
+
+
+def value_range(reward: Expected, mdp) -> Range:
+    check_regret_gamma(mdp.gamma, "regret")
+    best, v_best = policy_iteration(reward.rbar, mdp)
+    # the worst policy starts from the actions worst under Q* (often close to it)
+    greedy_worst = np.argmin(sd.q_from_values(reward.rbar, v_best, mdp), axis=1)
+    worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
+    mu = np.asarray(mdp.initial)
+    return Range(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
+                 REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma), worst)
+
+
+def policy_value_range(reward, mdp) -> tuple[float, float]:
+    """:func:`starc.policy_value_range` on a sparse MDP."""
+    rew = single(reward, mdp, "reward")
+    span = value_range(rew, mdp)
+    with np.errstate(over="ignore"):
+        lo, hi = (float(np.ldexp(x, rew.exponent)) for x in (span.lo, span.hi))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValidationError(f"reward: its returns exceed the float64 range (max |R| = "
+                              f"2^{rew.exponent} with gamma = {mdp.gamma!r}); rescale it")
+    return lo, hi
+
+
+def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray):
+    """``(floor, worst, unit)`` of :mod:`starc.regret`'s round-off bound of a gap."""
+    size = float(np.max(np.abs(v), initial=0.0))
+    floor = TIE_RTOL * (magnitude + size)
+    unit = 2.0 * gamma * TIE_RTOL * size
+    return floor, floor + unit * 2.0 / (1.0 - gamma), unit
+
+
+def _same_rows(t, i: int, j: int) -> bool:
+    a0, a1, b0, b1 = t.indptr[i], t.indptr[i + 1], t.indptr[j], t.indptr[j + 1]
+    return (a1 - a0 == b1 - b0 and np.array_equal(t.indices[a0:a1], t.indices[b0:b1])
+            and np.array_equal(t.data[a0:a1], t.data[b0:b1]))
+
+
+def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
+    """``(allowed, doubtful)`` ``(S, A)`` masks, as :mod:`starc.regret` decides them."""
+    n, m = mdp.n_states, mdp.n_actions
+    t = mdp.transition
+    q = sd.q_from_values(reward.rbar, v, mdp)
+    best = np.argmax(q, axis=1)
+    idx = np.arange(n)
+    gap = q[idx, best][:, None] - q
+    floor, worst, unit = _tie_bounds(reward.magnitude, mdp.gamma, v)
+    limit = REGRET_RTOL * reward.magnitude
+    allowed = gap <= floor
+    doubtful = np.zeros_like(allowed)
+    if floor > limit:
+        for s, a in zip(*np.nonzero(allowed)):
+            b = best[s]
+            same = a == b or (reward.rbar[s, a] == reward.rbar[s, b]
+                              and _same_rows(t, s * m + a, s * m + b))
+            doubtful[s, a] = not same
+    band_s, band_a = np.nonzero((gap > floor) & (gap <= worst))
+    if band_s.size:
+        solve = sd.PolicySolver(mdp, actions)
+        for c0 in range(0, band_s.size, _BAND_BLOCK):
+            bs, ba = band_s[c0:c0 + _BAND_BLOCK], band_a[c0:c0 + _BAND_BLOCK]
+            rhs = (t[bs * m + ba] - t[bs * m + best[bs]]).T.toarray()
+            w = solve.solve(rhs, trans=True)
+            bound = floor + unit * np.abs(w).sum(axis=0)
+            tied = gap[bs, ba] <= bound
+            allowed[bs[tied], ba[tied]] = True
+            doubtful[bs[tied], ba[tied]] = bound[tied] > limit
+    return allowed, doubtful
+
+
+def _proxy_trivial(proxy: Expected, mdp, v_best: np.ndarray) -> bool:
+    r"""Whether every policy has (nearly) the same return under the proxy: ``Range.trivial``.
+
+    The policy greedy for the *smallest* optimal action value has some return
+    :math:`J_w \ge \min_\pi J`, so :math:`J^* - J_w > ` tolerance proves the proxy
+    non-trivial with one evaluation; only otherwise is :math:`\min_\pi J` found by policy
+    iteration (the dense path always runs it).
+    """
+    mu = np.asarray(mdp.initial)
+    tol = REGRET_RTOL * proxy.magnitude / (1.0 - mdp.gamma)
+    hi = float(v_best @ mu)
+    greedy_worst = np.argmin(sd.q_from_values(proxy.rbar, v_best, mdp), axis=1)
+    if hi - float(values_of(proxy.rbar, mdp, greedy_worst) @ mu) > tol:
+        return False
+    _, v_worst = policy_iteration(-proxy.rbar, mdp)
+    return hi + float(v_worst @ mu) <= tol
+
+
+def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
+    """:func:`starc.regret` on a sparse MDP (``ties`` already checked)."""
+    true = single(r_true, mdp, "r_true")
+    proxy = single(r_proxy, mdp, "r_proxy")
+    span = value_range(true, mdp)
+    if span.trivial:
+        return 0.0
+    mu = np.asarray(mdp.initial)
+    lo, hi = span.lo, span.hi
+    if ties == "first":
+        actions, _ = policy_iteration(proxy.rbar, mdp)
+        j = float(values_of(true.rbar, mdp, actions) @ mu)
+    else:
+        # V*_2 is unique: start from the true reward's optimal policy (a proxy close to the
+        # truth then needs few improvement steps)
+        best, v_best = policy_iteration(proxy.rbar, mdp, start=span.best_actions)
+        if _proxy_trivial(proxy, mdp, v_best):
+            allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
+            doubtful = np.zeros_like(allowed)
+        else:
+            allowed, doubtful = tie_masks(proxy, mdp, best, v_best)
+        sign = -1.0 if ties == "pessimistic" else 1.0
+        _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed)
+        j = sign * float(v @ mu)
+        if np.any(doubtful):
+            _, v_sure = policy_iteration(sign * true.rbar, mdp, allowed=allowed & ~doubtful)
+            j_sure = sign * float(v_sure @ mu)
+            _, worst, _ = _tie_bounds(true.magnitude, mdp.gamma, np.concatenate([v, v_sure]))
+            if abs(j - j_sure) > worst:
+                raise ValidationError(
+                    f"gamma = {mdp.gamma!r} is too close to 1 for this pair: float64 cannot "
+                    "decide whether some actions are optimal for r_proxy, and the regret "
+                    "depends on it; use a smaller gamma")
+    return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
+
+
+def _normalised_advantage(reward: Expected, span: Range, mdp) -> np.ndarray:
+    adv = sd.q_from_values(reward.rbar, span.best_values, mdp) - span.best_values[:, None]
+    return adv / (span.hi - span.lo)
+
+
+class _Line(NamedTuple):
+    a: float
+    b: float
+    best: np.ndarray
+    worst: np.ndarray
+
+
+def _parametric(rbar1, rbar2, mdp, max_iter: int = 200):
+    """The parametric search of :mod:`starc.regret` (value ranges normalised to 1)."""
+    mu = np.asarray(mdp.initial)
+
+    def returns(actions):
+        return (float(values_of(rbar1, mdp, actions) @ mu),
+                float(values_of(rbar2, mdp, actions) @ mu))
+
+    def line(lam: float) -> _Line:
+        r = rbar1 - lam * rbar2
+        best, _ = policy_iteration(r, mdp)
+        worst, _ = policy_iteration(-r, mdp)
+        j1b, j2b = returns(best)
+        j1w, j2w = returns(worst)
+        return _Line(j1b - j1w, j2b - j2w, best, worst)
+
+    tol = 1e-12 * (1.0 + float(np.max(np.abs(rbar1), initial=0.0)) / (1.0 - mdp.gamma))
+    left = line(0.0)
+    if left.b <= 0:
+        return left, None, 0.0
+    lam = 1.0
+    right = line(lam)
+    for _ in range(max_iter):
+        if right.b <= 0:
+            break
+        left, lam = right, 2.0 * lam
+        right = line(lam)
+    else:  # pragma: no cover - as in the dense search
+        raise ConvergenceError("worst_case_regret: no lambda with non-negative slope found")
+    for _ in range(max_iter):
+        if left.b - right.b <= 0:
+            lam_x = lam
+            break
+        lam_x = (left.a - right.a) / (left.b - right.b)
+        lower = left.a - left.b * lam_x
+        mid = line(lam_x)
+        if mid.a - mid.b * lam_x <= lower + tol:
+            break
+        if mid.b > 0:
+            left = mid
+        else:
+            right = mid
+    else:
+        raise ConvergenceError("worst_case_regret: the parametric search did not converge")
+    return left, right, lam_x
+
+
+def occupancy(mdp, pi: np.ndarray) -> np.ndarray:
+    r"""State-action occupancy ``(S, A)`` of an ``(S, A)`` policy: a transposed solve."""
+    d = sd.PolicySolver(mdp, pi).solve(np.asarray(mdp.initial), trans=True)
+    return d[:, None] * pi
+
+
+def _onehot(actions: np.ndarray, m: int) -> np.ndarray:
+    out = np.zeros((actions.size, m))
+    out[np.arange(actions.size), actions] = 1.0
+    return out
+
+
+def _policy_from_occupancy(d: np.ndarray) -> np.ndarray:
+    d = np.maximum(d, 0.0)
+    total = d.sum(axis=1, keepdims=True)
+    uniform = np.full_like(d, 1.0 / d.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pi = np.where(total > 0, d / np.where(total > 0, total, 1.0), uniform)
+    return pi / pi.sum(axis=1, keepdims=True)
+
+
+def worst_case_regret(r_true, r_proxy, mdp, *, method: str, return_policies: bool):
+    """:func:`starc.worst_case_regret` on a sparse MDP (``method`` already checked)."""
+    if method == "lp":
+        raise ValidationError(
+            "worst_case_regret(method='lp') solves a linear program over two state-action "
+            "occupancies (2 S A variables, a dense constraint matrix in cvxpy); on a sparse "
+            "MDP use method='parametric' (the default: the same value by LP duality, from "
+            "policy iterations only)")
+    m = mdp.n_actions
+    true = single(r_true, mdp, "r_true")
+    proxy = single(r_proxy, mdp, "r_proxy")
+    span = value_range(true, mdp)
+    occ = None
+    if span.trivial:
+        value = 0.0
+    else:
+        proxy_span = value_range(proxy, mdp)
+        if proxy_span.trivial:
+            value = 1.0
+            if return_policies:
+                occ = (occupancy(mdp, _onehot(span.best_actions, m)),
+                       occupancy(mdp, _onehot(span.worst_actions, m)))
+        else:
+            a1 = _normalised_advantage(true, span, mdp)
+            a2 = _normalised_advantage(proxy, proxy_span, mdp)
+            left, right, lam = _parametric(a1, a2, mdp)
+            if right is None:
+                value, theta = left.a, 1.0
+            else:
+                value = left.a - left.b * lam
+                denom = left.b - right.b
+                theta = 0.0 if denom <= 0 else float(np.clip(-right.b / denom, 0.0, 1.0))
+            value = float(np.clip(value, 0.0, 1.0))
+            if return_policies:
+                d1 = theta * occupancy(mdp, _onehot(left.best, m))
+                d2 = theta * occupancy(mdp, _onehot(left.worst, m))
+                if right is not None and theta < 1.0:
+                    d1 = d1 + (1 - theta) * occupancy(mdp, _onehot(right.best, m))
+                    d2 = d2 + (1 - theta) * occupancy(mdp, _onehot(right.worst, m))
+                occ = (d1, d2)
+    if not return_policies:
+        return value
+    if occ is None:
+        pi = np.full((mdp.n_states, m), 1.0 / m)
+        occ = (occupancy(mdp, pi),) * 2
+    return WorstCaseRegret(value, _policy_from_occupancy(occ[0]),
+                           _policy_from_occupancy(occ[1]), occ[0], occ[1])
+
+
+def soundness_constant(r_true, mdp, *, method: str, normalization, metric: str, pi,
+                       tight: bool) -> float:
+    """:func:`starc.soundness_constant` on a sparse MDP (options already checked)."""
+    if tight:
+        raise ValidationError("tight=True computes the occupancy diameter by 2 S A linear "
+                              "programs; on a sparse MDP use tight=False (the bound "
+                              "2/(1 - gamma) on ||eta_1 - eta_2||_q)")
+    if method == "dard":
+        raise ValidationError("the soundness bound needs a canonicalization that preserves "
+                              "return differences; 'dard' does not (its extra term is not "
+                              "a potential)")
+    rw = sd.parse_rewards(r_true, mdp, "r_true")
+    if rw.batch != ():
+        raise ValidationError(f"r_true must be one reward, got a batch of shape {rw.batch}")
+    big, _ = sd.magnitudes(rw, mdp)
+    exponent = int(np.frexp(float(big[0]))[1]) if big[0] > 0 else 0
+    rw = sd.rescaled(rw, np.array([exponent]))
+    rbar = sd.expected(rw, mdp)[0]
+    _, mag = sd.magnitudes(rw, mdp)
+    span = value_range(Expected(rbar, float(mag[0]), 0), mdp)
+    if normalization is None:
+        with np.errstate(over="ignore"):
+            scale = float(np.ldexp(1.0, -exponent))
+    else:
+        canon = sd.canonical(rw, mdp, method, pi=pi, state_dist=sd.uniform_states(mdp),
+                             action_dist=sd.uniform_actions(mdp))
+        # the reward is in [1/2, 1) already: the canonical comes back unscaled
+        scale = float(sd.canonical_norm(canon.value, normalization, mdp)[0])
+        if scale <= sd.ones_norm(mdp, normalization) * float(canon.noise[0]):
+            return 0.0
+    if span.trivial:
+        return np.inf
+    return scale * (2.0 / (1.0 - mdp.gamma)) / (span.hi - span.lo)
