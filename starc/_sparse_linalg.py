@@ -16,9 +16,13 @@ Policy evaluation
   its fill :math:`\mathrm{nnz}(L + U) / \mathrm{nnz}(M)` grows from 7.5 at
   :math:`S = 10^4` to 11 at :math:`10^5` and its time super-linearly, while the Krylov
   path below grows linearly in the non-zeros;
-* ``"bicgstab+ilu"`` (``"gmres+ilu"`` when BiCGSTAB breaks down): a Krylov method
-  preconditioned by an incomplete LU factorisation (``spilu``, natural order, no
-  pivoting: :math:`M` is a non-singular M-matrix, so its incomplete factors exist).
+* ``"bicgstab+sgs"`` (``"gmres+sgs"`` when BiCGSTAB breaks down twice): a Krylov method
+  preconditioned by symmetric Gauss-Seidel, :math:`K = (D + L) D^{-1} (D + U)` for
+  :math:`M = L + D + U` — the incomplete factorisation that keeps :math:`M`'s own entries,
+  applied by two triangular sweeps (:mod:`starc._sparse_kernels`) with nothing to build.
+  SuperLU's incomplete LU (``spilu``, drop tolerance 1e-2..1e-4) needed fewer iterations
+  but took 86 s to build at :math:`S = 10^6`, where the whole SGS-preconditioned solve
+  takes about 9 s.
 
 Whichever ran, the answer is *certified*: since every row of :math:`P_\pi` sums to one,
 :math:`\|M^{-1}\|_\infty \le 1 / (1 - \gamma)`, so for any approximation :math:`V_k`
@@ -38,11 +42,15 @@ occupancy :math:`d^\pi` solves the transposed system :math:`M^\top d = \mu_0`; s
 
 Policy iteration
 ----------------
-Howard's policy iteration with those evaluations (the previous values warm-start the
-Krylov method, and the previous incomplete factors precondition it while they keep the
-iteration count low). The greedy step is :func:`improvement`, the one rule that
-:func:`starc.solve.optimal_policy` uses for dense MDPs too, so both decide ties alike.
-When no state improves, the Bellman residual :math:`\|\mathcal T V - V\|_\infty` is
+Howard's policy iteration with those evaluations. Up to :data:`PI_SPLU_MAX_STATES`
+states every policy is factorised by sparse LU and the greedy step is :func:`improvement`,
+the one rule that :func:`starc.solve.optimal_policy` uses for dense MDPs too, so both
+decide ties alike. Beyond, the evaluations are Krylov solves warm-started from the
+previous values and *inexact* while the Bellman residual is large (first to
+:math:`10^{-6}` of the scale, then to :math:`10^{-3}` of the last Bellman residual); a
+state then switches only when its gain exceeds twice the certified error of the
+evaluation, so every switch is a true improvement, and the last policy is re-evaluated
+to round-off before it is certified. When no state improves, the Bellman residual :math:`\|\mathcal T V - V\|_\infty` is
 certified: :math:`\|V - V^*\|_\infty \le \|\mathcal T V - V\|_\infty / (1 - \gamma)` and
 the greedy policy loses at most :math:`2\gamma \|\mathcal T V - V\|_\infty / (1 - \gamma)`
 (Williams and Baird 1993).
@@ -51,7 +59,8 @@ References
 ----------
 .. [1] Puterman, "Markov Decision Processes", 1994, Sec. 6.4 (policy iteration) and
    Prop. 6.6.5 (the residual bound).
-.. [2] Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., 2003, Ch. 10 (ILU).
+.. [2] Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., 2003, Ch. 7 (BiCGSTAB)
+   and Sec. 10.2 (Gauss-Seidel/SSOR preconditioning).
 .. [3] Williams and Baird, "Tight performance bounds on greedy policies based on
    imperfect value functions", 1993.
 """
@@ -72,21 +81,30 @@ __all__ = ["SolveCertificate", "improvement", "policy_matrix", "system_matrix", 
 
 _log = logging.getLogger(__name__)
 
-#: Largest number of states solved by sparse LU; larger systems use ILU + Krylov.
-#: Measured on a 2-D slippery gridworld (A = 4, 5 successors, gamma = 0.99): SuperLU with
-#: COLAMD factorises S = 10^5 in about 0.6 s (fill 22) but S = 10^6 in far more, with a
-#: fill of L + U that does not fit the 4 GB budget of THEORY §11's benchmark.
+#: Largest number of states solved by sparse LU; larger systems use the Krylov path.
+#: Measured on a 2-D slippery gridworld (A = 4, 5 successors, gamma = 0.99, loaded 2-core
+#: machine): one LU costs 0.1 s at S = 10^4 and 1-2 s at 10^5 (fill 7.5 and 11), about a
+#: Krylov solve's time, and its factors are memoised and reused for every further reward
+#: and for the transposed (occupancy) system; the fill grows with S (nested-dissection
+#: theory: O(S log S) at best), so beyond 2 x 10^5 states the Krylov path, linear in the
+#: non-zeros, takes over (S = 10^6: one evaluation in about 9 s and 1.3 GB).
 SPLU_MAX_STATES = 200_000
 
 #: Largest number of states whose policy iteration factorises every policy by sparse LU
 #: (the evaluations then agree with the dense LU's to round-off, so ties are decided
-#: alike); beyond it each evaluation is a Krylov solve warm-started from the previous
-#: values and preconditioned by the incomplete factors of an earlier policy, refactorised
-#: when a solve needs more than ``_PI_REFACTOR_ITERATIONS`` iterations. Measured on the
-#: 10^5-state gridworld: a recycled ILU needs ~100-250 BiCGSTAB/GMRES iterations after a
-#: few hundred switches, a fresh one ~2-8, and an ILU costs about as much as the LU there,
-#: so the LU path stays the faster one up to SPLU_MAX_STATES.
-PI_SPLU_MAX_STATES = SPLU_MAX_STATES
+#: exactly as on the dense path). Beyond it each evaluation is a Krylov solve (SGS
+#: preconditioner) warm-started from the previous values, inexact while the Bellman
+#: residual is large (see :data:`_PI_LOOSE_RTOL`). Measured on the slippery gridworld
+#: (gamma = 0.99, loaded 2-core machine), optimal policy of a Gaussian (S, A) reward:
+#: S = 10^4: LU 0.9 s, Krylov 1.3 s; S = 10^5: LU 40 s, Krylov 7.7 s (18-20 iterations
+#: each); a goal reward at S = 10^5: LU 128 s (54 iterations), Krylov 12.6 s (118).
+PI_SPLU_MAX_STATES = 20_000
+
+#: First accuracy (relative to the reward scale) of the Krylov evaluations of policy
+#: iteration; later ones aim at 1e-3 of the Bellman residual (inexact policy iteration:
+#: only gains beyond twice the certified error switch an action), and the last policy
+#: is always re-evaluated to round-off before the Bellman residual is certified.
+_PI_LOOSE_RTOL = 1e-6
 
 #: Column ordering of the sparse LU. :math:`M = I - \gamma P_\pi` is strictly diagonally
 #: dominant by rows, a property Gaussian elimination preserves, so the LU needs no
@@ -131,16 +149,16 @@ class SolveCertificate:
     Attributes
     ----------
     method : str
-        ``"lu"`` (dense LAPACK), ``"splu"`` (sparse LU), ``"bicgstab+ilu"`` or
-        ``"gmres+ilu"`` (Krylov with an incomplete-LU preconditioner); for policy
+        ``"lu"`` (dense LAPACK), ``"splu"`` (sparse LU), ``"bicgstab+sgs"`` or
+        ``"gmres+sgs"`` (Krylov with a symmetric Gauss-Seidel preconditioner); for policy
         iteration, the method of its last evaluation.
     ordering : str or None
         Column ordering of the sparse LU (``"MMD_AT_PLUS_A"``), or None.
     fill : float or None
         :math:`\mathrm{nnz}(L + U) / \mathrm{nnz}(M)` of the (incomplete) factors, or None.
     iterations : int
-        Krylov iterations (summed over refinement rounds and right-hand sides), or policy
-        iterations for :func:`starc.solve.optimal_policy`.
+        Krylov iterations (summed over refinement rounds and right-hand sides); for
+        :func:`starc.solve.optimal_policy`, the number of policy iterations.
     residual_inf : float
         :math:`\max \|b - M x\|_\infty` over the right-hand sides, recomputed in float64
         after the solve (for occupancies, the 1-norm of the transposed residual).
@@ -251,7 +269,7 @@ def system_matrix(mdp, policy: np.ndarray):
 
 
 class _Factors:
-    """Factors of one system matrix: a sparse LU, or an ILU preconditioner for Krylov."""
+    """Factors of one system matrix: a sparse LU, or an SGS preconditioner for Krylov."""
 
     def __init__(self, m, *, method: str | None = None):
         spla = _linalg()
@@ -335,9 +353,10 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
     """BiCGSTAB (GMRES when it breaks down) from ``x0``.
 
     Stops as soon as the *true* residual ``||b - a x||`` (``ord_`` norm) is at most
-    ``goal_res`` (checked
-    in the callback, one extra product per iteration), or when the solver's own 2-norm
-    estimate reaches ``floor2`` (round-off level), or after ``maxiter`` iterations.
+    ``goal_res`` (checked in the callback, one extra product per iteration), when it has
+    not halved in ``_STAGNATION`` iterations (round-off level; the best iterate is
+    returned), when the solver's own 2-norm estimate reaches ``floor2``, or after
+    ``maxiter`` iterations.
     """
     spla = _linalg()
     if x0 is not None:
@@ -350,11 +369,19 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
         y, k, method = _krylov(a, r0 / c, None, prec, goal_res / c, ord_, floor2 / c, maxiter)
         return x0 + c * y, k, method
     count = [0]
+    best = [np.inf, None, 0]  # residual, iterate, iteration of the last halving
 
     def callback(xk):
         count[0] += 1
-        if float(np.linalg.norm(b - a @ xk, ord_)) <= goal_res:
+        rn = float(np.linalg.norm(b - a @ xk, ord_))
+        if rn <= goal_res:
             raise _Reached(np.array(xk))
+        if rn < best[0]:
+            if rn < 0.5 * best[0]:
+                best[2] = count[0]
+            best[0], best[1] = rn, np.array(xk)
+        if count[0] - best[2] > _STAGNATION and best[1] is not None:
+            raise _Reached(best[1])
 
     method = "bicgstab+sgs"
     try:
@@ -391,6 +418,10 @@ def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, goal_res: flo
 #: solver aims below it (the best-effort target of policy iteration stops there).
 _FLOOR = 8.0
 
+#: Krylov iterations without halving the residual after which a solve stops (stagnation
+#: at round-off level; the certificate then says what was reached).
+_STAGNATION = 25
+
 #: Most Krylov iterations per solve (each refinement round starts a new solve).
 _KRYLOV_MAXITER = 1000
 
@@ -417,8 +448,8 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
     # the residual goal; the round-off floor of a residual is about
     # eps (|b| + (1 + gamma) |x|) per entry, the solver's own 2-norm estimate stops there
     goal_res = max(goal * (1.0 - gamma), _FLOOR * np.finfo(float).eps * (bnorm + 2.0 * scale))
-    floor2 = 4.0 * np.finfo(float).eps * (bnorm + 2.0 * scale) * (
-        np.sqrt(n) if not transposed else 1.0 / np.sqrt(n))  # 1-norm: entries ~ |b|_1 / n
+    floor2 = np.finfo(float).eps * (bnorm + 2.0 * scale) * (
+        1.0 if not transposed else 1.0 / np.sqrt(n))  # 1-norm: entries ~ |b|_1 / n
     a = factors.transposed_matrix() if transposed else factors.m
     x, iters, method = _solve(factors, b, x0, transposed, goal_res, floor2)
     best = None
@@ -522,13 +553,16 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
     actions = np.argmax(q0, axis=1)
     v = None
     total_iters = 0
+    strict = 1e-2 * IMPROVE_RTOL * scale
+    target = strict if n <= PI_SPLU_MAX_STATES else _PI_LOOSE_RTOL * scale
     for it in range(1, max_iter + 1):
         m = system_matrix(mdp, actions)
         b = r_sa[idx, actions]
         factors = _Factors(m, method="splu" if n <= PI_SPLU_MAX_STATES else "krylov")
         # aim well below the tie tolerance of the greedy step (IMPROVE_RTOL * scale)
         x, k, method, rn, bound, vs, tol = _certified_solve(
-            factors, b, gamma, x0=v, target=1e-2 * IMPROVE_RTOL * scale)
+            factors, b, gamma, x0=v, target=target,
+            rtol=max(EVAL_RTOL, target / max(scale, np.finfo(float).tiny)))
         total_iters += k
         v = x
         q = q_from_values(mdp, r_sa, v)
@@ -538,8 +572,11 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
         best, switch = improvement(q, actions, scale, slack=slack)
         _log.debug("policy iteration %d: %s, %d Krylov iterations, bound %.3g, %d switches",
                    it, method, k, bound, int(np.count_nonzero(switch)))
+        residual = float(np.max(np.abs(q[idx, best] - v)))
+        if not np.any(switch) and target > strict and bound > strict:
+            target = strict  # inexact evaluations found no switch: re-evaluate strictly
+            continue
         if not np.any(switch):
-            residual = float(np.max(np.abs(q[idx, best] - v)))
             if residual > BELLMAN_RTOL * max(scale, 1.0):
                 raise ConvergenceError(
                     f"policy iteration stopped with Bellman residual {residual:.3g} > "
@@ -550,6 +587,8 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
                                     policy_loss_bound=2.0 * gamma * residual / (1.0 - gamma))
             return actions, v, q, cert
         actions = np.where(switch, best, actions)
+        # inexact policy iteration: evaluate to a fraction of the Bellman residual
+        target = max(strict, min(target, 1e-3 * residual))
     raise ConvergenceError(f"policy iteration did not stabilise in {max_iter} iterations")
 
 

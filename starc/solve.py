@@ -67,7 +67,7 @@ transition occupancy is
 Large sparse MDPs
 -----------------
 Every solver here supports sparse MDPs (``mdp.is_sparse``, THEORY §11): the system
-:math:`(I - \gamma P_\pi) V = r_\pi` is solved by a sparse LU or an ILU-preconditioned
+:math:`(I - \gamma P_\pi) V = r_\pi` is solved by a sparse LU or a preconditioned
 Krylov method, never densified, and each answer carries a certified bound
 :math:`\|V - V_k\|_\infty \le \|r_\pi - (I - \gamma P_\pi) V_k\|_\infty / (1 - \gamma)`
 of at most :math:`10^{-10}` times the value scale. Pass ``certificate=True`` to get the
@@ -310,7 +310,7 @@ def policy_evaluation(reward, mdp: TabularMDP, policy="uniform", *,
                       certificate: bool = False) -> np.ndarray:
     r"""Exact state values of a policy: :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi`.
 
-    Supports sparse MDPs (THEORY §11): sparse LU or ILU-preconditioned Krylov, with a
+    Supports sparse MDPs (THEORY §11): sparse LU or Gauss-Seidel-preconditioned Krylov, with a
     certified error bound (see :class:`SolveCertificate`).
 
     Parameters
