@@ -10,7 +10,11 @@ algebra changes. Every quantity is a function of the expected rewards
   :math:`sA + \pi(s)` of ``T``) by :class:`starc._sparse_distances.PolicySolver` — sparse
   LU for moderate :math:`S`, BiCGSTAB above, accepted only with a residual that certifies
   the error (:math:`\|V - \hat V\|_\infty \le \|\text{residual}\|_\infty / (1 - \gamma)`);
-  policy iteration stops on the Bellman residual as the dense one does;
+  policy iteration stops on the Bellman residual as the dense one does. On the iterative
+  path it first runs on provisional evaluations (residual :data:`PROVISIONAL_RTOL`
+  :math:`\max|r|`, warm-started) until the policy is stable, then certifies; the
+  minimising iteration starts from :math:`\arg\min_a Q^*`, the proxy's from
+  :math:`\pi^*_1` (speed only);
 * :func:`regret` with ``ties="pessimistic"`` restricts the actions to those tied with the
   best under the proxy (round-off bound of :mod:`starc.regret`; the per-pair factor
   :math:`\|w_{sa}\|_1` takes one transposed sparse solve per pair in the doubt band) and

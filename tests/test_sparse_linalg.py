@@ -307,3 +307,18 @@ def test_improvement_rule():
     np.testing.assert_array_equal(switch, [False, True])  # 1e-15 gain is a tie
     _, switch = sl.improvement(q, np.array([0, 0]), scale=1.0, slack=3.0)
     np.testing.assert_array_equal(switch, [False, False])
+
+
+def test_gauss_seidel_sweeps_match_triangular_solves():
+    import scipy.sparse.linalg as spla
+
+    mdp = _grid(7, gamma=0.9)
+    rng = np.random.default_rng(5)
+    m = sl.system_matrix(mdp, rng.integers(0, 4, mdp.n_states))
+    v = rng.standard_normal(mdp.n_states)
+    sgs = sl._SGS(m)
+    lower = sp.csr_array(sp.tril(m))
+    upper = sp.csr_array(sp.triu(m))
+    y = spla.spsolve_triangular(lower, v, lower=True)
+    want = spla.spsolve_triangular(upper, m.diagonal() * y, lower=False)
+    np.testing.assert_allclose(sgs.solve(v), want, rtol=1e-13, atol=1e-13)
