@@ -35,7 +35,9 @@ def _comment_in(modname: str, attr: str) -> list[str] | None:
 def constant_comment(modname: str, attr: str) -> tuple[str, list[str]] | None:
     """``(module, lines)`` of the ``#:`` comment documenting ``modname.attr``: the comment
     in ``modname`` itself, else in the loaded module that defines the same object (the
-    closest to ``modname`` first: ``starc.bandit.X`` prefers ``starc.bandit.*``)."""
+    closest to ``modname`` first: ``starc.bandit.X`` prefers ``starc.bandit.*``; public
+    modules before private ones such as ``starc._rules``, whose comments speak to
+    maintainers)."""
     comment = _comment_in(modname, attr)
     if comment:
         return modname, comment
@@ -48,8 +50,9 @@ def constant_comment(modname: str, attr: str) -> tuple[str, list[str]] | None:
                   if (name == top or name.startswith(top + ".")) and name != modname
                   and module is not None and attr in getattr(module, "__dict__", {})
                   and module.__dict__[attr] is obj]
-    candidates.sort(key=lambda name: (not name.startswith(modname + "."), name.count("."),
-                                      name))
+    candidates.sort(key=lambda name: (not name.startswith(modname + "."),
+                                      any(part.startswith("_") for part in name.split(".")),
+                                      name.count("."), name))
     for name in candidates:
         comment = _comment_in(name, attr)
         if comment:
