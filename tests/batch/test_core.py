@@ -541,3 +541,17 @@ def test_importing_starc_does_not_import_numba():
 
 
 # ------------------------------------------------- bounded, chunked, interruptible rollouts
+
+
+def test_batch_refuses_sparse_mdps():
+    from starc.batch import MDPBatch
+    from starc.batch.core import as_batch
+    from starc.exceptions import ValidationError
+
+    sparse = starc.chain(4).mdp.to_sparse()
+    with pytest.raises(ValidationError, match="sparse"):
+        as_batch(sparse)
+    with pytest.raises(ValidationError, match="sparse"):
+        as_batch([starc.chain(4).mdp, sparse])
+    with pytest.raises(ValidationError, match=r"mdps\[0\] is a sparse MDP"):
+        MDPBatch.from_mdps([sparse])

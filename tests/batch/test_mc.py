@@ -209,17 +209,3 @@ print("finished", flush=True)
     assert "finished" not in out
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert waited < 15.0                      # a chunk is a fraction of a second
-
-
-def test_batch_refuses_sparse_mdps():
-    from starc.batch import MDPBatch
-    from starc.batch.core import as_batch
-    from starc.exceptions import ValidationError
-
-    sparse = starc.chain(4).mdp.to_sparse()
-    with pytest.raises(ValidationError, match="sparse"):
-        as_batch(sparse)
-    with pytest.raises(ValidationError, match="sparse"):
-        as_batch([starc.chain(4).mdp, sparse])
-    with pytest.raises(ValidationError, match=r"mdps\[0\] is a sparse MDP"):
-        MDPBatch.from_mdps([sparse])
