@@ -141,6 +141,8 @@ import numpy as np
 
 from . import _sparse_linalg
 from ._extremes import scale_exponents, unscale_checked
+from ._rules import (DARD_MAX_NNZ, DENSE_REWARD_MAX_BYTES, EVAL_RTOL, EXPLICIT_MAX_ENTRIES,
+                     SPLU_MAX_STATES)
 from ._validation import as_float_array, check_distribution, check_policy, reward_form
 from .exceptions import ConvergenceError, ValidationError
 from .norms import ZERO_RTOL, check_norm_name, p_of
@@ -152,25 +154,6 @@ SPARSE_CANONICALIZATIONS = ("none", "epic", "dard", "val", "val_potential", "min
 
 #: Canonicals returned by :func:`canonicalize` on a sparse MDP (the others are dense).
 _RETURNABLE = ("val", "minimal_l2")
-
-#: Largest dense ``(S, A, S)`` reward accepted on a sparse MDP (256 MiB).
-DENSE_REWARD_MAX_BYTES = 2**28
-
-#: Direct sparse LU up to this many states (r18-core's limit, measured on gridworlds);
-#: BiCGSTAB with a certified residual above.
-SPLU_MAX_STATES = _sparse_linalg.SPLU_MAX_STATES
-
-#: Certified accuracy of every linear solve, relative to the value scale (THEORY §11):
-#: a solve is accepted when its residual is at most ``SOLVE_RTOL * max|r|``, which bounds
-#: the error of the values by ``SOLVE_RTOL`` times ``max|r| / (1 - gamma)``.
-SOLVE_RTOL = 1e-10
-
-#: Products ``S * A * S`` up to this size sum the squares of an ``x + y + Z`` canonical
-#: entry by entry (a boolean mask of that size); larger ones use the closed form.
-EXPLICIT_MAX_ENTRIES = 2**20
-
-#: Stored entries allowed in DARD's sparse second term ``A * nnz(H)``.
-DARD_MAX_NNZ = 2**27
 
 
 def _sp():
@@ -375,7 +358,7 @@ class PolicySolver:
     A sparse LU (``scipy.sparse.linalg.splu``, COLAMD ordering) for up to
     :data:`SPLU_MAX_STATES` states, refined once on the residual; BiCGSTAB restarted on the
     residual (GMRES if it breaks down) above. Every column is accepted only when
-    :math:`\|B - (I - \gamma P)X\|_\infty \le` :data:`SOLVE_RTOL` :math:`\max|B|`, which
+    :math:`\|B - (I - \gamma P)X\|_\infty \le` :data:`EVAL_RTOL` :math:`\max|B|`, which
     bounds the error by that over :math:`1 - \gamma` (:math:`\|(I-\gamma P)^{-1}\|_\infty
     \le 1/(1-\gamma)`). ``method`` and ``error_bound`` (the largest certified bound of the
     last solve) are inspectable.
@@ -407,10 +390,10 @@ class PolicySolver:
               rtol: float | None = None, aim: float | None = None) -> np.ndarray:
         """``X`` with ``(I - gamma P) X = b`` (``A^T`` when ``trans``); ``x0`` an optional
         starting guess of the same shape (used by the iterative path); ``rtol`` a looser
-        accepted residual than :data:`SOLVE_RTOL` for provisional values (policy
+        accepted residual than :data:`EVAL_RTOL` for provisional values (policy
         iteration's early steps); ``aim`` a smaller residual the iterative path tries to
         reach (best effort: only ``rtol`` is required)."""
-        self._rtol = SOLVE_RTOL if rtol is None else max(float(rtol), SOLVE_RTOL)
+        self._rtol = EVAL_RTOL if rtol is None else max(float(rtol), EVAL_RTOL)
         self._aim = self._rtol if aim is None else min(float(aim), self._rtol)
         b = np.asarray(b, dtype=np.float64)
         one = b.ndim == 1
@@ -440,13 +423,13 @@ class PolicySolver:
                 f"solve); gamma = {self.gamma!r} may be too close to 1 for this MDP")
 
     def _allowed(self, b, x, rtol: float | None = None) -> np.ndarray:
-        """Accepted residual per column: :data:`SOLVE_RTOL` ``max|b|``, or what a backward
+        """Accepted residual per column: :data:`EVAL_RTOL` ``max|b|``, or what a backward
         stable solve leaves, ``64 eps (max|b| + (1 + gamma) max|x|)``, if larger (values of
         size ``|b|/(1 - gamma)`` near ``gamma = 1``)."""
         bmax = np.abs(b).max(axis=0, initial=0.0)
         xmax = np.abs(x).max(axis=0, initial=0.0)
         stable = 64 * np.finfo(np.float64).eps * (bmax + (1.0 + self.gamma) * xmax)
-        rtol = getattr(self, "_rtol", SOLVE_RTOL) if rtol is None else rtol
+        rtol = getattr(self, "_rtol", EVAL_RTOL) if rtol is None else rtol
         return np.maximum(rtol * bmax, stable)
 
     def _iterate(self, mat, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:

@@ -73,38 +73,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._rules import (BELLMAN_RTOL, EVAL_RTOL, IMPROVE_RTOL, KRYLOV_FLOOR, KRYLOV_MAXITER,
+                     KRYLOV_STAGNATION, PI_PROVISIONAL_RTOL, PI_SPLU_MAX_STATES,
+                     REFINE_ROUNDS, SPLU_MAX_STATES, TINY)
 from .exceptions import ConvergenceError, SolverError, ValidationError
 
 __all__ = ["SolveCertificate", "improvement", "policy_matrix", "system_matrix", "evaluate",
-           "evaluate_many", "policy_reward", "q_from_values", "check_policy_sparse", "policy_iteration", "occupancy",
-           "SPLU_MAX_STATES", "EVAL_RTOL"]
+           "evaluate_many", "policy_reward", "q_from_values", "check_policy_sparse",
+           "policy_iteration", "occupancy", "SPLU_ORDERING"]
 
 _log = logging.getLogger(__name__)
 
-#: Largest number of states solved by sparse LU; larger systems use the Krylov path.
-#: Measured on a 2-D slippery gridworld (A = 4, 5 successors, gamma = 0.99, loaded 2-core
-#: machine): one LU costs 0.1 s at S = 10^4 and 1-2 s at 10^5 (fill 7.5 and 11), about a
-#: Krylov solve's time, and its factors are memoised and reused for every further reward
-#: and for the transposed (occupancy) system; the fill grows with S (nested-dissection
-#: theory: O(S log S) at best), so beyond 2 x 10^5 states the Krylov path, linear in the
-#: non-zeros, takes over (S = 10^6: one evaluation in about 9 s and 1.3 GB).
-SPLU_MAX_STATES = 200_000
-
-#: Largest number of states whose policy iteration factorises every policy by sparse LU
-#: (the evaluations then agree with the dense LU's to round-off, so ties are decided
-#: exactly as on the dense path). Beyond it each evaluation is a Krylov solve (SGS
-#: preconditioner) warm-started from the previous values, inexact while the Bellman
-#: residual is large (see :data:`_PI_LOOSE_RTOL`). Measured on the slippery gridworld
-#: (gamma = 0.99, loaded 2-core machine), optimal policy of a Gaussian (S, A) reward:
-#: S = 10^4: LU 0.9 s, Krylov 1.3 s; S = 10^5: LU 40 s, Krylov 7.7 s (18-20 iterations
-#: each); a goal reward at S = 10^5: LU 128 s (54 iterations), Krylov 12.6 s (118).
-PI_SPLU_MAX_STATES = 20_000
-
-#: First accuracy (relative to the reward scale) of the Krylov evaluations of policy
-#: iteration; later ones aim at 1e-3 of the Bellman residual (inexact policy iteration:
-#: only gains beyond twice the certified error switch an action), and the last policy
-#: is always re-evaluated to round-off before the Bellman residual is certified.
-_PI_LOOSE_RTOL = 1e-6
 
 #: Column ordering of the sparse LU. :math:`M = I - \gamma P_\pi` is strictly diagonally
 #: dominant by rows, a property Gaussian elimination preserves, so the LU needs no
@@ -127,19 +106,6 @@ SPLU_ORDERING = "MMD_AT_PLUS_A"
 
 #: Options of the sparse LU that go with :data:`SPLU_ORDERING`.
 _SPLU_OPTIONS = {"diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
-
-#: Certified relative accuracy of a policy evaluation: error bound <= EVAL_RTOL * scale.
-EVAL_RTOL = 1e-10
-
-#: Relative tolerance of the greedy step (see :func:`improvement`).
-IMPROVE_RTOL = 1e-13
-
-#: Bellman residual accepted at the end of policy iteration, relative to the reward scale.
-BELLMAN_RTOL = 1e-10
-
-
-#: Rounds of iterative refinement after the first solve.
-_REFINE_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -218,7 +184,7 @@ def improvement(q: np.ndarray, actions: np.ndarray, scale: float, *,
     idx = np.arange(q.shape[0])
     best = np.argmax(q, axis=1)
     gain = q[idx, best] - q[idx, actions]
-    tol = max(IMPROVE_RTOL * max(scale, np.finfo(float).tiny), slack)
+    tol = max(IMPROVE_RTOL * max(scale, TINY), slack)
     return best, gain > tol
 
 
@@ -354,7 +320,7 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
 
     Stops as soon as the *true* residual ``||b - a x||`` (``ord_`` norm) is at most
     ``goal_res`` (checked in the callback, one extra product per iteration), when it has
-    not halved in ``_STAGNATION`` iterations (round-off level; the best iterate is
+    not halved in ``KRYLOV_STAGNATION`` iterations (round-off level; the best iterate is
     returned), when the solver's own 2-norm estimate reaches ``floor2``, or after
     ``maxiter`` iterations.
     """
@@ -380,7 +346,7 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
             if rn < 0.5 * best[0]:
                 best[2] = count[0]
             best[0], best[1] = rn, np.array(xk)
-        if count[0] - best[2] > _STAGNATION and best[1] is not None:
+        if count[0] - best[2] > KRYLOV_STAGNATION and best[1] is not None:
             raise _Reached(best[1])
 
     method = "bicgstab+sgs"
@@ -411,19 +377,7 @@ def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, goal_res: flo
     sgs = factors.transposed_preconditioner() if transposed else factors.prec
     prec = spla.LinearOperator((n, n), matvec=sgs.solve, dtype=np.float64)
     return _krylov(a, b, x0, prec, goal_res, 1 if transposed else np.inf, floor2,
-                   maxiter=_KRYLOV_MAXITER)
-
-
-#: A residual below ``_FLOOR * eps * (|b| + 2 |b| / (1 - gamma))`` is round-off: no
-#: solver aims below it (the best-effort target of policy iteration stops there).
-_FLOOR = 8.0
-
-#: Krylov iterations without halving the residual after which a solve stops (stagnation
-#: at round-off level; the certificate then says what was reached).
-_STAGNATION = 25
-
-#: Most Krylov iterations per solve (each refinement round starts a new solve).
-_KRYLOV_MAXITER = 1000
+                   maxiter=KRYLOV_MAXITER)
 
 
 def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
@@ -447,13 +401,14 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
     goal = tol if target is None else min(tol, target)
     # the residual goal; the round-off floor of a residual is about
     # eps (|b| + (1 + gamma) |x|) per entry, the solver's own 2-norm estimate stops there
-    goal_res = max(goal * (1.0 - gamma), _FLOOR * np.finfo(float).eps * (bnorm + 2.0 * scale))
+    goal_res = max(goal * (1.0 - gamma),
+                   KRYLOV_FLOOR * np.finfo(float).eps * (bnorm + 2.0 * scale))
     floor2 = np.finfo(float).eps * (bnorm + 2.0 * scale) * (
         1.0 if not transposed else 1.0 / np.sqrt(n))  # 1-norm: entries ~ |b|_1 / n
     a = factors.transposed_matrix() if transposed else factors.m
     x, iters, method = _solve(factors, b, x0, transposed, goal_res, floor2)
     best = None
-    for _ in range(_REFINE_ROUNDS + 1):
+    for _ in range(REFINE_ROUNDS + 1):
         res = b - a @ x  # recomputed in float64, independent of the solver
         rnorm = float(np.linalg.norm(res, ord_))
         bound = rnorm / (1.0 - gamma)
@@ -472,7 +427,7 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
         raise ConvergenceError(
             f"sparse {'occupancy' if transposed else 'policy evaluation'} did not reach its "
             f"certified bound: error bound {got:.3g} > {rtol:g} x value scale {scale:.3g} "
-            f"after {_REFINE_ROUNDS} rounds of iterative refinement ({factors.method})")
+            f"after {REFINE_ROUNDS} rounds of iterative refinement ({factors.method})")
     return best + (scale, tol)
 
 
@@ -554,7 +509,7 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
     v = None
     total_iters = 0
     strict = 1e-2 * IMPROVE_RTOL * scale
-    target = strict if n <= PI_SPLU_MAX_STATES else _PI_LOOSE_RTOL * scale
+    target = strict if n <= PI_SPLU_MAX_STATES else PI_PROVISIONAL_RTOL * scale
     for it in range(1, max_iter + 1):
         m = system_matrix(mdp, actions)
         b = r_sa[idx, actions]
@@ -562,7 +517,7 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
         # aim well below the tie tolerance of the greedy step (IMPROVE_RTOL * scale)
         x, k, method, rn, bound, vs, tol = _certified_solve(
             factors, b, gamma, x0=v, target=target,
-            rtol=max(EVAL_RTOL, target / max(scale, np.finfo(float).tiny)))
+            rtol=max(EVAL_RTOL, target / max(scale, TINY)))
         total_iters += k
         v = x
         q = q_from_values(mdp, r_sa, v)

@@ -11,7 +11,7 @@ algebra changes. Every quantity is a function of the expected rewards
   LU for moderate :math:`S`, BiCGSTAB above, accepted only with a residual that certifies
   the error (:math:`\|V - \hat V\|_\infty \le \|\text{residual}\|_\infty / (1 - \gamma)`);
   policy iteration stops on the Bellman residual as the dense one does. On the iterative
-  path it first runs on provisional evaluations (residual :data:`PROVISIONAL_RTOL`
+  path it first runs on provisional evaluations (residual :data:`PI_PROVISIONAL_RTOL`
   :math:`\max|r|`, warm-started) until the policy is stable, then certifies; the
   minimising iteration starts from :math:`\arg\min_a Q^*`, the proxy's from
   :math:`\pi^*_1` (speed only);
@@ -44,15 +44,12 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _sparse_distances as sd
+from ._rules import BELLMAN_RTOL, PI_PROVISIONAL_RTOL, TIE_BAND_BLOCK
 from ._sparse_linalg import improvement
 from .exceptions import ConvergenceError, ValidationError
 from .regret import REGRET_RTOL, TIE_RTOL, WorstCaseRegret, check_regret_gamma
-from .solve import BELLMAN_RTOL
 
 __all__: list[str] = []
-
-#: Columns of the transposed solves for the tie band, per block (bounds the memory).
-_BAND_BLOCK = 64
 
 
 class Expected(NamedTuple):
@@ -99,12 +96,6 @@ def _evaluate(rbar, mdp, actions, x0=None, rtol=None, aim=None):
     return v, solve.error_bound
 
 
-#: Residual (relative to ``max|r|``) of the provisional evaluations with which policy
-#: iteration starts on large MDPs (iterative solves); the final policy is always
-#: re-evaluated at :data:`starc._sparse_distances.SOLVE_RTOL` and checked.
-PROVISIONAL_RTOL = 1e-6
-
-
 def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
                      start: np.ndarray | None = None, max_iter: int = 10_000
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -129,16 +120,16 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
         # the final evaluations aim far below the greedy step's threshold (1e-13 of the
         # scale), and the step ignores gains within twice their certified error
         v, bound = _evaluate(rbar, mdp, actions, x0=v,
-                             rtol=PROVISIONAL_RTOL if provisional else None,
+                             rtol=PI_PROVISIONAL_RTOL if provisional else None,
                              aim=None if provisional else 1e-15)
         q = sd.q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
         # the greedy step of every policy iteration in starc; provisional values are off by
-        # up to PROVISIONAL_RTOL max|r| / (1 - gamma): only gains well above that are
+        # up to PI_PROVISIONAL_RTOL max|r| / (1 - gamma): only gains well above that are
         # trusted (no cycling on noise) until the final check
         # (the LU path solves to round-off, like the dense path: no slack there)
-        slack = (4.0 * PROVISIONAL_RTOL * scale if provisional
+        slack = (4.0 * PI_PROVISIONAL_RTOL * scale if provisional
                  else 2.0 * mdp.gamma * bound if iterative else 0.0)
         best, switch = improvement(q, actions, scale, slack=slack)
         if not np.any(switch) and provisional:
@@ -227,8 +218,8 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
     band_s, band_a = np.nonzero((gap > floor) & (gap <= worst))
     if band_s.size:
         solve = sd.PolicySolver(mdp, actions)
-        for c0 in range(0, band_s.size, _BAND_BLOCK):
-            bs, ba = band_s[c0:c0 + _BAND_BLOCK], band_a[c0:c0 + _BAND_BLOCK]
+        for c0 in range(0, band_s.size, TIE_BAND_BLOCK):
+            bs, ba = band_s[c0:c0 + TIE_BAND_BLOCK], band_a[c0:c0 + TIE_BAND_BLOCK]
             rhs = (t[bs * m + ba] - t[bs * m + best[bs]]).T.toarray()
             w = solve.solve(rhs, trans=True)
             bound = floor + unit * np.abs(w).sum(axis=0)
