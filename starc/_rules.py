@@ -62,7 +62,7 @@ __all__ = [
     # sparse MDPs
     "DENSE_REWARD_MAX_BYTES", "EVAL_RTOL", "SPLU_MAX_STATES", "PI_SPLU_MAX_STATES",
     "PI_PROVISIONAL_RTOL", "REFINE_ROUNDS", "KRYLOV_FLOOR", "KRYLOV_STAGNATION",
-    "KRYLOV_MAXITER", "EXPLICIT_MAX_ENTRIES", "DARD_MAX_NNZ", "TIE_BAND_BLOCK",
+    "KRYLOV_MAXITER", "EXPLICIT_MAX_ENTRIES", "DARD_MAX_NNZ", "TIE_BAND_BLOCK", "PARAMETRIC_RTOL",
     # name tables and codes
     "NORMS", "NORM_L1", "NORM_L2", "NORM_LINF", "NORM_WEIGHTED_L1", "NORM_WEIGHTED_L2",
     "NORM_WEIGHTED_LINF", "NORM_NONE", "N_NORMS", "N_NORMALIZATIONS", "PAPER_NORMS",
@@ -222,6 +222,11 @@ KRYLOV_STAGNATION = 25
 
 #: Most Krylov iterations per solve (each refinement round starts a new solve).
 KRYLOV_MAXITER = 1000
+
+#: The parametric worst-case-regret search (``starc._parametric``, dense and sparse) stops
+#: when g at the intersection of the two active lines is within this times
+#: ``1 + max|rbar_1| / (1 - gamma)`` of the lines there.
+PARAMETRIC_RTOL = 1e-12
 
 #: Products ``S * A * S`` up to this size sum the squares of an ``x + y + Z`` sparse
 #: canonical entry by entry (a boolean mask of that size); larger ones use the closed form.

@@ -19,7 +19,7 @@ algebra changes. Every quantity is a function of the expected rewards
   best under the proxy (round-off bound of :mod:`starc.regret`; the per-pair factor
   :math:`\|w_{sa}\|_1` takes one transposed sparse solve per pair in the doubt band) and
   solves the restricted MDP for :math:`-\bar R_1`;
-* :func:`worst_case_regret` runs the parametric method of :mod:`starc.regret` — the
+* :func:`worst_case_regret` runs the parametric search of :mod:`starc._parametric` — the
   Lagrangian dual :math:`\min_{\lambda \ge 0} g(\lambda)` with :math:`g` the value range
   of :math:`A^*_1 - \lambda A^*_2` — which needs only policy iterations, so it carries
   over unchanged. The linear program over occupancies (``method="lp"``) has
@@ -44,6 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _sparse_distances as sd
+from ._parametric import parametric_worst_case
 from ._rules import BELLMAN_RTOL, PI_PROVISIONAL_RTOL, TIE_BAND_BLOCK
 from ._sparse_linalg import improvement
 from .exceptions import ConvergenceError, ValidationError
@@ -288,60 +289,6 @@ def _normalised_advantage(reward: Expected, span: Range, mdp) -> np.ndarray:
     return adv / (span.hi - span.lo)
 
 
-class _Line(NamedTuple):
-    a: float
-    b: float
-    best: np.ndarray
-    worst: np.ndarray
-
-
-def _parametric(rbar1, rbar2, mdp, max_iter: int = 200):
-    """The parametric search of :mod:`starc.regret` (value ranges normalised to 1)."""
-    mu = np.asarray(mdp.initial)
-
-    def returns(actions):
-        return (float(values_of(rbar1, mdp, actions) @ mu),
-                float(values_of(rbar2, mdp, actions) @ mu))
-
-    def line(lam: float) -> _Line:
-        r = rbar1 - lam * rbar2
-        best, _ = policy_iteration(r, mdp)
-        worst, _ = policy_iteration(-r, mdp)
-        j1b, j2b = returns(best)
-        j1w, j2w = returns(worst)
-        return _Line(j1b - j1w, j2b - j2w, best, worst)
-
-    tol = 1e-12 * (1.0 + float(np.max(np.abs(rbar1), initial=0.0)) / (1.0 - mdp.gamma))
-    left = line(0.0)
-    if left.b <= 0:
-        return left, None, 0.0
-    lam = 1.0
-    right = line(lam)
-    for _ in range(max_iter):
-        if right.b <= 0:
-            break
-        left, lam = right, 2.0 * lam
-        right = line(lam)
-    else:  # pragma: no cover - as in the dense search
-        raise ConvergenceError("worst_case_regret: no lambda with non-negative slope found")
-    for _ in range(max_iter):
-        if left.b - right.b <= 0:
-            lam_x = lam
-            break
-        lam_x = (left.a - right.a) / (left.b - right.b)
-        lower = left.a - left.b * lam_x
-        mid = line(lam_x)
-        if mid.a - mid.b * lam_x <= lower + tol:
-            break
-        if mid.b > 0:
-            left = mid
-        else:
-            right = mid
-    else:
-        raise ConvergenceError("worst_case_regret: the parametric search did not converge")
-    return left, right, lam_x
-
-
 def occupancy(mdp, pi: np.ndarray) -> np.ndarray:
     r"""State-action occupancy ``(S, A)`` of an ``(S, A)`` policy: a transposed solve."""
     d = sd.PolicySolver(mdp, pi).solve(np.asarray(mdp.initial), trans=True)
@@ -388,21 +335,12 @@ def worst_case_regret(r_true, r_proxy, mdp, *, method: str, return_policies: boo
         else:
             a1 = _normalised_advantage(true, span, mdp)
             a2 = _normalised_advantage(proxy, proxy_span, mdp)
-            left, right, lam = _parametric(a1, a2, mdp)
-            if right is None:
-                value, theta = left.a, 1.0
-            else:
-                value = left.a - left.b * lam
-                denom = left.b - right.b
-                theta = 0.0 if denom <= 0 else float(np.clip(-right.b / denom, 0.0, 1.0))
-            value = float(np.clip(value, 0.0, 1.0))
-            if return_policies:
-                d1 = theta * occupancy(mdp, _onehot(left.best, m))
-                d2 = theta * occupancy(mdp, _onehot(left.worst, m))
-                if right is not None and theta < 1.0:
-                    d1 = d1 + (1 - theta) * occupancy(mdp, _onehot(right.best, m))
-                    d2 = d2 + (1 - theta) * occupancy(mdp, _onehot(right.worst, m))
-                occ = (d1, d2)
+            value, occ = parametric_worst_case(
+                a1, a2, mdp.gamma, np.asarray(mdp.initial),
+                optimal_actions=lambda r: policy_iteration(r, mdp)[0],
+                values=lambda r, actions: values_of(r, mdp, actions),
+                occupancy=(lambda actions: occupancy(mdp, _onehot(actions, m)))
+                if return_policies else None)
     if not return_policies:
         return value
     if occ is None:
