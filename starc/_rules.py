@@ -62,7 +62,7 @@ __all__ = [
     # sparse MDPs
     "DENSE_REWARD_MAX_BYTES", "EVAL_RTOL", "SPLU_MAX_STATES", "PI_SPLU_MAX_STATES",
     "PI_PROVISIONAL_RTOL", "REFINE_ROUNDS", "KRYLOV_FLOOR", "KRYLOV_STAGNATION",
-    "KRYLOV_MAXITER", "EXPLICIT_MAX_ENTRIES", "DARD_MAX_NNZ", "TIE_BAND_BLOCK", "PARAMETRIC_RTOL",
+    "KRYLOV_MAXITER", "EXPLICIT_MAX_ENTRIES", "DARD_MAX_NNZ", "TIE_BAND_BLOCK", "PARAMETRIC_RTOL", "STABLE_ROUNDOFF_ULPS",
     # name tables and codes
     "NORMS", "NORM_L1", "NORM_L2", "NORM_LINF", "NORM_WEIGHTED_L1", "NORM_WEIGHTED_L2",
     "NORM_WEIGHTED_LINF", "NORM_NONE", "N_NORMS", "N_NORMALIZATIONS", "PAPER_NORMS",
@@ -208,6 +208,12 @@ PI_SPLU_MAX_STATES = 20_000
 #: error switch an action, and the last policy is always re-evaluated to round-off before
 #: its Bellman residual is certified (inexact policy iteration).
 PI_PROVISIONAL_RTOL = 1e-6
+
+#: Residual a backward-stable solve of ``(I - gamma P) x = b`` may leave, in units of
+#: ``eps * (|b| + (1 + gamma) |x|)``: the sparse distances and regrets accept it when
+#: :data:`EVAL_RTOL` is below float64's reach (gamma near 1), and say so in the
+#: certificate's tolerance; :func:`starc.policy_evaluation` does not (it raises).
+STABLE_ROUNDOFF_ULPS = 64
 
 #: Rounds of iterative refinement after the first sparse solve.
 REFINE_ROUNDS = 4

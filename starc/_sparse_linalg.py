@@ -75,12 +75,12 @@ import numpy as np
 
 from ._rules import (BELLMAN_RTOL, EVAL_RTOL, IMPROVE_RTOL, KRYLOV_FLOOR, KRYLOV_MAXITER,
                      KRYLOV_STAGNATION, PI_PROVISIONAL_RTOL, PI_SPLU_MAX_STATES,
-                     REFINE_ROUNDS, SPLU_MAX_STATES, TINY)
+                     REFINE_ROUNDS, SPLU_MAX_STATES, STABLE_ROUNDOFF_ULPS, TINY)
 from .exceptions import ConvergenceError, SolverError, ValidationError
 
 __all__ = ["SolveCertificate", "improvement", "policy_matrix", "system_matrix", "evaluate",
-           "evaluate_many", "policy_reward", "q_from_values", "check_policy_sparse",
-           "policy_iteration", "occupancy", "SPLU_ORDERING"]
+           "evaluate_many", "solve", "lu_path", "policy_reward", "q_from_values",
+           "check_policy_sparse", "policy_iteration", "occupancy", "SPLU_ORDERING"]
 
 _log = logging.getLogger(__name__)
 
@@ -215,7 +215,8 @@ def policy_matrix(mdp, policy: np.ndarray):
     if np.all(det):
         acts = np.argmax(pi, axis=1)
         return t[np.arange(n) * m + acts]  # pi[s, a] == 1 exactly (rows sum to 1 within 1e-10)
-    d = sp.csr_array((pi.ravel(), np.arange(n * m), np.arange(0, n * m + 1, m)),
+    # a copy: eliminate_zeros writes in place, and a memoised policy is read-only
+    d = sp.csr_array((pi.ravel().copy(), np.arange(n * m), np.arange(0, n * m + 1, m)),
                      shape=(n, n * m))
     d.eliminate_zeros()
     p = (d @ t).tocsr()
@@ -247,7 +248,7 @@ class _Factors:
         self.prec = None
         self.prec_t = None
         if method is None:
-            method = "splu" if n <= SPLU_MAX_STATES else "krylov"
+            method = "splu" if lu_path(n) else "krylov"
         if method == "splu":
             csc = m.tocsc()
             try:
@@ -382,11 +383,16 @@ def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, goal_res: flo
 
 def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
                      transposed: bool = False, rtol: float | None = None,
-                     target: float | None = None):
+                     target: float | None = None, aim: float | None = None,
+                     roundoff: bool = False):
     """Solve ``M x = b`` (or ``M^T x = b``, bound in the 1-norm) to a certified bound.
 
     The bound must reach ``rtol * scale`` (a ConvergenceError otherwise); ``target``
-    (smaller) is a best-effort goal: refinement stops when the bound stops shrinking.
+    (absolute) or ``aim`` (relative to the scale), when smaller, is a best-effort goal:
+    refinement stops when the bound stops shrinking. With ``roundoff``, the tolerance is
+    at least what a backward-stable solve leaves, ``STABLE_ROUNDOFF_ULPS * eps *
+    (|b| + (1 + gamma) |x|) / (1 - gamma)`` (near ``gamma = 1`` float64 cannot reach
+    ``rtol * scale``; the certificate then reports that larger tolerance).
     Returns ``(x, iterations, method, residual, bound, scale, tol)``.
     """
     rtol = EVAL_RTOL if rtol is None else rtol
@@ -396,6 +402,8 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
         np.sum(np.abs(b)))
     scale = bnorm / (1.0 - gamma)
     tol = rtol * scale
+    if aim is not None:
+        target = aim * scale if target is None else min(target, aim * scale)
     if bnorm == 0.0:
         return np.zeros(n), 0, factors.method, 0.0, 0.0, 0.0, tol
     goal = tol if target is None else min(tol, target)
@@ -422,6 +430,10 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
         dx, k, method = _solve(factors, res, None, transposed, goal_res, floor2)
         iters += k
         x = x + dx
+    if roundoff and best is not None:
+        xnorm = float(np.linalg.norm(best[0], ord_))
+        tol = max(tol, STABLE_ROUNDOFF_ULPS * np.finfo(float).eps
+                  * (bnorm + (1.0 + gamma) * xnorm) / (1.0 - gamma))
     if best is None or best[4] > tol:
         got = float("nan") if best is None else best[4]
         raise ConvergenceError(
@@ -443,24 +455,62 @@ def _factors_for(mdp, policy: np.ndarray) -> _Factors:
                     maxsize=4)
 
 
-def evaluate_many(mdp, policy: np.ndarray, r_pi: np.ndarray):
+def lu_path(n_states: int) -> bool:
+    """Whether :func:`solve` factorises a system of ``n_states`` states by sparse LU
+    (``n_states <= SPLU_MAX_STATES``); larger ones take the Krylov path."""
+    return n_states <= SPLU_MAX_STATES
+
+
+def solve(mdp, policy, b, *, transposed: bool = False, x0=None, rtol: float | None = None,
+          aim: float | None = None, cache: bool = True, roundoff: bool = False):
+    r"""Certified :math:`X` with :math:`(I - \gamma P_\pi) X = B` (or :math:`M^\top X = B`).
+
+    The one sparse policy solver of starc: ``B`` is ``(S,)`` or ``(S, K)`` (``K``
+    right-hand sides share one factorisation, memoised on the MDP per policy unless
+    ``cache=False``); ``transposed`` solves :math:`M^\top X = B` with the bound in the
+    1-norm; ``x0`` (``B``'s shape) warm-starts the Krylov path; ``rtol`` replaces
+    :data:`EVAL_RTOL` as the certified accuracy (looser, for provisional evaluations) and
+    ``aim`` is a smaller best-effort one, both relative to each column's value scale
+    :math:`\|b\| / (1 - \gamma)`. Each column is certified as in the module notes (a
+    :class:`~starc.exceptions.ConvergenceError` otherwise); with ``roundoff`` the
+    tolerance is at least the round-off of a backward-stable solve (see
+    :func:`_certified_solve`), for callers that compare values near ``gamma = 1``
+    within that round-off.
+
+    Returns ``(X, SolveCertificate)``, ``X`` of ``B``'s shape; the certificate holds for
+    every column (its numbers are the worst over the columns).
+    """
+    policy = np.asarray(policy)
+    factors = (_factors_for(mdp, policy) if cache
+               else _Factors(system_matrix(mdp, policy)))
+    b = np.asarray(b, dtype=np.float64)
+    cols = b.reshape(b.shape[0], -1)
+    guess = None if x0 is None else np.asarray(x0, dtype=np.float64).reshape(cols.shape)
+    out = np.empty_like(cols)
+    iters, resid, bound, scale, tol = 0, 0.0, 0.0, 0.0, 0.0
+    method = factors.method
+    for k in range(cols.shape[1]):
+        start = None if guess is None or not np.all(np.isfinite(guess[:, k])) else guess[:, k]
+        x, it, method, rn, bd, sc, tl = _certified_solve(
+            factors, cols[:, k], mdp.gamma, x0=start, transposed=transposed, rtol=rtol,
+            aim=aim, roundoff=roundoff)
+        out[:, k] = x
+        iters += it
+        resid, bound, scale = max(resid, rn), max(bound, bd), max(scale, sc)
+        tol = tl if k == 0 else min(tol, tl)
+    cert = SolveCertificate(method, factors.ordering, factors.fill, iters, resid,
+                            bound, scale, tol)
+    return out.reshape(b.shape), cert
+
+
+def evaluate_many(mdp, policy: np.ndarray, r_pi: np.ndarray, *, roundoff: bool = False):
     r"""Values ``(K, S)`` for right-hand sides ``r_pi (K, S)`` with one factorisation.
 
     Returns ``(V, SolveCertificate)``; the certificate holds for every row (its numbers
     are the worst over the rows).
     """
-    factors = _factors_for(mdp, policy)
-    out = np.empty_like(r_pi)
-    iters, resid, bound, scale, tol = 0, 0.0, 0.0, 0.0, 0.0
-    method = factors.method
-    for k in range(r_pi.shape[0]):
-        x, it, method, rn, bd, sc, tl = _certified_solve(factors, r_pi[k], mdp.gamma)
-        out[k] = x
-        iters += it
-        resid, bound, scale = max(resid, rn), max(bound, bd), max(scale, sc)
-        tol = tl if k == 0 else min(tol, tl)
-    return out, SolveCertificate(method, factors.ordering, factors.fill, iters, resid,
-                                 bound, scale, tol)
+    x, cert = solve(mdp, policy, np.asarray(r_pi).T, roundoff=roundoff)
+    return np.ascontiguousarray(x.T), cert
 
 
 def evaluate(mdp, policy, r_sa: np.ndarray):
@@ -553,10 +603,7 @@ def occupancy(mdp, policy: np.ndarray):
     Returns ``(d (S,), SolveCertificate)``, the bound in the 1-norm
     (:math:`\|M^{-\top}\|_1 = \|M^{-1}\|_\infty \le 1/(1-\gamma)`).
     """
-    factors = _factors_for(mdp, policy)
-    x, it, method, rn, bd, sc, tl = _certified_solve(factors, np.array(mdp.initial),
-                                                     mdp.gamma, transposed=True)
-    return x, SolveCertificate(method, factors.ordering, factors.fill, it, rn, bd, sc, tl)
+    return solve(mdp, policy, np.array(mdp.initial), transposed=True)
 
 
 def check_policy_sparse(policy, n_states: int, n_actions: int) -> np.ndarray:

@@ -7,8 +7,8 @@ algebra changes. Every quantity is a function of the expected rewards
 * the value range :math:`[\min_\pi J, \max_\pi J]` takes two policy iterations, for
   :math:`\bar R` and :math:`-\bar R`; each evaluation solves
   :math:`(I - \gamma P_\pi) V = \bar R_\pi` with the sparse :math:`P_\pi` (rows
-  :math:`sA + \pi(s)` of ``T``) by :class:`starc._sparse_distances.PolicySolver` — sparse
-  LU for moderate :math:`S`, BiCGSTAB above, accepted only with a residual that certifies
+  :math:`sA + \pi(s)` of ``T``) by :func:`starc._sparse_linalg.solve` — sparse
+  LU for moderate :math:`S`, BiCGSTAB with an SGS preconditioner above, accepted only with a residual that certifies
   the error (:math:`\|V - \hat V\|_\infty \le \|\text{residual}\|_\infty / (1 - \gamma)`);
   policy iteration stops on the Bellman residual as the dense one does. On the iterative
   path it first runs on provisional evaluations (residual :data:`PI_PROVISIONAL_RTOL`
@@ -44,9 +44,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _sparse_distances as sd
+from . import _sparse_linalg as sl
 from ._parametric import parametric_worst_case
 from ._rules import BELLMAN_RTOL, PI_PROVISIONAL_RTOL, TIE_BAND_BLOCK
-from ._sparse_linalg import improvement
 from .exceptions import ConvergenceError, ValidationError
 from .regret import REGRET_RTOL, TIE_RTOL, WorstCaseRegret, check_regret_gamma
 
@@ -89,12 +89,12 @@ def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, x0: np.ndarray | None 
     return _evaluate(rbar, mdp, actions, x0, rtol, aim)[0]
 
 
-def _evaluate(rbar, mdp, actions, x0=None, rtol=None, aim=None):
+def _evaluate(rbar, mdp, actions, x0=None, rtol=None, aim=None, cache=True):
     """``(V, certified bound on ||V - V_true||_inf)`` of a deterministic policy."""
     idx = np.arange(mdp.n_states)
-    solve = sd.PolicySolver(mdp, actions)
-    v = solve.solve(rbar[idx, actions], x0=x0, rtol=rtol, aim=aim)
-    return v, solve.error_bound
+    v, cert = sl.solve(mdp, actions, rbar[idx, actions], x0=x0, rtol=rtol, aim=aim,
+                       cache=cache, roundoff=True)
+    return v, cert.error_bound
 
 
 def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
@@ -116,13 +116,13 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
     v = None
     # inexact policy iteration: on the iterative path, evaluate provisionally until the
     # policy stops changing, then evaluate to the certified accuracy and check again
-    iterative = provisional = n > sd.SPLU_MAX_STATES
+    iterative = provisional = not sl.lu_path(n)
     for _ in range(max_iter):
         # the final evaluations aim far below the greedy step's threshold (1e-13 of the
         # scale), and the step ignores gains within twice their certified error
         v, bound = _evaluate(rbar, mdp, actions, x0=v,
                              rtol=PI_PROVISIONAL_RTOL if provisional else None,
-                             aim=None if provisional else 1e-15)
+                             aim=None if provisional else 1e-15, cache=False)
         q = sd.q_from_values(rbar, v, mdp)
         if allowed is not None:
             q = np.where(allowed, q, -np.inf)
@@ -132,7 +132,7 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
         # (the LU path solves to round-off, like the dense path: no slack there)
         slack = (4.0 * PI_PROVISIONAL_RTOL * scale if provisional
                  else 2.0 * mdp.gamma * bound if iterative else 0.0)
-        best, switch = improvement(q, actions, scale, slack=slack)
+        best, switch = sl.improvement(q, actions, scale, slack=slack)
         if not np.any(switch) and provisional:
             provisional = False
             continue
@@ -218,11 +218,10 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
             doubtful[s, a] = not same
     band_s, band_a = np.nonzero((gap > floor) & (gap <= worst))
     if band_s.size:
-        solve = sd.PolicySolver(mdp, actions)
         for c0 in range(0, band_s.size, TIE_BAND_BLOCK):
             bs, ba = band_s[c0:c0 + TIE_BAND_BLOCK], band_a[c0:c0 + TIE_BAND_BLOCK]
             rhs = (t[bs * m + ba] - t[bs * m + best[bs]]).T.toarray()
-            w = solve.solve(rhs, trans=True)
+            w, _ = sl.solve(mdp, actions, rhs, transposed=True, roundoff=True)
             bound = floor + unit * np.abs(w).sum(axis=0)
             tied = gap[bs, ba] <= bound
             allowed[bs[tied], ba[tied]] = True
@@ -291,7 +290,7 @@ def _normalised_advantage(reward: Expected, span: Range, mdp) -> np.ndarray:
 
 def occupancy(mdp, pi: np.ndarray) -> np.ndarray:
     r"""State-action occupancy ``(S, A)`` of an ``(S, A)`` policy: a transposed solve."""
-    d = sd.PolicySolver(mdp, pi).solve(np.asarray(mdp.initial), trans=True)
+    d, _ = sl.solve(mdp, pi, np.asarray(mdp.initial), transposed=True, roundoff=True)
     return d[:, None] * pi
 
 
