@@ -45,10 +45,11 @@ import numpy as np
 
 from . import _sparse_distances as sd
 from . import _sparse_linalg as sl
+from . import _rules
 from ._parametric import parametric_worst_case
 from ._rules import BELLMAN_RTOL, PI_PROVISIONAL_RTOL, TIE_BAND_BLOCK
 from .exceptions import ConvergenceError, ValidationError
-from .regret import REGRET_RTOL, TIE_RTOL, WorstCaseRegret, check_regret_gamma
+from .regret import WorstCaseRegret, check_regret_gamma
 
 __all__: list[str] = []
 
@@ -158,7 +159,8 @@ class Range(NamedTuple):
 
     @property
     def trivial(self) -> bool:
-        return self.hi - self.lo <= self.tolerance
+        """Every policy has (nearly) the same return: :func:`starc._rules.is_trivial`."""
+        return _rules.is_trivial(self.lo, self.hi, self.tolerance)
 
 
 def value_range(reward: Expected, mdp) -> Range:
@@ -169,7 +171,8 @@ def value_range(reward: Expected, mdp) -> Range:
     worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
     mu = np.asarray(mdp.initial)
     return Range(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
-                 REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma), worst)
+                 _rules.trivial_tolerance(reward.magnitude, mdp.gamma, _rules.REGRET_RTOL),
+                 worst)
 
 
 def policy_value_range(reward, mdp) -> tuple[float, float]:
@@ -187,9 +190,7 @@ def policy_value_range(reward, mdp) -> tuple[float, float]:
 def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray):
     """``(floor, worst, unit)`` of :mod:`starc.regret`'s round-off bound of a gap."""
     size = float(np.max(np.abs(v), initial=0.0))
-    floor = TIE_RTOL * (magnitude + size)
-    unit = 2.0 * gamma * TIE_RTOL * size
-    return floor, floor + unit * 2.0 / (1.0 - gamma), unit
+    return _rules.tie_bounds(magnitude, gamma, size, _rules.TIE_RTOL)
 
 
 def _same_rows(t, i: int, j: int) -> bool:
@@ -207,7 +208,7 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
     idx = np.arange(n)
     gap = q[idx, best][:, None] - q
     floor, worst, unit = _tie_bounds(reward.magnitude, mdp.gamma, v)
-    limit = REGRET_RTOL * reward.magnitude
+    limit = _rules.doubt_limit(reward.magnitude, _rules.REGRET_RTOL)
     allowed = gap <= floor
     doubtful = np.zeros_like(allowed)
     if floor > limit:
@@ -222,10 +223,10 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
             bs, ba = band_s[c0:c0 + TIE_BAND_BLOCK], band_a[c0:c0 + TIE_BAND_BLOCK]
             rhs = (t[bs * m + ba] - t[bs * m + best[bs]]).T.toarray()
             w, _ = sl.solve(mdp, actions, rhs, transposed=True, roundoff=True)
-            bound = floor + unit * np.abs(w).sum(axis=0)
+            bound = _rules.tie_bound(floor, unit, np.abs(w).sum(axis=0))
             tied = gap[bs, ba] <= bound
             allowed[bs[tied], ba[tied]] = True
-            doubtful[bs[tied], ba[tied]] = bound[tied] > limit
+            doubtful[bs[tied], ba[tied]] = _rules.in_doubt(bound[tied], limit)
     return allowed, doubtful
 
 
@@ -238,13 +239,13 @@ def _proxy_trivial(proxy: Expected, mdp, v_best: np.ndarray) -> bool:
     iteration (the dense path always runs it).
     """
     mu = np.asarray(mdp.initial)
-    tol = REGRET_RTOL * proxy.magnitude / (1.0 - mdp.gamma)
+    tol = _rules.trivial_tolerance(proxy.magnitude, mdp.gamma, _rules.REGRET_RTOL)
     hi = float(v_best @ mu)
     greedy_worst = np.argmin(sd.q_from_values(proxy.rbar, v_best, mdp), axis=1)
     if hi - float(values_of(proxy.rbar, mdp, greedy_worst) @ mu) > tol:
         return False
     _, v_worst = policy_iteration(-proxy.rbar, mdp)
-    return hi + float(v_worst @ mu) <= tol
+    return _rules.is_trivial(-float(v_worst @ mu), hi, tol)
 
 
 def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
@@ -280,7 +281,7 @@ def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
                     f"gamma = {mdp.gamma!r} is too close to 1 for this pair: float64 cannot "
                     "decide whether some actions are optimal for r_proxy, and the regret "
                     "depends on it; use a smaller gamma")
-    return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
+    return float(_rules.regret_fraction(lo, hi, j))
 
 
 def _normalised_advantage(reward: Expected, span: Range, mdp) -> np.ndarray:
