@@ -541,11 +541,16 @@ def q_from_values(mdp, r_sa: np.ndarray, v: np.ndarray) -> np.ndarray:
     return r_sa + mdp.gamma * np.ascontiguousarray(tv.T).reshape(batch + (n, m))
 
 
-def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
+def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000,
+                     allowed: np.ndarray | None = None, start: np.ndarray | None = None,
+                     roundoff: bool = False):
     r"""Howard's policy iteration on a sparse MDP for expected rewards ``r_sa (S, A)``.
 
     Starts greedy with respect to :math:`v_0(s) = \max_a \bar R(s, a)` and switches with
     :func:`improvement`, exactly as the dense :func:`starc.solve.optimal_policy`.
+    ``allowed``, an optional boolean ``(S, A)`` mask, restricts the actions (the tie sets
+    of :func:`starc.regret`); ``start``, an optional first policy, only saves iterations;
+    ``roundoff`` lets the evaluations accept the round-off floor of :func:`solve`.
     Returns ``(actions (S,), V (S,), Q (S, A), SolveCertificate)``; raises
     ConvergenceError unless the Bellman residual is at most ``BELLMAN_RTOL`` times the
     reward scale.
@@ -554,8 +559,13 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
     gamma = mdp.gamma
     idx = np.arange(n)
     scale = float(np.max(np.abs(r_sa), initial=0.0)) / (1.0 - gamma)
-    q0 = q_from_values(mdp, r_sa, np.max(r_sa, axis=1))
+    masked = r_sa if allowed is None else np.where(allowed, r_sa, -np.inf)
+    q0 = q_from_values(mdp, r_sa, np.max(masked, axis=1))
+    if allowed is not None:
+        q0 = np.where(allowed, q0, -np.inf)
     actions = np.argmax(q0, axis=1)
+    if start is not None and (allowed is None or np.all(allowed[idx, start])):
+        actions = np.asarray(start)
     v = None
     total_iters = 0
     strict = 1e-2 * IMPROVE_RTOL * scale
@@ -567,10 +577,12 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
         # aim well below the tie tolerance of the greedy step (IMPROVE_RTOL * scale)
         x, k, method, rn, bound, vs, tol = _certified_solve(
             factors, b, gamma, x0=v, target=target,
-            rtol=max(EVAL_RTOL, target / max(scale, TINY)))
+            rtol=max(EVAL_RTOL, target / max(scale, TINY)), roundoff=roundoff)
         total_iters += k
         v = x
         q = q_from_values(mdp, r_sa, v)
+        if allowed is not None:
+            q = np.where(allowed, q, -np.inf)
         # the LU path decides exactly as the dense one (its errors are of the dense LU's
         # size); a Krylov solve is trusted only beyond its certified error
         slack = 0.0 if factors.lu is not None else 2.0 * gamma * bound

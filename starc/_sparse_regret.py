@@ -7,12 +7,12 @@ algebra changes. Every quantity is a function of the expected rewards
 * the value range :math:`[\min_\pi J, \max_\pi J]` takes two policy iterations, for
   :math:`\bar R` and :math:`-\bar R`; each evaluation solves
   :math:`(I - \gamma P_\pi) V = \bar R_\pi` with the sparse :math:`P_\pi` (rows
-  :math:`sA + \pi(s)` of ``T``) by :func:`starc._sparse_linalg.solve` — sparse
-  LU for moderate :math:`S`, BiCGSTAB with an SGS preconditioner above, accepted only with a residual that certifies
-  the error (:math:`\|V - \hat V\|_\infty \le \|\text{residual}\|_\infty / (1 - \gamma)`);
-  policy iteration stops on the Bellman residual as the dense one does. On the iterative
-  path it first runs on provisional evaluations (residual :data:`PI_PROVISIONAL_RTOL`
-  :math:`\max|r|`, warm-started) until the policy is stable, then certifies; the
+  :math:`sA + \pi(s)` of ``T``) by :func:`starc._sparse_linalg.solve` — sparse LU
+  for moderate :math:`S`, BiCGSTAB with an SGS preconditioner above, accepted only with
+  a residual that certifies the error (:math:`\|V - \hat V\|_\infty \le
+  \|\text{residual}\|_\infty / (1 - \gamma)`); policy iteration is
+  :func:`starc._sparse_linalg.policy_iteration` (on the Krylov path it starts with
+  provisional, warm-started evaluations and certifies the last one); the
   minimising iteration starts from :math:`\arg\min_a Q^*`, the proxy's from
   :math:`\pi^*_1` (speed only);
 * :func:`regret` with ``ties="pessimistic"`` restricts the actions to those tied with the
@@ -47,8 +47,8 @@ from . import _sparse_distances as sd
 from . import _sparse_linalg as sl
 from . import _rules
 from ._parametric import parametric_worst_case
-from ._rules import BELLMAN_RTOL, PI_PROVISIONAL_RTOL, TIE_BAND_BLOCK
-from .exceptions import ConvergenceError, ValidationError
+from ._rules import TIE_BAND_BLOCK
+from .exceptions import ValidationError
 from .regret import WorstCaseRegret, check_regret_gamma
 
 __all__: list[str] = []
@@ -82,71 +82,22 @@ def single(reward, mdp, name: str) -> Expected:
     return Expected(rbar, mag, exponent)
 
 
-def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, x0: np.ndarray | None = None,
-              rtol: float | None = None, aim: float | None = None) -> np.ndarray:
-    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve (``x0``
-    a starting guess for the iterative path, ``rtol`` a looser residual for provisional
-    values, ``aim`` a best-effort tighter one)."""
-    return _evaluate(rbar, mdp, actions, x0, rtol, aim)[0]
-
-
-def _evaluate(rbar, mdp, actions, x0=None, rtol=None, aim=None, cache=True):
-    """``(V, certified bound on ||V - V_true||_inf)`` of a deterministic policy."""
+def values_of(rbar: np.ndarray, mdp, actions: np.ndarray) -> np.ndarray:
+    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve."""
     idx = np.arange(mdp.n_states)
-    v, cert = sl.solve(mdp, actions, rbar[idx, actions], x0=x0, rtol=rtol, aim=aim,
-                       cache=cache, roundoff=True)
-    return v, cert.error_bound
+    return sl.solve(mdp, actions, rbar[idx, actions], roundoff=True)[0]
 
 
 def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
                      start: np.ndarray | None = None, max_iter: int = 10_000
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Howard's policy iteration on ``rbar (S, A)`` (as :func:`starc.solve.policy_iteration`,
-    with sparse solves); ``allowed`` an optional ``(S, A)`` mask, ``start`` an optional
-    first policy (speed only: the optimal values do not depend on it)."""
-    n = mdp.n_states
-    idx = np.arange(n)
-    scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
-    masked = rbar if allowed is None else np.where(allowed, rbar, -np.inf)
-    q0 = sd.q_from_values(rbar, np.max(masked, axis=1), mdp)
-    if allowed is not None:
-        q0 = np.where(allowed, q0, -np.inf)
-    actions = np.argmax(q0, axis=1)
-    if start is not None and (allowed is None or np.all(allowed[idx, start])):
-        actions = np.asarray(start)
-    v = None
-    # inexact policy iteration: on the iterative path, evaluate provisionally until the
-    # policy stops changing, then evaluate to the certified accuracy and check again
-    iterative = provisional = not sl.lu_path(n)
-    for _ in range(max_iter):
-        # the final evaluations aim far below the greedy step's threshold (1e-13 of the
-        # scale), and the step ignores gains within twice their certified error
-        v, bound = _evaluate(rbar, mdp, actions, x0=v,
-                             rtol=PI_PROVISIONAL_RTOL if provisional else None,
-                             aim=None if provisional else 1e-15, cache=False)
-        q = sd.q_from_values(rbar, v, mdp)
-        if allowed is not None:
-            q = np.where(allowed, q, -np.inf)
-        # the greedy step of every policy iteration in starc; provisional values are off by
-        # up to PI_PROVISIONAL_RTOL max|r| / (1 - gamma): only gains well above that are
-        # trusted (no cycling on noise) until the final check
-        # (the LU path solves to round-off, like the dense path: no slack there)
-        slack = (4.0 * PI_PROVISIONAL_RTOL * scale if provisional
-                 else 2.0 * mdp.gamma * bound if iterative else 0.0)
-        best, switch = sl.improvement(q, actions, scale, slack=slack)
-        if not np.any(switch) and provisional:
-            provisional = False
-            continue
-        if not np.any(switch):
-            residual = float(np.max(np.abs(q[idx, best] - v)))
-            if residual > BELLMAN_RTOL * max(scale, 1.0):
-                raise ConvergenceError(
-                    f"policy iteration stopped with Bellman residual {residual:.3g} > "
-                    f"{BELLMAN_RTOL:g} x scale {scale:.3g}; the sparse solves are too "
-                    "ill-conditioned (gamma too close to 1?)")
-            return actions, v
-        actions = np.where(switch, best, actions)
-    raise ConvergenceError(f"policy iteration did not stabilise in {max_iter} iterations")
+    """``(actions, V)`` of Howard's policy iteration on ``rbar (S, A)``
+    (:func:`starc._sparse_linalg.policy_iteration`, the one sparse policy iteration);
+    ``allowed`` an optional ``(S, A)`` mask, ``start`` an optional first policy (speed
+    only: the optimal values do not depend on it)."""
+    actions, v, _, _ = sl.policy_iteration(mdp, rbar, allowed=allowed, start=start,
+                                           max_iter=max_iter, roundoff=True)
+    return actions, v
 
 
 class Range(NamedTuple):

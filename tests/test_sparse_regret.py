@@ -161,6 +161,7 @@ def test_iterative_path_matches_dense(monkeypatch, gamma):
     from starc import _sparse_linalg as sl
 
     monkeypatch.setattr(sl, "SPLU_MAX_STATES", 0)
+    monkeypatch.setattr(sl, "PI_SPLU_MAX_STATES", 0)
     rng = np.random.default_rng(21)
     mdp = starc.TabularMDP(make_transition(rng, 8, 3, "garnet"), gamma)
     smdp = mdp.to_sparse()
