@@ -59,6 +59,10 @@ __all__ = [
     "LP_CERTIFICATE_RTOL", "LP_BLAND_AFTER", "LP_REFACTOR_EVERY", "LP_SCAN_LIMIT",
     "LP_ITER_PER_VARIABLE", "LP_ITER_EXTRA", "Tolerances", "tolerances", "LPTolerances",
     "lp_tolerances",
+    # sparse MDPs
+    "DENSE_REWARD_MAX_BYTES", "EVAL_RTOL", "SPLU_MAX_STATES", "PI_SPLU_MAX_STATES",
+    "PI_PROVISIONAL_RTOL", "REFINE_ROUNDS", "KRYLOV_FLOOR", "KRYLOV_STAGNATION",
+    "KRYLOV_MAXITER", "EXPLICIT_MAX_ENTRIES", "DARD_MAX_NNZ", "TIE_BAND_BLOCK", "PARAMETRIC_RTOL", "STABLE_ROUNDOFF_ULPS",
     # name tables and codes
     "NORMS", "NORM_L1", "NORM_L2", "NORM_LINF", "NORM_WEIGHTED_L1", "NORM_WEIGHTED_L2",
     "NORM_WEIGHTED_LINF", "NORM_NONE", "N_NORMS", "N_NORMALIZATIONS", "PAPER_NORMS",
@@ -164,6 +168,82 @@ LP_SCAN_LIMIT = 8
 #: ``LP_ITER_PER_VARIABLE * S*A*S + LP_ITER_EXTRA`` pivots.
 LP_ITER_PER_VARIABLE = 50
 LP_ITER_EXTRA = 1000
+
+# Sparse MDPs (THEORY §11; starc._sparse_linalg, starc._sparse_distances,
+# starc._sparse_regret). Accuracies are relative to the *value scale*
+# max|r| / (1 - gamma), a bound on |V|_inf; every solve is certified by
+# ||r - M V||_inf / (1 - gamma) <= rtol * value scale, the residual recomputed after it.
+
+#: Largest dense ``(S, A, S)`` reward (bytes) accepted on a sparse MDP (256 MiB); beyond
+#: it a transition reward must be a sparse ``(S*A, S)`` array on the support. Converting a
+#: dense reward to CSR holds about 2.5 times its size at once (a mask, data, indices), so
+#: this keeps that step well inside the 4 GB budget of a 10^6-state computation.
+DENSE_REWARD_MAX_BYTES = 2**28
+
+#: Certified accuracy of a sparse policy evaluation (and of every linear solve of the
+#: sparse distances and regrets): error bound <= EVAL_RTOL * value scale.
+EVAL_RTOL = 1e-10
+
+#: Largest number of states solved by sparse LU; larger systems use the Krylov path.
+#: Measured on a 2-D slippery gridworld (A = 4, 5 successors, gamma = 0.99, loaded 2-core
+#: machine): one LU costs 0.1 s at S = 10^4 and 1-2 s at 10^5 (fill 7.5 and 11), about a
+#: Krylov solve's time, and its factors are memoised and reused for every further reward
+#: and for the transposed (occupancy) system; the fill grows with S (nested-dissection
+#: theory: O(S log S) at best), so beyond 2 x 10^5 states the Krylov path, linear in the
+#: non-zeros, takes over (S = 10^6: one evaluation in about 9 s and 1.3 GB).
+SPLU_MAX_STATES = 200_000
+
+#: Largest number of states whose policy iteration factorises every policy by sparse LU
+#: (the evaluations then agree with the dense LU's to round-off, so ties are decided
+#: exactly as on the dense path). Beyond it each evaluation is a Krylov solve
+#: warm-started from the previous values, inexact while the Bellman residual is large
+#: (see :data:`PI_PROVISIONAL_RTOL`). Measured on the slippery gridworld (gamma = 0.99,
+#: loaded 2-core machine), optimal policy of a Gaussian (S, A) reward: S = 10^4: LU 0.9 s,
+#: Krylov 1.3 s; S = 10^5: LU 40 s, Krylov 7.7 s (18-20 iterations each); a goal reward
+#: at S = 10^5: LU 128 s (54 iterations), Krylov 12.6 s (118).
+PI_SPLU_MAX_STATES = 20_000
+
+#: Accuracy (relative to the value scale) of the first, *provisional* evaluations of a
+#: sparse policy iteration on the Krylov path: only gains beyond twice their certified
+#: error switch an action, and the last policy is always re-evaluated to round-off before
+#: its Bellman residual is certified (inexact policy iteration).
+PI_PROVISIONAL_RTOL = 1e-6
+
+#: Residual a backward-stable solve of ``(I - gamma P) x = b`` may leave, in units of
+#: ``eps * (|b| + (1 + gamma) |x|)``: the sparse distances and regrets accept it when
+#: :data:`EVAL_RTOL` is below float64's reach (gamma near 1), and say so in the
+#: certificate's tolerance; :func:`starc.policy_evaluation` does not (it raises).
+STABLE_ROUNDOFF_ULPS = 64
+
+#: Rounds of iterative refinement after the first sparse solve.
+REFINE_ROUNDS = 4
+
+#: A residual below ``KRYLOV_FLOOR * eps * (|b| + 2 |b| / (1 - gamma))`` is round-off:
+#: no sparse solver aims below it.
+KRYLOV_FLOOR = 8.0
+
+#: Krylov iterations without halving the residual after which a solve stops (stagnation
+#: at round-off level; the certificate then says what was reached).
+KRYLOV_STAGNATION = 25
+
+#: Most Krylov iterations per solve (each refinement round starts a new solve).
+KRYLOV_MAXITER = 1000
+
+#: The parametric worst-case-regret search (``starc._parametric``, dense and sparse) stops
+#: when g at the intersection of the two active lines is within this times
+#: ``1 + max|rbar_1| / (1 - gamma)`` of the lines there.
+PARAMETRIC_RTOL = 1e-12
+
+#: Products ``S * A * S`` up to this size sum the squares of an ``x + y + Z`` sparse
+#: canonical entry by entry (a boolean mask of that size); larger ones use the closed form.
+EXPLICIT_MAX_ENTRIES = 2**20
+
+#: Stored entries allowed in DARD's sparse second term ``A * nnz(H)`` on a sparse MDP.
+DARD_MAX_NNZ = 2**27
+
+#: Right-hand sides per block of the transposed solves of the sparse tie band (bounds the
+#: memory of a block to ``S * TIE_BAND_BLOCK`` floats).
+TIE_BAND_BLOCK = 64
 
 
 class LPTolerances(NamedTuple):

@@ -32,9 +32,10 @@ The VAL canonical [1]_ (Prop. 2) is the :math:`\pi`-advantage,
     \quad\text{for every } s',
 
 so it is returned as the ``(S, A)`` array :math:`u`. :math:`V^\pi` solves
-:math:`(I - \gamma P_\pi) V = r_\pi` with the sparse :math:`P_\pi = \Pi T`; one
-factorisation (sparse LU, or for large :math:`S` BiCGSTAB restarted on the residual)
-serves every reward of a batch (an ``(S, K)`` right-hand side), and every solve is
+:math:`(I - \gamma P_\pi) V = r_\pi` with the sparse :math:`P_\pi = \Pi T`, solved by
+starc's one sparse policy solver (:func:`starc._sparse_linalg.solve`: sparse LU, or for
+large :math:`S` BiCGSTAB with a symmetric Gauss-Seidel preconditioner); one
+factorisation serves every reward of a batch (an ``(S, K)`` right-hand side), and every solve is
 accepted only when its residual certifies
 :math:`\|V - \hat V\|_\infty \le \|r - (I - \gamma P_\pi)\hat V\|_\infty / (1 - \gamma)
 \le 10^{-10}\max|r_\pi| / (1 - \gamma)` (THEORY §11).
@@ -141,6 +142,7 @@ import numpy as np
 
 from . import _sparse_linalg
 from ._extremes import scale_exponents, unscale_checked
+from ._rules import DARD_MAX_NNZ, DENSE_REWARD_MAX_BYTES, EXPLICIT_MAX_ENTRIES, SPLU_MAX_STATES
 from ._validation import as_float_array, check_distribution, check_policy, reward_form
 from .exceptions import ConvergenceError, ValidationError
 from .norms import ZERO_RTOL, check_norm_name, p_of
@@ -152,25 +154,6 @@ SPARSE_CANONICALIZATIONS = ("none", "epic", "dard", "val", "val_potential", "min
 
 #: Canonicals returned by :func:`canonicalize` on a sparse MDP (the others are dense).
 _RETURNABLE = ("val", "minimal_l2")
-
-#: Largest dense ``(S, A, S)`` reward accepted on a sparse MDP (256 MiB).
-DENSE_REWARD_MAX_BYTES = 2**28
-
-#: Direct sparse LU up to this many states (r18-core's limit, measured on gridworlds);
-#: BiCGSTAB with a certified residual above.
-SPLU_MAX_STATES = _sparse_linalg.SPLU_MAX_STATES
-
-#: Certified accuracy of every linear solve, relative to the value scale (THEORY §11):
-#: a solve is accepted when its residual is at most ``SOLVE_RTOL * max|r|``, which bounds
-#: the error of the values by ``SOLVE_RTOL`` times ``max|r| / (1 - gamma)``.
-SOLVE_RTOL = 1e-10
-
-#: Products ``S * A * S`` up to this size sum the squares of an ``x + y + Z`` canonical
-#: entry by entry (a boolean mask of that size); larger ones use the closed form.
-EXPLICIT_MAX_ENTRIES = 2**20
-
-#: Stored entries allowed in DARD's sparse second term ``A * nnz(H)``.
-DARD_MAX_NNZ = 2**27
 
 
 def _sp():
@@ -369,118 +352,6 @@ def action_matrix(mdp, actions: np.ndarray):
     return _sparse_linalg.policy_matrix(mdp, np.asarray(actions))
 
 
-class PolicySolver:
-    r"""Solves :math:`(I - \gamma P_\pi) X = B` (or its transpose) for ``(S, K)`` ``B``.
-
-    A sparse LU (``scipy.sparse.linalg.splu``, COLAMD ordering) for up to
-    :data:`SPLU_MAX_STATES` states, refined once on the residual; BiCGSTAB restarted on the
-    residual (GMRES if it breaks down) above. Every column is accepted only when
-    :math:`\|B - (I - \gamma P)X\|_\infty \le` :data:`SOLVE_RTOL` :math:`\max|B|`, which
-    bounds the error by that over :math:`1 - \gamma` (:math:`\|(I-\gamma P)^{-1}\|_\infty
-    \le 1/(1-\gamma)`). ``method`` and ``error_bound`` (the largest certified bound of the
-    last solve) are inspectable.
-    """
-
-    def __init__(self, mdp, policy: np.ndarray):
-        n = mdp.n_states
-        self.gamma = float(mdp.gamma)
-        self.a = _sparse_linalg.system_matrix(mdp, np.array(policy))  # a writeable copy
-        self._at = None
-        self.error_bound = 0.0
-        if n <= SPLU_MAX_STATES:
-            from scipy.sparse.linalg import splu
-
-            self.method = "splu"
-            self._lu = splu(self.a.tocsc(), permc_spec="COLAMD")
-        else:
-            self.method = "bicgstab"
-            self._lu = None
-
-    def _matrix(self, trans: bool):
-        if not trans:
-            return self.a
-        if self._at is None:
-            self._at = _csr(self.a.T)
-        return self._at
-
-    def solve(self, b: np.ndarray, trans: bool = False, x0: np.ndarray | None = None,
-              rtol: float | None = None, aim: float | None = None) -> np.ndarray:
-        """``X`` with ``(I - gamma P) X = b`` (``A^T`` when ``trans``); ``x0`` an optional
-        starting guess of the same shape (used by the iterative path); ``rtol`` a looser
-        accepted residual than :data:`SOLVE_RTOL` for provisional values (policy
-        iteration's early steps); ``aim`` a smaller residual the iterative path tries to
-        reach (best effort: only ``rtol`` is required)."""
-        self._rtol = SOLVE_RTOL if rtol is None else max(float(rtol), SOLVE_RTOL)
-        self._aim = self._rtol if aim is None else min(float(aim), self._rtol)
-        b = np.asarray(b, dtype=np.float64)
-        one = b.ndim == 1
-        bb = b.reshape(b.shape[0], -1)
-        mat = self._matrix(trans)
-        if self._lu is not None:
-            x = self._lu.solve(np.asfortranarray(bb), trans="T" if trans else "N")
-            x = x + self._lu.solve(np.asfortranarray(bb - mat @ x), trans="T" if trans else "N")
-        else:
-            guess = None if x0 is None else np.asarray(x0, dtype=np.float64).reshape(bb.shape)
-            x = np.column_stack([
-                self._iterate(mat, bb[:, k], None if guess is None else guess[:, k])
-                for k in range(bb.shape[1])]) if bb.shape[1] else np.zeros_like(bb)
-        self._certify(mat, bb, x)
-        return x[:, 0] if one else x
-
-    def _certify(self, mat, b, x) -> None:
-        resid = np.abs(b - mat @ x).max(axis=0, initial=0.0)
-        allowed = self._allowed(b, x)
-        bad = resid > allowed
-        self.error_bound = float(resid.max(initial=0.0)) / (1.0 - self.gamma)
-        if np.any(bad):
-            raise ConvergenceError(
-                f"sparse policy evaluation ({self.method}) left residual "
-                f"{float(resid[bad].max()):.3g} > {float(allowed[bad].max()):.3g} "
-                f"(the larger of {self._rtol:g} max|r| and the backward error of a stable "
-                f"solve); gamma = {self.gamma!r} may be too close to 1 for this MDP")
-
-    def _allowed(self, b, x, rtol: float | None = None) -> np.ndarray:
-        """Accepted residual per column: :data:`SOLVE_RTOL` ``max|b|``, or what a backward
-        stable solve leaves, ``64 eps (max|b| + (1 + gamma) max|x|)``, if larger (values of
-        size ``|b|/(1 - gamma)`` near ``gamma = 1``)."""
-        bmax = np.abs(b).max(axis=0, initial=0.0)
-        xmax = np.abs(x).max(axis=0, initial=0.0)
-        stable = 64 * np.finfo(np.float64).eps * (bmax + (1.0 + self.gamma) * xmax)
-        rtol = getattr(self, "_rtol", SOLVE_RTOL) if rtol is None else rtol
-        return np.maximum(rtol * bmax, stable)
-
-    def _iterate(self, mat, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
-        """BiCGSTAB (GMRES when it breaks down) restarted on the residual until the
-        infinity-norm residual is within half the accepted one (:meth:`_allowed`)."""
-        from scipy.sparse.linalg import bicgstab, gmres
-
-        if not np.any(b):
-            return np.zeros_like(b)
-        x = np.zeros_like(b) if x0 is None or not np.all(np.isfinite(x0)) else x0.copy()
-        maxiter = int(min(50_000, 50 + 20 / max(1.0 - self.gamma, 1e-12)))
-        for _ in range(12):
-            r = b - mat @ x
-            target = 0.5 * float(self._allowed(b[:, None], x[:, None], self._aim)[0])
-            if float(np.abs(r).max()) <= target:
-                return x
-            norm2 = float(np.linalg.norm(r))
-            # ||r||_inf <= ||r||_2: aim the 2-norm at the target in one run where float64
-            # allows, else restart on the new residual
-            rtol = min(0.1, max(target / norm2, 1e-13))
-            dx, info = bicgstab(mat, r, rtol=rtol, atol=0.0, maxiter=maxiter)
-            if info != 0 or not np.all(np.isfinite(dx)):
-                dx, info = gmres(mat, r, rtol=rtol, atol=0.0, restart=60, maxiter=maxiter)
-            if not np.all(np.isfinite(dx)):
-                break
-            x = x + dx
-        return x
-
-
-def solver(mdp, pi: np.ndarray) -> PolicySolver:
-    """The cached :class:`PolicySolver` of ``mdp`` and an ``(S, A)`` policy (4 kept)."""
-    return _memo(mdp, "policy_solver", lambda: PolicySolver(mdp, pi), pi.tobytes(), maxsize=4)
-
-
 def q_from_values(rbar: np.ndarray, v: np.ndarray, mdp) -> np.ndarray:
     r""":math:`Q = \bar R + \gamma T V` for ``rbar (..., S, A)``, ``v (..., S)``."""
     return _sparse_linalg.q_from_values(mdp, rbar, v)
@@ -489,7 +360,7 @@ def q_from_values(rbar: np.ndarray, v: np.ndarray, mdp) -> np.ndarray:
 def evaluate(rbar: np.ndarray, mdp, pi: np.ndarray) -> np.ndarray:
     r""":math:`V^\pi` ``(K, S)`` of expected rewards ``(K, S, A)``: one solve, ``K`` columns."""
     r_pi = np.einsum("ksa,sa->ks", rbar, pi)
-    return np.ascontiguousarray(solver(mdp, pi).solve(r_pi.T).T)
+    return _sparse_linalg.evaluate_many(mdp, pi, r_pi, roundoff=True)[0]
 
 
 # ----------------------------------------------------------------------- canonicals

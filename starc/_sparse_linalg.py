@@ -73,38 +73,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._rules import (BELLMAN_RTOL, EVAL_RTOL, IMPROVE_RTOL, KRYLOV_FLOOR, KRYLOV_MAXITER,
+                     KRYLOV_STAGNATION, PI_PROVISIONAL_RTOL, PI_SPLU_MAX_STATES,
+                     REFINE_ROUNDS, SPLU_MAX_STATES, STABLE_ROUNDOFF_ULPS, TINY)
 from .exceptions import ConvergenceError, SolverError, ValidationError
 
 __all__ = ["SolveCertificate", "improvement", "policy_matrix", "system_matrix", "evaluate",
-           "evaluate_many", "policy_reward", "q_from_values", "check_policy_sparse", "policy_iteration", "occupancy",
-           "SPLU_MAX_STATES", "EVAL_RTOL"]
+           "evaluate_many", "solve", "lu_path", "policy_reward", "q_from_values",
+           "check_policy_sparse", "policy_iteration", "occupancy", "SPLU_ORDERING"]
 
 _log = logging.getLogger(__name__)
 
-#: Largest number of states solved by sparse LU; larger systems use the Krylov path.
-#: Measured on a 2-D slippery gridworld (A = 4, 5 successors, gamma = 0.99, loaded 2-core
-#: machine): one LU costs 0.1 s at S = 10^4 and 1-2 s at 10^5 (fill 7.5 and 11), about a
-#: Krylov solve's time, and its factors are memoised and reused for every further reward
-#: and for the transposed (occupancy) system; the fill grows with S (nested-dissection
-#: theory: O(S log S) at best), so beyond 2 x 10^5 states the Krylov path, linear in the
-#: non-zeros, takes over (S = 10^6: one evaluation in about 9 s and 1.3 GB).
-SPLU_MAX_STATES = 200_000
-
-#: Largest number of states whose policy iteration factorises every policy by sparse LU
-#: (the evaluations then agree with the dense LU's to round-off, so ties are decided
-#: exactly as on the dense path). Beyond it each evaluation is a Krylov solve (SGS
-#: preconditioner) warm-started from the previous values, inexact while the Bellman
-#: residual is large (see :data:`_PI_LOOSE_RTOL`). Measured on the slippery gridworld
-#: (gamma = 0.99, loaded 2-core machine), optimal policy of a Gaussian (S, A) reward:
-#: S = 10^4: LU 0.9 s, Krylov 1.3 s; S = 10^5: LU 40 s, Krylov 7.7 s (18-20 iterations
-#: each); a goal reward at S = 10^5: LU 128 s (54 iterations), Krylov 12.6 s (118).
-PI_SPLU_MAX_STATES = 20_000
-
-#: First accuracy (relative to the reward scale) of the Krylov evaluations of policy
-#: iteration; later ones aim at 1e-3 of the Bellman residual (inexact policy iteration:
-#: only gains beyond twice the certified error switch an action), and the last policy
-#: is always re-evaluated to round-off before the Bellman residual is certified.
-_PI_LOOSE_RTOL = 1e-6
 
 #: Column ordering of the sparse LU. :math:`M = I - \gamma P_\pi` is strictly diagonally
 #: dominant by rows, a property Gaussian elimination preserves, so the LU needs no
@@ -127,19 +106,6 @@ SPLU_ORDERING = "MMD_AT_PLUS_A"
 
 #: Options of the sparse LU that go with :data:`SPLU_ORDERING`.
 _SPLU_OPTIONS = {"diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
-
-#: Certified relative accuracy of a policy evaluation: error bound <= EVAL_RTOL * scale.
-EVAL_RTOL = 1e-10
-
-#: Relative tolerance of the greedy step (see :func:`improvement`).
-IMPROVE_RTOL = 1e-13
-
-#: Bellman residual accepted at the end of policy iteration, relative to the reward scale.
-BELLMAN_RTOL = 1e-10
-
-
-#: Rounds of iterative refinement after the first solve.
-_REFINE_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -218,7 +184,7 @@ def improvement(q: np.ndarray, actions: np.ndarray, scale: float, *,
     idx = np.arange(q.shape[0])
     best = np.argmax(q, axis=1)
     gain = q[idx, best] - q[idx, actions]
-    tol = max(IMPROVE_RTOL * max(scale, np.finfo(float).tiny), slack)
+    tol = max(IMPROVE_RTOL * max(scale, TINY), slack)
     return best, gain > tol
 
 
@@ -249,7 +215,8 @@ def policy_matrix(mdp, policy: np.ndarray):
     if np.all(det):
         acts = np.argmax(pi, axis=1)
         return t[np.arange(n) * m + acts]  # pi[s, a] == 1 exactly (rows sum to 1 within 1e-10)
-    d = sp.csr_array((pi.ravel(), np.arange(n * m), np.arange(0, n * m + 1, m)),
+    # a copy: eliminate_zeros writes in place, and a memoised policy is read-only
+    d = sp.csr_array((pi.ravel().copy(), np.arange(n * m), np.arange(0, n * m + 1, m)),
                      shape=(n, n * m))
     d.eliminate_zeros()
     p = (d @ t).tocsr()
@@ -281,7 +248,7 @@ class _Factors:
         self.prec = None
         self.prec_t = None
         if method is None:
-            method = "splu" if n <= SPLU_MAX_STATES else "krylov"
+            method = "splu" if lu_path(n) else "krylov"
         if method == "splu":
             csc = m.tocsc()
             try:
@@ -354,7 +321,7 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
 
     Stops as soon as the *true* residual ``||b - a x||`` (``ord_`` norm) is at most
     ``goal_res`` (checked in the callback, one extra product per iteration), when it has
-    not halved in ``_STAGNATION`` iterations (round-off level; the best iterate is
+    not halved in ``KRYLOV_STAGNATION`` iterations (round-off level; the best iterate is
     returned), when the solver's own 2-norm estimate reaches ``floor2``, or after
     ``maxiter`` iterations.
     """
@@ -380,7 +347,7 @@ def _krylov(a, b: np.ndarray, x0: np.ndarray | None, prec, goal_res: float, ord_
             if rn < 0.5 * best[0]:
                 best[2] = count[0]
             best[0], best[1] = rn, np.array(xk)
-        if count[0] - best[2] > _STAGNATION and best[1] is not None:
+        if count[0] - best[2] > KRYLOV_STAGNATION and best[1] is not None:
             raise _Reached(best[1])
 
     method = "bicgstab+sgs"
@@ -411,28 +378,21 @@ def _solve(factors: _Factors, b: np.ndarray, x0, transposed: bool, goal_res: flo
     sgs = factors.transposed_preconditioner() if transposed else factors.prec
     prec = spla.LinearOperator((n, n), matvec=sgs.solve, dtype=np.float64)
     return _krylov(a, b, x0, prec, goal_res, 1 if transposed else np.inf, floor2,
-                   maxiter=_KRYLOV_MAXITER)
-
-
-#: A residual below ``_FLOOR * eps * (|b| + 2 |b| / (1 - gamma))`` is round-off: no
-#: solver aims below it (the best-effort target of policy iteration stops there).
-_FLOOR = 8.0
-
-#: Krylov iterations without halving the residual after which a solve stops (stagnation
-#: at round-off level; the certificate then says what was reached).
-_STAGNATION = 25
-
-#: Most Krylov iterations per solve (each refinement round starts a new solve).
-_KRYLOV_MAXITER = 1000
+                   maxiter=KRYLOV_MAXITER)
 
 
 def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
                      transposed: bool = False, rtol: float | None = None,
-                     target: float | None = None):
+                     target: float | None = None, aim: float | None = None,
+                     roundoff: bool = False):
     """Solve ``M x = b`` (or ``M^T x = b``, bound in the 1-norm) to a certified bound.
 
     The bound must reach ``rtol * scale`` (a ConvergenceError otherwise); ``target``
-    (smaller) is a best-effort goal: refinement stops when the bound stops shrinking.
+    (absolute) or ``aim`` (relative to the scale), when smaller, is a best-effort goal:
+    refinement stops when the bound stops shrinking. With ``roundoff``, the tolerance is
+    at least what a backward-stable solve leaves, ``STABLE_ROUNDOFF_ULPS * eps *
+    (|b| + (1 + gamma) |x|) / (1 - gamma)`` (near ``gamma = 1`` float64 cannot reach
+    ``rtol * scale``; the certificate then reports that larger tolerance).
     Returns ``(x, iterations, method, residual, bound, scale, tol)``.
     """
     rtol = EVAL_RTOL if rtol is None else rtol
@@ -442,18 +402,21 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
         np.sum(np.abs(b)))
     scale = bnorm / (1.0 - gamma)
     tol = rtol * scale
+    if aim is not None:
+        target = aim * scale if target is None else min(target, aim * scale)
     if bnorm == 0.0:
         return np.zeros(n), 0, factors.method, 0.0, 0.0, 0.0, tol
     goal = tol if target is None else min(tol, target)
     # the residual goal; the round-off floor of a residual is about
     # eps (|b| + (1 + gamma) |x|) per entry, the solver's own 2-norm estimate stops there
-    goal_res = max(goal * (1.0 - gamma), _FLOOR * np.finfo(float).eps * (bnorm + 2.0 * scale))
+    goal_res = max(goal * (1.0 - gamma),
+                   KRYLOV_FLOOR * np.finfo(float).eps * (bnorm + 2.0 * scale))
     floor2 = np.finfo(float).eps * (bnorm + 2.0 * scale) * (
         1.0 if not transposed else 1.0 / np.sqrt(n))  # 1-norm: entries ~ |b|_1 / n
     a = factors.transposed_matrix() if transposed else factors.m
     x, iters, method = _solve(factors, b, x0, transposed, goal_res, floor2)
     best = None
-    for _ in range(_REFINE_ROUNDS + 1):
+    for _ in range(REFINE_ROUNDS + 1):
         res = b - a @ x  # recomputed in float64, independent of the solver
         rnorm = float(np.linalg.norm(res, ord_))
         bound = rnorm / (1.0 - gamma)
@@ -467,12 +430,16 @@ def _certified_solve(factors: _Factors, b: np.ndarray, gamma: float, *, x0=None,
         dx, k, method = _solve(factors, res, None, transposed, goal_res, floor2)
         iters += k
         x = x + dx
+    if roundoff and best is not None:
+        xnorm = float(np.linalg.norm(best[0], ord_))
+        tol = max(tol, STABLE_ROUNDOFF_ULPS * np.finfo(float).eps
+                  * (bnorm + (1.0 + gamma) * xnorm) / (1.0 - gamma))
     if best is None or best[4] > tol:
         got = float("nan") if best is None else best[4]
         raise ConvergenceError(
             f"sparse {'occupancy' if transposed else 'policy evaluation'} did not reach its "
             f"certified bound: error bound {got:.3g} > {rtol:g} x value scale {scale:.3g} "
-            f"after {_REFINE_ROUNDS} rounds of iterative refinement ({factors.method})")
+            f"after {REFINE_ROUNDS} rounds of iterative refinement ({factors.method})")
     return best + (scale, tol)
 
 
@@ -488,24 +455,62 @@ def _factors_for(mdp, policy: np.ndarray) -> _Factors:
                     maxsize=4)
 
 
-def evaluate_many(mdp, policy: np.ndarray, r_pi: np.ndarray):
+def lu_path(n_states: int) -> bool:
+    """Whether :func:`solve` factorises a system of ``n_states`` states by sparse LU
+    (``n_states <= SPLU_MAX_STATES``); larger ones take the Krylov path."""
+    return n_states <= SPLU_MAX_STATES
+
+
+def solve(mdp, policy, b, *, transposed: bool = False, x0=None, rtol: float | None = None,
+          aim: float | None = None, cache: bool = True, roundoff: bool = False):
+    r"""Certified :math:`X` with :math:`(I - \gamma P_\pi) X = B` (or :math:`M^\top X = B`).
+
+    The one sparse policy solver of starc: ``B`` is ``(S,)`` or ``(S, K)`` (``K``
+    right-hand sides share one factorisation, memoised on the MDP per policy unless
+    ``cache=False``); ``transposed`` solves :math:`M^\top X = B` with the bound in the
+    1-norm; ``x0`` (``B``'s shape) warm-starts the Krylov path; ``rtol`` replaces
+    :data:`EVAL_RTOL` as the certified accuracy (looser, for provisional evaluations) and
+    ``aim`` is a smaller best-effort one, both relative to each column's value scale
+    :math:`\|b\| / (1 - \gamma)`. Each column is certified as in the module notes (a
+    :class:`~starc.exceptions.ConvergenceError` otherwise); with ``roundoff`` the
+    tolerance is at least the round-off of a backward-stable solve (see
+    :func:`_certified_solve`), for callers that compare values near ``gamma = 1``
+    within that round-off.
+
+    Returns ``(X, SolveCertificate)``, ``X`` of ``B``'s shape; the certificate holds for
+    every column (its numbers are the worst over the columns).
+    """
+    policy = np.asarray(policy)
+    factors = (_factors_for(mdp, policy) if cache
+               else _Factors(system_matrix(mdp, policy)))
+    b = np.asarray(b, dtype=np.float64)
+    cols = b.reshape(b.shape[0], -1)
+    guess = None if x0 is None else np.asarray(x0, dtype=np.float64).reshape(cols.shape)
+    out = np.empty_like(cols)
+    iters, resid, bound, scale, tol = 0, 0.0, 0.0, 0.0, 0.0
+    method = factors.method
+    for k in range(cols.shape[1]):
+        start = None if guess is None or not np.all(np.isfinite(guess[:, k])) else guess[:, k]
+        x, it, method, rn, bd, sc, tl = _certified_solve(
+            factors, cols[:, k], mdp.gamma, x0=start, transposed=transposed, rtol=rtol,
+            aim=aim, roundoff=roundoff)
+        out[:, k] = x
+        iters += it
+        resid, bound, scale = max(resid, rn), max(bound, bd), max(scale, sc)
+        tol = tl if k == 0 else min(tol, tl)
+    cert = SolveCertificate(method, factors.ordering, factors.fill, iters, resid,
+                            bound, scale, tol)
+    return out.reshape(b.shape), cert
+
+
+def evaluate_many(mdp, policy: np.ndarray, r_pi: np.ndarray, *, roundoff: bool = False):
     r"""Values ``(K, S)`` for right-hand sides ``r_pi (K, S)`` with one factorisation.
 
     Returns ``(V, SolveCertificate)``; the certificate holds for every row (its numbers
     are the worst over the rows).
     """
-    factors = _factors_for(mdp, policy)
-    out = np.empty_like(r_pi)
-    iters, resid, bound, scale, tol = 0, 0.0, 0.0, 0.0, 0.0
-    method = factors.method
-    for k in range(r_pi.shape[0]):
-        x, it, method, rn, bd, sc, tl = _certified_solve(factors, r_pi[k], mdp.gamma)
-        out[k] = x
-        iters += it
-        resid, bound, scale = max(resid, rn), max(bound, bd), max(scale, sc)
-        tol = tl if k == 0 else min(tol, tl)
-    return out, SolveCertificate(method, factors.ordering, factors.fill, iters, resid,
-                                 bound, scale, tol)
+    x, cert = solve(mdp, policy, np.asarray(r_pi).T, roundoff=roundoff)
+    return np.ascontiguousarray(x.T), cert
 
 
 def evaluate(mdp, policy, r_sa: np.ndarray):
@@ -536,11 +541,16 @@ def q_from_values(mdp, r_sa: np.ndarray, v: np.ndarray) -> np.ndarray:
     return r_sa + mdp.gamma * np.ascontiguousarray(tv.T).reshape(batch + (n, m))
 
 
-def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
+def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000,
+                     allowed: np.ndarray | None = None, start: np.ndarray | None = None,
+                     roundoff: bool = False):
     r"""Howard's policy iteration on a sparse MDP for expected rewards ``r_sa (S, A)``.
 
     Starts greedy with respect to :math:`v_0(s) = \max_a \bar R(s, a)` and switches with
     :func:`improvement`, exactly as the dense :func:`starc.solve.optimal_policy`.
+    ``allowed``, an optional boolean ``(S, A)`` mask, restricts the actions (the tie sets
+    of :func:`starc.regret`); ``start``, an optional first policy, only saves iterations;
+    ``roundoff`` lets the evaluations accept the round-off floor of :func:`solve`.
     Returns ``(actions (S,), V (S,), Q (S, A), SolveCertificate)``; raises
     ConvergenceError unless the Bellman residual is at most ``BELLMAN_RTOL`` times the
     reward scale.
@@ -549,12 +559,17 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
     gamma = mdp.gamma
     idx = np.arange(n)
     scale = float(np.max(np.abs(r_sa), initial=0.0)) / (1.0 - gamma)
-    q0 = q_from_values(mdp, r_sa, np.max(r_sa, axis=1))
+    masked = r_sa if allowed is None else np.where(allowed, r_sa, -np.inf)
+    q0 = q_from_values(mdp, r_sa, np.max(masked, axis=1))
+    if allowed is not None:
+        q0 = np.where(allowed, q0, -np.inf)
     actions = np.argmax(q0, axis=1)
+    if start is not None and (allowed is None or np.all(allowed[idx, start])):
+        actions = np.asarray(start)
     v = None
     total_iters = 0
     strict = 1e-2 * IMPROVE_RTOL * scale
-    target = strict if n <= PI_SPLU_MAX_STATES else _PI_LOOSE_RTOL * scale
+    target = strict if n <= PI_SPLU_MAX_STATES else PI_PROVISIONAL_RTOL * scale
     for it in range(1, max_iter + 1):
         m = system_matrix(mdp, actions)
         b = r_sa[idx, actions]
@@ -562,10 +577,12 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000):
         # aim well below the tie tolerance of the greedy step (IMPROVE_RTOL * scale)
         x, k, method, rn, bound, vs, tol = _certified_solve(
             factors, b, gamma, x0=v, target=target,
-            rtol=max(EVAL_RTOL, target / max(scale, np.finfo(float).tiny)))
+            rtol=max(EVAL_RTOL, target / max(scale, TINY)), roundoff=roundoff)
         total_iters += k
         v = x
         q = q_from_values(mdp, r_sa, v)
+        if allowed is not None:
+            q = np.where(allowed, q, -np.inf)
         # the LU path decides exactly as the dense one (its errors are of the dense LU's
         # size); a Krylov solve is trusted only beyond its certified error
         slack = 0.0 if factors.lu is not None else 2.0 * gamma * bound
@@ -598,10 +615,7 @@ def occupancy(mdp, policy: np.ndarray):
     Returns ``(d (S,), SolveCertificate)``, the bound in the 1-norm
     (:math:`\|M^{-\top}\|_1 = \|M^{-1}\|_\infty \le 1/(1-\gamma)`).
     """
-    factors = _factors_for(mdp, policy)
-    x, it, method, rn, bd, sc, tl = _certified_solve(factors, np.array(mdp.initial),
-                                                     mdp.gamma, transposed=True)
-    return x, SolveCertificate(method, factors.ordering, factors.fill, it, rn, bd, sc, tl)
+    return solve(mdp, policy, np.array(mdp.initial), transposed=True)
 
 
 def check_policy_sparse(policy, n_states: int, n_actions: int) -> np.ndarray:

@@ -7,19 +7,19 @@ algebra changes. Every quantity is a function of the expected rewards
 * the value range :math:`[\min_\pi J, \max_\pi J]` takes two policy iterations, for
   :math:`\bar R` and :math:`-\bar R`; each evaluation solves
   :math:`(I - \gamma P_\pi) V = \bar R_\pi` with the sparse :math:`P_\pi` (rows
-  :math:`sA + \pi(s)` of ``T``) by :class:`starc._sparse_distances.PolicySolver` — sparse
-  LU for moderate :math:`S`, BiCGSTAB above, accepted only with a residual that certifies
-  the error (:math:`\|V - \hat V\|_\infty \le \|\text{residual}\|_\infty / (1 - \gamma)`);
-  policy iteration stops on the Bellman residual as the dense one does. On the iterative
-  path it first runs on provisional evaluations (residual :data:`PROVISIONAL_RTOL`
-  :math:`\max|r|`, warm-started) until the policy is stable, then certifies; the
+  :math:`sA + \pi(s)` of ``T``) by :func:`starc._sparse_linalg.solve` — sparse LU
+  for moderate :math:`S`, BiCGSTAB with an SGS preconditioner above, accepted only with
+  a residual that certifies the error (:math:`\|V - \hat V\|_\infty \le
+  \|\text{residual}\|_\infty / (1 - \gamma)`); policy iteration is
+  :func:`starc._sparse_linalg.policy_iteration` (on the Krylov path it starts with
+  provisional, warm-started evaluations and certifies the last one); the
   minimising iteration starts from :math:`\arg\min_a Q^*`, the proxy's from
   :math:`\pi^*_1` (speed only);
 * :func:`regret` with ``ties="pessimistic"`` restricts the actions to those tied with the
   best under the proxy (round-off bound of :mod:`starc.regret`; the per-pair factor
   :math:`\|w_{sa}\|_1` takes one transposed sparse solve per pair in the doubt band) and
   solves the restricted MDP for :math:`-\bar R_1`;
-* :func:`worst_case_regret` runs the parametric method of :mod:`starc.regret` — the
+* :func:`worst_case_regret` runs the parametric search of :mod:`starc._parametric` — the
   Lagrangian dual :math:`\min_{\lambda \ge 0} g(\lambda)` with :math:`g` the value range
   of :math:`A^*_1 - \lambda A^*_2` — which needs only policy iterations, so it carries
   over unchanged. The linear program over occupancies (``method="lp"``) has
@@ -44,15 +44,14 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _sparse_distances as sd
-from ._sparse_linalg import improvement
-from .exceptions import ConvergenceError, ValidationError
-from .regret import REGRET_RTOL, TIE_RTOL, WorstCaseRegret, check_regret_gamma
-from .solve import BELLMAN_RTOL
+from . import _sparse_linalg as sl
+from . import _rules
+from ._parametric import parametric_worst_case
+from ._rules import TIE_BAND_BLOCK
+from .exceptions import ValidationError
+from .regret import WorstCaseRegret, check_regret_gamma
 
 __all__: list[str] = []
-
-#: Columns of the transposed solves for the tie band, per block (bounds the memory).
-_BAND_BLOCK = 64
 
 
 class Expected(NamedTuple):
@@ -83,77 +82,22 @@ def single(reward, mdp, name: str) -> Expected:
     return Expected(rbar, mag, exponent)
 
 
-def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, x0: np.ndarray | None = None,
-              rtol: float | None = None, aim: float | None = None) -> np.ndarray:
-    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve (``x0``
-    a starting guess for the iterative path, ``rtol`` a looser residual for provisional
-    values, ``aim`` a best-effort tighter one)."""
-    return _evaluate(rbar, mdp, actions, x0, rtol, aim)[0]
-
-
-def _evaluate(rbar, mdp, actions, x0=None, rtol=None, aim=None):
-    """``(V, certified bound on ||V - V_true||_inf)`` of a deterministic policy."""
+def values_of(rbar: np.ndarray, mdp, actions: np.ndarray) -> np.ndarray:
+    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve."""
     idx = np.arange(mdp.n_states)
-    solve = sd.PolicySolver(mdp, actions)
-    v = solve.solve(rbar[idx, actions], x0=x0, rtol=rtol, aim=aim)
-    return v, solve.error_bound
-
-
-#: Residual (relative to ``max|r|``) of the provisional evaluations with which policy
-#: iteration starts on large MDPs (iterative solves); the final policy is always
-#: re-evaluated at :data:`starc._sparse_distances.SOLVE_RTOL` and checked.
-PROVISIONAL_RTOL = 1e-6
+    return sl.solve(mdp, actions, rbar[idx, actions], roundoff=True)[0]
 
 
 def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
                      start: np.ndarray | None = None, max_iter: int = 10_000
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Howard's policy iteration on ``rbar (S, A)`` (as :func:`starc.solve.policy_iteration`,
-    with sparse solves); ``allowed`` an optional ``(S, A)`` mask, ``start`` an optional
-    first policy (speed only: the optimal values do not depend on it)."""
-    n = mdp.n_states
-    idx = np.arange(n)
-    scale = float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - mdp.gamma)
-    masked = rbar if allowed is None else np.where(allowed, rbar, -np.inf)
-    q0 = sd.q_from_values(rbar, np.max(masked, axis=1), mdp)
-    if allowed is not None:
-        q0 = np.where(allowed, q0, -np.inf)
-    actions = np.argmax(q0, axis=1)
-    if start is not None and (allowed is None or np.all(allowed[idx, start])):
-        actions = np.asarray(start)
-    v = None
-    # inexact policy iteration: on the iterative path, evaluate provisionally until the
-    # policy stops changing, then evaluate to the certified accuracy and check again
-    iterative = provisional = n > sd.SPLU_MAX_STATES
-    for _ in range(max_iter):
-        # the final evaluations aim far below the greedy step's threshold (1e-13 of the
-        # scale), and the step ignores gains within twice their certified error
-        v, bound = _evaluate(rbar, mdp, actions, x0=v,
-                             rtol=PROVISIONAL_RTOL if provisional else None,
-                             aim=None if provisional else 1e-15)
-        q = sd.q_from_values(rbar, v, mdp)
-        if allowed is not None:
-            q = np.where(allowed, q, -np.inf)
-        # the greedy step of every policy iteration in starc; provisional values are off by
-        # up to PROVISIONAL_RTOL max|r| / (1 - gamma): only gains well above that are
-        # trusted (no cycling on noise) until the final check
-        # (the LU path solves to round-off, like the dense path: no slack there)
-        slack = (4.0 * PROVISIONAL_RTOL * scale if provisional
-                 else 2.0 * mdp.gamma * bound if iterative else 0.0)
-        best, switch = improvement(q, actions, scale, slack=slack)
-        if not np.any(switch) and provisional:
-            provisional = False
-            continue
-        if not np.any(switch):
-            residual = float(np.max(np.abs(q[idx, best] - v)))
-            if residual > BELLMAN_RTOL * max(scale, 1.0):
-                raise ConvergenceError(
-                    f"policy iteration stopped with Bellman residual {residual:.3g} > "
-                    f"{BELLMAN_RTOL:g} x scale {scale:.3g}; the sparse solves are too "
-                    "ill-conditioned (gamma too close to 1?)")
-            return actions, v
-        actions = np.where(switch, best, actions)
-    raise ConvergenceError(f"policy iteration did not stabilise in {max_iter} iterations")
+    """``(actions, V)`` of Howard's policy iteration on ``rbar (S, A)``
+    (:func:`starc._sparse_linalg.policy_iteration`, the one sparse policy iteration);
+    ``allowed`` an optional ``(S, A)`` mask, ``start`` an optional first policy (speed
+    only: the optimal values do not depend on it)."""
+    actions, v, _, _ = sl.policy_iteration(mdp, rbar, allowed=allowed, start=start,
+                                           max_iter=max_iter, roundoff=True)
+    return actions, v
 
 
 class Range(NamedTuple):
@@ -166,7 +110,8 @@ class Range(NamedTuple):
 
     @property
     def trivial(self) -> bool:
-        return self.hi - self.lo <= self.tolerance
+        """Every policy has (nearly) the same return: :func:`starc._rules.is_trivial`."""
+        return _rules.is_trivial(self.lo, self.hi, self.tolerance)
 
 
 def value_range(reward: Expected, mdp) -> Range:
@@ -177,7 +122,8 @@ def value_range(reward: Expected, mdp) -> Range:
     worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
     mu = np.asarray(mdp.initial)
     return Range(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
-                 REGRET_RTOL * reward.magnitude / (1.0 - mdp.gamma), worst)
+                 _rules.trivial_tolerance(reward.magnitude, mdp.gamma, _rules.REGRET_RTOL),
+                 worst)
 
 
 def policy_value_range(reward, mdp) -> tuple[float, float]:
@@ -195,9 +141,7 @@ def policy_value_range(reward, mdp) -> tuple[float, float]:
 def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray):
     """``(floor, worst, unit)`` of :mod:`starc.regret`'s round-off bound of a gap."""
     size = float(np.max(np.abs(v), initial=0.0))
-    floor = TIE_RTOL * (magnitude + size)
-    unit = 2.0 * gamma * TIE_RTOL * size
-    return floor, floor + unit * 2.0 / (1.0 - gamma), unit
+    return _rules.tie_bounds(magnitude, gamma, size, _rules.TIE_RTOL)
 
 
 def _same_rows(t, i: int, j: int) -> bool:
@@ -215,7 +159,7 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
     idx = np.arange(n)
     gap = q[idx, best][:, None] - q
     floor, worst, unit = _tie_bounds(reward.magnitude, mdp.gamma, v)
-    limit = REGRET_RTOL * reward.magnitude
+    limit = _rules.doubt_limit(reward.magnitude, _rules.REGRET_RTOL)
     allowed = gap <= floor
     doubtful = np.zeros_like(allowed)
     if floor > limit:
@@ -226,15 +170,14 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
             doubtful[s, a] = not same
     band_s, band_a = np.nonzero((gap > floor) & (gap <= worst))
     if band_s.size:
-        solve = sd.PolicySolver(mdp, actions)
-        for c0 in range(0, band_s.size, _BAND_BLOCK):
-            bs, ba = band_s[c0:c0 + _BAND_BLOCK], band_a[c0:c0 + _BAND_BLOCK]
+        for c0 in range(0, band_s.size, TIE_BAND_BLOCK):
+            bs, ba = band_s[c0:c0 + TIE_BAND_BLOCK], band_a[c0:c0 + TIE_BAND_BLOCK]
             rhs = (t[bs * m + ba] - t[bs * m + best[bs]]).T.toarray()
-            w = solve.solve(rhs, trans=True)
-            bound = floor + unit * np.abs(w).sum(axis=0)
+            w, _ = sl.solve(mdp, actions, rhs, transposed=True, roundoff=True)
+            bound = _rules.tie_bound(floor, unit, np.abs(w).sum(axis=0))
             tied = gap[bs, ba] <= bound
             allowed[bs[tied], ba[tied]] = True
-            doubtful[bs[tied], ba[tied]] = bound[tied] > limit
+            doubtful[bs[tied], ba[tied]] = _rules.in_doubt(bound[tied], limit)
     return allowed, doubtful
 
 
@@ -247,13 +190,13 @@ def _proxy_trivial(proxy: Expected, mdp, v_best: np.ndarray) -> bool:
     iteration (the dense path always runs it).
     """
     mu = np.asarray(mdp.initial)
-    tol = REGRET_RTOL * proxy.magnitude / (1.0 - mdp.gamma)
+    tol = _rules.trivial_tolerance(proxy.magnitude, mdp.gamma, _rules.REGRET_RTOL)
     hi = float(v_best @ mu)
     greedy_worst = np.argmin(sd.q_from_values(proxy.rbar, v_best, mdp), axis=1)
     if hi - float(values_of(proxy.rbar, mdp, greedy_worst) @ mu) > tol:
         return False
     _, v_worst = policy_iteration(-proxy.rbar, mdp)
-    return hi + float(v_worst @ mu) <= tol
+    return _rules.is_trivial(-float(v_worst @ mu), hi, tol)
 
 
 def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
@@ -289,7 +232,7 @@ def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
                     f"gamma = {mdp.gamma!r} is too close to 1 for this pair: float64 cannot "
                     "decide whether some actions are optimal for r_proxy, and the regret "
                     "depends on it; use a smaller gamma")
-    return float(np.clip((hi - j) / (hi - lo), 0.0, 1.0))
+    return float(_rules.regret_fraction(lo, hi, j))
 
 
 def _normalised_advantage(reward: Expected, span: Range, mdp) -> np.ndarray:
@@ -297,63 +240,9 @@ def _normalised_advantage(reward: Expected, span: Range, mdp) -> np.ndarray:
     return adv / (span.hi - span.lo)
 
 
-class _Line(NamedTuple):
-    a: float
-    b: float
-    best: np.ndarray
-    worst: np.ndarray
-
-
-def _parametric(rbar1, rbar2, mdp, max_iter: int = 200):
-    """The parametric search of :mod:`starc.regret` (value ranges normalised to 1)."""
-    mu = np.asarray(mdp.initial)
-
-    def returns(actions):
-        return (float(values_of(rbar1, mdp, actions) @ mu),
-                float(values_of(rbar2, mdp, actions) @ mu))
-
-    def line(lam: float) -> _Line:
-        r = rbar1 - lam * rbar2
-        best, _ = policy_iteration(r, mdp)
-        worst, _ = policy_iteration(-r, mdp)
-        j1b, j2b = returns(best)
-        j1w, j2w = returns(worst)
-        return _Line(j1b - j1w, j2b - j2w, best, worst)
-
-    tol = 1e-12 * (1.0 + float(np.max(np.abs(rbar1), initial=0.0)) / (1.0 - mdp.gamma))
-    left = line(0.0)
-    if left.b <= 0:
-        return left, None, 0.0
-    lam = 1.0
-    right = line(lam)
-    for _ in range(max_iter):
-        if right.b <= 0:
-            break
-        left, lam = right, 2.0 * lam
-        right = line(lam)
-    else:  # pragma: no cover - as in the dense search
-        raise ConvergenceError("worst_case_regret: no lambda with non-negative slope found")
-    for _ in range(max_iter):
-        if left.b - right.b <= 0:
-            lam_x = lam
-            break
-        lam_x = (left.a - right.a) / (left.b - right.b)
-        lower = left.a - left.b * lam_x
-        mid = line(lam_x)
-        if mid.a - mid.b * lam_x <= lower + tol:
-            break
-        if mid.b > 0:
-            left = mid
-        else:
-            right = mid
-    else:
-        raise ConvergenceError("worst_case_regret: the parametric search did not converge")
-    return left, right, lam_x
-
-
 def occupancy(mdp, pi: np.ndarray) -> np.ndarray:
     r"""State-action occupancy ``(S, A)`` of an ``(S, A)`` policy: a transposed solve."""
-    d = sd.PolicySolver(mdp, pi).solve(np.asarray(mdp.initial), trans=True)
+    d, _ = sl.solve(mdp, pi, np.asarray(mdp.initial), transposed=True, roundoff=True)
     return d[:, None] * pi
 
 
@@ -397,21 +286,12 @@ def worst_case_regret(r_true, r_proxy, mdp, *, method: str, return_policies: boo
         else:
             a1 = _normalised_advantage(true, span, mdp)
             a2 = _normalised_advantage(proxy, proxy_span, mdp)
-            left, right, lam = _parametric(a1, a2, mdp)
-            if right is None:
-                value, theta = left.a, 1.0
-            else:
-                value = left.a - left.b * lam
-                denom = left.b - right.b
-                theta = 0.0 if denom <= 0 else float(np.clip(-right.b / denom, 0.0, 1.0))
-            value = float(np.clip(value, 0.0, 1.0))
-            if return_policies:
-                d1 = theta * occupancy(mdp, _onehot(left.best, m))
-                d2 = theta * occupancy(mdp, _onehot(left.worst, m))
-                if right is not None and theta < 1.0:
-                    d1 = d1 + (1 - theta) * occupancy(mdp, _onehot(right.best, m))
-                    d2 = d2 + (1 - theta) * occupancy(mdp, _onehot(right.worst, m))
-                occ = (d1, d2)
+            value, occ = parametric_worst_case(
+                a1, a2, mdp.gamma, np.asarray(mdp.initial),
+                optimal_actions=lambda r: policy_iteration(r, mdp)[0],
+                values=lambda r, actions: values_of(r, mdp, actions),
+                occupancy=(lambda actions: occupancy(mdp, _onehot(actions, m)))
+                if return_policies else None)
     if not return_policies:
         return value
     if occ is None:

@@ -59,6 +59,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from . import _rules
 from ._validation import (as_float_array, as_reward, available_memory_bytes,
                           check_distribution, check_gamma, check_memory,
                           check_sparse_transition, check_transition, is_sparse_matrix,
@@ -68,9 +69,10 @@ from .exceptions import ValidationError
 __all__ = ["TabularMDP", "as_mdp", "as_dense_mdp", "broadcast_reward", "expected_reward",
            "DENSE_REWARD_MAX_BYTES"]
 
-#: Largest dense ``(S, A, S)`` reward (in bytes) accepted on a sparse MDP; beyond it a
-#: transition reward must be given as a sparse ``(S*A, S)`` array on the support.
-DENSE_REWARD_MAX_BYTES = 2**30
+#: Largest dense ``(S, A, S)`` reward (in bytes, 256 MiB) accepted on a sparse MDP; beyond
+#: it a transition reward must be given as a sparse ``(S*A, S)`` array on the support. The
+#: one value for every sparse function (stated in ``starc._rules``).
+DENSE_REWARD_MAX_BYTES = _rules.DENSE_REWARD_MAX_BYTES
 
 _T = TypeVar("_T")
 

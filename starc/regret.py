@@ -112,6 +112,7 @@ from .canonical import canonical_parts, expected_magnitude
 from .exceptions import ValidationError
 from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import scale_exponents
+from ._parametric import parametric_worst_case
 from .norms import p_of
 from .solve import deterministic_values, policy_iteration, q_from_values
 from . import _rules
@@ -190,10 +191,6 @@ def _unit_scaled(r: np.ndarray, mdp: TabularMDP) -> tuple[np.ndarray, int]:
         return r, 0
     exponent = int(scale_exponents(big, always=True))
     return np.ldexp(r, -exponent), exponent
-
-
-def _scale(rbar: np.ndarray, gamma: float) -> float:
-    return float(np.max(np.abs(rbar), initial=0.0)) / (1.0 - gamma)
 
 
 def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray) -> tuple[float, float, float]:
@@ -643,88 +640,16 @@ def _worst_case_lp(a1, a2, mdp, want_occupancies):
     return value, (d1.value.reshape(n, m), d2.value.reshape(n, m))
 
 
-class _Line(NamedTuple):
-    """The active line ``a - b * lam`` of g at some lambda, with its policies."""
-
-    a: float
-    b: float
-    best: np.ndarray
-    worst: np.ndarray
-
-
-def _worst_case_parametric(rbar1, rbar2, mdp, want_occupancies, max_iter=200):
-    """The parametric search on normalised advantages (both value ranges 1)."""
-    from .exceptions import ConvergenceError
-
-    mu = mdp.initial
-
-    def returns(actions):
-        return (float(deterministic_values(rbar1, mdp, actions) @ mu),
-                float(deterministic_values(rbar2, mdp, actions) @ mu))
-
-    def line(lam: float) -> _Line:
-        r = rbar1 - lam * rbar2
-        best, _ = policy_iteration(r, mdp)
-        worst, _ = policy_iteration(-r, mdp)
-        j1b, j2b = returns(best)
-        j1w, j2w = returns(worst)
-        return _Line(j1b - j1w, j2b - j2w, best, worst)
-
-    scale1 = 1.0  # the value range of rbar1
-    tol = 1e-12 * (scale1 + _scale(rbar1, mdp.gamma))
-    left = line(0.0)
-    if left.b <= 0:  # slope -b >= 0 at 0: the constraint is inactive
-        return _finish(left, None, 0.0, scale1, mdp, want_occupancies)
-    lam = 1.0  # the ratio of the two value ranges
-    right = line(lam)
-    for _ in range(max_iter):
-        if right.b <= 0:
-            break
-        left, lam = right, 2.0 * lam
-        right = line(lam)
-    else:  # pragma: no cover - b > 0 forever means R2 separates every pair: impossible
-        raise ConvergenceError("worst_case_regret: no lambda with non-negative slope found")
-    for _ in range(max_iter):
-        if left.b - right.b <= 0:  # parallel active lines: both are the minimum
-            lam_x = lam
-            break
-        lam_x = (left.a - right.a) / (left.b - right.b)
-        lower = left.a - left.b * lam_x
-        mid = line(lam_x)
-        g_mid = mid.a - mid.b * lam_x
-        if g_mid <= lower + tol:
-            break
-        if mid.b > 0:
-            left = mid
-        else:
-            right = mid
-    else:
-        raise ConvergenceError("worst_case_regret: the parametric search did not converge")
-    return _finish(left, right, lam_x, scale1, mdp, want_occupancies)
-
-
-def _finish(left: _Line, right: "_Line | None", lam: float, scale1: float, mdp,
-            want_occupancies: bool):
-    """Value and (optionally) the optimal occupancies mixing the two active pairs."""
-    if right is None:
-        value = left.a / scale1
-        theta = 1.0
-    else:
-        value = (left.a - left.b * lam) / scale1
-        # Mix the pairs so that J2(pi_2) - J2(pi_1) = 0: theta (-b_L) + (1 - theta)(-b_R) = 0
-        denom = left.b - right.b
-        theta = 0.0 if denom <= 0 else float(np.clip(-right.b / denom, 0.0, 1.0))
-    value = float(np.clip(value, 0.0, 1.0))
-    if not want_occupancies:
-        return value, None
+def _worst_case_parametric(rbar1, rbar2, mdp, want_occupancies):
+    """The parametric search (:mod:`starc._parametric`) with the dense solvers."""
     from .solve import state_action_occupancy
 
-    d1 = theta * state_action_occupancy(mdp, left.best)
-    d2 = theta * state_action_occupancy(mdp, left.worst)
-    if right is not None and theta < 1.0:
-        d1 = d1 + (1 - theta) * state_action_occupancy(mdp, right.best)
-        d2 = d2 + (1 - theta) * state_action_occupancy(mdp, right.worst)
-    return value, (d1, d2)
+    return parametric_worst_case(
+        rbar1, rbar2, mdp.gamma, mdp.initial,
+        optimal_actions=lambda r: policy_iteration(r, mdp)[0],
+        values=lambda r, actions: deterministic_values(r, mdp, actions),
+        occupancy=(lambda actions: state_action_occupancy(mdp, actions))
+        if want_occupancies else None)
 
 
 def _highs():

@@ -19,6 +19,7 @@ from strategies import make_transition, mdps
 
 import starc
 from starc import _sparse_distances as sd
+from starc import _sparse_linalg as sl
 from starc.norms import NORMS
 from starc.regret import GAMMA_MAX
 
@@ -252,18 +253,18 @@ def test_solver_paths_agree_and_certify(monkeypatch, garnet_mdp):
     r = np.random.default_rng(2).standard_normal((7, 3))
     direct = starc.canonicalize(r, smdp)
     fresh = garnet_mdp.to_sparse()
-    monkeypatch.setattr(sd, "SPLU_MAX_STATES", 0)
+    monkeypatch.setattr(sl, "SPLU_MAX_STATES", 0)  # the policy solver
+    monkeypatch.setattr(sd, "SPLU_MAX_STATES", 0)  # the minimal-L2 normal equations
     iterative = starc.canonicalize(r, fresh)
     assert np.allclose(direct, iterative, rtol=0, atol=1e-10)
     pi = np.full((7, 3), 1.0 / 3)
-    solver = sd.solver(fresh, pi)
-    assert solver.method == "bicgstab"
     b = np.random.default_rng(4).standard_normal(7)
-    v = solver.solve(b)
+    v, cert = sl.solve(fresh, pi, b)
+    assert cert.method == "bicgstab+sgs"
     p = np.einsum("sa,sat->st", pi, garnet_mdp.transition)
     resid = np.abs(b - (v - garnet_mdp.gamma * p @ v)).max()
-    assert resid <= sd.SOLVE_RTOL * np.abs(b).max()
-    assert solver.error_bound <= sd.SOLVE_RTOL * np.abs(b).max() / (1 - garnet_mdp.gamma)
+    assert resid <= sl.EVAL_RTOL * np.abs(b).max()
+    assert cert.error_bound <= sl.EVAL_RTOL * np.abs(b).max() / (1 - garnet_mdp.gamma)
 
 
 # ------------------------------------------------------------------ refusals
@@ -363,14 +364,14 @@ def test_building_blocks_on_sparse_mdps(small_mdp):
 
 
 def test_pairwise_shares_one_factorisation(garnet_mdp):
-    """K rewards, one policy: one solver object serves every column (memoised on the MDP)."""
+    """K rewards, one policy: one factorisation serves every column (memoised on the MDP)."""
     smdp = garnet_mdp.to_sparse()
     stack = np.random.default_rng(8).standard_normal((5, 7, 3))
     d = starc.pairwise_distances(stack, smdp)
-    assert smdp.memo_size("sparse_policy_solver") == 1
+    assert smdp.memo_size("sparse_policy_factors") == 1
     assert close(d, starc.pairwise_distances(stack, garnet_mdp))
     starc.starc_distance(stack[0], stack[1], smdp)  # the same uniform policy: reused
-    assert smdp.memo_size("sparse_policy_solver") == 1
+    assert smdp.memo_size("sparse_policy_factors") == 1
 
 
 def test_dard_second_term_guard(garnet_mdp, monkeypatch):

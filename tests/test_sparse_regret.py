@@ -158,9 +158,10 @@ def test_regret_200k_states_without_densifying():
 @pytest.mark.parametrize("gamma", [0.5, 0.95])
 def test_iterative_path_matches_dense(monkeypatch, gamma):
     """The Krylov path (provisional then certified evaluations) gives the dense regrets."""
-    from starc import _sparse_distances as sd
+    from starc import _sparse_linalg as sl
 
-    monkeypatch.setattr(sd, "SPLU_MAX_STATES", 0)
+    monkeypatch.setattr(sl, "SPLU_MAX_STATES", 0)
+    monkeypatch.setattr(sl, "PI_SPLU_MAX_STATES", 0)
     rng = np.random.default_rng(21)
     mdp = starc.TabularMDP(make_transition(rng, 8, 3, "garnet"), gamma)
     smdp = mdp.to_sparse()
