@@ -49,7 +49,7 @@ from . import _rules
 from ._parametric import parametric_worst_case
 from ._rules import TIE_BAND_BLOCK
 from .exceptions import ValidationError
-from .regret import WorstCaseRegret, check_regret_gamma
+from .regret import ValueRange, WorstCaseRegret, check_regret_gamma
 
 __all__: list[str] = []
 
@@ -100,28 +100,14 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
     return actions, v
 
 
-class Range(NamedTuple):
-    lo: float
-    hi: float
-    best_actions: np.ndarray
-    best_values: np.ndarray
-    tolerance: float
-    worst_actions: np.ndarray
-
-    @property
-    def trivial(self) -> bool:
-        """Every policy has (nearly) the same return: :func:`starc._rules.is_trivial`."""
-        return _rules.is_trivial(self.lo, self.hi, self.tolerance)
-
-
-def value_range(reward: Expected, mdp) -> Range:
+def value_range(reward: Expected, mdp) -> ValueRange:
     check_regret_gamma(mdp.gamma, "regret")
     best, v_best = policy_iteration(reward.rbar, mdp)
     # the worst policy starts from the actions worst under Q* (often close to it)
     greedy_worst = np.argmin(sd.q_from_values(reward.rbar, v_best, mdp), axis=1)
     worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
     mu = np.asarray(mdp.initial)
-    return Range(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
+    return ValueRange(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
                  _rules.trivial_tolerance(reward.magnitude, mdp.gamma, _rules.REGRET_RTOL),
                  worst)
 
@@ -182,7 +168,7 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
 
 
 def _proxy_trivial(proxy: Expected, mdp, v_best: np.ndarray) -> bool:
-    r"""Whether every policy has (nearly) the same return under the proxy: ``Range.trivial``.
+    r"""Whether every policy has (nearly) the same return under the proxy: ``ValueRange.trivial``.
 
     The policy greedy for the *smallest* optimal action value has some return
     :math:`J_w \ge \min_\pi J`, so :math:`J^* - J_w > ` tolerance proves the proxy
@@ -235,7 +221,7 @@ def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
     return float(_rules.regret_fraction(lo, hi, j))
 
 
-def _normalised_advantage(reward: Expected, span: Range, mdp) -> np.ndarray:
+def _normalised_advantage(reward: Expected, span: ValueRange, mdp) -> np.ndarray:
     adv = sd.q_from_values(reward.rbar, span.best_values, mdp) - span.best_values[:, None]
     return adv / (span.hi - span.lo)
 

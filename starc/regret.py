@@ -207,9 +207,16 @@ def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray) -> tuple[float, f
     return _rules.tie_bounds(magnitude, gamma, size, _rules.TIE_RTOL)
 
 
-class _Range(NamedTuple):
-    """``min J``, ``max J``, an optimal policy and its values ``V*``, the largest range
-    counted as zero, and a pessimal policy."""
+class ValueRange(NamedTuple):
+    r"""The value range of a reward on an MDP: the returns of its pessimal and optimal
+    policies (dense and sparse MDPs alike).
+
+    ``lo`` = :math:`\min_\pi J(\pi)`, ``hi`` = :math:`\max_\pi J(\pi)`;
+    ``best_actions`` (S,) and ``best_values`` :math:`V^*` (S,) of an optimal policy;
+    ``tolerance``, the largest range counted as zero (:data:`REGRET_RTOL`
+    :math:`\max_{s,a}\mathbb E_\tau|R| / (1-\gamma)`); ``worst_actions`` (S,) of a
+    pessimal policy. Regret divides by ``hi - lo`` (Skalse et al. 2024, Sec. 4.1).
+    """
 
     lo: float
     hi: float
@@ -220,7 +227,8 @@ class _Range(NamedTuple):
 
     @property
     def trivial(self) -> bool:
-        """Every policy has (nearly, see :data:`REGRET_RTOL`) the same return."""
+        """Every policy has (nearly, see :data:`REGRET_RTOL`) the same return
+        (:func:`starc._rules.is_trivial`)."""
         return _rules.is_trivial(self.lo, self.hi, self.tolerance)
 
 
@@ -253,12 +261,12 @@ def check_regret_gamma(gamma: float, what: str) -> None:
     _rules.check_regret_gamma(check_gamma(gamma), what)
 
 
-def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> _Range:
+def _range_from_expected(reward: _Expected, mdp: TabularMDP) -> ValueRange:
     """The value range of a reward given as :class:`_Expected`."""
     check_regret_gamma(mdp.gamma, "regret")
     best_actions, v_best = policy_iteration(reward.rbar, mdp)
     worst_actions, v_worst = policy_iteration(-reward.rbar, mdp)
-    return _Range(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
+    return ValueRange(0.0 - float(v_worst @ mdp.initial), float(v_best @ mdp.initial),
                   best_actions, v_best,
                   _rules.trivial_tolerance(reward.magnitude, mdp.gamma, _rules.REGRET_RTOL),
                   worst_actions)
@@ -610,7 +618,7 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
                            _policy_from_occupancy(occ[1]), occ[0], occ[1])
 
 
-def _normalised_advantage(reward: _Expected, span: _Range, mdp: TabularMDP) -> np.ndarray:
+def _normalised_advantage(reward: _Expected, span: ValueRange, mdp: TabularMDP) -> np.ndarray:
     r"""The optimal advantage :math:`A^*(s,a) = Q^*(s,a) - V^*(s)` over the value range.
 
     :math:`A^* = \bar R + \gamma\tau V^* - V^*` is :math:`\bar R` shaped by the potential
