@@ -108,20 +108,14 @@ def value_range(reward: Expected, mdp) -> ValueRange:
     worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
     mu = np.asarray(mdp.initial)
     return ValueRange(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
-                 _rules.trivial_tolerance(reward.magnitude, mdp.gamma, _rules.REGRET_RTOL),
-                 worst)
+                      _rules.trivial_tolerance(reward.magnitude, mdp.gamma, _rules.REGRET_RTOL),
+                      worst)
 
 
 def policy_value_range(reward, mdp) -> tuple[float, float]:
     """:func:`starc.policy_value_range` on a sparse MDP."""
     rew = single(reward, mdp, "reward")
-    span = value_range(rew, mdp)
-    with np.errstate(over="ignore"):
-        lo, hi = (float(np.ldexp(x, rew.exponent)) for x in (span.lo, span.hi))
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValidationError(f"reward: its returns exceed the float64 range (max |R| = "
-                              f"2^{rew.exponent} with gamma = {mdp.gamma!r}); rescale it")
-    return lo, hi
+    return value_range(rew, mdp).unscaled(rew.exponent, mdp.gamma)
 
 
 def _tie_bounds(magnitude: float, gamma: float, v: np.ndarray):

@@ -231,6 +231,17 @@ class ValueRange(NamedTuple):
         (:func:`starc._rules.is_trivial`)."""
         return _rules.is_trivial(self.lo, self.hi, self.tolerance)
 
+    def unscaled(self, exponent: int, gamma: float) -> tuple[float, float]:
+        """``(lo, hi)`` of the reward before its power-of-two rescaling by
+        ``2**-exponent`` (:mod:`starc._extremes`); ValidationError when they exceed the
+        float64 range."""
+        with np.errstate(over="ignore"):
+            lo, hi = (float(np.ldexp(x, exponent)) for x in (self.lo, self.hi))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValidationError(f"reward: its returns exceed the float64 range (max |R| = "
+                                  f"2^{exponent} with gamma = {gamma!r}); rescale it")
+        return lo, hi
+
 
 def check_regret_gamma(gamma: float, what: str) -> None:
     """Refuse a discount above :data:`GAMMA_MAX` (see there) with a ValidationError.
@@ -313,13 +324,7 @@ def policy_value_range(reward, mdp: TabularMDP) -> tuple[float, float]:
         from . import _sparse_regret
         return _sparse_regret.policy_value_range(reward, mdp)
     reward = _single(reward, mdp, "reward")
-    span = _range_from_expected(reward, mdp)
-    with np.errstate(over="ignore"):
-        lo, hi = (float(np.ldexp(x, reward.exponent)) for x in (span.lo, span.hi))
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValidationError(f"reward: its returns exceed the float64 range (max |R| = "
-                              f"2^{reward.exponent} with gamma = {mdp.gamma!r}); rescale it")
-    return lo, hi
+    return _range_from_expected(reward, mdp).unscaled(reward.exponent, mdp.gamma)
 
 
 def _tie_masks(reward: _Expected, mdp: TabularMDP, actions: np.ndarray, v: np.ndarray
