@@ -234,15 +234,6 @@ def _onehot(actions: np.ndarray, m: int) -> np.ndarray:
     return out
 
 
-def _policy_from_occupancy(d: np.ndarray) -> np.ndarray:
-    d = np.maximum(d, 0.0)
-    total = d.sum(axis=1, keepdims=True)
-    uniform = np.full_like(d, 1.0 / d.shape[1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pi = np.where(total > 0, d / np.where(total > 0, total, 1.0), uniform)
-    return pi / pi.sum(axis=1, keepdims=True)
-
-
 def worst_case_regret(r_true, r_proxy, mdp, *, method: str, return_policies: bool):
     """:func:`starc.worst_case_regret` on a sparse MDP (``method`` already checked)."""
     if method == "lp":
@@ -279,8 +270,7 @@ def worst_case_regret(r_true, r_proxy, mdp, *, method: str, return_policies: boo
     if occ is None:
         pi = np.full((mdp.n_states, m), 1.0 / m)
         occ = (occupancy(mdp, pi),) * 2
-    return WorstCaseRegret(value, _policy_from_occupancy(occ[0]),
-                           _policy_from_occupancy(occ[1]), occ[0], occ[1])
+    return WorstCaseRegret.from_occupancies(value, occ[0], occ[1])
 
 
 def soundness_constant(r_true, mdp, *, method: str, normalization, metric: str, pi,

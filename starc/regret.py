@@ -471,6 +471,15 @@ class WorstCaseRegret(NamedTuple):
     occupancy_1: np.ndarray
     occupancy_2: np.ndarray
 
+    @classmethod
+    def from_occupancies(cls, regret: float, occupancy_1: np.ndarray,
+                         occupancy_2: np.ndarray) -> "WorstCaseRegret":
+        r"""The result for two state-action occupancies ``(S, A)``, with the policies they
+        induce: :math:`\pi(a \mid s) = d(s, a) / \sum_{a'} d(s, a')`, uniform where a
+        state is never visited (dense and sparse MDPs alike)."""
+        return cls(regret, _policy_from_occupancy(occupancy_1),
+                   _policy_from_occupancy(occupancy_2), occupancy_1, occupancy_2)
+
 
 def _occupancy_constraints(mdp: TabularMDP):
     """(A_eq (S, S*A), b_eq (S,)) of the flow constraints on a state-action occupancy."""
@@ -619,8 +628,7 @@ def worst_case_regret(r_true, r_proxy, mdp: TabularMDP, *, method: str = "parame
     if occ is None:
         pi = np.full((n, m), 1.0 / m)
         occ = (state_action_occupancy(mdp, pi),) * 2
-    return WorstCaseRegret(value, _policy_from_occupancy(occ[0]),
-                           _policy_from_occupancy(occ[1]), occ[0], occ[1])
+    return WorstCaseRegret.from_occupancies(value, occ[0], occ[1])
 
 
 def _normalised_advantage(reward: _Expected, span: ValueRange, mdp: TabularMDP) -> np.ndarray:
