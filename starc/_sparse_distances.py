@@ -816,10 +816,8 @@ def _l2_matrix(mdp, coef: np.ndarray):
     return t
 
 
-def starc_distance(r1, r2, mdp, *, method, normalization, metric, policy, state_dist,
-                   action_dist):
-    """:func:`starc.starc_distance` on a sparse MDP (options already name-checked)."""
-    method, pi, ds, da = resolve(mdp, method, policy, state_dist, action_dist)
+def _reward_pair(r1, r2, mdp):
+    """``(a, b, batch)``: the two parsed rewards and their broadcast batch shape."""
     a = parse_rewards(r1, mdp, "r1")
     b = parse_rewards(r2, mdp, "r2")
     try:
@@ -827,6 +825,14 @@ def starc_distance(r1, r2, mdp, *, method, normalization, metric, policy, state_
     except ValueError:
         raise ValidationError(f"r1 with batch shape {a.batch} and r2 with batch shape "
                               f"{b.batch} do not broadcast") from None
+    return a, b, batch
+
+
+def starc_distance(r1, r2, mdp, *, method, normalization, metric, policy, state_dist,
+                   action_dist):
+    """:func:`starc.starc_distance` on a sparse MDP (options already name-checked)."""
+    method, pi, ds, da = resolve(mdp, method, policy, state_dist, action_dist)
+    a, b, batch = _reward_pair(r1, r2, mdp)
     opts = {"pi": pi, "state_dist": ds, "action_dist": da}
     s1 = standardize(a, mdp, method, normalization, **opts)
     s2 = standardize(b, mdp, method, normalization, **opts)
@@ -880,13 +886,7 @@ def _epic_dard_pearson(r1, r2, mdp, method, ds, da, coverage):
         raise ValidationError("coverage= is a dense (S, A, S) distribution; on a sparse MDP "
                               "the Pearson distance uses the uniform coverage of S x A x S "
                               "(closed form); leave coverage=None or densify a small MDP")
-    a = parse_rewards(r1, mdp, "r1")
-    b = parse_rewards(r2, mdp, "r2")
-    try:
-        batch = np.broadcast_shapes(a.batch, b.batch)
-    except ValueError:
-        raise ValidationError(f"r1 with batch shape {a.batch} and r2 with batch shape "
-                              f"{b.batch} do not broadcast") from None
+    a, b, batch = _reward_pair(r1, r2, mdp)
     pi = _policy_array("uniform", mdp)
     c1 = canonical(a, mdp, method, pi=pi, state_dist=ds, action_dist=da)
     c2 = canonical(b, mdp, method, pi=pi, state_dist=ds, action_dist=da)
