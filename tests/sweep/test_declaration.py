@@ -9,11 +9,7 @@ import starc
 from starc.batch import CLOSED_FORM_VARIANTS, MINIMAL_L2_VARIANTS
 from starc.sweep import PRESETS, Sweep, run_sweep
 
-
-def small(**kw) -> Sweep:
-    base = dict(n_mdps=4, pairs_per_mdp=2, n_steps=4, n_states=6, n_actions=2, seed=3)
-    base.update(kw)
-    return Sweep(**base)
+from sweep_cases import small
 
 
 def test_presets():

@@ -29,7 +29,9 @@ import numpy as np
 import pytest
 
 import starc
-from starc.sweep import Sweep, SweepResult
+from starc.sweep import Sweep
+
+from sweep_cases import SOME, assert_identical, small
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,24 +155,6 @@ def test_quick_preset_matches_saved_digests(reference, key):
 
 
 # ----------------------------------------------------------------------------- numbers
-
-SOME = ["VAL-2-2", "EPIC-2-2", "DARD-2-2", "None-0-2", "VALPotential-1-inf",
-        "MinimalPotential-2-weighted_inf", "MinimalL2-2-2"]
-
-
-def small(**kw) -> Sweep:
-    base = dict(n_mdps=4, pairs_per_mdp=2, n_steps=4, n_states=6, n_actions=2, seed=3)
-    base.update(kw)
-    return Sweep(**base)
-
-
-def assert_identical(a: SweepResult, b: SweepResult):
-    assert a.variants == b.variants
-    np.testing.assert_array_equal(a.distances, b.distances)
-    assert list(a.columns) == list(b.columns)
-    for k in a.columns:
-        np.testing.assert_array_equal(a.columns[k], b.columns[k])
-
 
 def test_rows_match_numpy_path():
     """Every row of a sweep equals the public numpy functions on the same rewards."""

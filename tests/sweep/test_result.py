@@ -11,23 +11,7 @@ import pytest
 import starc
 from starc.sweep import Sweep, SweepResult, summary_table
 
-SOME = ["VAL-2-2", "EPIC-2-2", "DARD-2-2", "None-0-2", "VALPotential-1-inf",
-        "MinimalPotential-2-weighted_inf", "MinimalL2-2-2"]
-
-
-def small(**kw) -> Sweep:
-    base = dict(n_mdps=4, pairs_per_mdp=2, n_steps=4, n_states=6, n_actions=2, seed=3)
-    base.update(kw)
-    return Sweep(**base)
-
-
-def assert_identical(a: SweepResult, b: SweepResult):
-    assert a.variants == b.variants
-    np.testing.assert_array_equal(a.distances, b.distances)
-    assert list(a.columns) == list(b.columns)
-    for k in a.columns:
-        np.testing.assert_array_equal(a.columns[k], b.columns[k])
-
+from sweep_cases import SOME, assert_identical, small
 
 def test_result_io_and_statistics(tmp_path):
     res = small(variants=SOME).run()
