@@ -3,8 +3,9 @@
 Every measurement runs in its own Python process (``--worker``), so each has its own peak
 memory and no contender inherits another's caches; BLAS/LAPACK are pinned to one thread
 in every process (``threadpoolctl.threadpool_limits(1)``, after importing every library
-that loads one). Peak memory is reported twice: ``tracemalloc``'s peak of the Python and
-numpy allocations made by the measured step, and the process's peak resident set size
+that loads one). The timed call runs without tracing; the step is then repeated (the
+MDP's memo cleared) under ``tracemalloc`` for the memory. Peak memory is reported twice:
+``tracemalloc``'s peak of the Python and numpy allocations made by the measured step, and the process's peak resident set size
 (``VmHWM`` from ``/proc/self/status``, else ``resource.getrusage``; interpreter and
 libraries included; it also counts SuperLU's C allocations, which tracemalloc cannot see).
 
@@ -119,14 +120,20 @@ def _certificate_dict(cert) -> dict:
     return out
 
 
-def _measure(fn):
-    """(seconds, result, tracemalloc peak bytes) of one call."""
+def _measure(fn, reset=None):
+    """(seconds, result, tracemalloc peak bytes): the first call timed, untraced
+    (tracemalloc slows every allocation, more so in threads: starc.regret runs its
+    policy iterations concurrently on large MDPs); then ``reset()`` (e.g. clearing the
+    MDP's memo) and a second, traced call for the peak."""
+    t0 = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - t0
+    if reset is not None:
+        reset()
     tracemalloc.start()
     tracemalloc.reset_peak()
-    t0 = time.perf_counter()
     try:
-        out = fn()
-        seconds = time.perf_counter() - t0
+        fn()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -155,10 +162,12 @@ def run_worker(task: str, side: int) -> dict:
     if task == "distance":
         r2 = _proxy(mdp, r1, rng)
         seconds, d, peak = _measure(lambda: starc.starc_distance(
-            r1, r2, mdp, canonicalization="val", normalization="l2", metric="l2"))
+            r1, r2, mdp, canonicalization="val", normalization="l2", metric="l2"),
+            mdp.memo_clear)
         result.update(seconds=seconds, tracemalloc_peak=peak, distance=float(d))
     elif task == "optimal":
-        seconds, out, peak = _measure(lambda: starc.optimal_policy(r1, mdp, certificate=True))
+        seconds, out, peak = _measure(lambda: starc.optimal_policy(r1, mdp, certificate=True),
+                                     mdp.memo_clear)
         pi, cert = out
         v = starc.policy_evaluation(r1, mdp, pi)
         result.update(seconds=seconds, tracemalloc_peak=peak,
@@ -167,7 +176,7 @@ def run_worker(task: str, side: int) -> dict:
                       value_scale=float(np.max(np.abs(v))))
     elif task == "regret":
         r2 = _proxy(mdp, r1, rng)
-        seconds, reg, peak = _measure(lambda: starc.regret(r1, r2, mdp))
+        seconds, reg, peak = _measure(lambda: starc.regret(r1, r2, mdp), mdp.memo_clear)
         result.update(seconds=seconds, tracemalloc_peak=peak, regret=float(reg))
     elif task == "quantecon":
         from quantecon.markov import DiscreteDP

@@ -28,7 +28,7 @@ from numba import njit
 __all__ = ["lower_sweep", "upper_sweep"]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lower_sweep(indptr, indices, data, diag, v, out):  # pragma: no cover - numba
     """Solve ``(D + L) out = v``; ``diag[i]`` is the position of ``M[i, i]`` in row i."""
     n = indptr.shape[0] - 1
@@ -39,7 +39,7 @@ def lower_sweep(indptr, indices, data, diag, v, out):  # pragma: no cover - numb
         out[i] = acc / data[diag[i]]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def upper_sweep(indptr, indices, data, diag, v, out):  # pragma: no cover - numba
     """Solve ``(D + U) out = v``."""
     n = indptr.shape[0] - 1

@@ -461,6 +461,12 @@ def lu_path(n_states: int) -> bool:
     return n_states <= SPLU_MAX_STATES
 
 
+def pi_lu_path(n_states: int) -> bool:
+    """Whether :func:`policy_iteration` factorises each policy by sparse LU
+    (``n_states <= PI_SPLU_MAX_STATES``); larger MDPs take the inexact Krylov path."""
+    return n_states <= PI_SPLU_MAX_STATES
+
+
 def solve(mdp, policy, b, *, transposed: bool = False, x0=None, rtol: float | None = None,
           aim: float | None = None, cache: bool = True, roundoff: bool = False):
     r"""Certified :math:`X` with :math:`(I - \gamma P_\pi) X = B` (or :math:`M^\top X = B`).
@@ -569,11 +575,12 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000,
     v = None
     total_iters = 0
     strict = 1e-2 * IMPROVE_RTOL * scale
-    target = strict if n <= PI_SPLU_MAX_STATES else PI_PROVISIONAL_RTOL * scale
+    lu = pi_lu_path(n)
+    target = strict if lu else PI_PROVISIONAL_RTOL * scale
     for it in range(1, max_iter + 1):
         m = system_matrix(mdp, actions)
         b = r_sa[idx, actions]
-        factors = _Factors(m, method="splu" if n <= PI_SPLU_MAX_STATES else "krylov")
+        factors = _Factors(m, method="splu" if lu else "krylov")
         # aim well below the tie tolerance of the greedy step (IMPROVE_RTOL * scale)
         x, k, method, rn, bound, vs, tol = _certified_solve(
             factors, b, gamma, x0=v, target=target,

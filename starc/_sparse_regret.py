@@ -14,7 +14,9 @@ algebra changes. Every quantity is a function of the expected rewards
   :func:`starc._sparse_linalg.policy_iteration` (on the Krylov path it starts with
   provisional, warm-started evaluations and certifies the last one); the
   minimising iteration starts from :math:`\arg\min_a Q^*`, the proxy's from
-  :math:`\pi^*_1` (speed only);
+  :math:`\pi^*_1` (speed only) — or, on the Krylov path with two or more cores
+  (:func:`concurrent`), the independent policy iterations of one call (the value
+  range's two and the proxy's) run at once on threads, each from its greedy policy;
 * :func:`regret` with ``ties="pessimistic"`` restricts the actions to those tied with the
   best under the proxy (round-off bound of :mod:`starc.regret`; the per-pair factor
   :math:`\|w_{sa}\|_1` takes one transposed sparse solve per pair in the doubt band) and
@@ -39,6 +41,8 @@ References
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -48,7 +52,7 @@ from . import _sparse_linalg as sl
 from . import _rules
 from ._parametric import parametric_worst_case
 from ._rules import TIE_BAND_BLOCK
-from .exceptions import ValidationError
+from .exceptions import StarcError, ValidationError
 from .regret import ValueRange, WorstCaseRegret, check_regret_gamma
 
 __all__: list[str] = []
@@ -82,10 +86,12 @@ def single(reward, mdp, name: str) -> Expected:
     return Expected(rbar, mag, exponent)
 
 
-def values_of(rbar: np.ndarray, mdp, actions: np.ndarray) -> np.ndarray:
-    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve."""
+def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, guess: np.ndarray | None = None
+              ) -> np.ndarray:
+    """:math:`V` of the deterministic policy ``actions``: one certified sparse solve
+    (``guess``, an optional approximation of it, warm-starts the Krylov path)."""
     idx = np.arange(mdp.n_states)
-    return sl.solve(mdp, actions, rbar[idx, actions], roundoff=True)[0]
+    return sl.solve(mdp, actions, rbar[idx, actions], x0=guess, roundoff=True)[0]
 
 
 def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None,
@@ -100,12 +106,52 @@ def policy_iteration(rbar: np.ndarray, mdp, *, allowed: np.ndarray | None = None
     return actions, v
 
 
-def value_range(reward: Expected, mdp) -> ValueRange:
+def concurrent(mdp) -> bool:
+    """Whether the independent policy iterations of one call run on threads: on the
+    Krylov path of policy iteration (:func:`starc._sparse_linalg.pi_lu_path`), whose
+    sparse products and SGS sweeps release the GIL, and with at least two usable cores.
+    The results do not depend on it beyond round-off (every policy iteration is
+    certified; only their first policies differ)."""
+    return not sl.pi_lu_path(mdp.n_states) and _usable_cores() >= 2
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def run_all(tasks, parallel: bool) -> list:
+    """Results of the argument-free callables ``tasks``, in order; on one thread each
+    when ``parallel`` (an exception of any task is raised after all have finished)."""
+    if not parallel or len(tasks) < 2:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+        futures = [pool.submit(task) for task in tasks]
+    return [f.result() for f in futures]
+
+
+def value_range(reward: Expected, mdp, *, parallel: bool | None = None) -> ValueRange:
+    r"""The :class:`~starc.regret.ValueRange` of ``reward``: policy iterations for
+    :math:`\bar R` and :math:`-\bar R` — one after the other, the second started from
+    :math:`\arg\min_a Q^*` (often close to the pessimal policy), or concurrently
+    (:func:`concurrent`), both from their greedy policies."""
     check_regret_gamma(mdp.gamma, "regret")
-    best, v_best = policy_iteration(reward.rbar, mdp)
-    # the worst policy starts from the actions worst under Q* (often close to it)
-    greedy_worst = np.argmin(sd.q_from_values(reward.rbar, v_best, mdp), axis=1)
-    worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
+    if parallel is None:
+        parallel = concurrent(mdp)
+    if parallel:
+        (best, v_best), (worst, v_worst) = run_all(
+            [lambda: policy_iteration(reward.rbar, mdp),
+             lambda: policy_iteration(-reward.rbar, mdp)], True)
+    else:
+        best, v_best = policy_iteration(reward.rbar, mdp)
+        greedy_worst = np.argmin(sd.q_from_values(reward.rbar, v_best, mdp), axis=1)
+        worst, v_worst = policy_iteration(-reward.rbar, mdp, start=greedy_worst)
+    return _range_of(reward, mdp, best, v_best, worst, v_worst)
+
+
+def _range_of(reward: Expected, mdp, best, v_best, worst, v_worst) -> ValueRange:
     mu = np.asarray(mdp.initial)
     return ValueRange(-float(v_worst @ mu), float(v_best @ mu), best, v_best,
                       _rules.trivial_tolerance(reward.magnitude, mdp.gamma, _rules.REGRET_RTOL),
@@ -161,60 +207,123 @@ def tie_masks(reward: Expected, mdp, actions: np.ndarray, v: np.ndarray):
     return allowed, doubtful
 
 
-def _proxy_trivial(proxy: Expected, mdp, v_best: np.ndarray) -> bool:
+def _proxy_trivial(proxy: Expected, mdp, v_best: np.ndarray, error: float) -> bool:
     r"""Whether every policy has (nearly) the same return under the proxy: ``ValueRange.trivial``.
 
-    The policy greedy for the *smallest* optimal action value has some return
-    :math:`J_w \ge \min_\pi J`, so :math:`J^* - J_w > ` tolerance proves the proxy
-    non-trivial with one evaluation; only otherwise is :math:`\min_\pi J` found by policy
-    iteration (the dense path always runs it).
+    ``v_best`` approximates :math:`V^*` within ``error`` in the sup norm. For the policy
+    :math:`w` greedy for the *smallest* action value, :math:`V^w \le Q^*(\cdot, w)` gives
+    :math:`J^* - J_w \ge \sum_s \mu(s)\,(V^*(s) - Q^*(s, w(s)))
+    \ge \sum_s \mu(s) \max(0, v(s) - q(s, w(s)) - (1 + \gamma)\,\mathrm{error})`, with
+    :math:`q` the action values of ``v_best``: when that exceeds the tolerance the proxy
+    is non-trivial without a solve; else :math:`J_w` is evaluated (one solve), and only
+    when :math:`J^* - J_w` is within the tolerance too is :math:`\min_\pi J` found by
+    policy iteration (the dense path always runs it).
     """
     mu = np.asarray(mdp.initial)
     tol = _rules.trivial_tolerance(proxy.magnitude, mdp.gamma, _rules.REGRET_RTOL)
     hi = float(v_best @ mu)
-    greedy_worst = np.argmin(sd.q_from_values(proxy.rbar, v_best, mdp), axis=1)
+    q = sd.q_from_values(proxy.rbar, v_best, mdp)
+    greedy_worst = np.argmin(q, axis=1)
+    gap = v_best - q[np.arange(mdp.n_states), greedy_worst] - (1.0 + mdp.gamma) * error
+    if float(np.maximum(gap, 0.0) @ mu) > 2.0 * tol:
+        return False
     if hi - float(values_of(proxy.rbar, mdp, greedy_worst) @ mu) > tol:
         return False
     _, v_worst = policy_iteration(-proxy.rbar, mdp)
     return _rules.is_trivial(-float(v_worst @ mu), hi, tol)
 
 
+class _ProxyChoice(NamedTuple):
+    """The proxy's side of a regret: its optimal actions ``best`` (S,) and, unless
+    ``ties="first"``, the masks ``allowed`` and ``doubtful`` (S, A) of :func:`tie_masks`."""
+
+    best: np.ndarray
+    allowed: np.ndarray | None
+    doubtful: np.ndarray | None
+
+
+def _proxy_choice(proxy: Expected, mdp, ties: str, start) -> _ProxyChoice:
+    """The proxy's optimal policy and tie masks (independent of the true reward);
+    ``start``: a first policy for its policy iteration (speed only)."""
+    if ties == "first":
+        return _ProxyChoice(policy_iteration(proxy.rbar, mdp)[0], None, None)
+    # V*_2 is unique: any first policy gives the same optimal values
+    best, v_best, _, cert = sl.policy_iteration(mdp, proxy.rbar, start=start, roundoff=True)
+    error = cert.bellman_residual / (1.0 - mdp.gamma)  # ||v_best - V*||_inf
+    if _proxy_trivial(proxy, mdp, v_best, error):
+        allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
+        return _ProxyChoice(best, allowed, np.zeros_like(allowed))
+    return _ProxyChoice(best, *tie_masks(proxy, mdp, best, v_best))
+
+
+def _proxy_return(true: Expected, mdp, ties: str, choice: _ProxyChoice,
+                  guess: np.ndarray) -> tuple[float, bool]:
+    r"""The return :math:`J_1(\pi)` under the true reward of the proxy-optimal policy
+    :math:`\pi` that ``ties`` picks (the numerator of the regret). ``guess``: the true
+    reward's optimal values :math:`V^*_1`, which warm-start the evaluations (a proxy
+    close to the truth has a policy with values close to them; speed only). Returns
+    ``(j, undecided)``: ``undecided`` when the return depends on ties float64 cannot
+    decide."""
+    mu = np.asarray(mdp.initial)
+    if ties == "first":
+        return float(values_of(true.rbar, mdp, choice.best, guess) @ mu), False
+    sign = -1.0 if ties == "pessimistic" else 1.0
+    allowed, doubtful = choice.allowed, choice.doubtful
+    if np.all(np.count_nonzero(allowed, axis=1) == 1):
+        # one allowed action per state (the proxy's): the restricted optimum is that
+        # policy, and its values one evaluation
+        v = values_of(sign * true.rbar, mdp, choice.best, sign * guess)
+    else:
+        _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed, start=choice.best)
+    j = sign * float(v @ mu)
+    if not np.any(doubtful):
+        return j, False
+    _, v_sure = policy_iteration(sign * true.rbar, mdp, allowed=allowed & ~doubtful)
+    j_sure = sign * float(v_sure @ mu)
+    _, worst, _ = _tie_bounds(true.magnitude, mdp.gamma, np.concatenate([v, v_sure]))
+    return j, abs(j - j_sure) > worst
+
+
 def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
-    """:func:`starc.regret` on a sparse MDP (``ties`` already checked)."""
+    """:func:`starc.regret` on a sparse MDP (``ties`` already checked).
+
+    The value range of the true reward and the proxy's optimal policy and tie masks
+    (:func:`_proxy_choice`) are independent: on large MDPs (:func:`concurrent`) their
+    three policy iterations run at once; otherwise in turn, the proxy's started from the
+    true reward's optimal policy (a proxy close to the truth then needs few improvement
+    steps). Then the proxy's policy is evaluated under the true reward
+    (:func:`_proxy_return`).
+    """
     true = single(r_true, mdp, "r_true")
     proxy = single(r_proxy, mdp, "r_proxy")
-    span = value_range(true, mdp)
-    if span.trivial:
-        return 0.0
-    mu = np.asarray(mdp.initial)
-    lo, hi = span.lo, span.hi
-    if ties == "first":
-        actions, _ = policy_iteration(proxy.rbar, mdp)
-        j = float(values_of(true.rbar, mdp, actions) @ mu)
+    check_regret_gamma(mdp.gamma, "regret")
+    if concurrent(mdp):
+        def proxy_side():
+            try:
+                return _proxy_choice(proxy, mdp, ties, None)
+            except StarcError as exc:  # raised below only if the true reward needs it
+                return exc
+
+        (best, v_best), (worst, v_worst), choice = run_all(
+            [lambda: policy_iteration(true.rbar, mdp),
+             lambda: policy_iteration(-true.rbar, mdp), proxy_side], True)
+        span = _range_of(true, mdp, best, v_best, worst, v_worst)
+        if span.trivial:
+            return 0.0
+        if isinstance(choice, StarcError):
+            raise choice
     else:
-        # V*_2 is unique: start from the true reward's optimal policy (a proxy close to the
-        # truth then needs few improvement steps)
-        best, v_best = policy_iteration(proxy.rbar, mdp, start=span.best_actions)
-        if _proxy_trivial(proxy, mdp, v_best):
-            allowed = np.ones((mdp.n_states, mdp.n_actions), dtype=bool)
-            doubtful = np.zeros_like(allowed)
-        else:
-            allowed, doubtful = tie_masks(proxy, mdp, best, v_best)
-        sign = -1.0 if ties == "pessimistic" else 1.0
-        # start from the proxy's optimal policy (allowed): with unique proxy-optimal
-        # actions this is one evaluation (speed only; the restricted optimum is unique)
-        _, v = policy_iteration(sign * true.rbar, mdp, allowed=allowed, start=best)
-        j = sign * float(v @ mu)
-        if np.any(doubtful):
-            _, v_sure = policy_iteration(sign * true.rbar, mdp, allowed=allowed & ~doubtful)
-            j_sure = sign * float(v_sure @ mu)
-            _, worst, _ = _tie_bounds(true.magnitude, mdp.gamma, np.concatenate([v, v_sure]))
-            if abs(j - j_sure) > worst:
-                raise ValidationError(
-                    f"gamma = {mdp.gamma!r} is too close to 1 for this pair: float64 cannot "
-                    "decide whether some actions are optimal for r_proxy, and the regret "
-                    "depends on it; use a smaller gamma")
-    return float(_rules.regret_fraction(lo, hi, j))
+        span = value_range(true, mdp, parallel=False)
+        if span.trivial:
+            return 0.0
+        choice = _proxy_choice(proxy, mdp, ties, span.best_actions)
+    j, undecided = _proxy_return(true, mdp, ties, choice, span.best_values)
+    if undecided:
+        raise ValidationError(
+            f"gamma = {mdp.gamma!r} is too close to 1 for this pair: float64 cannot "
+            "decide whether some actions are optimal for r_proxy, and the regret "
+            "depends on it; use a smaller gamma")
+    return float(_rules.regret_fraction(span.lo, span.hi, j))
 
 
 def _normalised_advantage(reward: Expected, span: ValueRange, mdp) -> np.ndarray:
@@ -245,12 +354,18 @@ def worst_case_regret(r_true, r_proxy, mdp, *, method: str, return_policies: boo
     m = mdp.n_actions
     true = single(r_true, mdp, "r_true")
     proxy = single(r_proxy, mdp, "r_proxy")
-    span = value_range(true, mdp)
+    if concurrent(mdp):  # four policy iterations at once (the proxy's wasted if trivial)
+        span, proxy_span = run_all([lambda: value_range(true, mdp, parallel=False),
+                                    lambda: value_range(proxy, mdp, parallel=False)], True)
+    else:
+        span = value_range(true, mdp)
+        proxy_span = None
     occ = None
     if span.trivial:
         value = 0.0
     else:
-        proxy_span = value_range(proxy, mdp)
+        if proxy_span is None:
+            proxy_span = value_range(proxy, mdp)
         if proxy_span.trivial:
             value = 1.0
             if return_policies:

@@ -54,6 +54,7 @@ References
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
@@ -376,10 +377,11 @@ class TabularMDP:
         if hit is not _MISSING:
             return hit
         value = _freeze(compute())
-        if maxsize is not None:
-            while len(table) >= maxsize:
-                table.pop(next(iter(table)))
-        table[parts] = value
+        with _MEMO_LOCK:  # threads may share an MDP (starc.regret runs solves concurrently)
+            if maxsize is not None:
+                while len(table) >= maxsize:
+                    table.pop(next(iter(table)))
+            table[parts] = value
         return value
 
     def memo_size(self, key: str) -> int:
@@ -488,6 +490,8 @@ class TabularMDP:
 
 
 _MISSING = object()
+#: Guards the insertion and eviction of memoised values (threads may share an MDP).
+_MEMO_LOCK = threading.Lock()
 
 
 def as_mdp(mdp, name: str = "mdp") -> TabularMDP:

@@ -174,3 +174,74 @@ def test_iterative_path_matches_dense(monkeypatch, gamma):
                      starc.worst_case_regret(r1, r2, smdp), 1e-8)
         assert close(starc.starc_distance(r1, r2, mdp), starc.starc_distance(r1, r2, smdp),
                      1e-8)
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_concurrent_and_serial_policy_iterations_agree(monkeypatch, cores):
+    """On the Krylov path the value range and the proxy's side run on threads when two
+    cores are usable (``_sparse_regret.concurrent``); both ways give the dense regrets,
+    worst-case regrets and value ranges (every policy iteration is certified)."""
+    from starc import _sparse_linalg as sl
+    from starc import _sparse_regret as sr
+
+    monkeypatch.setattr(sl, "SPLU_MAX_STATES", 0)
+    monkeypatch.setattr(sl, "PI_SPLU_MAX_STATES", 0)
+    monkeypatch.setattr(sr, "_usable_cores", lambda: cores)
+    rng = np.random.default_rng(5)
+    mdp = starc.TabularMDP(make_transition(rng, 9, 3, "garnet"), 0.9)
+    smdp = mdp.to_sparse()
+    assert sr.concurrent(smdp) == (cores >= 2)
+    for _ in range(3):
+        r1, r2 = rng.standard_normal((9, 3)), rng.standard_normal((9, 3))
+        for ties in ("pessimistic", "optimistic", "first"):
+            assert close(starc.regret(r1, r2, mdp, ties=ties),
+                         starc.regret(r1, r2, smdp, ties=ties), 1e-8), ties
+        assert close(starc.worst_case_regret(r1, r2, mdp),
+                     starc.worst_case_regret(r1, r2, smdp), 1e-8)
+        for a, b in zip(starc.policy_value_range(r1, mdp), starc.policy_value_range(r1, smdp)):
+            assert close(a, b, 1e-8)
+
+
+def test_run_all_keeps_order_and_raises_after_all_tasks():
+    from starc import _sparse_regret as sr
+    from starc.exceptions import ConvergenceError
+
+    done = []
+
+    def slow():
+        done.append("slow")
+        return 2
+
+    def fail():
+        raise ConvergenceError("no")
+
+    assert sr.run_all([lambda: 1, slow], True) == [1, 2]
+    assert sr.run_all([lambda: 1, slow], False) == [1, 2]
+    with pytest.raises(ConvergenceError):
+        sr.run_all([fail, slow], True)
+    assert done == ["slow", "slow", "slow"]
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_trivial_and_nearly_trivial_proxies_on_the_krylov_path(monkeypatch, cores):
+    """A proxy that is only potential shaping is trivial (every action optimal: the
+    pessimistic regret is the worst policy's, 1); a tiny non-shaping part makes it
+    non-trivial. ``_proxy_trivial`` decides the second by its gap bound or one
+    evaluation, the first by policy iteration — as the dense path decides both."""
+    from starc import _sparse_linalg as sl
+    from starc import _sparse_regret as sr
+
+    monkeypatch.setattr(sl, "SPLU_MAX_STATES", 0)
+    monkeypatch.setattr(sl, "PI_SPLU_MAX_STATES", 0)
+    monkeypatch.setattr(sr, "_usable_cores", lambda: cores)
+    rng = np.random.default_rng(8)
+    mdp = starc.TabularMDP(make_transition(rng, 7, 3, "garnet"), 0.8)
+    smdp = mdp.to_sparse()
+    r1 = rng.standard_normal((7, 3))
+    phi = rng.standard_normal(7)
+    shaped = (mdp.gamma * (mdp.transition @ phi) - phi[:, None])
+    for proxy in (shaped, shaped + 1e-6 * rng.standard_normal((7, 3))):
+        for ties in ("pessimistic", "optimistic"):
+            assert close(starc.regret(r1, proxy, mdp, ties=ties),
+                         starc.regret(r1, proxy, smdp, ties=ties), 1e-8), ties
+    assert close(starc.regret(r1, shaped, smdp, ties="pessimistic"), 1.0, 1e-8)
