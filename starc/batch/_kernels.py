@@ -137,6 +137,17 @@ class RegretOut(NamedTuple):
     status: np.ndarray
 
 
+class PolicyLU(NamedTuple):
+    """LU factors ``lu (S, S)``, ``piv (S,)`` of ``I - gamma P_pi`` for the deterministic
+    policy ``actions (S,)`` (``actions[0] = -1``: no policy). Policy iteration reuses
+    them when it evaluates that policy again: the factors of the same matrix, bit for
+    bit (:func:`_evaluate_deterministic`)."""
+
+    actions: np.ndarray
+    lu: np.ndarray
+    piv: np.ndarray
+
+
 def run_parallel(kernel, n: int, *args, start: int = 0) -> None:
     """``kernel(lo, hi, *args)`` over the batch items ``start .. n-1``, split over numba's
     thread count (``numba.get_num_threads()``).
@@ -794,7 +805,21 @@ def full_table(c1, c2, t, full, inv1, inv2, need, out):
     """
     for j in range(N_NORMALIZATIONS):
         if need[j]:
-            _table_row(c1, c2, t, inv1[j], inv2[j], full, out[j])
+            i = _same_scaling(inv1, inv2, need, j)
+            if i >= 0:  # e.g. weighted L-inf = L-inf on a full support: the same row
+                out[j, :] = out[i, :]
+            else:
+                _table_row(c1, c2, t, inv1[j], inv2[j], full, out[j])
+
+
+@inner
+def _same_scaling(inv1, inv2, need, j):
+    """The first needed normalization before ``j`` with the same factors ``(inv1, inv2)``
+    (its table row is ``j``'s, bit for bit), or -1."""
+    for i in range(j):
+        if need[i] and inv1[i] == inv1[j] and inv2[i] == inv2[j]:
+            return i
+    return -1
 
 
 @inner
@@ -853,12 +878,14 @@ def factored_table(u1, u2, wts, inv1, inv2, need, out):
 
 
 @inner
-def policy_iteration(t, tt, gamma, rbar, sign, allowed, actions, v, q, a_work, piv, tols):
+def policy_iteration(t, tt, gamma, rbar, sign, allowed, actions, v, q, a_work, piv, tols,
+                     known):
     """Howard's policy iteration on ``sign * rbar`` over the ``allowed (S, A)`` actions (as
     ``starc.solve.policy_iteration``; pass an all-True mask for every action).
 
     Fills ``actions (S,)``, ``v (S,)`` and ``q (S, A)`` (the action values of the result;
-    ``-inf`` on disallowed actions). Returns :data:`~starc._rules.STATUS_OK`,
+    ``-inf`` on disallowed actions); ``known``, a :class:`PolicyLU`, is used when the
+    iteration evaluates its policy. Returns :data:`~starc._rules.STATUS_OK`,
     ``STATUS_BELLMAN`` (Bellman residual too large) or ``STATUS_NO_CONVERGENCE``.
     """
     n, m = rbar.shape
@@ -866,7 +893,7 @@ def policy_iteration(t, tt, gamma, rbar, sign, allowed, actions, v, q, a_work, p
     improve_tol = tols.improve_rtol * max(scale, TINY)
     _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q)
     for _ in range(_rules.PI_MAX_ITER):
-        _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v)
+        _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v, known)
         q_into(tt, gamma, rbar, sign, v, q)
         for s in range(n):
             for a in range(m):
@@ -923,18 +950,34 @@ def _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q):
 
 
 @inner
-def _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v):
+def _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v, known):
     """``v = V^pi`` of the deterministic policy ``actions`` under ``sign * rbar``; leaves
-    the LU factors of ``I - gamma P_pi`` in ``a_work``, ``piv``."""
+    the LU factors of ``I - gamma P_pi`` in ``a_work``, ``piv`` (copied from ``known``, a
+    :class:`PolicyLU`, when it is this policy's)."""
     n = rbar.shape[0]
     for s in range(n):
-        b = actions[s]
-        for x in range(n):
-            a_work[s, x] = -gamma * t[s, b, x]
-        a_work[s, s] += 1.0
-        v[s] = sign * rbar[s, b]
-    lu_factor(a_work, piv)
+        v[s] = sign * rbar[s, actions[s]]
+    if _same_policy(actions, known.actions):
+        for s in range(n):
+            piv[s] = known.piv[s]
+            for x in range(n):
+                a_work[s, x] = known.lu[s, x]
+    else:
+        for s in range(n):
+            b = actions[s]
+            for x in range(n):
+                a_work[s, x] = -gamma * t[s, b, x]
+            a_work[s, s] += 1.0
+        lu_factor(a_work, piv)
     lu_solve(a_work, piv, v)
+
+
+@inner
+def _same_policy(actions, other):
+    for s in range(actions.shape[0]):
+        if actions[s] != other[s]:
+            return False
+    return True
 
 
 @inner
@@ -946,9 +989,10 @@ def dot(x, y):
 
 
 @inner
-def deterministic_return(t, gamma, mu, rbar, actions, a_work, piv, v):
-    """``J(pi) = mu . V^pi`` of a deterministic policy."""
-    _evaluate_deterministic(t, gamma, rbar, 1.0, actions, a_work, piv, v)
+def deterministic_return(t, gamma, mu, rbar, actions, a_work, piv, v, known):
+    """``J(pi) = mu . V^pi`` of a deterministic policy (``known``: see
+    :func:`_evaluate_deterministic`)."""
+    _evaluate_deterministic(t, gamma, rbar, 1.0, actions, a_work, piv, v, known)
     return dot(v, mu)
 
 
@@ -1143,7 +1187,11 @@ def regret_groups(lo, hi, prep, grp, ties, tols, out):
                     np.zeros((n_k, n, m), dtype=np.bool_),
                     np.zeros((n_k, n, m), dtype=np.bool_), np.zeros(n_k, dtype=np.bool_),
                     np.empty((n, m), dtype=np.bool_), np.empty(n),
-                    np.empty(n, dtype=np.int64), np.ones((n, m), dtype=np.bool_))
+                    np.empty(n, dtype=np.int64), np.ones((n, m), dtype=np.bool_),
+                    np.full((n_k, n), -1, dtype=np.int64), np.empty((n_k, n, n)),
+                    np.empty((n_k, n), dtype=np.int64),
+                    PolicyLU(np.full(n, -1, dtype=np.int64), np.empty((n, n)),
+                             np.empty(n, dtype=np.int64)))
     for g in range(lo, hi):
         i = grp.mdp_of[g]
         t = prep.T[i]
@@ -1160,14 +1208,14 @@ def regret_groups(lo, hi, prep, grp, ties, tols, out):
             x, st = _regret_checked(t, tt, gamma, mu, w.rbar[0], w.mag[0], w.lo[0], w.hi[0],
                                     w.triv_tol[0], w.allowed[k], w.doubtful[k],
                                     w.any_doubt[k], out.act[g, k, 0], ties, tols, w.acts, w.v,
-                                    w.q, w.a_work, w.pv, w.sure)
+                                    w.q, w.a_work, w.pv, w.sure, _best_lu(w, k))
             if st != STATUS_OK:
                 st_g = st
             out.reg[g, k - 1, 0] = x
             x, st = _regret_checked(t, tt, gamma, mu, w.rbar[k], w.mag[k], w.lo[k], w.hi[k],
                                     w.triv_tol[k], w.allowed[0], w.doubtful[0],
                                     w.any_doubt[0], out.act[g, 0, 0], ties, tols, w.acts, w.v,
-                                    w.q, w.a_work, w.pv, w.sure)
+                                    w.q, w.a_work, w.pv, w.sure, _best_lu(w, 0))
             if st != STATUS_OK:
                 st_g = st
             out.reg[g, k - 1, 1] = x
@@ -1194,6 +1242,16 @@ class _RegretWork(NamedTuple):
     wcol: np.ndarray       # (S,)
     acts: np.ndarray       # (S,)
     every: np.ndarray      # (S, A) all True: no mask
+    best_actions: np.ndarray  # (K, S) optimal actions whose LU factors are kept ...
+    best_lu: np.ndarray       # (K, S, S) ... (-1: none)
+    best_piv: np.ndarray      # (K, S)
+    unknown: PolicyLU         # no policy
+
+
+@inner
+def _best_lu(w, k):
+    """The :class:`PolicyLU` of reward ``k``'s optimal policy (kept by :func:`_value_range`)."""
+    return PolicyLU(w.best_actions[k], w.best_lu[k], w.best_piv[k])
 
 
 @inner
@@ -1207,12 +1265,14 @@ def _value_range(k, g, i, prep, tols, w, out):
     gamma = prep.gam[i]
     rbar = w.rbar[k]
     st_k = policy_iteration(t, tt, gamma, rbar, 1.0, w.every, out.act[g, k, 0], w.v, w.q,
-                            w.a_work, w.pv, tols)
+                            w.a_work, w.pv, tols, w.unknown)
+    _keep_lu(st_k, out.act[g, k, 0], w.a_work, w.pv, w.best_actions[k], w.best_lu[k],
+             w.best_piv[k])
     w.hi[k] = dot(w.v, prep.mu[i])
     _tie_masks_into(t, gamma, rbar, w.mag[k], w.v, w.q, w.a_work, w.pv, tols, w.wcol,
                     w.allowed[k], w.doubtful[k])
     st = policy_iteration(t, tt, gamma, rbar, -1.0, w.every, out.act[g, k, 1], w.vw, w.q,
-                          w.a_work, w.pv, tols)
+                          w.a_work, w.pv, tols, w.unknown)
     if st != STATUS_OK:
         st_k = st
     w.lo[k] = 0.0 - dot(w.vw, prep.mu[i])
@@ -1232,20 +1292,35 @@ def _value_range(k, g, i, prep, tols, w, out):
 
 
 @inner
+def _keep_lu(status, actions, lu, piv, kept_actions, kept_lu, kept_piv):
+    """Keep the LU factors ``lu``, ``piv`` of the policy ``actions`` that policy iteration
+    stopped at (status OK: the last policy it evaluated), or mark none kept."""
+    n = actions.shape[0]
+    if status != STATUS_OK:
+        kept_actions[0] = -1
+        return
+    for s in range(n):
+        kept_actions[s] = actions[s]
+        kept_piv[s] = piv[s]
+        for x in range(n):
+            kept_lu[s, x] = lu[s, x]
+
+
+@inner
 def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy, best_proxy, ties,
-                tols, actions, v, q, a_work, piv):
+                tols, actions, v, q, a_work, piv, known):
     """Normalised regret under ``rb_true`` of an optimal policy of the proxy (0 when the
     true reward is trivial, its value range ``hi - lo`` within ``tol_true``), its status,
     the return ``j`` it came from and ``max |V|`` of that policy."""
     if is_trivial(lo, hi, tol_true):
         return 0.0, STATUS_OK, hi, 0.0
     if ties == TIE_FIRST:  # the proxy's policy-iteration policy
-        j = deterministic_return(t, gamma, mu, rb_true, best_proxy, a_work, piv, v)
+        j = deterministic_return(t, gamma, mu, rb_true, best_proxy, a_work, piv, v, known)
         st = STATUS_OK
     else:
         sign = tie_sign(ties)
         st = policy_iteration(t, tt, gamma, rb_true, sign, allowed_proxy, actions, v, q,
-                              a_work, piv, tols)
+                              a_work, piv, tols, known)
         j = sign * dot(v, mu)
     return regret_fraction(lo, hi, j), st, j, max_abs1(v)
 
@@ -1253,13 +1328,13 @@ def _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy, best
 @inner
 def _regret_checked(t, tt, gamma, mu, rb_true, mag_true, lo, hi, tol_true, allowed_proxy,
                     doubtful_proxy, any_doubt, best_proxy, ties, tols, actions, v, q,
-                    a_work, piv, sure):
+                    a_work, piv, sure, known):
     """:func:`_regret_one`, and when some allowed proxy actions are tied in doubt
     (``starc.regret._tie_masks``), the same without them: status ``STATUS_UNDECIDED``
     when the two returns differ by more than their round-off bound (the tie rule's worst
     case, :func:`starc._rules.tie_bounds`)."""
     x, st, j, vmax = _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, allowed_proxy,
-                                 best_proxy, ties, tols, actions, v, q, a_work, piv)
+                                 best_proxy, ties, tols, actions, v, q, a_work, piv, known)
     if ties == TIE_FIRST or not any_doubt or is_trivial(lo, hi, tol_true):
         return x, st
     n, m = allowed_proxy.shape
@@ -1267,7 +1342,8 @@ def _regret_checked(t, tt, gamma, mu, rb_true, mag_true, lo, hi, tol_true, allow
         for a in range(m):
             sure[s, a] = allowed_proxy[s, a] and not doubtful_proxy[s, a]
     _, st2, j2, vmax2 = _regret_one(t, tt, gamma, mu, rb_true, lo, hi, tol_true, sure,
-                                    best_proxy, ties, tols, actions, v, q, a_work, piv)
+                                    best_proxy, ties, tols, actions, v, q, a_work, piv,
+                                    known)
     if st2 != STATUS_OK:
         st = st2
     _, worst, _ = tie_bounds(mag_true, gamma, max(vmax, vmax2), tols.tie_rtol)
@@ -1456,13 +1532,15 @@ def optimal_kernel(lo, hi, T, gam, mdp_of, R, sign, tols, actions, values, statu
         a_work = np.empty((n, n))
         pv = np.empty(n, dtype=np.int64)
         every = np.ones((n, m), dtype=np.bool_)
+        unknown = PolicyLU(np.full(n, -1, dtype=np.int64), np.empty((n, n)),
+                           np.empty(n, dtype=np.int64))
         tt = np.empty((m, n, n))
         transpose_actions(t, tt)
         st_g = STATUS_OK
         for k in range(R.shape[1]):
             expected_reward_into(t, R[g, k], rbar)
             st = policy_iteration(t, tt, gam[i], rbar, sign, every, actions[g, k],
-                                  values[g, k], q, a_work, pv, tols)
+                                  values[g, k], q, a_work, pv, tols, unknown)
             if st != STATUS_OK:
                 st_g = st
         status[g] = st_g
