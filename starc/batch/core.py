@@ -340,23 +340,22 @@ def _distribution(p, n: int, name: str) -> np.ndarray:
 Prepared = K.Prepared
 
 
+def prepared_arrays(T: np.ndarray, gam: np.ndarray, mu: np.ndarray, pol: np.ndarray
+                    ) -> Prepared:
+    """A :class:`Prepared` with the inputs ``T (M, S, A, S)``, ``gam (M,)``, ``mu (M, S)``,
+    ``pol (M, S, A)`` and empty arrays for :func:`_kernels.prepare_range` to fill."""
+    b, n, m = T.shape[:3]
+    return Prepared(T, gam, mu, pol, np.empty((b, n, n)), np.empty((b, n), dtype=np.int64),
+                    np.empty((b, n, m)), np.empty((b, n, n)), np.empty((b, 2, 6, n, m)),
+                    np.empty((b, m, n, n)), np.empty(b, dtype=np.bool_))
+
+
 def prepare(batch: MDPBatch, policy="uniform") -> Prepared:
     """Factorise every MDP of ``batch`` once (LU of ``I - gamma P_pi``, minimal-L2 Cholesky)."""
-    b, n, m = batch.n_mdps, batch.n_states, batch.n_actions
-    T = _writable(batch.transition)
-    gam = _writable(batch.gamma)
-    mu = _writable(batch.initial)
-    pol = _policies(policy, batch)
-    lu = np.empty((b, n, n))
-    piv = np.empty((b, n), dtype=np.int64)
-    w = np.empty((b, n, m))
-    low = np.empty((b, n, n))
-    fw = np.empty((b, 2, 6, n, m))
-    tt = np.empty((b, m, n, n))
-    full = np.empty(b, dtype=np.bool_)
-    status = np.zeros(b, dtype=np.int64)
-    prep = Prepared(T, gam, mu, pol, lu, piv, w, low, fw, tt, full)
-    K.run_parallel(K.prepare_range, b, prep, status)
+    prep = prepared_arrays(_writable(batch.transition), _writable(batch.gamma),
+                           _writable(batch.initial), _policies(policy, batch))
+    status = np.zeros(batch.n_mdps, dtype=np.int64)
+    K.run_parallel(K.prepare_range, batch.n_mdps, prep, status)
     if np.any(status):  # pragma: no cover - impossible for gamma < 1
         raise SolverError("a policy-evaluation matrix I - gamma P_pi is singular")
     return prep
@@ -404,17 +403,13 @@ def _pair_groups(r1: np.ndarray, r2: np.ndarray, name1: str, name2: str):
     return rr, np.repeat(np.arange(b, dtype=np.int64), k1), (b, k1)
 
 
-def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarray,
-               *, do_regret: bool, ties: int = _rules.TIE_PESSIMISTIC, state_dist=None,
-               action_dist=None, exponents=None):
-    """Run :func:`_kernels.distance_groups` (when ``need`` asks for a distance) and
-    :func:`_kernels.regret_groups` (when ``do_regret``); returns ``(out_d, out_reg,
-    out_act, out_triv)`` (zeros where not computed).
-
-    ``exponents (N, K)``: ``R`` holds rewards multiplied by ``2**-exponents``
-    (:func:`_rescaled_groups`); the unnormalized distances come back at each pair's larger
-    scale (multiply by :func:`_pair_scale`).
-    """
+def group_calls(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarray, *,
+                do_regret: bool, ties: int = _rules.TIE_PESSIMISTIC, state_dist=None,
+                action_dist=None, exponents=None):
+    """The kernel calls of :func:`run_groups`, not yet made: ``(dists, regs, calls)``,
+    the :class:`~starc.batch._kernels.DistanceOut` and ``RegretOut`` they fill and a
+    list of ``(kernel, args)``, each to run as ``run_parallel(kernel, N, *args)``
+    (:mod:`starc.batch._compile` compiles the same calls ahead)."""
     n_groups, n_k = R.shape[:2]
     ex = (np.zeros((n_groups, n_k), dtype=np.int64) if exponents is None
           else _writable(exponents, np.int64))
@@ -428,15 +423,40 @@ def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarr
                        np.zeros((n_groups, n_k, 2, n), dtype=np.int64),
                        np.zeros((n_groups, n_k), dtype=np.bool_),
                        np.zeros(n_groups, dtype=np.int64))
+    calls = []
     if np.any(need):
         ds = _writable(np.full(n, 1.0 / n) if state_dist is None else state_dist)
         da = _writable(np.full(m, 1.0 / m) if action_dist is None else action_dist)
-        K.run_parallel(K.distance_groups, n_groups, prep, grp, _writable(need, np.bool_),
-                       K.Dists(ds, da), tols, dists)
+        calls.append((K.distance_groups, (prep, grp, _writable(need, np.bool_),
+                                          K.Dists(ds, da), tols, dists)))
+    if do_regret:
+        calls.append((K.regret_groups, (prep, grp, int(ties), tols, regs)))
+    return dists, regs, calls
+
+
+def run_groups(prep: Prepared, R: np.ndarray, mdp_of: np.ndarray, need: np.ndarray,
+               *, do_regret: bool, ties: int = _rules.TIE_PESSIMISTIC, state_dist=None,
+               action_dist=None, exponents=None):
+    """Run :func:`_kernels.distance_groups` (when ``need`` asks for a distance) and
+    :func:`_kernels.regret_groups` (when ``do_regret``); returns ``(out_d, out_reg,
+    out_act, out_triv)`` (zeros where not computed).
+
+    ``exponents (N, K)``: ``R`` holds rewards multiplied by ``2**-exponents``
+    (:func:`_rescaled_groups`); the unnormalized distances come back at each pair's larger
+    scale (multiply by :func:`_pair_scale`). On a cold numba cache the kernels compile
+    side by side when :func:`compare_groups` asked for it (:mod:`starc.batch._compile`).
+    """
+    from ._compile import finish_side_by_side
+
     if do_regret:
         for gamma in np.unique(prep.gam[mdp_of]):
             _rules.check_regret_gamma(float(gamma), "starc.batch regrets")
-        K.run_parallel(K.regret_groups, n_groups, prep, grp, int(ties), tols, regs)
+    dists, regs, calls = group_calls(prep, R, mdp_of, need, do_regret=do_regret, ties=ties,
+                                     state_dist=state_dist, action_dist=action_dist,
+                                     exponents=exponents)
+    finish_side_by_side(calls)
+    for kernel, args in calls:
+        K.run_parallel(kernel, R.shape[0], *args)
     status = np.where(dists.status != _rules.STATUS_OK, dists.status, regs.status)
     undecided = np.flatnonzero(status == _rules.STATUS_UNDECIDED)
     if undecided.size:
@@ -1422,6 +1442,10 @@ def compare_groups(rewards, mdps, variants=None, *, regrets=("exact",),
         mc = _group_seeds(seed, b, horizon, n_repeats, batch)
     R = _writable(r.reshape((b * p, k, n, m, n)))
     mdp_of = np.repeat(np.arange(b, dtype=np.int64), p)
+    if kinds and any(sp.family != _LP_FAMILY for sp in specs):
+        from ._compile import start_side_by_side
+
+        start_side_by_side([K.distance_groups, K.regret_groups])
     prep = prepare(batch)
     do_regret = bool(kinds)
     cols, reg, act, triv = distance_columns(specs, prep, R, mdp_of, do_regret=do_regret,
