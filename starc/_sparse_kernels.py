@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["lower_sweep", "upper_sweep"]
+__all__ = ["diagonal_positions", "lower_sweep", "upper_sweep"]
 
 
 @njit(cache=True, nogil=True)
@@ -48,3 +48,15 @@ def upper_sweep(indptr, indices, data, diag, v, out):  # pragma: no cover - numb
         for k in range(diag[i] + 1, indptr[i + 1]):
             acc -= data[k] * out[indices[k]]
         out[i] = acc / data[diag[i]]
+
+
+@njit(cache=True, nogil=True)
+def diagonal_positions(indptr, indices, out):  # pragma: no cover - numba
+    """``out[i]`` = the position of ``M[i, i]`` in row ``i``'s entries, -1 when absent."""
+    n = indptr.shape[0] - 1
+    for i in range(n):
+        out[i] = -1
+        for k in range(indptr[i], indptr[i + 1]):
+            if indices[k] == i:
+                out[i] = k
+                break

@@ -290,11 +290,11 @@ class _SGS:
         self.indices = np.ascontiguousarray(m.indices, dtype=np.int64)
         self.data = np.ascontiguousarray(m.data, dtype=np.float64)
         n = m.shape[0]
-        rows = np.repeat(np.arange(n), np.diff(self.indptr))
-        pos = np.flatnonzero(self.indices == rows)
-        if pos.shape[0] != n or np.any(self.data[pos] <= 0):
+        pos = np.empty(n, dtype=np.int64)
+        kern.diagonal_positions(self.indptr, self.indices, pos)  # without the GIL
+        if np.any(pos < 0) or np.any(self.data[pos] <= 0):
             raise SolverError("I - gamma P_pi lacks a positive diagonal entry")  # impossible
-        self.diag = pos.astype(np.int64)
+        self.diag = pos
         self.d = self.data[pos]
         self.L = None
         self.U = None

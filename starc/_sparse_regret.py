@@ -289,35 +289,43 @@ def regret(r_true, r_proxy, mdp, *, ties: str) -> float:
 
     The value range of the true reward and the proxy's optimal policy and tie masks
     (:func:`_proxy_choice`) are independent: on large MDPs (:func:`concurrent`) their
-    three policy iterations run at once; otherwise in turn, the proxy's started from the
-    true reward's optimal policy (a proxy close to the truth then needs few improvement
-    steps). Then the proxy's policy is evaluated under the true reward
-    (:func:`_proxy_return`).
+    three policy iterations run at once, and the proxy's policy is evaluated under the
+    true reward (:func:`_proxy_return`, warm-started from :math:`V^*_1`) while the
+    minimising one may still run; otherwise in turn, the proxy's started from the true
+    reward's optimal policy (a proxy close to the truth then needs few improvement
+    steps).
     """
     true = single(r_true, mdp, "r_true")
     proxy = single(r_proxy, mdp, "r_proxy")
     check_regret_gamma(mdp.gamma, "regret")
     if concurrent(mdp):
-        def proxy_side():
-            try:
-                return _proxy_choice(proxy, mdp, ties, None)
-            except StarcError as exc:  # raised below only if the true reward needs it
-                return exc
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            best_run = pool.submit(policy_iteration, true.rbar, mdp)
+            worst_run = pool.submit(policy_iteration, -true.rbar, mdp)
 
-        (best, v_best), (worst, v_worst), choice = run_all(
-            [lambda: policy_iteration(true.rbar, mdp),
-             lambda: policy_iteration(-true.rbar, mdp), proxy_side], True)
+            def proxy_side():
+                try:
+                    choice = _proxy_choice(proxy, mdp, ties, None)
+                    # always the same warm start (deterministic): V*_1, when it is ready
+                    return _proxy_return(true, mdp, ties, choice, best_run.result()[1])
+                except StarcError as exc:  # raised below only if the true reward needs it
+                    return exc
+
+            side_run = pool.submit(proxy_side)
+        (best, v_best), (worst, v_worst) = best_run.result(), worst_run.result()
         span = _range_of(true, mdp, best, v_best, worst, v_worst)
         if span.trivial:
             return 0.0
-        if isinstance(choice, StarcError):
-            raise choice
+        side = side_run.result()
+        if isinstance(side, StarcError):
+            raise side
+        j, undecided = side
     else:
         span = value_range(true, mdp, parallel=False)
         if span.trivial:
             return 0.0
         choice = _proxy_choice(proxy, mdp, ties, span.best_actions)
-    j, undecided = _proxy_return(true, mdp, ties, choice, span.best_values)
+        j, undecided = _proxy_return(true, mdp, ties, choice, span.best_values)
     if undecided:
         raise ValidationError(
             f"gamma = {mdp.gamma!r} is too close to 1 for this pair: float64 cannot "
