@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["diagonal_positions", "lower_sweep", "upper_sweep"]
+__all__ = ["diagonal_positions", "lower_sweep", "scaled_upper_sweep"]
 
 
 @njit(cache=True, nogil=True)
@@ -40,14 +40,15 @@ def lower_sweep(indptr, indices, data, diag, v, out):  # pragma: no cover - numb
 
 
 @njit(cache=True, nogil=True)
-def upper_sweep(indptr, indices, data, diag, v, out):  # pragma: no cover - numba
-    """Solve ``(D + U) out = v``."""
+def scaled_upper_sweep(indptr, indices, data, diag, d, z):  # pragma: no cover - numba
+    """Solve ``(D + U) out = d * z`` in place (``out`` overwrites ``z``: row ``i`` reads
+    ``z[i]`` before writing it, and only rows above ``i`` are written before)."""
     n = indptr.shape[0] - 1
     for i in range(n - 1, -1, -1):
-        acc = v[i]
+        acc = d[i] * z[i]
         for k in range(diag[i] + 1, indptr[i + 1]):
-            acc -= data[k] * out[indices[k]]
-        out[i] = acc / data[diag[i]]
+            acc -= data[k] * z[indices[k]]
+        z[i] = acc / data[diag[i]]
 
 
 @njit(cache=True, nogil=True)

@@ -301,10 +301,10 @@ class _SGS:
 
     def solve(self, v):
         v = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
-        y = np.empty_like(v)
-        self.kern.lower_sweep(self.indptr, self.indices, self.data, self.diag, v, y)
-        z = np.empty_like(v)
-        self.kern.upper_sweep(self.indptr, self.indices, self.data, self.diag, self.d * y, z)
+        z = np.empty_like(v)  # the one new array: both sweeps write into it
+        self.kern.lower_sweep(self.indptr, self.indices, self.data, self.diag, v, z)
+        self.kern.scaled_upper_sweep(self.indptr, self.indices, self.data, self.diag,
+                                     self.d, z)
         return z
 
 
