@@ -75,8 +75,10 @@ def single(reward, mdp, name: str) -> Expected:
     n, m = mdp.n_states, mdp.n_actions
     t = mdp.transition
     rows = sd.t_rows(mdp)
-    vals = rw.x[0].ravel()[rows] + sd.on_support(mdp, rw.z[0])
-    big = float(np.abs(vals).max(initial=0.0))
+    vals = rw.x[0].ravel()[rows]
+    if rw.z[0] is not None and rw.z[0].nnz:  # else adding zeros changes nothing
+        vals = vals + sd.on_support(mdp, rw.z[0])
+    big = float(max(vals.max(initial=0.0), -vals.min(initial=0.0)))
     exponent = 0
     if big > 0.0:
         exponent = int(np.frexp(big)[1])

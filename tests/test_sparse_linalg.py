@@ -366,3 +366,62 @@ def test_one_solver_columns_transposes_and_warm_starts(monkeypatch, lu):
     assert cert2.certified and np.abs(x2 - x).max() <= 2 * cert.error_bound
     if not lu:
         assert cert2.iterations <= cert.iterations
+
+
+def _system(n: int = 400, gamma: float = 0.95, seed: int = 3):
+    """A random ``I - gamma P`` (row-stochastic P, five successors per row) and ``b``."""
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, n, (n, 5))
+    vals = rng.random((n, 5))
+    vals /= vals.sum(axis=1, keepdims=True)
+    p = sp.csr_array((vals.ravel(), (np.repeat(np.arange(n), 5), cols.ravel())), shape=(n, n))
+    m = sp.csr_array(sp.eye_array(n, format="csr") - gamma * p)
+    m.sum_duplicates()
+    m.sort_indices()
+    return m, rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("ord_", [np.inf, 1])
+def test_compiled_bicgstab_meets_its_true_residual_goal(ord_):
+    """The compiled BiCGSTAB stops on the true residual (recomputed here) and agrees with
+    a direct solve to within what that residual allows (||M^-1|| <= 1 / (1 - gamma))."""
+    m, b = _system()
+    sgs = sl._SGS(m)
+    goal = 1e-11
+    x, iters, method = sl._krylov(m, b, None, sgs, goal, ord_, 1e-300, maxiter=1000)
+    assert method == "bicgstab+sgs" and 0 < iters < 1000
+    assert np.linalg.norm(b - m @ x, ord_) <= goal
+    exact = sp.linalg.spsolve(sp.csc_array(m), b)
+    assert np.max(np.abs(x - exact)) <= goal / (1 - 0.95) * (1 + 1e-9)
+    # a warm start solves for the correction and lands as close
+    x2, _, _ = sl._krylov(m, b, exact + 1e-6, sgs, goal, ord_, 1e-300, maxiter=1000)
+    assert np.linalg.norm(b - m @ x2, ord_) <= goal
+
+
+def test_stagnation_returns_the_best_iterate():
+    """An unreachable goal (below round-off) stops after KRYLOV_STAGNATION iterations
+    without halving and returns the best iterate seen, not the last."""
+    m, b = _system(seed=4)
+    sgs = sl._SGS(m)
+    x, iters, _ = sl._krylov(m, b, None, sgs, 0.0, np.inf, 0.0, maxiter=1000)
+    assert iters < 1000
+    assert np.linalg.norm(b - m @ x, np.inf) <= 1e-12 * np.abs(b).max() / (1 - 0.95)
+
+
+def test_breakdown_falls_back_to_gmres(monkeypatch):
+    """When BiCGSTAB breaks down twice the solve goes on with GMRES (same stopping
+    rules, the same preconditioner) and still meets the goal."""
+    from starc import _sparse_kernels as kern
+
+    m, b = _system(seed=5)
+    sgs = sl._SGS(m)
+    calls = []
+
+    def broken(*args):
+        calls.append(1)
+        return kern.BREAKDOWN
+
+    monkeypatch.setattr(kern, "bicgstab_sgs", broken)
+    x, iters, method = sl._krylov(m, b, None, sgs, 1e-10, np.inf, 1e-300, maxiter=1000)
+    assert method == "gmres+sgs" and len(calls) == 2 and iters > 0
+    assert np.linalg.norm(b - m @ x, np.inf) <= 1e-10
