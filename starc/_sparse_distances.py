@@ -179,8 +179,8 @@ def _shape(mdp) -> tuple[int, int]:
     return int(mdp.n_states), int(mdp.n_actions)
 
 
-def _rowsum(mdp) -> np.ndarray:
-    """``sum_s' T[(s,a), s']`` as ``(S, A)``."""
+def row_sums(mdp) -> np.ndarray:
+    """``sum_s' T[(s,a), s']`` as ``(S, A)`` (memoised on the MDP)."""
     n, m = _shape(mdp)
     return _memo(mdp, "rowsum",
                  lambda: np.asarray(mdp.transition.sum(axis=1)).reshape(n, m))
@@ -296,7 +296,7 @@ def parse_rewards(reward, mdp, name: str = "reward") -> SparseRewards:
 def expected(rw: SparseRewards, mdp) -> np.ndarray:
     r""":math:`\bar R_k(s, a)` ``(K, S, A)``: sums over the stored entries of ``T``."""
     n, m = _shape(mdp)
-    out = rw.x * _rowsum(mdp)
+    out = rw.x * row_sums(mdp)
     t = mdp.transition
     rows = t_rows(mdp)
     for k, z in enumerate(rw.z):
@@ -315,7 +315,7 @@ def magnitudes(rw: SparseRewards, mdp) -> tuple[np.ndarray, np.ndarray]:
     rows = t_rows(mdp)
     for k, z in enumerate(rw.z):
         if z is None:
-            mag[k] = float((np.abs(rw.x[k]) * _rowsum(mdp)).max(initial=0.0))
+            mag[k] = float((np.abs(rw.x[k]) * row_sums(mdp)).max(initial=0.0))
             continue
         big[k] = max(big[k], float(np.abs(z.data).max(initial=0.0)))
         vals = np.abs(rw.x[k].ravel()[rows] + on_support(mdp, z))

@@ -73,19 +73,27 @@ def single(reward, mdp, name: str) -> Expected:
         raise ValidationError(f"{name} must be one reward ((S, A), (S,) or a sparse (S*A, S) "
                               f"matrix); got a batch of shape {rw.batch}")
     n, m = mdp.n_states, mdp.n_actions
+    if rw.z[0] is None or not rw.z[0].nnz:
+        # an (S, A) or (S,) reward (every row of T has support): its expectation is the
+        # reward times T's row sums, as in starc.solve.expected_rewards, without reading T
+        x = rw.x[0]
+        exponent = _exponent(float(max(x.max(initial=0.0), -x.min(initial=0.0))))
+        rbar = np.ldexp(x, -exponent) * sd.row_sums(mdp)
+        return Expected(rbar, float(max(rbar.max(initial=0.0), -rbar.min(initial=0.0))),
+                        exponent)
     t = mdp.transition
     rows = sd.t_rows(mdp)
-    vals = rw.x[0].ravel()[rows]
-    if rw.z[0] is not None and rw.z[0].nnz:  # else adding zeros changes nothing
-        vals = vals + sd.on_support(mdp, rw.z[0])
-    big = float(max(vals.max(initial=0.0), -vals.min(initial=0.0)))
-    exponent = 0
-    if big > 0.0:
-        exponent = int(np.frexp(big)[1])
-        vals = np.ldexp(vals, -exponent)
+    vals = rw.x[0].ravel()[rows] + sd.on_support(mdp, rw.z[0])
+    exponent = _exponent(float(max(vals.max(initial=0.0), -vals.min(initial=0.0))))
+    vals = np.ldexp(vals, -exponent)
     rbar = np.bincount(rows, t.data * vals, minlength=n * m).reshape(n, m)
     mag = float(np.bincount(rows, t.data * np.abs(vals), minlength=n * m).max(initial=0.0))
     return Expected(rbar, mag, exponent)
+
+
+def _exponent(big: float) -> int:
+    """The power of two ``e`` with ``2**-e * big`` in ``[1/2, 1)`` (0 when ``big`` is 0)."""
+    return int(np.frexp(big)[1]) if big > 0.0 else 0
 
 
 def values_of(rbar: np.ndarray, mdp, actions: np.ndarray, guess: np.ndarray | None = None
