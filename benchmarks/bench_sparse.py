@@ -169,7 +169,11 @@ def run_worker(task: str, side: int) -> dict:
         seconds, out, peak = _measure(lambda: starc.optimal_policy(r1, mdp, certificate=True),
                                      mdp.memo_clear)
         pi, cert = out
-        v = starc.policy_evaluation(r1, mdp, pi)
+        # the certified values of the same policy iteration (untimed; the same
+        # deterministic computation), checked here independently of the certificate
+        v, pi_again = starc.optimal_values(r1, mdp, return_policy=True)
+        if not np.array_equal(pi, pi_again):
+            raise SystemExit("optimal_values and optimal_policy disagree on the policy")
         result.update(seconds=seconds, tracemalloc_peak=peak,
                       certificate=_certificate_dict(cert),
                       bellman_residual=_bellman_residual(mdp.transition, r1, GAMMA, v),

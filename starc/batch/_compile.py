@@ -21,6 +21,7 @@ would have. The results do not depend on it (the same compiled code either way).
 
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
 import sys
@@ -38,11 +39,20 @@ _CHILD = ("import sys; from starc.batch._compile import compile_kernels; "
 
 
 def _cached_on_disk(kernel) -> bool:
-    """Whether numba's on-disk cache holds an index for ``kernel`` (True when unknown)."""
+    """Whether numba's on-disk cache holds an index for ``kernel`` (True when unknown).
+
+    Reads only the dispatcher's public ``py_func`` and ``stats.cache_path`` (the folder
+    of its cache files); numba names a function's index
+    ``<module file stem>.<qualified name>-<first line>.py<version>.nbi``.
+    """
     try:
-        return os.path.exists(kernel._cache._cache_file._index_path)
-    except AttributeError:  # pragma: no cover - another numba's internals: do nothing
+        folder = kernel.stats.cache_path
+        func = kernel.py_func
+    except AttributeError:  # pragma: no cover - no cache or another numba: do nothing
         return True
+    stem = os.path.splitext(os.path.basename(func.__code__.co_filename))[0]
+    name = f"{stem}.{func.__qualname__}-*.nbi".replace("<", "").replace(">", "")
+    return bool(glob.glob(os.path.join(glob.escape(folder), name)))
 
 
 def _signature(args) -> tuple:

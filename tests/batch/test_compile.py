@@ -98,3 +98,25 @@ def test_a_cold_cache_compiles_side_by_side_with_the_same_numbers(tmp_path):
     here = compare_groups(R, mdps, ["EPIC-2-2", "VAL-1-1"])
     assert np.array_equal(np.array(got["distances"]), here["distances"])
     assert np.array_equal(np.array(got["regret1"]), here["regret1"])
+
+
+CACHE_PROBE = textwrap.dedent("""
+    import json
+    from starc.batch import _compile
+    from starc.batch import _kernels as K
+    before = _compile._cached_on_disk(K.regret_groups)
+    _compile.compile_kernels(["regret_groups"])
+    print(json.dumps([before, _compile._cached_on_disk(K.regret_groups),
+                      _compile._cached_on_disk(K.distance_groups)]))
+""")
+
+
+def test_the_cache_probe_sees_what_numba_wrote(tmp_path):
+    """On an empty cache nothing is cached; once a kernel is compiled its index is found
+    (and only its own: the other kernel still reads as not cached)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(starc.__file__)),
+                                           os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, capture_output=True,
+                         text=True, timeout=600, check=True)
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [False, True, False]
