@@ -45,9 +45,9 @@ occupancy :math:`d^\pi` solves the transposed system :math:`M^\top d = \mu_0`; s
 Policy iteration
 ----------------
 Howard's policy iteration with those evaluations. Up to :data:`PI_SPLU_MAX_STATES`
-states every policy is factorised by sparse LU and the greedy step is :func:`improvement`,
-the one rule that :func:`starc.solve.optimal_policy` uses for dense MDPs too, so both
-decide ties alike. Beyond, the evaluations are Krylov solves warm-started from the
+states every policy is factorised by sparse LU; the first policy is :func:`greedy_start`
+and the greedy step :func:`improvement`, the rules that :func:`starc.solve.optimal_policy`
+uses for dense MDPs too, so both decide ties alike. Beyond, the evaluations are Krylov solves warm-started from the
 previous values and *inexact* while the Bellman residual is large (first to
 :math:`10^{-6}` of the scale, then to :math:`10^{-3}` of the last Bellman residual); a
 state then switches only when its gain exceeds twice the certified error of the
@@ -80,7 +80,7 @@ from ._rules import (BELLMAN_RTOL, EVAL_RTOL, IMPROVE_RTOL, KRYLOV_FLOOR, KRYLOV
                      REFINE_ROUNDS, SPLU_MAX_STATES, STABLE_ROUNDOFF_ULPS, TINY)
 from .exceptions import ConvergenceError, SolverError, ValidationError
 
-__all__ = ["SolveCertificate", "improvement", "policy_matrix", "system_matrix", "evaluate",
+__all__ = ["SolveCertificate", "greedy_start", "improvement", "policy_matrix", "system_matrix", "evaluate",
            "evaluate_many", "solve", "lu_path", "policy_reward", "q_from_values",
            "check_policy_sparse", "policy_iteration", "occupancy", "SPLU_ORDERING"]
 
@@ -188,6 +188,22 @@ def improvement(q: np.ndarray, actions: np.ndarray, scale: float, *,
     gain = q[idx, best] - q[idx, actions]
     tol = max(IMPROVE_RTOL * max(scale, TINY), slack)
     return best, gain > tol
+
+
+def greedy_start(q0: np.ndarray, scale: float) -> np.ndarray:
+    r"""The first policy of policy iteration, one rule for dense and sparse MDPs (and
+    :mod:`starc.batch`'s kernel): in each state the *first* action whose
+    :math:`Q_0(s, a)` is within ``IMPROVE_RTOL * scale`` of :math:`\max_a Q_0(s, a)`.
+
+    The same tolerance as :func:`improvement`: an action that no improvement step would
+    leave for another is not preferred to it here either, so exact ties (a constant
+    reward, whose :math:`Q_0` differs between actions only by the round-off of
+    :math:`T`'s row sums) go to the lowest action index on every code path instead of
+    to whichever round-off is largest. ``q0 (S, A)`` may hold ``-inf`` on disallowed
+    actions (every state allows one). Returns an int array (S,).
+    """
+    top = np.max(q0, axis=1, keepdims=True)
+    return np.argmax(q0 >= top - IMPROVE_RTOL * max(scale, TINY), axis=1)
 
 
 def _sparse():
@@ -581,7 +597,7 @@ def policy_iteration(mdp, r_sa: np.ndarray, *, max_iter: int = 10_000,
     q0 = q_from_values(mdp, r_sa, np.max(masked, axis=1))
     if allowed is not None:
         q0 = np.where(allowed, q0, -np.inf)
-    actions = np.argmax(q0, axis=1)
+    actions = greedy_start(q0, scale)
     if start is not None and (allowed is None or np.all(allowed[idx, start])):
         actions = np.asarray(start)
     v = None

@@ -87,7 +87,7 @@ import numpy as np
 
 from . import _rules
 from ._extremes import scale_exponents
-from ._sparse_linalg import SolveCertificate, improvement
+from ._sparse_linalg import SolveCertificate, greedy_start, improvement
 from ._validation import as_float_array, check_memory, check_policy, reward_form
 from .exceptions import ConvergenceError, SolverError, ValidationError
 from .mdp import TabularMDP, as_mdp
@@ -488,7 +488,7 @@ def policy_iteration(rbar: np.ndarray, mdp: TabularMDP, *, allowed: np.ndarray |
     q0 = q_from_values(rbar, np.max(masked, axis=1), mdp)
     if allowed is not None:
         q0 = np.where(allowed, q0, -np.inf)
-    actions = np.argmax(q0, axis=1)
+    actions = greedy_start(q0, scale)  # one start rule, dense, sparse and batch
     for _ in range(max_iter):
         v = deterministic_values(rbar, mdp, actions)
         q = q_from_values(rbar, v, mdp)
@@ -542,7 +542,10 @@ def optimal_policy(reward, mdp: TabularMDP, *, certificate: bool = False) -> np.
     ndarray of int64, shape (S,)
         The action taken in each state. Among tied optimal actions the result is the
         fixed point of policy iteration started from the policy greedy with respect to
-        :math:`v_0(s) = \max_a \bar R(s, a)`, dense and sparse alike.
+        :math:`v_0(s) = \max_a \bar R(s, a)`, whose ties (within ``1e-13`` of the value
+        scale, the tolerance of the improvement step) go to the lowest action index:
+        a constant reward gives action 0 everywhere, dense, sparse and in
+        :mod:`starc.batch` alike.
 
     Raises
     ------

@@ -425,3 +425,38 @@ def test_breakdown_falls_back_to_gmres(monkeypatch):
     x, iters, method = sl._krylov(m, b, None, sgs, 1e-10, np.inf, 1e-300, maxiter=1000)
     assert method == "gmres+sgs" and len(calls) == 2 and iters > 0
     assert np.linalg.norm(b - m @ x, np.inf) <= 1e-10
+
+
+def test_greedy_start_sends_ties_within_the_improvement_tolerance_to_the_first_action():
+    """The first policy takes the first action within IMPROVE_RTOL * scale of the best:
+    a round-off-level lead does not win, a real one does, -inf (disallowed) never."""
+    scale = 10.0
+    tol = sl.IMPROVE_RTOL * scale
+    q0 = np.array([[1.0, 1.0 + 0.5 * tol, 0.0],      # lead below the tolerance: action 0
+                   [1.0, 1.0 + 2.0 * tol, 0.0],      # lead above it: action 1
+                   [-np.inf, 2.0, 2.0],              # first allowed among exact ties
+                   [0.0, -1.0, 3.0]])
+    np.testing.assert_array_equal(sl.greedy_start(q0, scale), [0, 1, 1, 2])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_constant_reward_gives_action_zero_on_every_path(seed):
+    """Every action of a constant reward is exactly optimal; its action values differ only
+    by the round-off of T's row sums, summed in a different order by each path. Dense,
+    sparse and starc.batch all return action 0 everywhere (and the batch regret with
+    ties="first" is that policy's)."""
+    from starc import batch
+
+    mdp = starc.random_mdp(12, 4, seed=seed)
+    const = np.full((12, 4), 3.0)
+    zero = np.zeros(12, dtype=np.int64)
+    np.testing.assert_array_equal(starc.optimal_policy(const, mdp), zero)
+    np.testing.assert_array_equal(starc.optimal_policy(const, mdp.to_sparse()), zero)
+    r_true = starc.random_reward(mdp, seed=seed + 10)
+    lo, hi = starc.policy_value_range(r_true, mdp)
+    j = float(starc.policy_return(r_true, mdp, zero))
+    want = (hi - j) / (hi - lo)
+    got = batch.regrets(r_true[None, None], np.broadcast_to(const[:, :, None], (12, 4, 12))[None, None],
+                        [mdp], ties="first")[0, 0]
+    assert abs(got - want) <= 1e-10
+    assert abs(starc.regret(r_true, const, mdp, ties="first") - want) <= 1e-10

@@ -891,7 +891,7 @@ def policy_iteration(t, tt, gamma, rbar, sign, allowed, actions, v, q, a_work, p
     n, m = rbar.shape
     scale = max_abs2(rbar) / (1.0 - gamma)
     improve_tol = tols.improve_rtol * max(scale, TINY)
-    _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q)
+    _greedy_start(tt, gamma, rbar, sign, allowed, improve_tol, actions, v, q)
     for _ in range(_rules.PI_MAX_ITER):
         _evaluate_deterministic(t, gamma, rbar, sign, actions, a_work, piv, v, known)
         q_into(tt, gamma, rbar, sign, v, q)
@@ -923,9 +923,10 @@ def policy_iteration(t, tt, gamma, rbar, sign, allowed, actions, v, q, a_work, p
 
 
 @inner
-def _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q):
+def _greedy_start(tt, gamma, rbar, sign, allowed, improve_tol, actions, v, q):
     """First policy: greedy with respect to ``v0(s) = max_a sign * rbar(s, a)`` over the
-    allowed actions."""
+    allowed actions, the first action within ``improve_tol`` of the best (the rule of
+    ``starc._sparse_linalg.greedy_start``)."""
     n, m = rbar.shape
     for s in range(n):
         best = -np.inf
@@ -938,14 +939,15 @@ def _greedy_start(tt, gamma, rbar, sign, allowed, actions, v, q):
         v[s] = best
     q_into(tt, gamma, rbar, sign, v, q)
     for s in range(n):
-        bi = -1
         bv = -np.inf
         for a in range(m):
-            if not allowed[s, a]:
-                continue
-            if bi < 0 or q[s, a] > bv:
+            if allowed[s, a] and q[s, a] > bv:
                 bv = q[s, a]
+        bi = -1
+        for a in range(m):
+            if allowed[s, a] and q[s, a] >= bv - improve_tol:
                 bi = a
+                break
         actions[s] = bi
 
 
