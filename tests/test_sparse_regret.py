@@ -176,17 +176,24 @@ def test_iterative_path_matches_dense(monkeypatch, gamma):
                      1e-8)
 
 
-@pytest.mark.parametrize("cores", [1, 2])
-def test_concurrent_and_serial_policy_iterations_agree(monkeypatch, cores):
-    """On the Krylov path the value range and the proxy's side run on threads when two
-    cores are usable (``_sparse_regret.concurrent``); both ways give the dense regrets,
-    worst-case regrets and value ranges (every policy iteration is certified)."""
+def _krylov_path(monkeypatch, cores: int):
+    """Force the Krylov path (no sparse LU) with ``cores`` usable cores; returns
+    :mod:`starc._sparse_regret`."""
     from starc import _sparse_linalg as sl
     from starc import _sparse_regret as sr
 
     monkeypatch.setattr(sl, "SPLU_MAX_STATES", 0)
     monkeypatch.setattr(sl, "PI_SPLU_MAX_STATES", 0)
     monkeypatch.setattr(sr, "_usable_cores", lambda: cores)
+    return sr
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_concurrent_and_serial_policy_iterations_agree(monkeypatch, cores):
+    """On the Krylov path the value range and the proxy's side run on threads when two
+    cores are usable (``_sparse_regret.concurrent``); both ways give the dense regrets,
+    worst-case regrets and value ranges (every policy iteration is certified)."""
+    sr = _krylov_path(monkeypatch, cores)
     rng = np.random.default_rng(5)
     mdp = starc.TabularMDP(make_transition(rng, 9, 3, "garnet"), 0.9)
     smdp = mdp.to_sparse()
@@ -228,12 +235,7 @@ def test_trivial_and_nearly_trivial_proxies_on_the_krylov_path(monkeypatch, core
     pessimistic regret is the worst policy's, 1); a tiny non-shaping part makes it
     non-trivial. ``_proxy_trivial`` decides the second by its gap bound or one
     evaluation, the first by policy iteration — as the dense path decides both."""
-    from starc import _sparse_linalg as sl
-    from starc import _sparse_regret as sr
-
-    monkeypatch.setattr(sl, "SPLU_MAX_STATES", 0)
-    monkeypatch.setattr(sl, "PI_SPLU_MAX_STATES", 0)
-    monkeypatch.setattr(sr, "_usable_cores", lambda: cores)
+    sr = _krylov_path(monkeypatch, cores)
     rng = np.random.default_rng(8)
     mdp = starc.TabularMDP(make_transition(rng, 7, 3, "garnet"), 0.8)
     smdp = mdp.to_sparse()
