@@ -235,7 +235,7 @@ def test_trivial_and_nearly_trivial_proxies_on_the_krylov_path(monkeypatch, core
     pessimistic regret is the worst policy's, 1); a tiny non-shaping part makes it
     non-trivial. ``_proxy_trivial`` decides the second by its gap bound or one
     evaluation, the first by policy iteration — as the dense path decides both."""
-    sr = _krylov_path(monkeypatch, cores)
+    _krylov_path(monkeypatch, cores)
     rng = np.random.default_rng(8)
     mdp = starc.TabularMDP(make_transition(rng, 7, 3, "garnet"), 0.8)
     smdp = mdp.to_sparse()
