@@ -54,6 +54,7 @@ __all__ = [
     # tolerances
     "ZERO_RTOL", "SOLVER_ZERO_RTOL", "REGRET_RTOL", "TIE_RTOL", "GAMMA_MAX", "BELLMAN_RTOL",
     "IMPROVE_RTOL", "TINY", "PI_MAX_ITER", "LP_GAP_RTOL", "GRAM_RECHECK_RTOL",
+    "STOCHASTIC_ATOL", "LP_FEASIBILITY_TOL",
     "LP_COST_PERTURBATION", "LP_PERTURBATION_STEP", "LP_PRIMAL_TOL", "LP_PIVOT_TOL",
     "LP_DUAL_RTOL", "LP_RATIO_TIE_RTOL", "LP_STALL_RTOL", "LP_BOX_TOL",
     "LP_CERTIFICATE_RTOL", "LP_BLAND_AFTER", "LP_REFACTOR_EVERY", "LP_SCAN_LIMIT",
@@ -85,6 +86,16 @@ __all__ = [
 #: ``ZERO_RTOL * n(1) * scale`` (``scale`` bounds the magnitude of the reward and of the
 #: values or potentials computed from it) is zero up to round-off (:func:`is_zero`).
 ZERO_RTOL = 512 * float(np.finfo(np.float64).eps)
+
+#: Absolute tolerance on the row sums of stochastic matrices and distributions (a
+#: transition's rows, a policy's, a coverage distribution): they must sum to 1 within it.
+STOCHASTIC_ATOL = 1e-10
+
+#: Primal and dual feasibility tolerance of the HiGHS linear programs whose optimum is
+#: returned as a number (the minimal-potential canonical, the worst-case regret LP): the
+#: smallest HiGHS accepts (its default 1e-7 lets a basic variable sit that far outside its
+#: bound, which moves the optimum by ~1e-8 relative).
+LP_FEASIBILITY_TOL = 1e-10
 
 #: The same allowance for canonicals found by an optimiser (cvxpy with HiGHS or Clarabel,
 #: linear programs): their accuracy is the solver's tolerance, not round-off.

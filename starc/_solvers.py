@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ._rules import LP_FEASIBILITY_TOL
 from .exceptions import SolverError
 
 _HIGHS_BANNER_SILENCED = False
@@ -42,6 +43,13 @@ def silence_highs_banner() -> None:
 #: (default 1e-9); transition probabilities such as the STARC generator's ``e^-20``-sized
 #: ones would vanish and the optimum move by ~1e-7. 1e-12 is the smallest value HiGHS allows.
 HIGHS_OPTIONS = {"small_matrix_value": 1e-12}
+
+#: :data:`HIGHS_OPTIONS` with the feasibility tolerances at
+#: :data:`starc._rules.LP_FEASIBILITY_TOL`, for linear programs whose optimal value is a
+#: result (the minimal-potential canonical, the worst-case regret LP).
+HIGHS_TIGHT_OPTIONS = {**HIGHS_OPTIONS,
+                       "primal_feasibility_tolerance": LP_FEASIBILITY_TOL,
+                       "dual_feasibility_tolerance": LP_FEASIBILITY_TOL}
 
 
 def solve_cvxpy(problem, solver, what: str, **options) -> None:

@@ -14,10 +14,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ._rules import STOCHASTIC_ATOL
 from .exceptions import ValidationError
-
-#: Absolute tolerance on the row sums of stochastic matrices and distributions.
-STOCHASTIC_ATOL = 1e-10
 
 #: Reward forms understood by :func:`as_reward`.
 REWARD_FORMS = ("auto", "state", "state_action", "transition")

@@ -723,20 +723,19 @@ def _potential_lp_data_uncached(mdp: TabularMDP, norm: str) -> _PotentialLP:
 def _highs_solver():
     r"""A quiet ``highspy.Highs`` for the ``minimal_potential`` LPs.
 
-    Options: :data:`starc._solvers.HIGHS_OPTIONS` (``small_matrix_value=1e-12``, so an
-    entry :math:`\gamma - 1` of a discount close to 1 is kept), the simplex solver, no
-    presolve (the LPs are small and already reduced), and primal and dual feasibility
-    tolerances of 1e-10 (the smallest HiGHS accepts; the default 1e-7 lets a basic dual
-    variable sit that far outside its bound, which moves the optimum by ~1e-8 relative).
+    Options: :data:`starc._solvers.HIGHS_TIGHT_OPTIONS` (``small_matrix_value=1e-12``, so
+    an entry :math:`\gamma - 1` of a discount close to 1 is kept; primal and dual
+    feasibility tolerances :data:`starc._rules.LP_FEASIBILITY_TOL` = 1e-10), the simplex
+    solver and no presolve (the LPs are small and already reduced).
     """
     import highspy
 
-    from ._solvers import HIGHS_OPTIONS, silence_highs_banner
+    from ._solvers import HIGHS_TIGHT_OPTIONS, silence_highs_banner
 
     silence_highs_banner()
     h = highspy.Highs()
-    options = {"output_flag": False, **HIGHS_OPTIONS, "solver": "simplex", "presolve": "off",
-               "primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+    options = {"output_flag": False, **HIGHS_TIGHT_OPTIONS, "solver": "simplex",
+               "presolve": "off"}
     for name, value in options.items():
         if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
             raise SolverError(f"minimal_potential canonicalization: HiGHS rejected the "

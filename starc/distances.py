@@ -84,6 +84,7 @@ from .mdp import TabularMDP, as_mdp, broadcast_reward
 from ._extremes import rescale, scale_exponents, unscale_checked
 from .norms import ZERO_RTOL, array_norm, check_norm_name, ones_norm
 from . import _rules
+from ._rules import STOCHASTIC_ATOL
 
 __all__ = [
     "starc_distance",
@@ -683,7 +684,7 @@ def _check_coverage(weights, shape: tuple[int, ...], name: str) -> np.ndarray:
     w = as_float_array(weights, name)
     if w.shape != tuple(shape):
         raise ValidationError(f"{name} must have shape {tuple(shape)}, got {w.shape}")
-    if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-10:
+    if np.any(w < 0) or abs(w.sum() - 1.0) > STOCHASTIC_ATOL:
         raise ValidationError(f"{name} must be a distribution over transitions: "
                               "non-negative, summing to 1")
     return w

@@ -346,7 +346,7 @@ def test_failed_certificate_raises_solver_error(norm, monkeypatch):
 def test_rejected_option_raises_solver_error(monkeypatch):
     from starc import _solvers
 
-    monkeypatch.setitem(_solvers.HIGHS_OPTIONS, "no_such_highs_option", 1)
+    monkeypatch.setitem(_solvers.HIGHS_TIGHT_OPTIONS, "no_such_highs_option", 1)
     mdp = NAMED["garnet"]
     with pytest.raises(starc.SolverError, match="rejected the option no_such_highs_option"):
         _minimal_potential_lp(np.ones(mdp.shape), mdp, "l1")

@@ -73,7 +73,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._validation import STOCHASTIC_ATOL, check_gamma, check_real
+from .._rules import STOCHASTIC_ATOL
+from .._validation import check_gamma, check_real
 from ..envs import TabularEnvironment
 from ..exceptions import ValidationError
 from ..mdp import TabularMDP

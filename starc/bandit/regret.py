@@ -345,7 +345,7 @@ def _wcr_lp(a, b, valid, mu) -> float:
     from scipy.optimize import OptimizeWarning, linprog
     from scipy.sparse import coo_matrix, hstack
 
-    from .._solvers import HIGHS_OPTIONS
+    from .._solvers import HIGHS_TIGHT_OPTIONS
 
     g0 = _width(a, b, valid, mu, 0.0)
     rows, cols = np.nonzero(valid)
@@ -361,8 +361,7 @@ def _wcr_lp(a, b, valid, mu) -> float:
         warnings.simplefilter("ignore", OptimizeWarning)  # HiGHS options passed verbatim
         res = linprog(c, A_ub=a_ub, b_ub=[0.0], A_eq=a_eq, b_eq=np.ones(2 * n),
                       bounds=(0, None), method="highs-ds",
-                      options={**HIGHS_OPTIONS, "primal_feasibility_tolerance": 1e-10,
-                               "dual_feasibility_tolerance": 1e-10})
+                      options=HIGHS_TIGHT_OPTIONS)
     if res.status != 0:
         raise SolverError(f"worst_case_regret(method='lp'): linprog failed: {res.message}")
     return float(min(1.0, max(0.0, -res.fun / g0)))

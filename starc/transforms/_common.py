@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 
 from .._extremes import finite_result, scaled_by_max_abs, unscale
-from .._validation import STOCHASTIC_ATOL, as_float_array, check_real
+from .._rules import STOCHASTIC_ATOL
+from .._validation import as_float_array, check_real
 from ..exceptions import ValidationError
 
 #: The transform kinds (of ``TRANSFORM_KINDS``) that need no statistic of the rewards.

@@ -155,7 +155,7 @@ def exponential_tilt(logp0, u, beta) -> tuple[np.ndarray, np.ndarray]:
     """
     from scipy.special import logsumexp
 
-    from .._validation import STOCHASTIC_ATOL
+    from .._rules import STOCHASTIC_ATOL
 
     lp = as_float_array(logp0, "logp0", min_ndim=1, allow_nonfinite=True)
     if np.any(np.isnan(lp)) or np.any(lp == np.inf):
@@ -616,7 +616,7 @@ def _as_kl_grid(kl) -> np.ndarray:
 
 def _as_prompt_weights(weights, shape: tuple[int, ...]):
     """Prompt weights of shape ``shape`` (the batch axes): non-negative, summing to 1."""
-    from .._validation import STOCHASTIC_ATOL
+    from .._rules import STOCHASTIC_ATOL
 
     w = as_float_array(weights, "weights")
     if w.shape != shape:
