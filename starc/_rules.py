@@ -54,7 +54,7 @@ __all__ = [
     # tolerances
     "ZERO_RTOL", "SOLVER_ZERO_RTOL", "REGRET_RTOL", "TIE_RTOL", "GAMMA_MAX", "BELLMAN_RTOL",
     "IMPROVE_RTOL", "TINY", "PI_MAX_ITER", "LP_GAP_RTOL", "GRAM_RECHECK_RTOL",
-    "STOCHASTIC_ATOL", "LP_FEASIBILITY_TOL",
+    "STOCHASTIC_ATOL", "WEIGHT_RTOL", "LP_FEASIBILITY_TOL",
     "LP_COST_PERTURBATION", "LP_PERTURBATION_STEP", "LP_PRIMAL_TOL", "LP_PIVOT_TOL",
     "LP_DUAL_RTOL", "LP_RATIO_TIE_RTOL", "LP_STALL_RTOL", "LP_BOX_TOL",
     "LP_CERTIFICATE_RTOL", "LP_BLAND_AFTER", "LP_REFACTOR_EVERY", "LP_SCAN_LIMIT",
@@ -90,6 +90,11 @@ ZERO_RTOL = 512 * float(np.finfo(np.float64).eps)
 #: Absolute tolerance on the row sums of stochastic matrices and distributions (a
 #: transition's rows, a policy's, a coverage distribution): they must sum to 1 within it.
 STOCHASTIC_ATOL = 1e-10
+
+#: Tolerance on the sums of user-given weights over prompts and responses (starc.bandit,
+#: the policies of starc.transforms): they must sum to 1 within it (looser than
+#: :data:`STOCHASTIC_ATOL`: such weights are often normalised in float32 or by hand).
+WEIGHT_RTOL = 1e-9
 
 #: Primal and dual feasibility tolerance of the HiGHS linear programs whose optimum is
 #: returned as a number (the minimal-potential canonical, the worst-case regret LP): the

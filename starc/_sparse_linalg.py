@@ -47,13 +47,13 @@ Policy iteration
 Howard's policy iteration with those evaluations. Up to :data:`PI_SPLU_MAX_STATES`
 states every policy is factorised by sparse LU; the first policy is :func:`greedy_start`
 and the greedy step :func:`improvement`, the rules that :func:`starc.solve.optimal_policy`
-uses for dense MDPs too, so both decide ties alike. Beyond, the evaluations are Krylov solves warm-started from the
-previous values and *inexact* while the Bellman residual is large (first to
-:math:`10^{-6}` of the scale, then to :math:`10^{-3}` of the last Bellman residual); a
-state then switches only when its gain exceeds twice the certified error of the
-evaluation, so every switch is a true improvement, and the last policy is re-evaluated
-to round-off before it is certified. When no state improves, the Bellman residual :math:`\|\mathcal T V - V\|_\infty` is
-certified: :math:`\|V - V^*\|_\infty \le \|\mathcal T V - V\|_\infty / (1 - \gamma)` and
+uses for dense MDPs too, so both decide ties alike. Beyond, the evaluations are Krylov
+solves warm-started from the previous values and *inexact* while the Bellman residual is
+large (first to :math:`10^{-6}` of the scale, then to :math:`10^{-3}` of the last Bellman
+residual); a state then switches only when its gain exceeds twice the certified error of
+the evaluation, so every switch is a true improvement, and the last policy is
+re-evaluated to round-off before it is certified. When no state improves, the Bellman
+residual :math:`\|\mathcal T V - V\|_\infty` is certified: :math:`\|V - V^*\|_\infty \le \|\mathcal T V - V\|_\infty / (1 - \gamma)` and
 the greedy policy loses at most :math:`2\gamma \|\mathcal T V - V\|_\infty / (1 - \gamma)`
 (Williams and Baird 1993).
 

@@ -6,7 +6,7 @@ where it is False are *never read*: :func:`as_bandit_reward` replaces them by 0 
 arithmetic, so they may hold NaN or garbage. Prompt weights :math:`\\mu` are ``(n,)``,
 non-negative and sum to 1; response weights :math:`\\nu` are ``(n, m)``, non-negative, and
 each prompt's valid entries sum to 1 (both to a relative tolerance of
-:data:`WEIGHT_RTOL`).
+:data:`starc._rules.WEIGHT_RTOL`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._rules import WEIGHT_RTOL
 from .._validation import as_float_array, check_choice
 from ..exceptions import ValidationError
 
-#: Relative tolerance on the sums of prompt and response weights.
-WEIGHT_RTOL = 1e-9
 
 
 class Setting(NamedTuple):
@@ -143,8 +142,8 @@ def as_bandit_reward(reward, mask: np.ndarray | None, name: str = "reward", *,
 
 
 def check_unit_range(w: np.ndarray, name: str) -> None:
-    """Weights must lie in ``[0, 1]`` (to :data:`WEIGHT_RTOL`), checked *before* they are
-    summed (as :func:`starc._validation.check_stochastic` does), so a huge entry is reported
+    """Weights must lie in ``[0, 1]`` (to :data:`starc._rules.WEIGHT_RTOL`), checked
+    *before* they are summed (as :func:`starc._validation.check_stochastic` does), so a huge entry is reported
     as such instead of overflowing the sum."""
     if np.any(w < 0):
         raise ValidationError(f"{name} must be non-negative, got a minimum of {w.min()}")

@@ -616,7 +616,7 @@ def _as_kl_grid(kl) -> np.ndarray:
 
 def _as_prompt_weights(weights, shape: tuple[int, ...]):
     """Prompt weights of shape ``shape`` (the batch axes): non-negative, summing to 1."""
-    from .._rules import STOCHASTIC_ATOL
+    from .._rules import WEIGHT_RTOL
 
     w = as_float_array(weights, "weights")
     if w.shape != shape:
@@ -626,7 +626,7 @@ def _as_prompt_weights(weights, shape: tuple[int, ...]):
         raise ValidationError(f"weights has a negative entry {float(w.min()):.3g}; prompt "
                               "weights must be >= 0")
     total = float(w.sum())
-    if abs(total - 1.0) > max(STOCHASTIC_ATOL, 1e-9):
+    if abs(total - 1.0) > WEIGHT_RTOL:  # the rule of starc.bandit's prompt weights
         raise ValidationError(f"weights must sum to 1, got {total!r}; normalise them first, "
                               "e.g. w / w.sum()")
     return w
