@@ -284,24 +284,6 @@ def test_demo_output_folder_gets_the_default_file_name(tmp_path, capsys, monkeyp
     assert f"wrote {os.path.join('.', 'starc_demo.png')}" in capsys.readouterr().out
 
 
-def test_demo_output_names(tmp_path, monkeypatch):
-    from starc.demo import demo_output
-
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "sub").mkdir()
-    assert demo_output(".") == os.path.join(".", "starc_demo.png")
-    assert demo_output("sub") == os.path.join("sub", "starc_demo.png")
-    assert demo_output("sub/") == os.path.join("sub", "starc_demo.png")
-    assert demo_output("plot") == "plot.png"
-    assert demo_output("plot.") == "plot.png"
-    assert demo_output("sub/plot.pdf") == "sub/plot.pdf"
-    with pytest.raises(starc.ValidationError, match="its folder 'new' does not exist"):
-        demo_output("new/")
-    with pytest.raises(starc.ValidationError, match="output must be a str"):
-        demo_output(3)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]  # nothing written
-
-
 def test_figures_checks_the_output_before_running_scripts(tmp_path, capsys, monkeypatch):
     (tmp_path / "afile").write_text("x")
 

@@ -14,20 +14,10 @@ import pytest
 
 import starc
 from starc import _validation as v
-from starc.exceptions import (ConvergenceError, MissingDependencyError, SolverError,
-                              StarcError, ValidationError)
+from starc.exceptions import ValidationError
 
 # ---------------------------------------------------------------------------- exceptions
-
-
-def test_exception_hierarchy():
-    assert issubclass(ValidationError, StarcError)
-    assert issubclass(ValidationError, ValueError)  # numpy/scipy-style code keeps working
-    assert issubclass(SolverError, StarcError)
-    assert issubclass(ConvergenceError, StarcError)
-    assert issubclass(MissingDependencyError, StarcError)
-    assert issubclass(MissingDependencyError, ImportError)
-    assert starc.ValidationError is ValidationError
+# (the hierarchy itself is tested in tests/test_exceptions.py)
 
 
 def test_validation_error_caught_as_value_error(toy_mdp):
