@@ -63,7 +63,7 @@ __all__ = [
     # sparse MDPs
     "DENSE_REWARD_MAX_BYTES", "EVAL_RTOL", "SPLU_MAX_STATES", "PI_SPLU_MAX_STATES",
     "PI_PROVISIONAL_RTOL", "REFINE_ROUNDS", "KRYLOV_FLOOR", "KRYLOV_STAGNATION",
-    "KRYLOV_MAXITER", "EXPLICIT_MAX_ENTRIES", "DARD_MAX_NNZ", "TIE_BAND_BLOCK", "PARAMETRIC_RTOL", "STABLE_ROUNDOFF_ULPS",
+    "KRYLOV_MAXITER", "KRYLOV_BREAKDOWN", "EXPLICIT_MAX_ENTRIES", "DARD_MAX_NNZ", "TIE_BAND_BLOCK", "PARAMETRIC_RTOL", "STABLE_ROUNDOFF_ULPS",
     # name tables and codes
     "NORMS", "NORM_L1", "NORM_L2", "NORM_LINF", "NORM_WEIGHTED_L1", "NORM_WEIGHTED_L2",
     "NORM_WEIGHTED_LINF", "NORM_NONE", "N_NORMS", "N_NORMALIZATIONS", "PAPER_NORMS",
@@ -244,6 +244,10 @@ KRYLOV_STAGNATION = 25
 
 #: Most Krylov iterations per solve (each refinement round starts a new solve).
 KRYLOV_MAXITER = 1000
+
+#: BiCGSTAB breaks down when ``|rho|`` or ``|omega|`` falls below ``eps**2`` (scipy's
+#: threshold): it is restarted once from where it got, then GMRES takes over.
+KRYLOV_BREAKDOWN = float(np.finfo(np.float64).eps) ** 2
 
 #: The parametric worst-case-regret search (``starc._parametric``, dense and sparse) stops
 #: when g at the intersection of the two active lines is within this times

@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._rules import KRYLOV_BREAKDOWN
+
 __all__ = ["bicgstab_sgs", "diagonal_positions", "lower_sweep", "scaled_upper_sweep"]
 
 
@@ -150,7 +152,7 @@ def bicgstab_sgs(indptr, indices, data, diag, d, b, x, goal_res, floor2, maxiter
     ph = work[6]
     sh = work[7]
     n = b.shape[0]
-    tiny = 2.220446049250313e-16 ** 2
+    tiny = KRYLOV_BREAKDOWN
     _matvec(indptr, indices, data, x, r)
     for i in range(n):
         r[i] = b[i] - r[i]
