@@ -178,3 +178,21 @@ def value_scale(reward, mdp: starc.TabularMDP, *extra) -> float:
     for x in extra:
         m += float(np.max(np.abs(x), initial=0.0))
     return (1.0 + m) / (1.0 - mdp.gamma)
+
+
+def evaluation_system(n: int, gamma: float, seed: int, successors: int):
+    """A random policy-evaluation system ``I - gamma P`` (row-stochastic ``P`` with
+    ``successors`` random successors per row; sorted CSR with its diagonal stored) and a
+    right-hand side ``b (n,)`` drawn after it from the same generator."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, n, (n, successors))
+    vals = rng.random((n, successors))
+    vals /= vals.sum(axis=1, keepdims=True)
+    p = sp.csr_array((vals.ravel(), (np.repeat(np.arange(n), successors), cols.ravel())),
+                     shape=(n, n))
+    m = sp.csr_array(sp.eye_array(n, format="csr") - gamma * p)
+    m.sum_duplicates()
+    m.sort_indices()
+    return m, rng.standard_normal(n)

@@ -9,20 +9,13 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve_triangular
 
 from starc import _sparse_kernels as kern
+from strategies import evaluation_system
 
 
 def _m_matrix(n: int = 300, gamma: float = 0.9, seed: int = 0) -> sp.csr_array:
-    """``I - gamma P`` with a random row-stochastic P of four successors per row (sorted
-    CSR, diagonal stored): the systems of sparse policy evaluation."""
-    rng = np.random.default_rng(seed)
-    cols = rng.integers(0, n, (n, 4))
-    vals = rng.random((n, 4))
-    vals /= vals.sum(axis=1, keepdims=True)
-    p = sp.csr_array((vals.ravel(), (np.repeat(np.arange(n), 4), cols.ravel())), shape=(n, n))
-    m = sp.csr_array(sp.eye_array(n, format="csr") - gamma * p)
-    m.sum_duplicates()
-    m.sort_indices()
-    return m
+    """``I - gamma P`` with four successors per row (sorted CSR, diagonal stored): the
+    systems of sparse policy evaluation."""
+    return evaluation_system(n, gamma, seed, successors=4)[0]
 
 
 def _parts(m):

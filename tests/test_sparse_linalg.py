@@ -18,7 +18,8 @@ import starc
 from starc import ConvergenceError, TabularMDP, ValidationError
 from starc import _sparse_linalg as sl
 from starc.solve import SolveCertificate
-from strategies import direct_values, mdps, policies, policy_matrix, reward_arrays, value_scale
+from strategies import (direct_values, evaluation_system, mdps, policies, policy_matrix,
+                        reward_arrays, value_scale)
 
 #: Dense/sparse parity required by issue 18, relative to the value scale.
 PARITY_RTOL = 1e-9
@@ -369,16 +370,8 @@ def test_one_solver_columns_transposes_and_warm_starts(monkeypatch, lu):
 
 
 def _system(n: int = 400, gamma: float = 0.95, seed: int = 3):
-    """A random ``I - gamma P`` (row-stochastic P, five successors per row) and ``b``."""
-    rng = np.random.default_rng(seed)
-    cols = rng.integers(0, n, (n, 5))
-    vals = rng.random((n, 5))
-    vals /= vals.sum(axis=1, keepdims=True)
-    p = sp.csr_array((vals.ravel(), (np.repeat(np.arange(n), 5), cols.ravel())), shape=(n, n))
-    m = sp.csr_array(sp.eye_array(n, format="csr") - gamma * p)
-    m.sum_duplicates()
-    m.sort_indices()
-    return m, rng.standard_normal(n)
+    """A random ``I - gamma P`` (five successors per row) and ``b``."""
+    return evaluation_system(n, gamma, seed, successors=5)
 
 
 @pytest.mark.parametrize("ord_", [np.inf, 1])
